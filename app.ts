@@ -1,0 +1,46 @@
+import fp from 'fastify-plugin'
+import helmet from '@fastify/helmet'
+import sensible from '@fastify/sensible'
+import type { FastifyInstance } from 'fastify'
+import type { BusPolicy } from './drivers/device-bus/bus-client.js'
+import busRegistry from './plugins/bus-registry.js'
+import configPlugin, { resolveConfig, type ConfigOptions, type OpenDcreConfig } from './plugins/config.js'
+import emulatorBus from './plugins/emulator-bus.js'
+import errors from './plugins/errors.js'
+import serialBus from './plugins/serial-bus.js'
+import routes from './routes/index.js'
+
+export interface AppOptions extends ConfigOptions {
+  /** An already resolved configuration (the CLI resolves it before building). */
+  resolved?: OpenDcreConfig
+  /** Bus timing overrides (tests use them to avoid sleeping). */
+  busPolicy?: Partial<BusPolicy>
+}
+
+/**
+ * The OpenDCRE service as a Fastify plugin. It never listens: server.ts and
+ * the CLI do, and so can `fastify start dist/app.js`.
+ */
+async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
+  const config = opts.resolved ?? resolveConfig(opts)
+  await fastify.register(configPlugin, { config })
+  await fastify.register(sensible)
+  await fastify.register(helmet, { contentSecurityPolicy: false, crossOriginResourcePolicy: { policy: 'cross-origin' } })
+  await fastify.register(errors)
+  await fastify.register(busRegistry)
+
+  // v1.2's nginx front end added this to every answer; curl-able from any page
+  fastify.addHook('onSend', async (_request, reply) => {
+    reply.header('access-control-allow-origin', '*')
+  })
+
+  if (config.bus.kind === 'emulator') {
+    await fastify.register(emulatorBus, { file: config.bus.file, policy: opts.busPolicy })
+  } else {
+    await fastify.register(serialBus, { device: config.bus.device, baudRate: config.busBaud, policy: opts.busPolicy })
+  }
+
+  await fastify.register(routes, { prefix: `${config.endpointPrefix}/${config.apiVersion}` })
+}
+
+export default fp(app, { name: 'opendcre', fastify: '5.x' })

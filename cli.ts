@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util'
+import { resolveConfig } from './plugins/config.js'
+import { buildServer, loggerOptions } from './server.js'
+
+const USAGE = `usage: opendcre serve [options]
+
+  --host H            address to listen on (default 0.0.0.0)
+  --port P            port to listen on (default 5000, or the config file's)
+  --emulator FILE     run the device bus on the emulator with this config
+                      (default: emulator-configs/simple.json)
+  --serial DEVICE     run the device bus on a serial device (e.g. /dev/ttyAMA0)
+  --config FILE       an opendcre_config.json
+  --bmc-config FILE   the IPMI bridge's bmc_config.json
+  --log-level LEVEL   fatal, error, warn, info, debug, trace (default info)
+  -h, --help          this text
+`
+
+function fail (message: string): never {
+  process.stderr.write(`opendcre: ${message}\n`)
+  process.exit(1)
+}
+
+function parsePort (text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  const port = Number(text)
+  if (!/^\d+$/.test(text) || port > 65535) fail(`--port: not a port number: '${text}'`)
+  return port
+}
+
+async function serve (args: string[]): Promise<void> {
+  let values
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        emulator: { type: 'string' },
+        serial: { type: 'string' },
+        config: { type: 'string' },
+        'bmc-config': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' }
+      },
+      strict: true
+    }))
+  } catch (err) {
+    fail(`${(err as Error).message}\n\n${USAGE}`)
+  }
+  if (values.help === true) {
+    process.stdout.write(USAGE)
+    return
+  }
+  let server
+  try {
+    const config = resolveConfig({
+      host: values.host,
+      port: parsePort(values.port),
+      emulator: values.emulator,
+      serial: values.serial,
+      config: values.config,
+      bmcConfig: values['bmc-config']
+    })
+    server = await buildServer({ resolved: config, logger: loggerOptions(values['log-level'] ?? 'info') })
+    await server.listen({ host: config.host, port: config.port })
+    server.log.info({
+      version: '1.2.0',
+      bus: config.bus,
+      prefix: `${config.endpointPrefix}/${config.apiVersion}`,
+      config: config.configFile ?? null
+    }, 'OpenDCRE started')
+  } catch (err) {
+    if (server !== undefined) await server.close().catch(() => {})
+    fail((err as Error).message)
+  }
+
+  let closing = false
+  const shutdown = (signal: string): void => {
+    if (closing) return
+    closing = true
+    server.log.info({ signal }, 'shutting down')
+    const force = setTimeout(() => process.exit(1), 10_000)
+    force.unref()
+    server.close().then(() => process.exit(0), () => process.exit(1))
+  }
+  process.once('SIGTERM', () => shutdown('SIGTERM'))
+  process.once('SIGINT', () => shutdown('SIGINT'))
+}
+
+async function main (argv: string[]): Promise<void> {
+  const [command, ...rest] = argv
+  switch (command) {
+    case 'serve':
+      return await serve(rest)
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE)
+      return
+    default:
+      fail(`unknown command '${command}'\n\n${USAGE}`)
+  }
+}
+
+await main(process.argv.slice(2))

@@ -1,0 +1,79 @@
+import type { ChassisLocation, PhysicalLocation } from './device-bus/location.js'
+import type { PowerStatus } from './device-bus/conversions.js'
+
+/**
+ * The one interface routes call. Every backend (the device bus over the
+ * emulator or a serial line, the IPMI bridge) implements it; a registry picks
+ * the backend by board id. Values are API-shaped (v1.2 field names).
+ */
+
+export interface ScannedDevice {
+  device_id: string
+  device_type: string
+  device_info?: string
+}
+
+export interface ScannedBoard {
+  board_id: string
+  devices: ScannedDevice[]
+}
+
+export type PowerAction = 'on' | 'off' | 'cycle' | 'status'
+export type LedState = 'on' | 'off'
+export type BootTarget = 'no_override' | 'hdd' | 'pxe'
+
+/** A reading; its fields depend on the device type (v1.2 read command). */
+export type Reading =
+  | { temperature_c: number }
+  | { humidity: number, temperature_c: number }
+  | { speed_rpm: number | bigint }
+  | { led_state: LedState }
+  | { device_raw: number | bigint }
+
+export interface LedStatus {
+  led_state: string
+  led_color?: string
+}
+
+export interface DeviceLocation {
+  chassis_location: ChassisLocation
+  physical_location: PhysicalLocation
+}
+
+export interface BoardLocation {
+  physical_location: PhysicalLocation
+}
+
+export interface AssetInfo {
+  bmc_ip?: string
+  board_info?: Record<string, string>
+  chassis_info?: Record<string, string>
+  product_info?: Record<string, string>
+}
+
+export interface Bus {
+  /** A name for logs and errors ("device bus", "ipmi"). */
+  readonly name: string
+  /** Every board this backend answers for. */
+  scanAll: () => Promise<ScannedBoard[]>
+  /** The boards that answered a scan of `boardId` (v1.2 takes their ids from the answers). */
+  scanBoard: (boardId: number) => Promise<ScannedBoard[]>
+  version: (boardId: number) => Promise<string>
+  read: (boardId: number, deviceId: number, deviceType: string) => Promise<Reading>
+  power: (boardId: number, deviceId: number, action: PowerAction) => Promise<PowerStatus>
+  asset: (boardId: number, deviceId: number) => Promise<AssetInfo>
+  bootTarget: (boardId: number, deviceId: number, target?: BootTarget) => Promise<{ target: string }>
+  location: (boardId: number, deviceId?: number) => Promise<DeviceLocation | BoardLocation>
+  led: (boardId: number, deviceId: number, state?: LedState) => Promise<LedStatus>
+  /** `rpm`: the validated text from the URL, sent as given. */
+  fan: (boardId: number, deviceId: number, rpm?: string) => Promise<{ speed_rpm: number | bigint }>
+  close: () => Promise<void>
+}
+
+export function boardIdHex (boardId: number): string {
+  return (boardId >>> 0).toString(16).padStart(8, '0')
+}
+
+export function deviceIdHex (deviceId: number): string {
+  return deviceId.toString(16).padStart(4, '0')
+}

@@ -1,0 +1,167 @@
+import { readFileSync } from 'node:fs'
+import { Type, type Static, type TSchema, type TString } from '@sinclair/typebox'
+import { Value, ValueErrorType } from '@sinclair/typebox/value'
+import { isSafeNumber, parse as parseLossless } from 'lossless-json'
+import { ConfigError } from '../errors.js'
+import { DEVICE_TYPE_CODES } from '../device-bus/device-types.js'
+
+/**
+ * The OpenDCRE emulator configuration format (seeds: "OpenDCRE Emulator";
+ * protocol.md §7), as a TypeBox schema. Every file of the reference
+ * implementation validates unchanged; anything else stops startup with the
+ * file, the JSON path and the reason.
+ */
+
+const hex = (digits: number, what: string): TString =>
+  Type.String({ pattern: `^[0-9A-Fa-f]{${digits}}$`, errorMessage: `not a ${digits}-digit hex string`, description: what })
+
+/** A raw byte: 0..255, 999 (sequence number) or 1000+k (checksum from index k). */
+const RawByte = Type.Union([
+  Type.Integer({ minimum: 0, maximum: 255 }),
+  Type.Literal(999),
+  Type.Integer({ minimum: 1000, maximum: 1255 })
+], { errorMessage: 'not a raw byte (0-255, 999 for the sequence number, 1000+k for a checksum)' })
+
+export const RawPacket = Type.Array(RawByte)
+
+/** One response: a value sent as ASCII, raw bytes, or null for no answer. */
+const Response = Type.Union([
+  Type.Number(),
+  Type.BigInt(),
+  Type.String(),
+  Type.Null(),
+  RawPacket
+], { errorMessage: 'not a response (a number, a string, null or a list of raw bytes)' })
+
+const ActionBlock = Type.Object({
+  repeatable: Type.Boolean({ errorMessage: 'must be true or false' }),
+  responses: Type.Array(Response, { errorMessage: 'must be a list of responses' }),
+  retry_responses: Type.Optional(Type.Array(Response, { errorMessage: 'must be a list of responses' }))
+})
+
+const DeviceTypeName = Type.Union(
+  Object.keys(DEVICE_TYPE_CODES).map((name) => Type.Literal(name)),
+  { errorMessage: `not a device type (${Object.keys(DEVICE_TYPE_CODES).join(', ')})` }
+)
+
+const Device = Type.Object({
+  device_id: hex(4, 'device id'),
+  device_type: DeviceTypeName,
+  read: Type.Optional(ActionBlock),
+  write: Type.Optional(ActionBlock),
+  power: Type.Optional(ActionBlock),
+  asset_info: Type.Optional(ActionBlock),
+  boot_target: Type.Optional(ActionBlock)
+})
+
+/** Not a list: the emulator sends nothing for this entry. */
+const NoAnswer = Type.Union([Type.Null(), Type.String(), Type.Number(), Type.Boolean()])
+
+/** A scan answer: a list of raw packets (anything else: no answer). */
+const ScanAnswer = Type.Union([Type.Array(RawPacket), NoAnswer], { errorMessage: 'not a scan answer (a list of raw packets)' })
+
+/** A retried scan's answer: a list of raw packets, or one raw packet. */
+const RetryScanAnswer = Type.Union([Type.Array(RawPacket), RawPacket, NoAnswer], { errorMessage: 'not a scan answer (a list of raw packets)' })
+
+const Board = Type.Object({
+  board_id: hex(8, 'board id'),
+  firmware_version: Type.Union([Type.String(), RawPacket], { errorMessage: 'must be a string or a list of raw bytes' }),
+  retry_firmware_version: Type.Optional(Type.Array(Type.Union([RawPacket, NoAnswer], { errorMessage: 'not a list of raw bytes' }))),
+  raw_data: Type.Optional(Type.Array(ScanAnswer, { errorMessage: 'must be a list of scan answers' })),
+  retry_raw_data: Type.Optional(Type.Array(RetryScanAnswer, { errorMessage: 'must be a list of scan answers' })),
+  devices: Type.Optional(Type.Array(Device, { errorMessage: 'must be a list of devices' }))
+})
+
+const ScanResult = Type.Object({
+  result: Type.Union([Type.Literal('ok'), Type.Literal('error')], { errorMessage: "must be 'ok' or 'error'" }),
+  failed_board: Type.Optional(hex(8, 'board id'))
+})
+
+const ScanAllScenario = Type.Object({
+  initial: ScanResult,
+  retry: Type.Optional(Type.Array(ScanResult))
+})
+
+export const EmulatorConfigSchema = Type.Object({
+  boards: Type.Array(Board, { errorMessage: 'must be a list of boards' }),
+  scanall: Type.Optional(Type.Array(ScanAllScenario, { errorMessage: 'must be a list of scan-all scenarios' }))
+})
+
+export type EmulatorConfig = Static<typeof EmulatorConfigSchema>
+export type EmulatorBoard = Static<typeof Board>
+export type EmulatorDevice = Static<typeof Device>
+export type EmulatorAction = Static<typeof ActionBlock>
+export type EmulatorResponse = Static<typeof Response>
+export type ScanAllResult = Static<typeof ScanResult>
+
+/** JSON pointer (/boards/1/devices/3/device_id) -> boards[1].devices[3].device_id */
+export function jsonPath (pointer: string): string {
+  return pointer.split('/').slice(1).reduce((out, part) => {
+    const key = part.replace(/~1/g, '/').replace(/~0/g, '~')
+    return /^\d+$/.test(key) ? `${out}[${key}]` : out === '' ? key : `${out}.${key}`
+  }, '')
+}
+
+/** The most specific schema error, as [path, reason]. */
+export function firstSchemaError (schema: TSchema, value: unknown): [string, string] | undefined {
+  let best: [string, string] | undefined
+  let bestDepth = -1
+  for (const error of Value.Errors(schema, value)) {
+    const depth = error.path.split('/').length
+    // a union reports itself, not its members: prefer the deepest error, then the first
+    if (depth > bestDepth) {
+      const custom = (error.schema as { errorMessage?: string }).errorMessage
+      const reason = error.type === ValueErrorType.ObjectRequiredProperty
+        ? 'missing required field'
+        : custom ?? error.message.toLowerCase()
+      best = [jsonPath(error.path), reason]
+      bestDepth = depth
+    }
+  }
+  return best
+}
+
+/** Parse JSON keeping integers past 2^53 exact (bigint), so they are sent digit for digit. */
+export function parseJsonLossless (text: string): unknown {
+  return parseLossless(text, null, (value: string) => {
+    if (isSafeNumber(value)) return Number(value)
+    return /^-?\d+$/.test(value) ? BigInt(value) : Number(value)
+  })
+}
+
+export function validateEmulatorConfig (value: unknown, file: string): EmulatorConfig {
+  const error = firstSchemaError(EmulatorConfigSchema, value)
+  if (error !== undefined) throw new ConfigError(file, error[0], error[1])
+  const config = value as EmulatorConfig
+  const boards = new Set<number>()
+  config.boards.forEach((board, i) => {
+    const id = parseInt(board.board_id, 16)
+    if (boards.has(id)) throw new ConfigError(file, `boards[${i}].board_id`, `duplicate board id ${board.board_id}`)
+    boards.add(id)
+    const devices = new Set<number>()
+    board.devices?.forEach((device, j) => {
+      const path = `boards[${i}].devices[${j}]`
+      const deviceId = parseInt(device.device_id, 16)
+      if (devices.has(deviceId)) throw new ConfigError(file, `${path}.device_id`, `duplicate device id ${device.device_id} on board ${board.board_id}`)
+      devices.add(deviceId)
+    })
+  })
+  return config
+}
+
+/** Read, parse and validate an emulator config file; errors name the file, the path and the reason. */
+export function loadEmulatorConfig (file: string): EmulatorConfig {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError(file, '', `cannot read file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+  }
+  let value: unknown
+  try {
+    value = parseJsonLossless(text)
+  } catch (err) {
+    throw new ConfigError(file, '', `invalid JSON: ${(err as Error).message}`)
+  }
+  return validateEmulatorConfig(value, file)
+}

@@ -1,0 +1,63 @@
+/**
+ * The one error module. Drivers throw these; the HTTP error handler turns every
+ * one of them into the v1.2 contract (500 + {"message": ...}) while the code
+ * keeps the real reason for logs and any future API.
+ */
+export type OpenDcreErrorCode =
+  | 'invalid-argument' // malformed id, unknown action, rpm out of range, ...
+  | 'not-found' // unknown board (no backend answers for it)
+  | 'unsupported' // command not supported for this board / device
+  | 'timeout' // no answer within the read timeout
+  | 'checksum' // a packet whose checksum does not match
+  | 'malformed' // a packet that cannot be a device-bus packet
+  | 'retry-limit' // corrupt answers up to the retry limit
+  | 'device-error' // the device answered, but not with success (W0, bad value)
+  | 'conversion' // a raw value that cannot be converted
+  | 'bus-busy' // waited too long for the bus
+  | 'unavailable' // the transport is closed or not there
+  | 'config' // a configuration file is invalid
+
+export class OpenDcreError extends Error {
+  readonly code: OpenDcreErrorCode
+
+  constructor (code: OpenDcreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'OpenDcreError'
+    this.code = code
+  }
+}
+
+/** A packet-level decode failure: these, and only these, are retried with `?`. */
+export class PacketError extends OpenDcreError {
+  constructor (code: 'checksum' | 'malformed', message: string) {
+    super(code, message)
+    this.name = 'PacketError'
+  }
+}
+
+/** No answer within the read timeout; `onRetry` when it was the answer to a `?`. */
+export class BusTimeoutError extends OpenDcreError {
+  readonly onRetry: boolean
+
+  constructor (onRetry: boolean) {
+    super('timeout', 'No response from bus.')
+    this.name = 'BusTimeoutError'
+    this.onRetry = onRetry
+  }
+}
+
+export class ConfigError extends OpenDcreError {
+  readonly file: string
+  readonly path: string
+
+  constructor (file: string, path: string, reason: string) {
+    super('config', `${file}: ${path === '' ? '' : `${path}: `}${reason}`)
+    this.name = 'ConfigError'
+    this.file = file
+    this.path = path
+  }
+}
+
+export function isOpenDcreError (err: unknown): err is OpenDcreError {
+  return err instanceof OpenDcreError
+}

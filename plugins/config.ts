@@ -1,0 +1,131 @@
+import { readFileSync } from 'node:fs'
+import { networkInterfaces } from 'node:os'
+import { dirname, resolve } from 'node:path'
+import fp from 'fastify-plugin'
+import { Type, type Static } from '@sinclair/typebox'
+import { ConfigError } from '../drivers/errors.js'
+import { firstSchemaError } from '../drivers/emulator/emulator-config.js'
+import { DEFAULT_EMULATOR_CONFIG } from './paths.js'
+
+/**
+ * opendcre_config.json: the v1.2 keys, validated like the emulator config.
+ * `lockfile` is accepted and ignored (transactions are queued in-process).
+ */
+export const OpenDcreConfigFileSchema = Type.Object({
+  endpoint_prefix: Type.Optional(Type.String({ pattern: '^/', errorMessage: "must be a path starting with '/'" })),
+  port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, errorMessage: 'must be a port number (0-65535)' })),
+  lockfile: Type.Optional(Type.String()),
+  serial_default: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a device path' })),
+  bus_baud: Type.Optional(Type.Integer({ minimum: 1, errorMessage: 'must be a positive integer' })),
+  ssl_enable: Type.Optional(Type.Boolean({ errorMessage: 'must be true or false' })),
+  retry_limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 20, errorMessage: 'must be an integer from 0 to 20' })),
+  time_slice: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, errorMessage: 'must be an integer from 0 to 255' })),
+  bmc_config: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
+  read_timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000, errorMessage: 'must be an integer from 1 to 60000' }))
+})
+
+export type OpenDcreConfigFile = Static<typeof OpenDcreConfigFileSchema>
+
+export type BusSelection =
+  | { kind: 'emulator', file: string }
+  | { kind: 'serial', device: string }
+
+/** What the service runs with, after defaults, config file and command line. */
+export interface OpenDcreConfig {
+  host: string
+  port: number
+  endpointPrefix: string
+  apiVersion: string
+  retryLimit: number
+  timeSlice: number
+  busBaud: number
+  readTimeoutMs: number
+  serialDefault: string
+  sslEnable: boolean
+  bus: BusSelection
+  bmcConfig?: string
+  /** The host MAC address that seeds the scan-all board id. */
+  macAddress: string
+  configFile?: string
+}
+
+/** What the command line (or fastify-cli's plugin options) may set. */
+export interface ConfigOptions {
+  host?: string
+  port?: number
+  emulator?: string
+  serial?: string
+  config?: string
+  bmcConfig?: string
+  readTimeoutMs?: number
+}
+
+export const API_VERSION = '1.2'
+export const OPENDCRE_VERSION = '1.2.0'
+
+export function loadConfigFile (file: string): OpenDcreConfigFile {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError(file, '', `cannot read file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new ConfigError(file, '', `invalid JSON: ${(err as Error).message}`)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(file, '', 'must be a JSON object')
+  const error = firstSchemaError(OpenDcreConfigFileSchema, value)
+  if (error !== undefined) throw new ConfigError(file, error[0], error[1])
+  return value as OpenDcreConfigFile
+}
+
+export function hostMacAddress (): string {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) {
+      if (!address.internal && address.mac !== '00:00:00:00:00:00') return address.mac
+    }
+  }
+  return '00:00:00:00:00:00'
+}
+
+export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
+  const file = options.config !== undefined ? loadConfigFile(options.config) : {}
+  const base = options.config !== undefined ? dirname(resolve(options.config)) : process.cwd()
+  if (options.emulator !== undefined && options.serial !== undefined) {
+    throw new ConfigError('command line', '', 'choose one of --emulator and --serial')
+  }
+  const bus: BusSelection = options.serial !== undefined
+    ? { kind: 'serial', device: options.serial }
+    : { kind: 'emulator', file: options.emulator ?? DEFAULT_EMULATOR_CONFIG }
+  const bmcConfig = options.bmcConfig ?? (file.bmc_config !== undefined ? resolve(base, file.bmc_config) : undefined)
+  return {
+    host: options.host ?? '0.0.0.0',
+    port: options.port ?? file.port ?? 5000,
+    endpointPrefix: (file.endpoint_prefix ?? '/opendcre/').replace(/\/+$/, ''),
+    apiVersion: API_VERSION,
+    retryLimit: file.retry_limit ?? 3,
+    timeSlice: file.time_slice ?? 75,
+    busBaud: file.bus_baud ?? 115200,
+    readTimeoutMs: options.readTimeoutMs ?? file.read_timeout_ms ?? 250,
+    serialDefault: file.serial_default ?? '/dev/ttyAMA0',
+    sslEnable: file.ssl_enable ?? false,
+    bus,
+    bmcConfig,
+    macAddress: hostMacAddress(),
+    configFile: options.config
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: OpenDcreConfig
+  }
+}
+
+/** Decorates the instance with the resolved, validated configuration. */
+export default fp<{ config: OpenDcreConfig }>(async (fastify, opts) => {
+  fastify.decorate('config', opts.config)
+}, { name: 'config', fastify: '5.x' })

@@ -1,0 +1,42 @@
+import fp from 'fastify-plugin'
+import type { BusClient, BusPolicy } from '../drivers/device-bus/bus-client.js'
+import { loadEmulatorConfig } from '../drivers/emulator/emulator-config.js'
+import { EmulatorDevice } from '../drivers/emulator/emulator-device.js'
+import { StreamTransport } from '../drivers/transport/bus-transport.js'
+import { createDuplexPair } from '../drivers/transport/memory-duplex.js'
+import { busPolicy, registerDeviceBus } from './device-bus-backend.js'
+
+export interface EmulatorBusOptions {
+  /** The emulator config file (OpenDCRE's JSON format). */
+  file: string
+  policy?: Partial<BusPolicy>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The in-process emulator, when the device bus is emulated. */
+    emulator?: EmulatorDevice
+    deviceBusClient?: BusClient
+  }
+}
+
+/**
+ * The device bus backend on the in-process emulator: the emulator and the bus
+ * client talk bytes over an in-memory duplex pair, exactly as over a serial
+ * line; the emulator also says when it has answered everything, so a scan
+ * need not wait out the read timeout.
+ */
+export default fp<EmulatorBusOptions>(async (fastify, opts) => {
+  const config = loadEmulatorConfig(opts.file)
+  const device = new EmulatorDevice(config, { log: fastify.log.child({ component: 'emulator' }) })
+  const [clientEnd, deviceEnd] = createDuplexPair()
+  device.attach(deviceEnd)
+  device.on('idle', (packets: number) => deviceEnd.sendEvent('idle', packets))
+  const client = registerDeviceBus(fastify, new StreamTransport(clientEnd, clientEnd), busPolicy(fastify, opts.policy), 'emulator')
+  fastify.decorate('emulator', device)
+  fastify.decorate('deviceBusClient', client)
+  fastify.addHook('onClose', async () => {
+    deviceEnd.destroy()
+  })
+  fastify.log.info({ file: opts.file, boards: config.boards.length }, 'emulator loaded')
+}, { name: 'emulator-bus', fastify: '5.x', dependencies: ['config', 'bus-registry'] })

@@ -1,0 +1,53 @@
+import fp from 'fastify-plugin'
+import type { FastifyError } from 'fastify'
+import { isOpenDcreError } from '../drivers/errors.js'
+
+/**
+ * One error handler for the whole API, with v1.2's contract: a failed
+ * command -> 500 {"message": "..."} (malformed ids included); an unknown
+ * route -> 404 {"message": "404: Not Found"}. The typed error's code goes to
+ * the log; no stack trace ever reaches a response.
+ */
+export default fp(async (fastify) => {
+  fastify.setErrorHandler((error: FastifyError, request, reply) => {
+    if (isOpenDcreError(error)) {
+      request.log.warn({ code: error.code, reason: error.message, cause: causeText(error.cause) }, 'command failed')
+      return reply.code(500).send({ message: error.message })
+    }
+    if (error.validation !== undefined) {
+      const message = validationMessage(error, request.params as Record<string, unknown> | undefined)
+      request.log.warn({ code: 'invalid-argument', reason: message }, 'command failed')
+      return reply.code(500).send({ message })
+    }
+    const status = error.statusCode ?? 500
+    if (status >= 400 && status < 500) {
+      return reply.code(status).send({ message: error.message })
+    }
+    request.log.error({ err: error }, 'unexpected error')
+    return reply.code(500).send({ message: 'Internal Server Error' })
+  })
+
+  fastify.setNotFoundHandler((request, reply) => {
+    request.log.info({ url: request.url }, 'no such route')
+    return reply.code(404).send({ message: '404: Not Found' })
+  })
+}, { name: 'errors', fastify: '5.x' })
+
+function causeText (cause: unknown): string | undefined {
+  return cause instanceof Error ? cause.message : undefined
+}
+
+/** v1.2's names for the id parameters in its messages. */
+const ID_NAMES: Record<string, string> = { board_id: 'board_num', device_id: 'device_num' }
+
+/** v1.2's wording for a malformed id, rather than ajv's "params/board_id must match pattern ...". */
+function validationMessage (error: FastifyError, params: Record<string, unknown> | undefined): string {
+  const first = error.validation?.[0]
+  if (first === undefined) return error.message
+  const field = first.instancePath.replace(/^\//, '').replace(/\//g, '.')
+  const value = params?.[field]
+  if (error.validationContext === 'params' && field in ID_NAMES && typeof value === 'string') {
+    return `Error converting ${ID_NAMES[field]} to integer (invalid literal for int() with base 16: '${value}').`
+  }
+  return `invalid ${field === '' ? (error.validationContext ?? 'request') : field}: ${first.message ?? 'validation failed'}`
+}

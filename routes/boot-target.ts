@@ -1,0 +1,32 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import type { BootTarget as Target } from '../drivers/bus.js'
+import { OpenDcreError } from '../drivers/errors.js'
+import { BoardIdParam, DeviceIdParam, DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
+import { BootTarget, responses } from '../schemas/responses.js'
+
+const TARGETS: readonly string[] = ['pxe', 'hdd', 'no_override']
+
+const TargetParams = Type.Object({ board_id: BoardIdParam, device_id: DeviceIdParam, target: Type.String({ maxLength: 32 }) })
+
+/** GET /boot_target/:board_id/:device_id[/:target]: get or set the boot target. */
+const route: FastifyPluginAsyncTypebox = async (fastify) => {
+  const bootTarget = async (board: string, device: string, targetText?: string): Promise<{ target: string }> => {
+    const boardId = parseBoardId(board)
+    const deviceId = parseDeviceId(device)
+    if (targetText !== undefined && !TARGETS.includes(targetText)) {
+      throw new OpenDcreError('invalid-argument', 'Invalid boot target specified.')
+    }
+    return await fastify.buses.forBoard(boardId).bootTarget(boardId, deviceId, targetText as Target | undefined)
+  }
+
+  fastify.get('/boot_target/:board_id/:device_id', { schema: { params: DeviceParams, response: responses(BootTarget) } }, async (request) => {
+    return await bootTarget(request.params.board_id, request.params.device_id)
+  })
+
+  fastify.get('/boot_target/:board_id/:device_id/:target', { schema: { params: TargetParams, response: responses(BootTarget) } }, async (request) => {
+    return await bootTarget(request.params.board_id, request.params.device_id, request.params.target)
+  })
+}
+
+export default route

@@ -1,0 +1,40 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { OpenDcreError } from '../drivers/errors.js'
+import { BoardIdParam, DeviceIdParam, DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
+import { FanSpeed, responses } from '../schemas/responses.js'
+
+export const MIN_FAN_SPEED = 0
+export const MAX_FAN_SPEED = 10000
+
+const SpeedParams = Type.Object({ board_id: BoardIdParam, device_id: DeviceIdParam, speed_rpm: Type.String({ maxLength: 64 }) })
+
+/** The rpm must be a decimal integer 0..10000; it is sent as given (v1.2). */
+export function checkFanSpeed (text: string): string {
+  if (!/^\s*[+-]?\d+\s*$/.test(text)) {
+    throw new OpenDcreError('invalid-argument', `Error converting fan_speed to integer (invalid literal for int() with base 10: '${text}').`)
+  }
+  const rpm = Number(text.trim())
+  if (rpm < MIN_FAN_SPEED || rpm > MAX_FAN_SPEED) {
+    throw new OpenDcreError('invalid-argument', 'Error converting fan_speed to integer (Fan speed out of acceptable range.).')
+  }
+  return text
+}
+
+/** GET /fan/:board_id/:device_id[/:speed_rpm]: read the fan speed, or set it (write, check W1, read back). */
+const route: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/fan/:board_id/:device_id', { schema: { params: DeviceParams, response: responses(FanSpeed) } }, async (request) => {
+    const boardId = parseBoardId(request.params.board_id)
+    const deviceId = parseDeviceId(request.params.device_id)
+    return await fastify.buses.forBoard(boardId).fan(boardId, deviceId)
+  })
+
+  fastify.get('/fan/:board_id/:device_id/:speed_rpm', { schema: { params: SpeedParams, response: responses(FanSpeed) } }, async (request) => {
+    const boardId = parseBoardId(request.params.board_id)
+    const deviceId = parseDeviceId(request.params.device_id)
+    const rpm = checkFanSpeed(request.params.speed_rpm)
+    return await fastify.buses.forBoard(boardId).fan(boardId, deviceId, rpm)
+  })
+}
+
+export default route

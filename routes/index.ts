@@ -1,0 +1,20 @@
+import type { FastifyPluginAsync } from 'fastify'
+import asset from './asset.js'
+import bootTarget from './boot-target.js'
+import fan from './fan.js'
+import led from './led.js'
+import location from './location.js'
+import power from './power.js'
+import read from './read.js'
+import scan from './scan.js'
+import test from './test.js'
+import version from './version.js'
+
+/** Every v1.2 command; registered under /opendcre/1.2 by app.ts. */
+const routes: FastifyPluginAsync = async (fastify) => {
+  for (const command of [test, scan, version, read, power, asset, bootTarget, location, led, fan]) {
+    await fastify.register(command)
+  }
+}
+
+export default routes

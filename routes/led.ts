@@ -1,0 +1,45 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import type { LedState } from '../drivers/bus.js'
+import { OpenDcreError } from '../drivers/errors.js'
+import { BoardIdParam, DeviceIdParam, DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
+import { LedControl, responses } from '../schemas/responses.js'
+
+const StateParams = Type.Object({ board_id: BoardIdParam, device_id: DeviceIdParam, led_state: Type.String({ maxLength: 32 }) })
+const ColorParams = Type.Object({
+  board_id: BoardIdParam,
+  device_id: DeviceIdParam,
+  led_state: Type.String({ maxLength: 32 }),
+  led_color: Type.String({ maxLength: 32 })
+})
+
+/**
+ * GET /led/:board_id/:device_id[/:led_state]: read the identify LED, or set it
+ * on/off (write, check W1, read back). A colour is refused, as in v1.2.
+ */
+const route: FastifyPluginAsyncTypebox = async (fastify) => {
+  const led = async (board: string, device: string, stateText?: string, color?: string): Promise<unknown> => {
+    const boardId = parseBoardId(board)
+    const deviceId = parseDeviceId(device)
+    if (stateText !== undefined && stateText !== 'on' && stateText !== 'off') {
+      throw new OpenDcreError('invalid-argument', 'Invalid LED state provided for LED control.')
+    }
+    if (color !== undefined) throw new OpenDcreError('unsupported', 'LED color setting is not supported yet.')
+    return await fastify.buses.forBoard(boardId).led(boardId, deviceId, stateText as LedState | undefined)
+  }
+
+  fastify.get('/led/:board_id/:device_id', { schema: { params: DeviceParams, response: responses(LedControl) } }, async (request) => {
+    return await led(request.params.board_id, request.params.device_id)
+  })
+
+  fastify.get('/led/:board_id/:device_id/:led_state', { schema: { params: StateParams, response: responses(LedControl) } }, async (request) => {
+    return await led(request.params.board_id, request.params.device_id, request.params.led_state)
+  })
+
+  fastify.get('/led/:board_id/:device_id/:led_state/:led_color', { schema: { params: ColorParams, response: responses(LedControl) } }, async (request) => {
+    const p = request.params
+    return await led(p.board_id, p.device_id, p.led_state, p.led_color)
+  })
+}
+
+export default route

@@ -1,0 +1,62 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import type { PowerAction } from '../drivers/bus.js'
+import { OpenDcreError } from '../drivers/errors.js'
+import { DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
+import { PowerStatus, responses } from '../schemas/responses.js'
+
+const ACTIONS: readonly string[] = ['on', 'off', 'cycle', 'status']
+
+/** Three free segments: /power/:board/:device/:action or, deprecated, /power/:action/:board/:device. */
+const ThreeSegments = Type.Object({
+  first: Type.String({ maxLength: 64 }),
+  second: Type.String({ maxLength: 64 }),
+  third: Type.String({ maxLength: 64 })
+})
+
+const WithDeviceType = Type.Object({
+  device_type: Type.String({ maxLength: 32 }),
+  board_id: Type.String({ maxLength: 64 }),
+  device_id: Type.String({ maxLength: 64 }),
+  action: Type.String({ maxLength: 64 })
+})
+
+function parseAction (text: string): PowerAction {
+  const action = text.toLowerCase()
+  if (!ACTIONS.includes(action)) throw new OpenDcreError('invalid-argument', 'Invalid power action specified.')
+  return action as PowerAction
+}
+
+/**
+ * Power control and status. Every form answers the power status:
+ * GET /power/:board_id/:device_id            status
+ * GET /power/:board_id/:device_id/:action    on | off | cycle | status
+ * GET /power/:action/:board_id/:device_id    (deprecated order, still served)
+ * GET /power/:device_type/:board_id/:device_id/:action  (device_type ignored)
+ */
+const route: FastifyPluginAsyncTypebox = async (fastify) => {
+  const control = async (board: string, device: string, actionText: string): Promise<unknown> => {
+    const boardId = parseBoardId(board)
+    const deviceId = parseDeviceId(device)
+    const action = parseAction(actionText)
+    return await fastify.buses.forBoard(boardId).power(boardId, deviceId, action)
+  }
+  const response = responses(PowerStatus)
+
+  fastify.get('/power/:board_id/:device_id', { schema: { params: DeviceParams, response } }, async (request) => {
+    return await control(request.params.board_id, request.params.device_id, 'status')
+  })
+
+  fastify.get('/power/:first/:second/:third', { schema: { params: ThreeSegments, response } }, async (request) => {
+    const { first, second, third } = request.params
+    if (ACTIONS.includes(first.toLowerCase())) return await control(second, third, first)
+    return await control(first, second, third)
+  })
+
+  fastify.get('/power/:device_type/:board_id/:device_id/:action', { schema: { params: WithDeviceType, response } }, async (request) => {
+    const { board_id: board, device_id: device, action } = request.params
+    return await control(board, device, action)
+  })
+}
+
+export default route

@@ -1,0 +1,162 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+
+/**
+ * Response schemas of the v1.2 API, derived from the JSON Schemas the API
+ * reference documents (kept verbatim in schemas/json/). test/schemas.test.ts
+ * checks each one against its document; `documented` below lists where and
+ * why a schema knowingly differs. Properties are listed in alphabetical
+ * order because the serializer follows schema order and v1.2 sorted its keys.
+ */
+
+const str = (): TSchema => Type.String()
+
+export const TestStatus = Type.Object({ status: Type.String() }, { $id: 'TestStatus', title: 'OpenDCRE Test Status' })
+
+export const DEVICE_TYPES = ['temperature', 'thermistor', 'humidity', 'led', 'system', 'power', 'fan_speed', 'pressure'] as const
+
+export const ScannedDevice = Type.Object({
+  device_id: Type.String(),
+  device_info: Type.Optional(Type.String()),
+  device_type: Type.String({ enum: [...DEVICE_TYPES, 'none'] })
+})
+
+export const ScannedBoard = Type.Object({
+  board_id: Type.String(),
+  devices: Type.Array(ScannedDevice)
+})
+
+export const BoardsDevices = Type.Object({ boards: Type.Array(ScannedBoard) }, { $id: 'BoardsDevices', title: 'OpenDCRE Boards and Devices' })
+
+export const Version = Type.Object({
+  api_version: Type.String(),
+  firmware_version: Type.String(),
+  opendcre_version: Type.String()
+}, { $id: 'Version', title: 'OpenDCRE Board Version' })
+
+/** A reading: which fields are present depends on the device type. */
+export const Reading = Type.Object({
+  device_raw: Type.Optional(Type.Integer()),
+  humidity: Type.Optional(Type.Number()),
+  led_state: Type.Optional(Type.String()),
+  speed_rpm: Type.Optional(Type.Integer()),
+  temperature_c: Type.Optional(Type.Number())
+}, { $id: 'Reading', title: 'OpenDCRE Device Reading' })
+
+export const AssetInformation = Type.Object({
+  bmc_ip: Type.Optional(str()),
+  board_info: Type.Optional(Type.Object({
+    manufacturer: Type.Optional(str()),
+    part_number: Type.Optional(str()),
+    product_name: Type.Optional(str()),
+    serial_number: Type.Optional(str())
+  })),
+  chassis_info: Type.Optional(Type.Object({
+    chassis_type: Type.Optional(str()),
+    part_number: Type.Optional(str()),
+    serial_number: Type.Optional(str())
+  })),
+  product_info: Type.Optional(Type.Object({
+    asset_tag: Type.Optional(str()),
+    manufacturer: Type.Optional(str()),
+    part_number: Type.Optional(str()),
+    product_name: Type.Optional(str()),
+    serial_number: Type.Optional(str()),
+    version: Type.Optional(str())
+  }))
+}, { $id: 'AssetInformation', title: 'OpenDCRE Asset Information' })
+
+export const PowerStatus = Type.Object({
+  input_power: Type.Number(),
+  input_voltage: Type.Number(),
+  output_current: Type.Number(),
+  over_current: Type.Boolean(),
+  pmbus_raw: Type.String(),
+  power_ok: Type.Boolean(),
+  power_status: Type.String(),
+  under_voltage: Type.Boolean()
+}, { $id: 'PowerStatus', title: 'OpenDCRE Power Status' })
+
+export const BootTarget = Type.Object({ target: Type.String() }, { $id: 'BootTarget', title: 'OpenDCRE Boot Target' })
+
+const PhysicalLocation = Type.Object({
+  depth: Type.String(),
+  horizontal: Type.String(),
+  vertical: Type.String()
+})
+
+export const DeviceLocation = Type.Object({
+  chassis_location: Type.Object({
+    depth: Type.String(),
+    horiz_pos: Type.String(),
+    server_node: Type.Union([Type.Integer(), Type.String()]),
+    vert_pos: Type.String()
+  }),
+  physical_location: PhysicalLocation
+}, { $id: 'DeviceLocation', title: 'OpenDCRE Device Location' })
+
+export const BoardLocation = Type.Object({ physical_location: PhysicalLocation }, { $id: 'BoardLocation', title: 'OpenDCRE BoardLocation' })
+
+export const LedControl = Type.Object({
+  led_color: Type.Optional(Type.String()),
+  led_state: Type.String()
+}, { $id: 'LedControl', title: 'OpenDCRE LED Control' })
+
+export const FanSpeed = Type.Object({ speed_rpm: Type.Integer() }, { $id: 'FanSpeed', title: 'OpenDCRE Fan Speed' })
+
+/** Every failed command: HTTP 500 (404 for an unknown route). */
+export const ErrorResponse = Type.Object({ message: Type.String() }, { $id: 'ErrorResponse', title: 'OpenDCRE Error' })
+
+export type TestStatusT = Static<typeof TestStatus>
+export type ErrorResponseT = Static<typeof ErrorResponse>
+
+/** The 200 and error schemas of a route. */
+export function responses (ok: TSchema): { 200: TSchema, 404: TSchema, 500: TSchema } {
+  return { 200: ok, 404: ErrorResponse, 500: ErrorResponse }
+}
+
+export interface DocumentedSchema {
+  /** The document under schemas/json/. */
+  file: string
+  schema: TSchema
+  /** Property paths this schema has that the document does not, and why. */
+  additions?: Record<string, string>
+  /** Property paths the document has that this schema renames, and why. */
+  renames?: Record<string, string>
+  /** Property paths whose type is narrower than the document's, and why. */
+  narrowed?: Record<string, string>
+  /** Property paths whose type is wider than the document's, and why. */
+  widened?: Record<string, string>
+}
+
+export const documented: DocumentedSchema[] = [
+  { file: 'test-status.json', schema: TestStatus },
+  {
+    file: 'boards-devices.json',
+    schema: BoardsDevices,
+    renames: { 'boards.board_index': 'board_id: the reference example and v1.2 responses say board_id' },
+    additions: { 'boards.devices.device_info': 'IPMI bridge: the SDR id string (protocol.md §8)' },
+    narrowed: { 'boards.devices.device_type': "'none' added to the enum for device types v1.2 cannot name" }
+  },
+  { file: 'version.json', schema: Version },
+  {
+    file: 'thermistor-reading.json',
+    schema: Reading,
+    additions: {
+      humidity: 'humidity devices (protocol.md §5)',
+      speed_rpm: 'fan_speed devices',
+      led_state: 'led devices',
+      device_raw: 'other device types (protocol.md §3)'
+    }
+  },
+  { file: 'asset-information.json', schema: AssetInformation },
+  { file: 'power-status.json', schema: PowerStatus },
+  { file: 'boot-target.json', schema: BootTarget },
+  {
+    file: 'device-location.json',
+    schema: DeviceLocation,
+    widened: { 'chassis_location.server_node': 'an integer for microservers, as v1.2 returns it (its tests compare with 3 and 31)' }
+  },
+  { file: 'board-location.json', schema: BoardLocation },
+  { file: 'led-control.json', schema: LedControl, additions: { led_color: 'IPMI bridge (protocol.md §8)' } },
+  { file: 'fan-speed.json', schema: FanSpeed, narrowed: { speed_rpm: 'integer: rpm is an integer (protocol.md §5); lets values past 2^53 serialise exactly' } }
+]
