@@ -15,6 +15,8 @@ export interface AppOptions extends ConfigOptions {
   resolved?: OpenDcreConfig
   /** Bus timing overrides (tests use them to avoid sleeping). */
   busPolicy?: Partial<BusPolicy>
+  /** false: the in-process emulator gives no idle hints, so reads time out as on a serial line. */
+  emulatorIdleHints?: boolean
 }
 
 /**
@@ -35,7 +37,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   })
 
   if (config.bus.kind === 'emulator') {
-    await fastify.register(emulatorBus, { file: config.bus.file, policy: opts.busPolicy })
+    await fastify.register(emulatorBus, { file: config.bus.file, policy: opts.busPolicy, idleHints: opts.emulatorIdleHints })
   } else {
     await fastify.register(serialBus, { device: config.bus.device, baudRate: config.busBaud, policy: opts.busPolicy })
   }

@@ -10,6 +10,11 @@ export interface EmulatorBusOptions {
   /** The emulator config file (OpenDCRE's JSON format). */
   file: string
   policy?: Partial<BusPolicy>
+  /**
+   * Let the emulator tell the client when it has answered (default true).
+   * false: the client waits out the read timeout as on a serial line.
+   */
+  idleHints?: boolean
 }
 
 declare module 'fastify' {
@@ -31,8 +36,10 @@ export default fp<EmulatorBusOptions>(async (fastify, opts) => {
   const device = new EmulatorDevice(config, { log: fastify.log.child({ component: 'emulator' }) })
   const [clientEnd, deviceEnd] = createDuplexPair()
   device.attach(deviceEnd)
-  device.on('idle', (packets: number) => deviceEnd.sendEvent('idle', packets))
-  const client = registerDeviceBus(fastify, new StreamTransport(clientEnd, clientEnd), busPolicy(fastify, opts.policy), 'emulator')
+  const idleHints = opts.idleHints ?? true
+  if (idleHints) device.on('idle', (packets: number) => deviceEnd.sendEvent('idle', packets))
+  const transport = new StreamTransport(clientEnd, idleHints ? clientEnd : undefined)
+  const client = registerDeviceBus(fastify, transport, busPolicy(fastify, opts.policy), 'emulator')
   fastify.decorate('emulator', device)
   fastify.decorate('deviceBusClient', client)
   fastify.addHook('onClose', async () => {

@@ -15,6 +15,10 @@ export default fp(async (fastify) => {
       return reply.code(500).send({ message: error.message })
     }
     if (error.validation !== undefined) {
+      // '/version/' routes to '/version/:board_id' with an empty id: that is no route at all
+      if (error.validationContext === 'params' && Object.values(request.params ?? {}).includes('')) {
+        return reply.code(404).send({ message: NOT_FOUND })
+      }
       const message = validationMessage(error, request.params as Record<string, unknown> | undefined)
       request.log.warn({ code: 'invalid-argument', reason: message }, 'command failed')
       return reply.code(500).send({ message })
@@ -29,9 +33,11 @@ export default fp(async (fastify) => {
 
   fastify.setNotFoundHandler((request, reply) => {
     request.log.info({ url: request.url }, 'no such route')
-    return reply.code(404).send({ message: '404: Not Found' })
+    return reply.code(404).send({ message: NOT_FOUND })
   })
 }, { name: 'errors', fastify: '5.x' })
+
+const NOT_FOUND = '404: Not Found'
 
 function causeText (cause: unknown): string | undefined {
   return cause instanceof Error ? cause.message : undefined

@@ -7,7 +7,7 @@ import { BootTarget, responses } from '../schemas/responses.js'
 
 const TARGETS: readonly string[] = ['pxe', 'hdd', 'no_override']
 
-const TargetParams = Type.Object({ board_id: BoardIdParam, device_id: DeviceIdParam, target: Type.String({ maxLength: 32 }) })
+const TargetParams = Type.Object({ board_id: BoardIdParam, device_id: DeviceIdParam, target: Type.String({ minLength: 1, maxLength: 32 }) })
 
 /** GET /boot_target/:board_id/:device_id[/:target]: get or set the boot target. */
 const route: FastifyPluginAsyncTypebox = async (fastify) => {

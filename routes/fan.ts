@@ -7,7 +7,7 @@ import { FanSpeed, responses } from '../schemas/responses.js'
 export const MIN_FAN_SPEED = 0
 export const MAX_FAN_SPEED = 10000
 
-const SpeedParams = Type.Object({ board_id: BoardIdParam, device_id: DeviceIdParam, speed_rpm: Type.String({ maxLength: 64 }) })
+const SpeedParams = Type.Object({ board_id: BoardIdParam, device_id: DeviceIdParam, speed_rpm: Type.String({ minLength: 1, maxLength: 64 }) })
 
 /** The rpm must be a decimal integer 0..10000; it is sent as given (v1.2). */
 export function checkFanSpeed (text: string): string {

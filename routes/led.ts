@@ -5,12 +5,12 @@ import { OpenDcreError } from '../drivers/errors.js'
 import { BoardIdParam, DeviceIdParam, DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { LedControl, responses } from '../schemas/responses.js'
 
-const StateParams = Type.Object({ board_id: BoardIdParam, device_id: DeviceIdParam, led_state: Type.String({ maxLength: 32 }) })
+const StateParams = Type.Object({ board_id: BoardIdParam, device_id: DeviceIdParam, led_state: Type.String({ minLength: 1, maxLength: 32 }) })
 const ColorParams = Type.Object({
   board_id: BoardIdParam,
   device_id: DeviceIdParam,
-  led_state: Type.String({ maxLength: 32 }),
-  led_color: Type.String({ maxLength: 32 })
+  led_state: Type.String({ minLength: 1, maxLength: 32 }),
+  led_color: Type.String({ minLength: 1, maxLength: 32 })
 })
 
 /**

@@ -9,16 +9,16 @@ const ACTIONS: readonly string[] = ['on', 'off', 'cycle', 'status']
 
 /** Three free segments: /power/:board/:device/:action or, deprecated, /power/:action/:board/:device. */
 const ThreeSegments = Type.Object({
-  first: Type.String({ maxLength: 64 }),
-  second: Type.String({ maxLength: 64 }),
-  third: Type.String({ maxLength: 64 })
+  first: Type.String({ minLength: 1, maxLength: 64 }),
+  second: Type.String({ minLength: 1, maxLength: 64 }),
+  third: Type.String({ minLength: 1, maxLength: 64 })
 })
 
 const WithDeviceType = Type.Object({
-  device_type: Type.String({ maxLength: 32 }),
-  board_id: Type.String({ maxLength: 64 }),
-  device_id: Type.String({ maxLength: 64 }),
-  action: Type.String({ maxLength: 64 })
+  device_type: Type.String({ minLength: 1, maxLength: 32 }),
+  board_id: Type.String({ minLength: 1, maxLength: 64 }),
+  device_id: Type.String({ minLength: 1, maxLength: 64 }),
+  action: Type.String({ minLength: 1, maxLength: 64 })
 })
 
 function parseAction (text: string): PowerAction {

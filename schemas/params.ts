@@ -9,8 +9,8 @@ import { OpenDcreError } from '../drivers/errors.js'
  */
 const HEX_ID = '^[+]?(0[xX])?[0-9a-fA-F]+$'
 
-export const BoardIdParam = Type.String({ pattern: HEX_ID, maxLength: 64, description: 'board id, hexadecimal' })
-export const DeviceIdParam = Type.String({ pattern: HEX_ID, maxLength: 64, description: 'device id, hexadecimal' })
+export const BoardIdParam = Type.String({ pattern: HEX_ID, minLength: 1, maxLength: 64, description: 'board id, hexadecimal' })
+export const DeviceIdParam = Type.String({ pattern: HEX_ID, minLength: 1, maxLength: 64, description: 'device id, hexadecimal' })
 
 export const BoardParams = Type.Object({ board_id: BoardIdParam })
 export const DeviceParams = Type.Object({ board_id: BoardIdParam, device_id: DeviceIdParam })

@@ -120,8 +120,8 @@ export interface DocumentedSchema {
   schema: TSchema
   /** Property paths this schema has that the document does not, and why. */
   additions?: Record<string, string>
-  /** Property paths the document has that this schema renames, and why. */
-  renames?: Record<string, string>
+  /** Property paths the document has that this schema names otherwise, and why. */
+  renames?: Record<string, { to: string, why: string }>
   /** Property paths whose type is narrower than the document's, and why. */
   narrowed?: Record<string, string>
   /** Property paths whose type is wider than the document's, and why. */
@@ -133,7 +133,7 @@ export const documented: DocumentedSchema[] = [
   {
     file: 'boards-devices.json',
     schema: BoardsDevices,
-    renames: { 'boards.board_index': 'board_id: the reference example and v1.2 responses say board_id' },
+    renames: { 'boards.board_index': { to: 'boards.board_id', why: 'the reference example and v1.2 responses say board_id' } },
     additions: { 'boards.devices.device_info': 'IPMI bridge: the SDR id string (protocol.md §8)' },
     narrowed: { 'boards.devices.device_type': "'none' added to the enum for device types v1.2 cannot name" }
   },

@@ -1,0 +1,21 @@
+/**
+ * A server for the benchmarks, in its own process so the load generator does
+ * not share its core: `node dist/bench/server.js hello|opendcre [config]`.
+ * Prints {"port": N} on stdout when listening; stops on SIGTERM.
+ */
+import Fastify from 'fastify'
+import { buildServer } from '../server.js'
+
+const [kind, emulator] = process.argv.slice(2)
+
+const server = kind === 'hello'
+  ? Fastify({ logger: false })
+  : await buildServer({ logger: false, emulator })
+if (kind === 'hello') server.get('/', async () => ({ hello: 'world' }))
+
+await server.listen({ host: '127.0.0.1', port: 0 })
+const address = server.server.address()
+process.stdout.write(JSON.stringify({ port: typeof address === 'object' && address !== null ? address.port : 0 }) + '\n')
+process.once('SIGTERM', () => {
+  server.close().then(() => process.exit(0), () => process.exit(1))
+})

@@ -1,0 +1,72 @@
+// Port of OpenDCRE v1.2's `test-scanall.py` suite (tests/data/scanall-data.json,
+// 10 boards 00000001-0000000A). The emulator walks a `scanall` script of
+// scenarios, one per scan-all request, advancing after the scenario's shuffle
+// retries: the cases only line up if every failing scan-all makes exactly 3
+// transmissions (one initial + two shuffle-bit re-sends), as v1.2's did. One
+// service instance serves the whole suite, cases in the reference order.
+import t, { type Test } from 'tap'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { build, get, referenceFile } from '../helper.js'
+
+type Json = Record<string, any>
+
+/** GET, assert 200, return the parsed body. */
+async function ok (t: Test, app: FastifyInstance, path: string): Promise<Json> {
+  const res = await get(app, path)
+  t.equal(res.statusCode, 200, `GET ${path} -> 200`)
+  return parse(t, res, path)
+}
+
+/** GET, assert the error status and our JSON error contract ({"message": string}). */
+async function fails (t: Test, app: FastifyInstance, path: string, status = 500): Promise<void> {
+  const res = await get(app, path)
+  t.equal(res.statusCode, status, `GET ${path} -> ${status}`)
+  const body = parse(t, res, path)
+  t.type(body.message, 'string', `GET ${path}: body has a string message`)
+}
+
+function parse (t: Test, res: LightMyRequestResponse, path: string): Json {
+  try {
+    return res.json()
+  } catch {
+    t.fail(`GET ${path}: body is not JSON: ${res.body}`)
+    return {}
+  }
+}
+
+const app = await build(t, { emulator: referenceFile('scanall-data.json') })
+
+// ---------------------------------------------------------------- ScanAllTestCase
+// (tests/test_scanall.py)
+
+await t.test('ScanAllTestCase 001: scan all ok (10 boards)', async (t) => {
+  const body = await ok(t, app, '/scan')
+  t.equal(body.boards?.length, 10, '10 boards')
+})
+
+await t.test('ScanAllTestCase 002: scan all fails (error, error, error)', async (t) => {
+  await fails(t, app, '/scan')
+})
+
+await t.test('ScanAllTestCase 003: scan all ok after two bad attempts', async (t) => {
+  const body = await ok(t, app, '/scan')
+  t.equal(body.boards?.length, 10, '10 boards')
+})
+
+await t.test('ScanAllTestCase 004: scan all ok after one bad attempt', async (t) => {
+  const body = await ok(t, app, '/scan')
+  t.equal(body.boards?.length, 10, '10 boards')
+})
+
+await t.test('ScanAllTestCase 005: scan all error, then read', async (t) => {
+  await fails(t, app, '/scan')
+  const body = await ok(t, app, '/read/temperature/00000002/2000')
+  t.equal(body.temperature_c, 28.78)
+})
+
+await t.test('ScanAllTestCase 006: scan all error, then scan one board', async (t) => {
+  await fails(t, app, '/scan')
+  const body = await ok(t, app, '/scan/00000001')
+  t.equal(body.boards?.length, 1, '1 board')
+  t.equal(body.boards?.[0]?.devices?.length, 2, '2 devices')
+})

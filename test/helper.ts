@@ -1,0 +1,40 @@
+import { join } from 'node:path'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { packageRoot } from '../plugins/paths.js'
+import { buildServer, type ServerOptions } from '../server.js'
+
+/** The reference implementation's data files (a copy of ../shared/opendcre-v1.2-data). */
+export const REFERENCE_DATA = join(packageRoot, 'test', 'fixtures', 'opendcre-v1.2-data')
+export const FIXTURES = join(packageRoot, 'test', 'fixtures')
+export const PREFIX = '/opendcre/1.2'
+
+export function referenceFile (name: string): string {
+  return join(REFERENCE_DATA, name)
+}
+
+export function fixture (name: string): string {
+  return join(FIXTURES, name)
+}
+
+interface Teardown {
+  teardown: (fn: () => unknown) => void
+}
+
+/**
+ * The service as production builds it (buildServer), on the in-process
+ * emulator, closed when the test ends. Scans do not sleep between re-sends.
+ */
+export async function build (t: Teardown, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const app = await buildServer({
+    logger: false,
+    ...options,
+    busPolicy: { scanRetryDelayMs: 0, ...options.busPolicy }
+  })
+  t.teardown(() => app.close())
+  return app
+}
+
+/** GET a v1.2 URL (prefix added). */
+export async function get (app: FastifyInstance, path: string): Promise<LightMyRequestResponse> {
+  return await app.inject({ method: 'GET', url: `${PREFIX}${path}` })
+}
