@@ -1,3 +1,4 @@
+import v8 from 'node:v8'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import app, { type AppOptions } from './app.js'
@@ -25,4 +26,14 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
   await server.register(app, appOptions)
   await server.ready()
   return server
+}
+
+/**
+ * `opendcre serve --small-memory`: V8 favours memory over speed. Measured
+ * (bench/): RSS after 100k requests ~80 MB instead of ~130 MB, at about half
+ * the CPU efficiency on bus reads. Called by the process owner (the CLI, the
+ * bench server), never on import.
+ */
+export function tuneRuntime (): void {
+  v8.setFlagsFromString('--optimize-for-size')
 }

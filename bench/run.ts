@@ -1,11 +1,13 @@
 /**
  * Benchmarks (npm run bench): autocannon against a bare Fastify hello route
- * and the OpenDCRE routes on simple.json, in one run on this machine, so the
- * figures are read as ratios to the bare route. Each server runs in its own
- * process on loopback; the load generator runs here.
+ * (the baseline) and the OpenDCRE routes on simple.json. Each server runs in
+ * its own process on loopback, the load generator here. Machines here are
+ * shared and noisy, so the cases are interleaved with the baseline over
+ * several rounds and each figure is the median; read them as ratios to the
+ * bare route of the same run.
  *
- *   npm run bench                 # 5 s per case, 50 connections
- *   npm run bench -- --duration 10 --connections 50
+ *   npm run bench                          # 3 rounds x 5 s per case, 50 connections
+ *   npm run bench -- --rounds 5 --duration 10
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -17,11 +19,13 @@ import autocannon from 'autocannon'
 const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
     'rss-requests': { type: 'string', default: '100000' }
   }
 })
 const duration = Number(values.duration)
+const rounds = Number(values.rounds)
 const connections = Number(values.connections)
 const rssRequests = Number(values['rss-requests'])
 const serverScript = fileURLToPath(new URL('./server.js', import.meta.url))
@@ -44,12 +48,11 @@ async function stop ({ child }: Started): Promise<void> {
   await exited
 }
 
-interface Row { name: string, rps: number, p50: number, p99: number, errors: number, non2xx: number }
+interface Sample { rps: number, p50: number, p99: number, errors: number, non2xx: number }
 
-async function load (name: string, url: string, options: Partial<autocannon.Options> = {}): Promise<Row> {
-  const result = await autocannon({ url, connections, duration, ...options })
+async function load (url: string, seconds = duration, clients = connections): Promise<Sample> {
+  const result = await autocannon({ url, connections: clients, duration: seconds })
   return {
-    name,
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
@@ -58,38 +61,78 @@ async function load (name: string, url: string, options: Partial<autocannon.Opti
   }
 }
 
+function median (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+}
+
 function rssMb (pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
-  return kb / 1024
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
 }
 
 const hello = await start('hello')
-const helloRow = await load('bare Fastify hello (baseline)', `http://127.0.0.1:${hello.port}/`)
-await stop(hello)
-
 const dcre = await start('opendcre')
 const base = `http://127.0.0.1:${dcre.port}/opendcre/1.2`
-await load('warm-up', `${base}/read/temperature/00000001/2000`, { duration: 1 })
-const rows = [
-  await load('GET /test', `${base}/test`),
-  await load('GET /read/temperature/00000001/2000', `${base}/read/temperature/00000001/2000`),
-  await load('GET /scan/00000001', `${base}/scan/00000001`)
+const cases: Array<[string, string]> = [
+  ['bare Fastify hello (baseline)', `http://127.0.0.1:${hello.port}/`],
+  ['GET /test', `${base}/test`],
+  ['GET /read/temperature/00000001/2000', `${base}/read/temperature/00000001/2000`],
+  ['GET /scan/00000001', `${base}/scan/00000001`]
 ]
-// RSS after a fixed number of requests (mixed), measured from /proc
+for (const [, url] of cases) await load(url, 1) // warm-up
+
+const samples = new Map<string, Sample[]>(cases.map(([name]) => [name, []]))
+const ratios = new Map<string, number[]>(cases.map(([name]) => [name, []]))
+for (let round = 0; round < rounds; round++) {
+  let baseline = 0
+  for (const [name, url] of cases) {
+    const sample = await load(url)
+    if (baseline === 0) baseline = sample.rps
+    samples.get(name)!.push(sample)
+    ratios.get(name)!.push(sample.rps / baseline)
+  }
+}
+
+// latency of one request at a time (no queueing behind other requests)
+const single = new Map<string, Sample>()
+for (const [name, url] of cases.slice(1)) single.set(name, await load(url, Math.min(duration, 3), 1))
+
+// RSS after a fixed number of requests, from /proc; and the same with --small-memory
 await autocannon({ url: `${base}/read/thermistor/00000001/0001`, connections, amount: rssRequests })
 const rss = rssMb(dcre.child.pid!)
+const helloRss = rssMb(hello.child.pid!)
 await stop(dcre)
+await stop(hello)
+const small = await start('opendcre-small-memory')
+const smallRead = await load(`http://127.0.0.1:${small.port}/opendcre/1.2/read/temperature/00000001/2000`)
+await autocannon({ url: `http://127.0.0.1:${small.port}/opendcre/1.2/read/thermistor/00000001/0001`, connections, amount: rssRequests })
+const smallRss = rssMb(small.child.pid!)
+await stop(small)
 
 const fmt = (n: number, digits = 0): string => n.toFixed(digits)
 const lines = [
-  `node ${process.version}, ${connections} connections, ${duration} s per case`,
+  `node ${process.version}, ${connections} connections, ${rounds} rounds x ${duration} s per case, medians`,
   '',
   '| case | req/s | vs bare | p50 ms | p99 ms | errors | non-2xx |',
   '|---|---:|---:|---:|---:|---:|---:|',
-  ...[helloRow, ...rows].map((r) =>
-    `| ${r.name} | ${fmt(r.rps)} | ${fmt(r.rps / helloRow.rps * 100)} % | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.errors} | ${r.non2xx} |`),
+  ...cases.map(([name]) => {
+    const s = samples.get(name)!
+    const sum = (k: 'errors' | 'non2xx'): number => s.reduce((a, x) => a + x[k], 0)
+    return `| ${name} | ${fmt(median(s.map((x) => x.rps)))} | ${fmt(median(ratios.get(name)!) * 100)} % | ` +
+      `${fmt(median(s.map((x) => x.p50)), 1)} | ${fmt(median(s.map((x) => x.p99)), 1)} | ${sum('errors')} | ${sum('non2xx')} |`
+  }),
   '',
-  `RSS of the OpenDCRE process after ${rssRequests} more requests: ${fmt(rss, 1)} MB`
+  'One connection (no queueing): latency of a single request',
+  '',
+  '| case | req/s | ms per request | p50 ms | p99 ms |',
+  '|---|---:|---:|---:|---:|',
+  ...[...single].map(([name, s]) => `| ${name} | ${fmt(s.rps)} | ${fmt(1000 / s.rps, 2)} | ${fmt(s.p50, 1)} | ${fmt(s.p99, 1)} |`),
+  '',
+  `RSS after ${rounds * (cases.length - 1)} load runs and ${rssRequests} more requests: ` +
+    `OpenDCRE ${fmt(rss, 1)} MB (bare Fastify hello process: ${fmt(helloRss, 1)} MB)`,
+  `With --small-memory: RSS after ${rssRequests} requests ${fmt(smallRss, 1)} MB; ` +
+    `temperature read ${fmt(smallRead.rps)} req/s, p99 ${fmt(smallRead.p99, 1)} ms`
 ]
 process.stdout.write(lines.join('\n') + '\n')

@@ -1,13 +1,14 @@
 /**
  * A server for the benchmarks, in its own process so the load generator does
- * not share its core: `node dist/bench/server.js hello|opendcre [config]`.
+ * not share its core: `node dist/bench/server.js hello|opendcre|opendcre-small-memory [config]`.
  * Prints {"port": N} on stdout when listening; stops on SIGTERM.
  */
 import Fastify from 'fastify'
-import { buildServer } from '../server.js'
+import { buildServer, tuneRuntime } from '../server.js'
 
 const [kind, emulator] = process.argv.slice(2)
 
+if (kind === 'opendcre-small-memory') tuneRuntime()
 const server = kind === 'hello'
   ? Fastify({ logger: false })
   : await buildServer({ logger: false, emulator })

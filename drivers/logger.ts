@@ -6,6 +6,13 @@ export interface DriverLogger {
   warn: LogFn
   error: LogFn
   child: (bindings: Record<string, unknown>) => DriverLogger
+  /** pino's: lets hot paths skip building hex dumps nobody will see. */
+  isLevelEnabled?: (level: string) => boolean
+}
+
+/** True when `log` would write at `level` (a logger without the check: assume yes). */
+export function logs (log: DriverLogger, level: 'trace' | 'debug'): boolean {
+  return log.isLevelEnabled?.(level) ?? true
 }
 
 type LogFn = (obj: unknown, msg?: string, ...args: unknown[]) => void
@@ -18,5 +25,6 @@ export const silentLogger: DriverLogger = {
   info: noop,
   warn: noop,
   error: noop,
-  child: () => silentLogger
+  child: () => silentLogger,
+  isLevelEnabled: () => false
 }

@@ -1,5 +1,4 @@
 import fp from 'fastify-plugin'
-import { SerialPort } from 'serialport'
 import type { BusPolicy } from '../drivers/device-bus/bus-client.js'
 import { OpenDcreError } from '../drivers/errors.js'
 import { StreamTransport } from '../drivers/transport/bus-transport.js'
@@ -13,6 +12,8 @@ export interface SerialBusOptions {
 
 /** The device bus backend on a serial device (the HAT's /dev/ttyAMA0, or a PTY). */
 export default fp<SerialBusOptions>(async (fastify, opts) => {
+  // loaded only in serial mode: its native binding costs ~15 MB of RSS
+  const { SerialPort } = await import('serialport')
   const port = new SerialPort({ path: opts.device, baudRate: opts.baudRate, autoOpen: false })
   await new Promise<void>((resolve, reject) => {
     port.open((err) => {

@@ -1,5 +1,5 @@
 import { BusTimeoutError, OpenDcreError, PacketError } from '../errors.js'
-import { silentLogger, type DriverLogger } from '../logger.js'
+import { logs, silentLogger, type DriverLogger } from '../logger.js'
 import type { BusTransport } from '../transport/bus-transport.js'
 import { BOARD_ID_BITS, COMMANDS } from './device-types.js'
 import { decodePacket, encodePacket, nextSequence, toHex, type Packet } from './packet-codec.js'
@@ -220,7 +220,7 @@ export class BusClient {
   }
 
   private decode (frame: Buffer): Packet {
-    this.log.debug({ rx: toHex(frame) }, 'device bus <-')
+    if (logs(this.log, 'debug')) this.log.debug({ rx: toHex(frame) }, 'device bus <-')
     return decodePacket(frame)
   }
 
@@ -240,7 +240,7 @@ export class BusClient {
 
   private async send (packet: Packet): Promise<void> {
     const bytes = encodePacket(packet)
-    this.log.debug({ tx: toHex(bytes) }, 'device bus ->')
+    if (logs(this.log, 'debug')) this.log.debug({ tx: toHex(bytes) }, 'device bus ->')
     this.packetsWritten++
     this.peerIdle = false
     try {
@@ -286,7 +286,7 @@ export class BusClient {
   }
 
   private onData (chunk: Buffer): void {
-    this.log.trace({ bytes: toHex(chunk) }, 'device bus raw input')
+    if (logs(this.log, 'trace')) this.log.trace({ bytes: toHex(chunk) }, 'device bus raw input')
     this.framer.push(chunk)
     this.wake()
   }

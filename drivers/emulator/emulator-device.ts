@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
-import { silentLogger, type DriverLogger } from '../logger.js'
+import { logs, silentLogger, type DriverLogger } from '../logger.js'
 import { BOARD_ID_BITS, COMMANDS, deviceTypeCode, deviceTypeName } from '../device-bus/device-types.js'
 import { checksum, decodePacket, encodePacket, MAX_DATA_LENGTH, toHex, type Packet } from '../device-bus/packet-codec.js'
 import { PacketFramer } from '../device-bus/packet-framer.js'
@@ -86,7 +86,7 @@ export class EmulatorDevice extends EventEmitter {
           continue
         }
         for (const answer of this.handle(request)) {
-          this.log.debug({ tx: toHex(answer) }, 'emulator ->')
+          if (logs(this.log, 'debug')) this.log.debug({ tx: toHex(answer) }, 'emulator ->')
           if (!stream.destroyed) stream.write(answer)
         }
       }
@@ -97,7 +97,7 @@ export class EmulatorDevice extends EventEmitter {
 
   /** The bytes to send in answer to one request (none: silence). */
   handle (request: Packet): Buffer[] {
-    this.log.debug({ rx: toHex(encodePacket(request)) }, 'emulator <-')
+    if (logs(this.log, 'debug')) this.log.debug({ rx: toHex(encodePacket(request)) }, 'emulator <-')
     let command = request
     let isRetry = false
     if (request.data[0] === COMMANDS.retry && this.previous !== undefined) {
