@@ -124,7 +124,7 @@ const lines = [
       `${fmt(median(s.map((x) => x.p50)), 1)} | ${fmt(median(s.map((x) => x.p99)), 1)} | ${sum('errors')} | ${sum('non2xx')} |`
   }),
   '',
-  'One connection (no queueing): latency of a single request',
+  "One connection at a time (no queueing; autocannon's own per-request overhead bounds these figures)",
   '',
   '| case | req/s | ms per request | p50 ms | p99 ms |',
   '|---|---:|---:|---:|---:|',

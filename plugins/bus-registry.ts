@@ -24,7 +24,7 @@ export class BusRegistry {
   forBoard (boardId: number): Bus {
     if ((boardId & BOARD_ID_BITS.ipmi) !== 0) {
       const ipmi = this.backends.get('ipmi')
-      if (ipmi === undefined) throw new OpenDcreError('not-found', `BMC with board_num ${boardIdText(boardId)} was not found`)
+      if (ipmi === undefined) throw new OpenDcreError('not-found', 'BMC with board_num was not found.')
       return ipmi
     }
     const bus = this.backends.get('device-bus')
@@ -46,10 +46,6 @@ export class BusRegistry {
     await Promise.allSettled([...this.backends.values()].map(async (bus) => await bus.close()))
     this.backends.clear()
   }
-}
-
-function boardIdText (boardId: number): string {
-  return (boardId >>> 0).toString(16).padStart(8, '0')
 }
 
 declare module 'fastify' {

@@ -34,7 +34,7 @@ t.test('error paths', async (t) => {
   })
 
   t.test('IPMI boards answer "BMC with board_num was not found" until the bridge exists', async () => {
-    await fails('/version/40000001', /^BMC with board_num .*was not found/)
+    await fails('/version/40000001', 'BMC with board_num was not found.')
     await fails('/scan/40000001', /was not found/)
     await fails('/read/temperature/40000001/0001', /was not found/)
   })
