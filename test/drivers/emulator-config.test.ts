@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
+import { referenceFile } from '../helper.js'
 import {
   jsonPath,
   loadEmulatorConfig,
@@ -42,8 +43,10 @@ t.test('every reference emulator data file loads', async (t) => {
 
 t.test('emulator-configs/simple.json is the reference simple.json', async (t) => {
   const ours = JSON.parse(readFileSync(join(packageRoot, 'emulator-configs', 'simple.json'), 'utf8')) as unknown
-  const reference = JSON.parse(readFileSync(join(packageRoot, '..', 'shared', 'opendcre-v1.2-data', 'simple.json'), 'utf8')) as unknown
+  // the reference's simple.json, vendored with its other data files under test/fixtures
+  const reference = JSON.parse(readFileSync(referenceFile('simple.json'), 'utf8')) as unknown
   t.same(ours, reference)
+  t.ok(readFileSync(join(packageRoot, 'emulator-configs', 'simple.json')).equals(readFileSync(referenceFile('simple.json'))), 'byte for byte')
   t.ok(loadEmulatorConfig(join(packageRoot, 'emulator-configs', 'simple.json')).boards.length > 0, 'and it loads')
 })
 
