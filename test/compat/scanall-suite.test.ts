@@ -5,34 +5,9 @@
 // transmissions (one initial + two shuffle-bit re-sends), as v1.2's did. One
 // service instance serves the whole suite, cases in the reference order.
 import t, { type Test } from 'tap'
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { build, get, referenceFile } from '../helper.js'
+import { build, referenceFile } from '../helper.js'
+import { fails, ok, type Json } from './compat-helper.js'
 
-type Json = Record<string, any>
-
-/** GET, assert 200, return the parsed body. */
-async function ok (t: Test, app: FastifyInstance, path: string): Promise<Json> {
-  const res = await get(app, path)
-  t.equal(res.statusCode, 200, `GET ${path} -> 200`)
-  return parse(t, res, path)
-}
-
-/** GET, assert the error status and our JSON error contract ({"message": string}). */
-async function fails (t: Test, app: FastifyInstance, path: string, status = 500): Promise<void> {
-  const res = await get(app, path)
-  t.equal(res.statusCode, status, `GET ${path} -> ${status}`)
-  const body = parse(t, res, path)
-  t.type(body.message, 'string', `GET ${path}: body has a string message`)
-}
-
-function parse (t: Test, res: LightMyRequestResponse, path: string): Json {
-  try {
-    return res.json()
-  } catch {
-    t.fail(`GET ${path}: body is not JSON: ${res.body}`)
-    return {}
-  }
-}
 
 const app = await build(t, { emulator: referenceFile('scanall-data.json') })
 
