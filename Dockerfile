@@ -1,10 +1,22 @@
-# OpenDCRE: the v1.2 REST API on Fastify. Emulator mode by default:
+# OpenDCRE: the v1.2 REST API on Fastify.
+#
+# Build for one platform, or all three (buildx with QEMU):
 #   docker build -t opendcre .
+#   docker buildx build --platform linux/amd64,linux/arm64,linux/arm/v7 -t opendcre .
+#
+# Emulator mode (default):
 #   docker run -d -p 5000:5000 -v /var/log/opendcre:/logs opendcre
-# (hardware mode and multi-arch builds come with the serial-line work)
+# Raspberry Pi HAT mode (GPIO needs /dev/mem and root):
+#   docker run -d -p 5000:5000 -v /var/log/opendcre:/logs --privileged \
+#     --device /dev/ttyAMA0:/dev/ttyAMA0 --device /dev/mem:/dev/mem --user root \
+#     opendcre serve --host 0.0.0.0 --port 5000 --serial /dev/ttyAMA0 --hardware rpi-hat-v1
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# native modules: serialport ships prebuilt bindings; rpio (optional, GPIO) compiles
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./

@@ -7,6 +7,7 @@ import busRegistry from './plugins/bus-registry.js'
 import configPlugin, { resolveConfig, type ConfigOptions, type OpenDcreConfig } from './plugins/config.js'
 import emulatorBus from './plugins/emulator-bus.js'
 import errors from './plugins/errors.js'
+import hat from './plugins/hat.js'
 import serialBus from './plugins/serial-bus.js'
 import routes from './routes/index.js'
 
@@ -65,6 +66,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   if (config.bus.kind === 'emulator') {
     await fastify.register(emulatorBus, { file: config.bus.file, policy: opts.busPolicy, idleHints: opts.emulatorIdleHints })
   } else {
+    // the HAT's modem is set up on the line before the bus opens it
+    if (config.hardware === 'rpi-hat-v1') await fastify.register(hat, { device: config.bus.device })
     await fastify.register(serialBus, { device: config.bus.device, baudRate: config.busBaud, policy: opts.busPolicy })
   }
 

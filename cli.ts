@@ -1,9 +1,16 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
+import { pino } from 'pino'
+import { loadEmulatorConfig } from './drivers/emulator/emulator-config.js'
+import { EmulatorDevice } from './drivers/emulator/emulator-device.js'
+import { openSerialPort } from './drivers/transport/serial-transport.js'
 import { resolveConfig } from './plugins/config.js'
 import { buildServer, loggerOptions, tuneRuntime } from './server.js'
 
 const USAGE = `usage: opendcre serve [options]
+       opendcre emulator --device PATH [--baud N] [--log-level LEVEL] CONFIG
+
+opendcre serve: the REST API
 
   --host H            address to listen on (default 0.0.0.0)
   --port P            port to listen on (default 5000, or the config file's)
@@ -12,10 +19,18 @@ const USAGE = `usage: opendcre serve [options]
   --serial DEVICE     run the device bus on a serial device (e.g. /dev/ttyAMA0)
   --config FILE       an opendcre_config.json
   --bmc-config FILE   the IPMI bridge's bmc_config.json
+  --hardware TYPE     emulator (default) or rpi-hat-v1: wake and configure the
+                      OpenDCRE HAT's power-line modem over GPIO at startup
+                      (the bus is then --serial, or serial_default)
   --log-level LEVEL   fatal, error, warn, info, debug, trace (default info)
   --small-memory      favour memory over speed (~80 MB instead of ~130 MB
                       resident under load; bus reads cost twice the CPU)
   -h, --help          this text
+
+opendcre emulator: the emulator as a device on a serial line (one end of a
+socat PTY pair, say), answering the byte protocol from CONFIG
+  --device PATH       the serial device to serve on
+  --baud N            line speed (default 115200)
 `
 
 function fail (message: string): never {
@@ -42,6 +57,7 @@ async function serve (args: string[]): Promise<void> {
         serial: { type: 'string' },
         config: { type: 'string' },
         'bmc-config': { type: 'string' },
+        hardware: { type: 'string' },
         'log-level': { type: 'string' },
         'small-memory': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' }
@@ -63,7 +79,8 @@ async function serve (args: string[]): Promise<void> {
       emulator: values.emulator,
       serial: values.serial,
       config: values.config,
-      bmcConfig: values['bmc-config']
+      bmcConfig: values['bmc-config'],
+      hardware: values.hardware
     })
     if (values['small-memory'] === true) tuneRuntime()
     server = await buildServer({ resolved: config, logger: loggerOptions(values['log-level'] ?? 'info') })
@@ -92,11 +109,57 @@ async function serve (args: string[]): Promise<void> {
   process.once('SIGINT', () => shutdown('SIGINT'))
 }
 
+/** The emulator as a device on a serial line: reads packets, answers as configured. */
+async function emulator (args: string[]): Promise<void> {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        device: { type: 'string' },
+        baud: { type: 'string', default: '115200' },
+        'log-level': { type: 'string', default: 'info' }
+      },
+      strict: true
+    })
+  } catch (err) {
+    fail(`${(err as Error).message}\n\n${USAGE}`)
+  }
+  const { values, positionals } = parsed
+  if (values.device === undefined || positionals.length !== 1) fail(`emulator: needs --device PATH and one CONFIG file\n\n${USAGE}`)
+  const baud = Number(values.baud)
+  if (!Number.isInteger(baud) || baud <= 0) fail(`--baud: not a line speed: '${values.baud}'`)
+  const log = pino({ level: values['log-level'] })
+  let port
+  try {
+    const config = loadEmulatorConfig(positionals[0])
+    port = await openSerialPort(values.device, baud)
+    new EmulatorDevice(config, { log: log.child({ component: 'emulator' }) }).attach(port)
+  } catch (err) {
+    fail((err as Error).message)
+  }
+  log.info({ device: values.device, baud, config: positionals[0] }, 'emulator serving')
+  port.on('close', () => {
+    log.warn({ device: values.device }, 'serial device closed')
+    process.exit(2)
+  })
+  const stop = (): void => {
+    port.removeAllListeners('close')
+    port.once('close', () => process.exit(0))
+    port.destroy()
+  }
+  process.once('SIGTERM', stop)
+  process.once('SIGINT', stop)
+}
+
 async function main (argv: string[]): Promise<void> {
   const [command, ...rest] = argv
   switch (command) {
     case 'serve':
       return await serve(rest)
+    case 'emulator':
+      return await emulator(rest)
     case undefined:
     case '-h':
     case '--help':

@@ -26,6 +26,9 @@ export const OpenDcreConfigFileSchema = Type.Object({
 
 export type OpenDcreConfigFile = Static<typeof OpenDcreConfigFileSchema>
 
+export const HARDWARE_TYPES = ['emulator', 'rpi-hat-v1'] as const
+export type HardwareType = typeof HARDWARE_TYPES[number]
+
 export type BusSelection =
   | { kind: 'emulator', file: string }
   | { kind: 'serial', device: string }
@@ -43,6 +46,8 @@ export interface OpenDcreConfig {
   serialDefault: string
   sslEnable: boolean
   bus: BusSelection
+  /** emulator (any bus, the default) or rpi-hat-v1 (the HAT's modem is set up at startup). */
+  hardware: HardwareType
   bmcConfig?: string
   /** The host MAC address that seeds the scan-all board id. */
   macAddress: string
@@ -58,6 +63,7 @@ export interface ConfigOptions {
   config?: string
   bmcConfig?: string
   readTimeoutMs?: number
+  hardware?: string
 }
 
 export const API_VERSION = '1.2'
@@ -97,8 +103,16 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
   if (options.emulator !== undefined && options.serial !== undefined) {
     throw new ConfigError('command line', '', 'choose one of --emulator and --serial')
   }
-  const bus: BusSelection = options.serial !== undefined
-    ? { kind: 'serial', device: options.serial }
+  const hardware = options.hardware ?? 'emulator'
+  if (!(HARDWARE_TYPES as readonly string[]).includes(hardware)) {
+    throw new ConfigError('command line', 'hardware', `'${hardware}' is not one of ${HARDWARE_TYPES.join(', ')}`)
+  }
+  if (hardware === 'rpi-hat-v1' && options.emulator !== undefined) {
+    throw new ConfigError('command line', 'hardware', 'rpi-hat-v1 drives a serial device, not the emulator')
+  }
+  const serial = options.serial ?? (hardware === 'rpi-hat-v1' ? file.serial_default ?? '/dev/ttyAMA0' : undefined)
+  const bus: BusSelection = serial !== undefined
+    ? { kind: 'serial', device: serial }
     : { kind: 'emulator', file: options.emulator ?? DEFAULT_EMULATOR_CONFIG }
   const bmcConfig = options.bmcConfig ?? (file.bmc_config !== undefined ? resolve(base, file.bmc_config) : undefined)
   return {
@@ -113,6 +127,7 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     serialDefault: file.serial_default ?? '/dev/ttyAMA0',
     sslEnable: file.ssl_enable ?? false,
     bus,
+    hardware: hardware as HardwareType,
     bmcConfig,
     macAddress: hostMacAddress(),
     configFile: options.config

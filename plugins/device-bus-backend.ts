@@ -16,9 +16,17 @@ export function busPolicy (fastify: FastifyInstance, overrides: Partial<BusPolic
   }
 }
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The device bus's client (its stats feed logs and tests). */
+    deviceBusClient?: BusClient
+  }
+}
+
 /** One persistent bus client on `transport`, registered as the device-bus backend. */
 export function registerDeviceBus (fastify: FastifyInstance, transport: BusTransport, policy: Partial<BusPolicy>, busName: string): BusClient {
   const client = new BusClient(transport, { policy, log: fastify.log.child({ bus: busName }) })
   fastify.buses.register('device-bus', new DeviceBus(client))
+  fastify.decorate('deviceBusClient', client)
   return client
 }

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { BusClient, BusPolicy } from '../drivers/device-bus/bus-client.js'
+import type { BusPolicy } from '../drivers/device-bus/bus-client.js'
 import { loadEmulatorConfig } from '../drivers/emulator/emulator-config.js'
 import { EmulatorDevice } from '../drivers/emulator/emulator-device.js'
 import { StreamTransport } from '../drivers/transport/bus-transport.js'
@@ -21,7 +21,6 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The in-process emulator, when the device bus is emulated. */
     emulator?: EmulatorDevice
-    deviceBusClient?: BusClient
   }
 }
 
@@ -39,9 +38,8 @@ export default fp<EmulatorBusOptions>(async (fastify, opts) => {
   const idleHints = opts.idleHints ?? true
   if (idleHints) device.on('idle', (packets: number) => deviceEnd.sendEvent('idle', packets))
   const transport = new StreamTransport(clientEnd, idleHints ? clientEnd : undefined)
-  const client = registerDeviceBus(fastify, transport, busPolicy(fastify, opts.policy), 'emulator')
+  registerDeviceBus(fastify, transport, busPolicy(fastify, opts.policy), 'emulator')
   fastify.decorate('emulator', device)
-  fastify.decorate('deviceBusClient', client)
   fastify.addHook('onClose', async () => {
     deviceEnd.destroy()
   })

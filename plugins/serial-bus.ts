@@ -1,26 +1,34 @@
 import fp from 'fastify-plugin'
 import type { BusPolicy } from '../drivers/device-bus/bus-client.js'
-import { OpenDcreError } from '../drivers/errors.js'
-import { StreamTransport } from '../drivers/transport/bus-transport.js'
+import { SerialTransport, type PortOpener } from '../drivers/transport/serial-transport.js'
 import { busPolicy, registerDeviceBus } from './device-bus-backend.js'
 
 export interface SerialBusOptions {
   device: string
   baudRate: number
   policy?: Partial<BusPolicy>
+  /** Tests may pass another opener; production opens with serialport. */
+  opener?: PortOpener
 }
 
-/** The device bus backend on a serial device (the HAT's /dev/ttyAMA0, or a PTY). */
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The serial transport, when the device bus runs on a serial line. */
+    serialTransport?: SerialTransport
+  }
+}
+
+/**
+ * The device bus backend on a serial device (the HAT's /dev/ttyAMA0, or a
+ * PTY). The service starts even when the device is not there yet: requests
+ * then fail at once with "serial device unavailable" while the port is
+ * reopened in the background.
+ */
 export default fp<SerialBusOptions>(async (fastify, opts) => {
-  // loaded only in serial mode: its native binding costs ~15 MB of RSS
-  const { SerialPort } = await import('serialport')
-  const port = new SerialPort({ path: opts.device, baudRate: opts.baudRate, autoOpen: false })
-  await new Promise<void>((resolve, reject) => {
-    port.open((err) => {
-      if (err == null) resolve()
-      else reject(new OpenDcreError('unavailable', `serial device unavailable: ${opts.device}: ${err.message}`, { cause: err }))
-    })
+  const transport = new SerialTransport(opts.device, opts.baudRate, opts.opener, {
+    log: fastify.log.child({ component: 'serial' })
   })
-  registerDeviceBus(fastify, new StreamTransport(port), busPolicy(fastify, opts.policy), opts.device)
-  fastify.log.info({ device: opts.device, baud: opts.baudRate }, 'serial device bus open')
+  await transport.start()
+  registerDeviceBus(fastify, transport, busPolicy(fastify, opts.policy), opts.device)
+  fastify.decorate('serialTransport', transport)
 }, { name: 'serial-bus', fastify: '5.x', dependencies: ['config', 'bus-registry'] })

@@ -4,6 +4,7 @@ import bootTarget from './boot-target.js'
 import fan from './fan.js'
 import led from './led.js'
 import location from './location.js'
+import plcConfig from './plc-config.js'
 import power from './power.js'
 import read from './read.js'
 import scan from './scan.js'
@@ -15,6 +16,9 @@ const routes: FastifyPluginAsync = async (fastify) => {
   for (const command of [test, scan, version, read, power, asset, bootTarget, location, led, fan]) {
     await fastify.register(command)
   }
+  // the modem configuration read back at startup (the HAT); 500 on other hardware
+  const config = fastify.plcConfig
+  await fastify.register(plcConfig, config === undefined ? {} : { modem: { readConfiguration: async () => config } })
 }
 
 export default routes

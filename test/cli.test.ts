@@ -127,6 +127,22 @@ t.test('startup errors name the file, the field and the reason, and exit 1', asy
   t.equal(r.code, 1)
   t.match(r.stderr, "--port: not a port number: 'http'")
 
+  r = await run(['serve', '--port', '0', '--hardware', 'rpi-hat-v1', '--serial', '/dev/null'])
+  t.equal(r.code, 1, 'the HAT needs Raspberry Pi GPIO: a clear error on this machine')
+  t.match(r.stderr, /^opendcre: Raspberry Pi HAT support needs /m)
+
+  r = await run(['serve', '--hardware', 'pdp11'])
+  t.equal(r.code, 1)
+  t.match(r.stderr, "command line: hardware: 'pdp11' is not one of emulator, rpi-hat-v1")
+
+  r = await run(['emulator', '--device', '/nonexistent/tty', fixture('routes/errors.json')])
+  t.equal(r.code, 1)
+  t.match(r.stderr, /^opendcre: .*\/nonexistent\/tty/m)
+
+  r = await run(['emulator', fixture('routes/errors.json')])
+  t.equal(r.code, 1)
+  t.match(r.stderr, 'emulator: needs --device PATH and one CONFIG file')
+
   r = await run(['frobnicate'])
   t.equal(r.code, 1)
   t.match(r.stderr, "unknown command 'frobnicate'")

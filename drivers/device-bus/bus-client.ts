@@ -244,8 +244,9 @@ export class BusClient {
     this.packetsWritten++
     this.peerIdle = false
     try {
-      await this.transport.write(bytes)
+      await this.bounded(this.transport.write(bytes), 'write')
     } catch (err) {
+      if (err instanceof OpenDcreError) throw err
       throw new OpenDcreError('unavailable', `device bus unavailable: ${(err as Error).message}`, { cause: err })
     }
   }
@@ -253,7 +254,21 @@ export class BusClient {
   private async flushInput (): Promise<void> {
     if (this.framer.pending > 0) this.log.debug({ bytes: this.framer.pending }, 'flushing stale input')
     this.framer.clear()
-    await this.transport.flush()
+    await this.bounded(this.transport.flush(), 'flush')
+  }
+
+  /** A transport that never calls back (a wedged port) must not wedge the bus. */
+  private async bounded<T> (operation: Promise<T>, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined
+    const limit = this.policy.timeoutMs * MAX_READ_WAIT_FACTOR
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new OpenDcreError('unavailable', `device bus unavailable: ${what} did not complete in ${limit} ms`)), limit)
+    })
+    try {
+      return await Promise.race([operation, deadline])
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   /** The next frame, or undefined after the read timeout (or when the far end is known idle). */

@@ -4,44 +4,11 @@
 // retries: the cases only line up if every failing scan-all makes exactly 3
 // transmissions (one initial + two shuffle-bit re-sends), as v1.2's did. One
 // service instance serves the whole suite, cases in the reference order.
-import t, { type Test } from 'tap'
+// In-process: the device bus on the emulator over the in-memory duplex pair.
+// test/serial/ runs the same suite over a real PTY.
+import t from 'tap'
 import { build, referenceFile } from '../helper.js'
-import { fails, ok, type Json } from './compat-helper.js'
-
+import { scanallSuite } from './suites/scanall.js'
 
 const app = await build(t, { emulator: referenceFile('scanall-data.json') })
-
-// ---------------------------------------------------------------- ScanAllTestCase
-// (tests/test_scanall.py)
-
-await t.test('ScanAllTestCase 001: scan all ok (10 boards)', async (t) => {
-  const body = await ok(t, app, '/scan')
-  t.equal(body.boards?.length, 10, '10 boards')
-})
-
-await t.test('ScanAllTestCase 002: scan all fails (error, error, error)', async (t) => {
-  await fails(t, app, '/scan')
-})
-
-await t.test('ScanAllTestCase 003: scan all ok after two bad attempts', async (t) => {
-  const body = await ok(t, app, '/scan')
-  t.equal(body.boards?.length, 10, '10 boards')
-})
-
-await t.test('ScanAllTestCase 004: scan all ok after one bad attempt', async (t) => {
-  const body = await ok(t, app, '/scan')
-  t.equal(body.boards?.length, 10, '10 boards')
-})
-
-await t.test('ScanAllTestCase 005: scan all error, then read', async (t) => {
-  await fails(t, app, '/scan')
-  const body = await ok(t, app, '/read/temperature/00000002/2000')
-  t.equal(body.temperature_c, 28.78)
-})
-
-await t.test('ScanAllTestCase 006: scan all error, then scan one board', async (t) => {
-  await fails(t, app, '/scan')
-  const body = await ok(t, app, '/scan/00000001')
-  t.equal(body.boards?.length, 1, '1 board')
-  t.equal(body.boards?.[0]?.devices?.length, 2, '2 devices')
-})
+await scanallSuite(t, app)

@@ -131,6 +131,12 @@ t.test('every command on simple.json', async (t) => {
     }
   })
 
+  t.test('GET /plc_config answers 500 on hardware other than the HAT, as v1.2 does', async (t) => {
+    const res = await get(app, '/plc_config')
+    t.equal(res.statusCode, 500)
+    t.same(res.json(), { message: 'Unsupported hardware type in use. Unable to retrieve modem configuration.' })
+  })
+
   t.test('every answer carries Access-Control-Allow-Origin: * and helmet headers', async (t) => {
     const res = await get(app, '/test')
     t.equal(res.headers['access-control-allow-origin'], '*')

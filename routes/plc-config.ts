@@ -1,0 +1,38 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { OpenDcreError } from '../drivers/errors.js'
+import type { PlcConfig as PlcConfigT } from '../drivers/hat/sig60-modem.js'
+import { responses } from '../schemas/responses.js'
+
+/** The SIG60 modem configuration (protocol.md §9); keys in v1.2's sorted order. */
+export const PlcConfig = Type.Object({
+  auto_sleep: Type.Boolean(),
+  auto_wum: Type.Boolean(),
+  bit_rate: Type.Integer(),
+  f0: Type.Number(),
+  f1: Type.Number(),
+  frequency_number: Type.Integer({ minimum: 0, maximum: 1 }),
+  interference_detected: Type.Boolean(),
+  interference_hopping: Type.Boolean(),
+  loopback_enabled: Type.Boolean(),
+  long_wum: Type.Boolean(),
+  remote_loopback: Type.Boolean()
+}, { $id: 'PlcConfig', title: 'OpenDCRE PLC Modem Configuration' })
+
+export interface PlcConfigRouteOptions {
+  /** The HAT's modem (HatModem); absent on any other hardware. */
+  modem?: { readConfiguration: () => Promise<PlcConfigT> }
+}
+
+export const UNSUPPORTED_HARDWARE = 'Unsupported hardware type in use. Unable to retrieve modem configuration.'
+
+/** GET /plc_config: the power-line modem's configuration, read from the modem (HAT only). */
+const route: FastifyPluginAsyncTypebox<PlcConfigRouteOptions> = async (fastify, opts) => {
+  const modem = opts.modem
+  fastify.get('/plc_config', { schema: { response: responses(PlcConfig) } }, async () => {
+    if (modem === undefined) throw new OpenDcreError('unsupported', UNSUPPORTED_HARDWARE)
+    return await modem.readConfiguration()
+  })
+}
+
+export default route

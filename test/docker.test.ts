@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import t from 'tap'
+import { packageRoot } from '../plugins/paths.js'
+
+/**
+ * There is no Docker engine here, so the Dockerfile is checked by
+ * construction: what it copies exists, what it runs exists in the build
+ * output, and the CLI starts with the image's arguments.
+ */
+const dockerfile = readFileSync(join(packageRoot, 'Dockerfile'), 'utf8')
+const instructions = dockerfile.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
+
+function jsonArgs (keyword: string): string[] {
+  const line = instructions.find((l) => l.startsWith(`${keyword} `))
+  if (line === undefined) throw new Error(`no ${keyword} in the Dockerfile`)
+  return JSON.parse(line.slice(keyword.length + 1)) as string[]
+}
+
+t.test('every COPY source from the build context exists', async (t) => {
+  const copies = instructions.filter((l) => l.startsWith('COPY ') && !l.includes('--from='))
+  t.ok(copies.length > 5)
+  for (const copy of copies) {
+    const parts = copy.split(/\s+/).slice(1)
+    for (const source of parts.slice(0, -1)) t.ok(existsSync(join(packageRoot, source)), `${source} exists`)
+  }
+  const ignored = readFileSync(join(packageRoot, '.dockerignore'), 'utf8').split('\n')
+  for (const copy of copies) {
+    for (const source of copy.split(/\s+/).slice(1, -1)) t.notOk(ignored.includes(source), `${source} is not .dockerignored`)
+  }
+})
+
+t.test('the stages build what the runtime stage copies and runs', async (t) => {
+  t.match(dockerfile, /FROM node:20-bookworm-slim AS build/)
+  t.match(dockerfile, /RUN npm run build && npm prune --omit=dev/)
+  const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
+  t.match(runtime, /USER node/, 'the runtime runs as a non-root user')
+  t.match(runtime, /VOLUME \["\/logs"\]/)
+  t.match(runtime, /EXPOSE 5000/)
+  const entrypoint = jsonArgs('ENTRYPOINT')
+  t.same(entrypoint.slice(0, 1), ['node'])
+  t.ok(existsSync(join(packageRoot, entrypoint[1])), `${entrypoint[1]} exists in the build output`)
+  t.ok(existsSync(join(packageRoot, 'emulator-configs', 'simple.json')))
+})
+
+t.test("the CLI starts with the image's arguments and serves the API", async (t) => {
+  const entrypoint = jsonArgs('ENTRYPOINT')
+  // the image's CMD, on loopback and a free port instead of 0.0.0.0:5000
+  const cmd = jsonArgs('CMD').map((arg, i, all) =>
+    all[i - 1] === '--host' ? '127.0.0.1' : all[i - 1] === '--port' ? '0' : arg)
+  t.same(cmd.filter((a) => a.startsWith('--')), ['--host', '--port'])
+  const child = spawn(process.execPath, [entrypoint[1], ...cmd], { cwd: packageRoot, env: { ...process.env, NODE_OPTIONS: '' } })
+  t.teardown(() => { child.kill('SIGKILL') })
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('not listening within 30 s')), 30_000)
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line)
+      if (match !== null) {
+        clearTimeout(timer)
+        resolve(match[1])
+      }
+    })
+  })
+  const res = await fetch(`${url}/opendcre/1.2/scan`)
+  t.equal(res.status, 200)
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  t.equal(await exited, 0)
+})
