@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import { pino } from 'pino'
 import { loadEmulatorConfig } from './drivers/emulator/emulator-config.js'
 import { EmulatorDevice } from './drivers/emulator/emulator-device.js'
-import { openSerialPort } from './drivers/transport/serial-transport.js'
+import { openDeviceEnd } from './drivers/transport/pty-stream.js'
 import { resolveConfig } from './plugins/config.js'
 import { buildServer, loggerOptions, tuneRuntime } from './server.js'
 
@@ -29,7 +29,8 @@ opendcre serve: the REST API
 
 opendcre emulator: the emulator as a device on a serial line (one end of a
 socat PTY pair, say), answering the byte protocol from CONFIG
-  --device PATH       the serial device to serve on
+  --device PATH       the serial device to serve on (a socat PTY end is used
+                      as a raw tty; a real serial port is opened at --baud)
   --baud N            line speed (default 115200)
 `
 
@@ -134,7 +135,7 @@ async function emulator (args: string[]): Promise<void> {
   let port
   try {
     const config = loadEmulatorConfig(positionals[0])
-    port = await openSerialPort(values.device, baud)
+    port = await openDeviceEnd(values.device, baud)
     new EmulatorDevice(config, { log: log.child({ component: 'emulator' }) }).attach(port)
   } catch (err) {
     fail((err as Error).message)

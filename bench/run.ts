@@ -10,7 +10,9 @@
  *   npm run bench -- --rounds 5 --duration 10
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -32,8 +34,8 @@ const serverScript = fileURLToPath(new URL('./server.js', import.meta.url))
 
 interface Started { child: ChildProcess, port: number }
 
-async function start (kind: string): Promise<Started> {
-  const child = spawn(process.execPath, [serverScript, kind], { stdio: ['ignore', 'pipe', 'inherit'] })
+async function start (kind: string, arg?: string): Promise<Started> {
+  const child = spawn(process.execPath, [serverScript, kind, ...(arg === undefined ? [] : [arg])], { stdio: ['ignore', 'pipe', 'inherit'] })
   const lines = createInterface({ input: child.stdout! })
   const port = await new Promise<number>((resolve, reject) => {
     lines.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port))
@@ -111,6 +113,26 @@ await autocannon({ url: `http://127.0.0.1:${small.port}/opendcre/1.2/read/thermi
 const smallRss = rssMb(small.child.pid!)
 await stop(small)
 
+// the serial path: socat PTY pair, the standalone emulator on one end, the service on the other
+const ptyDir = mkdtempSync(join(tmpdir(), 'opendcre-bench-'))
+const [ttyService, ttyDevice] = [join(ptyDir, 'service'), join(ptyDir, 'device')]
+const socat = spawn('socat', [`pty,raw,echo=0,link=${ttyService}`, `pty,raw,echo=0,link=${ttyDevice}`], { stdio: 'ignore' })
+for (let i = 0; i < 500 && !(existsSync(ttyService) && existsSync(ttyDevice)); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+const cli = fileURLToPath(new URL('../cli.js', import.meta.url))
+const emulator = spawn(process.execPath, [cli, 'emulator', '--device', ttyDevice, '--log-level', 'warn', fileURLToPath(new URL('../../emulator-configs/simple.json', import.meta.url))], { stdio: 'ignore' })
+await new Promise((resolve) => setTimeout(resolve, 500))
+const serial = await start('opendcre-serial', ttyService)
+const serialUrl = `http://127.0.0.1:${serial.port}/opendcre/1.2/read/temperature/00000001/2000`
+await load(serialUrl, 1)
+const serialRead = await load(serialUrl)
+const serialSingle = await load(serialUrl, Math.min(duration, 3), 1)
+await stop(serial)
+emulator.kill('SIGTERM')
+socat.kill('SIGTERM')
+await new Promise((resolve) => setTimeout(resolve, 200))
+rmSync(ptyDir, { recursive: true, force: true })
+const memoryRead = samples.get('GET /read/temperature/00000001/2000')!
+
 const fmt = (n: number, digits = 0): string => n.toFixed(digits)
 const lines = [
   `node ${process.version}, ${connections} connections, ${rounds} rounds x ${duration} s per case, medians`,
@@ -132,6 +154,15 @@ const lines = [
   '',
   `RSS after ${rounds * (cases.length - 1)} load runs and ${rssRequests} more requests: ` +
     `OpenDCRE ${fmt(rss, 1)} MB (bare Fastify hello process: ${fmt(helloRss, 1)} MB)`,
+  '',
+  'The serial path: a temperature read over a socat PTY pair to the standalone emulator process',
+  '',
+  '| path | connections | req/s | p50 ms | p99 ms | errors | non-2xx |',
+  '|---|---:|---:|---:|---:|---:|---:|',
+  `| in-process (in-memory duplex pair) | ${connections} | ${fmt(median(memoryRead.map((x) => x.rps)))} | ${fmt(median(memoryRead.map((x) => x.p50)), 1)} | ${fmt(median(memoryRead.map((x) => x.p99)), 1)} | - | - |`,
+  `| PTY (serialport, socat, emulator process) | ${connections} | ${fmt(serialRead.rps)} | ${fmt(serialRead.p50, 1)} | ${fmt(serialRead.p99, 1)} | ${serialRead.errors} | ${serialRead.non2xx} |`,
+  `| PTY, one request at a time | 1 | ${fmt(serialSingle.rps)} | ${fmt(serialSingle.p50, 1)} | ${fmt(serialSingle.p99, 1)} | ${serialSingle.errors} | ${serialSingle.non2xx} |`,
+  '',
   `With --small-memory: RSS after ${rssRequests} requests ${fmt(smallRss, 1)} MB; ` +
     `temperature read ${fmt(smallRead.rps)} req/s, p99 ${fmt(smallRead.p99, 1)} ms`
 ]

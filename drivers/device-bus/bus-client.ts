@@ -80,6 +80,8 @@ export class BusClient {
   private peerIdle = false
   private tail: Promise<unknown> = Promise.resolve()
   private closed = false
+  /** The last operation ended cleanly with nothing left over: no OS-level flush needed. */
+  private lineClean = false
   private readonly log: DriverLogger
   private readonly sleep: (ms: number) => Promise<void>
 
@@ -251,10 +253,20 @@ export class BusClient {
     }
   }
 
+  /**
+   * Discard stale input before a command, as v1.2 did. Bytes we have received
+   * are dropped here; the OS buffer is flushed too unless the last operation
+   * ended cleanly with nothing left over (received bytes are read as they
+   * arrive, so then there is nothing to flush, and a serial flush costs a
+   * round trip through the thread pool).
+   */
   private async flushInput (): Promise<void> {
-    if (this.framer.pending > 0) this.log.debug({ bytes: this.framer.pending }, 'flushing stale input')
+    const leftover = this.framer.pending
+    if (leftover > 0) this.log.debug({ bytes: leftover }, 'flushing stale input')
     this.framer.clear()
-    await this.bounded(this.transport.flush(), 'flush')
+    const clean = this.lineClean && leftover === 0
+    this.lineClean = false
+    if (!clean) await this.bounded(this.transport.flush(), 'flush')
   }
 
   /** A transport that never calls back (a wedged port) must not wedge the bus. */
@@ -329,7 +341,9 @@ export class BusClient {
       if (Date.now() - queuedAt > this.policy.queueTimeoutMs) {
         throw new OpenDcreError('bus-busy', `device bus busy: waited more than ${this.policy.queueTimeoutMs} ms`)
       }
-      return await fn()
+      const result = await fn()
+      this.lineClean = this.framer.pending === 0
+      return result
     })
     this.tail = run.catch(() => {})
     return run
