@@ -9,7 +9,7 @@
 # Raspberry Pi HAT mode (GPIO needs /dev/mem and root):
 #   docker run -d -p 5000:5000 -v /var/log/opendcre:/logs --privileged \
 #     --device /dev/ttyAMA0:/dev/ttyAMA0 --device /dev/mem:/dev/mem --user root \
-#     opendcre serve --host 0.0.0.0 --port 5000 --serial /dev/ttyAMA0 --hardware rpi-hat-v1
+#     opendcre serve --host 0.0.0.0 --port 5000 --log-dir /logs --serial /dev/ttyAMA0 --hardware rpi-hat-v1
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
@@ -20,7 +20,7 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
-COPY app.ts cli.ts server.ts ./
+COPY app.ts cli.ts client.ts server.ts ./
 COPY drivers ./drivers
 COPY plugins ./plugins
 COPY routes ./routes
@@ -41,4 +41,4 @@ VOLUME ["/logs"]
 USER node
 EXPOSE 5000
 ENTRYPOINT ["node", "dist/cli.js"]
-CMD ["serve", "--host", "0.0.0.0", "--port", "5000"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "5000", "--log-dir", "/logs"]

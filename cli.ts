@@ -4,11 +4,17 @@ import { pino } from 'pino'
 import { loadEmulatorConfig } from './drivers/emulator/emulator-config.js'
 import { EmulatorDevice } from './drivers/emulator/emulator-device.js'
 import { openDeviceEnd } from './drivers/transport/pty-stream.js'
-import { resolveConfig } from './plugins/config.js'
-import { buildServer, loggerOptions, tuneRuntime } from './server.js'
+import { CLIENT_COMMANDS, runClient } from './client.js'
+import { OPENDCRE_VERSION, resolveConfig } from './plugins/config.js'
+import { buildServer, createLogger, tuneRuntime } from './server.js'
 
 const USAGE = `usage: opendcre serve [options]
        opendcre emulator --device PATH [--baud N] [--log-level LEVEL] CONFIG
+       opendcre COMMAND [ARGS] [--url URL] [--json]
+
+COMMAND, against a running service (--url, or $OPENDCRE_URL, default
+http://localhost:5000); a table by default, the API's JSON with --json:
+  ${Object.values(CLIENT_COMMANDS).map((c) => c.usage).join('\n  ')}
 
 opendcre serve: the REST API
 
@@ -22,7 +28,10 @@ opendcre serve: the REST API
   --hardware TYPE     emulator (default) or rpi-hat-v1: wake and configure the
                       OpenDCRE HAT's power-line modem over GPIO at startup
                       (the bus is then --serial, or serial_default)
-  --log-level LEVEL   fatal, error, warn, info, debug, trace (default info)
+  --log-level LEVEL   fatal, error, warn, info, debug, trace (default info);
+                      debug logs every bus packet in hex
+  --log-dir DIR       access and error logs (default ./logs; the Docker
+                      image uses /logs); logs also go to stdout
   --small-memory      favour memory over speed (~80 MB instead of ~130 MB
                       resident under load; bus reads cost twice the CPU)
   -h, --help          this text
@@ -60,6 +69,7 @@ async function serve (args: string[]): Promise<void> {
         'bmc-config': { type: 'string' },
         hardware: { type: 'string' },
         'log-level': { type: 'string' },
+        'log-dir': { type: 'string' },
         'small-memory': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' }
       },
@@ -84,13 +94,16 @@ async function serve (args: string[]): Promise<void> {
       hardware: values.hardware
     })
     if (values['small-memory'] === true) tuneRuntime()
-    server = await buildServer({ resolved: config, logger: loggerOptions(values['log-level'] ?? 'info') })
-    await server.listen({ host: config.host, port: config.port })
+    const logDir = values['log-dir'] ?? 'logs'
+    server = await buildServer({ resolved: config, loggerInstance: createLogger(values['log-level'] ?? 'info', logDir) })
+    const address = await server.listen({ host: config.host, port: config.port })
     server.log.info({
-      version: '1.2.0',
-      bus: config.bus,
+      version: OPENDCRE_VERSION,
+      address,
       prefix: `${config.endpointPrefix}/${config.apiVersion}`,
-      config: config.configFile ?? null
+      backends: { device_bus: config.bus, hardware: config.hardware, ipmi: config.bmcConfig ?? null },
+      configs: { opendcre: config.configFile ?? null, emulator: config.bus.kind === 'emulator' ? config.bus.file : null, bmc: config.bmcConfig ?? null },
+      log_dir: logDir
     }, 'OpenDCRE started')
   } catch (err) {
     if (server !== undefined) await server.close().catch(() => {})
@@ -154,6 +167,25 @@ async function emulator (args: string[]): Promise<void> {
   process.once('SIGINT', stop)
 }
 
+async function client (command: string, args: string[]): Promise<void> {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { url: { type: 'string' }, json: { type: 'boolean' } },
+      strict: true
+    })
+  } catch (err) {
+    fail(`${(err as Error).message}\n\n${USAGE}`)
+  }
+  const url = parsed.values.url ?? process.env.OPENDCRE_URL ?? 'http://localhost:5000'
+  const result = await runClient(command, parsed.positionals, { url, json: parsed.values.json === true })
+  const out = result.exitCode === 0 ? process.stdout : process.stderr
+  out.write(`${result.exitCode === 0 ? '' : 'opendcre: '}${result.output}\n`)
+  process.exitCode = result.exitCode
+}
+
 async function main (argv: string[]): Promise<void> {
   const [command, ...rest] = argv
   switch (command) {
@@ -168,6 +200,7 @@ async function main (argv: string[]): Promise<void> {
       process.stdout.write(USAGE)
       return
     default:
+      if (Object.hasOwn(CLIENT_COMMANDS, command)) return await client(command, rest)
       fail(`unknown command '${command}'\n\n${USAGE}`)
   }
 }

@@ -1,10 +1,15 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
 import v8 from 'node:v8'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { destination, multistream, pino, type Level, type StreamEntry } from 'pino'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import app, { type AppOptions } from './app.js'
 
 export interface ServerOptions extends AppOptions {
   logger?: FastifyServerOptions['logger']
+  /** A ready pino logger (the CLI's: stdout plus the log files). */
+  loggerInstance?: FastifyBaseLogger
 }
 
 /** Secrets never reach the logs. */
@@ -14,11 +19,29 @@ export function loggerOptions (level = 'info'): FastifyServerOptions['logger'] {
   return { level, redact: { paths: REDACT, censor: '[redacted]' } }
 }
 
+export const ACCESS_LOG = 'opendcre-access.log'
+export const ERROR_LOG = 'opendcre-error.log'
+
+/**
+ * The service's log: stdout for containers, and in `dir` (as v1.2 kept its
+ * logs in /var/log/opendcre) an access log with every line at `level` and an
+ * error log with warnings and errors. Bus packets are logged in hex at debug.
+ */
+export function createLogger (level: string, dir?: string): FastifyBaseLogger {
+  const streams: StreamEntry[] = [{ level: level as Level, stream: process.stdout }]
+  if (dir !== undefined) {
+    mkdirSync(dir, { recursive: true })
+    streams.push({ level: level as Level, stream: destination({ dest: join(dir, ACCESS_LOG), mkdir: true, sync: false }) })
+    streams.push({ level: 'warn', stream: destination({ dest: join(dir, ERROR_LOG), mkdir: true, sync: false }) })
+  }
+  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' } }, multistream(streams))
+}
+
 /** The Fastify instance with the app registered and ready; the caller listens. */
 export async function buildServer (options: ServerOptions = {}): Promise<FastifyInstance> {
-  const { logger, ...appOptions } = options
+  const { logger, loggerInstance, ...appOptions } = options
   const server = Fastify({
-    logger: logger ?? loggerOptions(),
+    ...(loggerInstance !== undefined ? { loggerInstance } : { logger: logger ?? loggerOptions() }),
     // ids in URLs can be long hex strings; anything longer is refused
     routerOptions: { maxParamLength: 200 },
     bodyLimit: 64 * 1024
