@@ -8,7 +8,10 @@ import configPlugin, { resolveConfig, type ConfigOptions, type OpenDcreConfig } 
 import emulatorBus from './plugins/emulator-bus.js'
 import errors from './plugins/errors.js'
 import hat from './plugins/hat.js'
+import metrics from './plugins/metrics.js'
+import openapi from './plugins/openapi.js'
 import serialBus from './plugins/serial-bus.js'
+import health from './routes/health.js'
 import routes from './routes/index.js'
 
 export interface AppOptions extends ConfigOptions {
@@ -55,6 +58,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(sensible)
   await fastify.register(helmet, HELMET_FOR_A_JSON_API)
   await fastify.register(errors)
+  await fastify.register(metrics)
   await fastify.register(busRegistry)
 
   // v1.2's nginx front end added this to every answer; curl-able from any page
@@ -71,7 +75,9 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
     await fastify.register(serialBus, { device: config.bus.device, baudRate: config.busBaud, policy: opts.busPolicy })
   }
 
+  await fastify.register(openapi, { base: `${config.endpointPrefix}/${config.apiVersion}` })
   await fastify.register(routes, { prefix: `${config.endpointPrefix}/${config.apiVersion}` })
+  await fastify.register(health, { prefix: `${config.endpointPrefix}/${config.apiVersion}` })
 }
 
 export default fp(app, { name: 'opendcre', fastify: '5.x' })

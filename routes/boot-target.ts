@@ -4,12 +4,13 @@ import type { BootTarget as Target } from '../drivers/bus.js'
 import { OpenDcreError } from '../drivers/errors.js'
 import { BoardIdParam, DeviceIdParam, DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { BootTarget, responses } from '../schemas/responses.js'
+import { COMMAND_METHODS } from './methods.js'
 
 const TARGETS: readonly string[] = ['pxe', 'hdd', 'no_override']
 
 const TargetParams = Type.Object({ board_id: BoardIdParam, device_id: DeviceIdParam, target: Type.String({ minLength: 1, maxLength: 32 }) })
 
-/** GET /boot_target/:board_id/:device_id[/:target]: get or set the boot target. */
+/** GET|POST /boot_target/:board_id/:device_id[/:target]: get or set the boot target. */
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
   const bootTarget = async (board: string, device: string, targetText?: string): Promise<{ target: string }> => {
     const boardId = parseBoardId(board)
@@ -20,12 +21,22 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
     return await fastify.buses.forBoard(boardId).bootTarget(boardId, deviceId, targetText as Target | undefined)
   }
 
-  fastify.get('/boot_target/:board_id/:device_id', { schema: { params: DeviceParams, response: responses(BootTarget) } }, async (request) => {
-    return await bootTarget(request.params.board_id, request.params.device_id)
+  fastify.route({
+    method: COMMAND_METHODS,
+    url: '/boot_target/:board_id/:device_id',
+    schema: { summary: 'The boot target', tags: ['boot_target'], params: DeviceParams, response: responses(BootTarget) },
+    handler: async (request) => {
+      return await bootTarget(request.params.board_id, request.params.device_id)
+    }
   })
 
-  fastify.get('/boot_target/:board_id/:device_id/:target', { schema: { params: TargetParams, response: responses(BootTarget) } }, async (request) => {
-    return await bootTarget(request.params.board_id, request.params.device_id, request.params.target)
+  fastify.route({
+    method: COMMAND_METHODS,
+    url: '/boot_target/:board_id/:device_id/:target',
+    schema: { summary: 'Set the boot target: pxe, hdd or no_override', tags: ['boot_target'], params: TargetParams, response: responses(BootTarget) },
+    handler: async (request) => {
+      return await bootTarget(request.params.board_id, request.params.device_id, request.params.target)
+    }
   })
 }
 

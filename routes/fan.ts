@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { OpenDcreError } from '../drivers/errors.js'
 import { BoardIdParam, DeviceIdParam, DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { FanSpeed, responses } from '../schemas/responses.js'
+import { COMMAND_METHODS } from './methods.js'
 
 export const MIN_FAN_SPEED = 0
 export const MAX_FAN_SPEED = 10000
@@ -21,19 +22,29 @@ export function checkFanSpeed (text: string): string {
   return text
 }
 
-/** GET /fan/:board_id/:device_id[/:speed_rpm]: read the fan speed, or set it (write, check W1, read back). */
+/** GET|POST /fan/:board_id/:device_id[/:speed_rpm]: read the fan speed, or set it (write, check W1, read back). */
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
-  fastify.get('/fan/:board_id/:device_id', { schema: { params: DeviceParams, response: responses(FanSpeed) } }, async (request) => {
-    const boardId = parseBoardId(request.params.board_id)
-    const deviceId = parseDeviceId(request.params.device_id)
-    return await fastify.buses.forBoard(boardId).fan(boardId, deviceId)
+  fastify.route({
+    method: COMMAND_METHODS,
+    url: '/fan/:board_id/:device_id',
+    schema: { summary: 'The fan speed', tags: ['fan'], params: DeviceParams, response: responses(FanSpeed) },
+    handler: async (request) => {
+      const boardId = parseBoardId(request.params.board_id)
+      const deviceId = parseDeviceId(request.params.device_id)
+      return await fastify.buses.forBoard(boardId).fan(boardId, deviceId)
+    }
   })
 
-  fastify.get('/fan/:board_id/:device_id/:speed_rpm', { schema: { params: SpeedParams, response: responses(FanSpeed) } }, async (request) => {
-    const boardId = parseBoardId(request.params.board_id)
-    const deviceId = parseDeviceId(request.params.device_id)
-    const rpm = checkFanSpeed(request.params.speed_rpm)
-    return await fastify.buses.forBoard(boardId).fan(boardId, deviceId, rpm)
+  fastify.route({
+    method: COMMAND_METHODS,
+    url: '/fan/:board_id/:device_id/:speed_rpm',
+    schema: { summary: `Set the fan speed, ${MIN_FAN_SPEED}..${MAX_FAN_SPEED} rpm`, tags: ['fan'], params: SpeedParams, response: responses(FanSpeed) },
+    handler: async (request) => {
+      const boardId = parseBoardId(request.params.board_id)
+      const deviceId = parseDeviceId(request.params.device_id)
+      const rpm = checkFanSpeed(request.params.speed_rpm)
+      return await fastify.buses.forBoard(boardId).fan(boardId, deviceId, rpm)
+    }
   })
 }
 

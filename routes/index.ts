@@ -13,6 +13,12 @@ import version from './version.js'
 
 /** Every v1.2 command; registered under /opendcre/1.2 by app.ts. */
 const routes: FastifyPluginAsync = async (fastify) => {
+  // A POST's body means nothing to a command and is never parsed: no body, an
+  // empty one, JSON or anything else, with or without a content type, answers
+  // as GET does (within the server's bodyLimit).
+  fastify.removeAllContentTypeParsers()
+  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => { done(null, undefined) })
+
   for (const command of [test, scan, version, read, power, asset, bootTarget, location, led, fan]) {
     await fastify.register(command)
   }

@@ -4,6 +4,7 @@ import type { LedState } from '../drivers/bus.js'
 import { OpenDcreError } from '../drivers/errors.js'
 import { BoardIdParam, DeviceIdParam, DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { LedControl, responses } from '../schemas/responses.js'
+import { COMMAND_METHODS } from './methods.js'
 
 const StateParams = Type.Object({ board_id: BoardIdParam, device_id: DeviceIdParam, led_state: Type.String({ minLength: 1, maxLength: 32 }) })
 const ColorParams = Type.Object({
@@ -14,7 +15,7 @@ const ColorParams = Type.Object({
 })
 
 /**
- * GET /led/:board_id/:device_id[/:led_state]: read the identify LED, or set it
+ * GET|POST /led/:board_id/:device_id[/:led_state]: read the identify LED, or set it
  * on/off (write, check W1, read back). A colour is refused, as in v1.2.
  */
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -28,17 +29,32 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
     return await fastify.buses.forBoard(boardId).led(boardId, deviceId, stateText as LedState | undefined)
   }
 
-  fastify.get('/led/:board_id/:device_id', { schema: { params: DeviceParams, response: responses(LedControl) } }, async (request) => {
-    return await led(request.params.board_id, request.params.device_id)
+  fastify.route({
+    method: COMMAND_METHODS,
+    url: '/led/:board_id/:device_id',
+    schema: { summary: 'The LED state', tags: ['led'], params: DeviceParams, response: responses(LedControl) },
+    handler: async (request) => {
+      return await led(request.params.board_id, request.params.device_id)
+    }
   })
 
-  fastify.get('/led/:board_id/:device_id/:led_state', { schema: { params: StateParams, response: responses(LedControl) } }, async (request) => {
-    return await led(request.params.board_id, request.params.device_id, request.params.led_state)
+  fastify.route({
+    method: COMMAND_METHODS,
+    url: '/led/:board_id/:device_id/:led_state',
+    schema: { summary: 'Turn the LED on or off', tags: ['led'], params: StateParams, response: responses(LedControl) },
+    handler: async (request) => {
+      return await led(request.params.board_id, request.params.device_id, request.params.led_state)
+    }
   })
 
-  fastify.get('/led/:board_id/:device_id/:led_state/:led_color', { schema: { params: ColorParams, response: responses(LedControl) } }, async (request) => {
-    const p = request.params
-    return await led(p.board_id, p.device_id, p.led_state, p.led_color)
+  fastify.route({
+    method: COMMAND_METHODS,
+    url: '/led/:board_id/:device_id/:led_state/:led_color',
+    schema: { summary: 'Set the LED colour (not supported: 500)', tags: ['led'], params: ColorParams, response: responses(LedControl) },
+    handler: async (request) => {
+      const p = request.params
+      return await led(p.board_id, p.device_id, p.led_state, p.led_color)
+    }
   })
 }
 

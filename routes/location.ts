@@ -1,18 +1,29 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { BoardParams, DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { BoardLocation, DeviceLocation, responses } from '../schemas/responses.js'
+import { COMMAND_METHODS } from './methods.js'
 
-/** GET /location/:board_id[/:device_id]: physical and chassis location (no bus traffic). */
+/** GET|POST /location/:board_id[/:device_id]: physical and chassis location (no bus traffic). */
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
-  fastify.get('/location/:board_id', { schema: { params: BoardParams, response: responses(BoardLocation) } }, async (request) => {
-    const boardId = parseBoardId(request.params.board_id)
-    return await fastify.buses.forBoard(boardId).location(boardId)
+  fastify.route({
+    method: COMMAND_METHODS,
+    url: '/location/:board_id',
+    schema: { summary: "A board's physical location", tags: ['location'], params: BoardParams, response: responses(BoardLocation) },
+    handler: async (request) => {
+      const boardId = parseBoardId(request.params.board_id)
+      return await fastify.buses.forBoard(boardId).location(boardId)
+    }
   })
 
-  fastify.get('/location/:board_id/:device_id', { schema: { params: DeviceParams, response: responses(DeviceLocation) } }, async (request) => {
-    const boardId = parseBoardId(request.params.board_id)
-    const deviceId = parseDeviceId(request.params.device_id)
-    return await fastify.buses.forBoard(boardId).location(boardId, deviceId)
+  fastify.route({
+    method: COMMAND_METHODS,
+    url: '/location/:board_id/:device_id',
+    schema: { summary: "A device's physical and chassis location", tags: ['location'], params: DeviceParams, response: responses(DeviceLocation) },
+    handler: async (request) => {
+      const boardId = parseBoardId(request.params.board_id)
+      const deviceId = parseDeviceId(request.params.device_id)
+      return await fastify.buses.forBoard(boardId).location(boardId, deviceId)
+    }
   })
 }
 

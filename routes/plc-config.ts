@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { OpenDcreError } from '../drivers/errors.js'
 import type { PlcConfig as PlcConfigT } from '../drivers/hat/sig60-modem.js'
 import { responses } from '../schemas/responses.js'
+import { COMMAND_METHODS } from './methods.js'
 
 /** The SIG60 modem configuration (protocol.md §9); keys in v1.2's sorted order. */
 export const PlcConfig = Type.Object({
@@ -26,12 +27,17 @@ export interface PlcConfigRouteOptions {
 
 export const UNSUPPORTED_HARDWARE = 'Unsupported hardware type in use. Unable to retrieve modem configuration.'
 
-/** GET /plc_config: the power-line modem's configuration, read from the modem (HAT only). */
+/** GET|POST /plc_config: the power-line modem's configuration, read from the modem (HAT only). */
 const route: FastifyPluginAsyncTypebox<PlcConfigRouteOptions> = async (fastify, opts) => {
   const modem = opts.modem
-  fastify.get('/plc_config', { schema: { response: responses(PlcConfig) } }, async () => {
-    if (modem === undefined) throw new OpenDcreError('unsupported', UNSUPPORTED_HARDWARE)
-    return await modem.readConfiguration()
+  fastify.route({
+    method: COMMAND_METHODS,
+    url: '/plc_config',
+    schema: { summary: "The power-line modem's configuration (HAT only)", tags: ['plc_config'], response: responses(PlcConfig) },
+    handler: async () => {
+      if (modem === undefined) throw new OpenDcreError('unsupported', UNSUPPORTED_HARDWARE)
+      return await modem.readConfiguration()
+    }
   })
 }
 

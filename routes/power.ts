@@ -4,6 +4,7 @@ import type { PowerAction } from '../drivers/bus.js'
 import { OpenDcreError } from '../drivers/errors.js'
 import { DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { PowerStatus, responses } from '../schemas/responses.js'
+import { COMMAND_METHODS } from './methods.js'
 
 const ACTIONS: readonly string[] = ['on', 'off', 'cycle', 'status']
 
@@ -28,11 +29,11 @@ function parseAction (text: string): PowerAction {
 }
 
 /**
- * Power control and status. Every form answers the power status:
- * GET /power/:board_id/:device_id            status
- * GET /power/:board_id/:device_id/:action    on | off | cycle | status
- * GET /power/:action/:board_id/:device_id    (deprecated order, still served)
- * GET /power/:device_type/:board_id/:device_id/:action  (device_type ignored)
+ * Power control and status. Every form answers the power status, on GET or POST:
+ * /power/:board_id/:device_id            status
+ * /power/:board_id/:device_id/:action    on | off | cycle | status
+ * /power/:action/:board_id/:device_id    (deprecated order, still served)
+ * /power/:device_type/:board_id/:device_id/:action  (device_type ignored)
  */
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
   const control = async (board: string, device: string, actionText: string): Promise<unknown> => {
@@ -43,19 +44,40 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
   }
   const response = responses(PowerStatus)
 
-  fastify.get('/power/:board_id/:device_id', { schema: { params: DeviceParams, response } }, async (request) => {
-    return await control(request.params.board_id, request.params.device_id, 'status')
+  fastify.route({
+    method: COMMAND_METHODS,
+    url: '/power/:board_id/:device_id',
+    schema: { summary: 'Power status', tags: ['power'], params: DeviceParams, response },
+    handler: async (request) => {
+      return await control(request.params.board_id, request.params.device_id, 'status')
+    }
   })
 
-  fastify.get('/power/:first/:second/:third', { schema: { params: ThreeSegments, response } }, async (request) => {
-    const { first, second, third } = request.params
-    if (ACTIONS.includes(first.toLowerCase())) return await control(second, third, first)
-    return await control(first, second, third)
+  fastify.route({
+    method: COMMAND_METHODS,
+    url: '/power/:first/:second/:third',
+    schema: {
+      summary: 'Power control',
+      description: '/power/{board_id}/{device_id}/{action}, or in the deprecated order /power/{action}/{board_id}/{device_id}; action is on, off, cycle or status',
+      tags: ['power'],
+      params: ThreeSegments,
+      response
+    },
+    handler: async (request) => {
+      const { first, second, third } = request.params
+      if (ACTIONS.includes(first.toLowerCase())) return await control(second, third, first)
+      return await control(first, second, third)
+    }
   })
 
-  fastify.get('/power/:device_type/:board_id/:device_id/:action', { schema: { params: WithDeviceType, response } }, async (request) => {
-    const { board_id: board, device_id: device, action } = request.params
-    return await control(board, device, action)
+  fastify.route({
+    method: COMMAND_METHODS,
+    url: '/power/:device_type/:board_id/:device_id/:action',
+    schema: { summary: 'Power control (device_type ignored)', tags: ['power'], params: WithDeviceType, response },
+    handler: async (request) => {
+      const { board_id: board, device_id: device, action } = request.params
+      return await control(board, device, action)
+    }
   })
 }
 

@@ -1,9 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { responses, TestStatus } from '../schemas/responses.js'
+import { COMMAND_METHODS } from './methods.js'
 
-/** GET /test: the endpoint is up; never touches a bus. */
+/** GET|POST /test: the endpoint is up; never touches a bus. */
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
-  fastify.get('/test', { schema: { response: responses(TestStatus) } }, async () => ({ status: 'ok' }))
+  fastify.route({
+    method: COMMAND_METHODS,
+    url: '/test',
+    schema: { summary: 'The endpoint is up (no bus traffic)', tags: ['test'], response: responses(TestStatus) },
+    handler: async () => ({ status: 'ok' })
+  })
 }
 
 export default route

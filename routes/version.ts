@@ -2,13 +2,19 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { API_VERSION, OPENDCRE_VERSION } from '../plugins/config.js'
 import { BoardParams, parseBoardId } from '../schemas/params.js'
 import { responses, Version } from '../schemas/responses.js'
+import { COMMAND_METHODS } from './methods.js'
 
-/** GET /version/:board_id: the board's firmware version. */
+/** GET|POST /version/:board_id: the board's firmware version. */
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
-  fastify.get('/version/:board_id', { schema: { params: BoardParams, response: responses(Version) } }, async (request) => {
-    const boardId = parseBoardId(request.params.board_id)
-    const firmware = await fastify.buses.forBoard(boardId).version(boardId)
-    return { api_version: API_VERSION, firmware_version: firmware, opendcre_version: OPENDCRE_VERSION }
+  fastify.route({
+    method: COMMAND_METHODS,
+    url: '/version/:board_id',
+    schema: { summary: "A board's firmware version", tags: ['version'], params: BoardParams, response: responses(Version) },
+    handler: async (request) => {
+      const boardId = parseBoardId(request.params.board_id)
+      const firmware = await fastify.buses.forBoard(boardId).version(boardId)
+      return { api_version: API_VERSION, firmware_version: firmware, opendcre_version: OPENDCRE_VERSION }
+    }
   })
 }
 

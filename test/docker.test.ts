@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import t from 'tap'
@@ -47,10 +48,14 @@ t.test('the stages build what the runtime stage copies and runs', async (t) => {
 
 t.test("the CLI starts with the image's arguments and serves the API", async (t) => {
   const entrypoint = jsonArgs('ENTRYPOINT')
-  // the image's CMD, on loopback and a free port instead of 0.0.0.0:5000
-  const cmd = jsonArgs('CMD').map((arg, i, all) =>
-    all[i - 1] === '--host' ? '127.0.0.1' : all[i - 1] === '--port' ? '0' : arg)
-  t.same(cmd.filter((a) => a.startsWith('--')), ['--host', '--port'])
+  // the image's CMD, on loopback, a free port and a temporary log directory instead of 0.0.0.0:5000 and /logs
+  const logDir = mkdtempSync(join(tmpdir(), 'opendcre-docker-logs-'))
+  t.teardown(() => rmSync(logDir, { recursive: true, force: true }))
+  const image = jsonArgs('CMD')
+  t.same(image.filter((a) => a.startsWith('--')), ['--host', '--port', '--log-dir'])
+  t.equal(image[image.indexOf('--log-dir') + 1], '/logs', 'logs go to the /logs volume')
+  const cmd = image.map((arg, i, all) =>
+    all[i - 1] === '--host' ? '127.0.0.1' : all[i - 1] === '--port' ? '0' : all[i - 1] === '--log-dir' ? logDir : arg)
   const child = spawn(process.execPath, [entrypoint[1], ...cmd], { cwd: packageRoot, env: { ...process.env, NODE_OPTIONS: '' } })
   t.teardown(() => { child.kill('SIGKILL') })
   const url = await new Promise<string>((resolve, reject) => {

@@ -29,7 +29,7 @@ export const DEFAULT_POLICY: BusPolicy = {
   scanAttempts: 3,
   timeSlice: 75,
   macBytes: [0, 0],
-  queueTimeoutMs: 10_000
+  queueTimeoutMs: 30_000
 }
 
 export interface BusRequest {
@@ -51,10 +51,17 @@ export interface BusClientOptions {
 }
 
 export interface BusStats {
+  /** Commands sent (scans are not counted here). */
   transactions: number
+  /** Commands that got a well-formed answer, retries included. */
+  successes: number
+  /** When a command or a scan last got a well-formed answer (ms since the epoch). */
+  lastSuccessAt: number | null
   retries: number
   timeouts: number
   checksumErrors: number
+  /** Answers that failed to decode otherwise (bad header, length or trailer). */
+  malformedPackets: number
   queueDepth: number
 }
 
@@ -71,7 +78,7 @@ type Waiter = (frame: Buffer | undefined) => void
  */
 export class BusClient {
   readonly policy: BusPolicy
-  readonly stats: BusStats = { transactions: 0, retries: 0, timeouts: 0, checksumErrors: 0, queueDepth: 0 }
+  readonly stats: BusStats = { transactions: 0, successes: 0, lastSuccessAt: null, retries: 0, timeouts: 0, checksumErrors: 0, malformedPackets: 0, queueDepth: 0 }
   /** The sequence number the next packet takes. */
   private sequence = 1
   private readonly framer = new PacketFramer()
@@ -170,7 +177,10 @@ export class BusClient {
     await this.send({ sequence, ...request })
     for (let retries = 0; ;) {
       try {
-        return await this.readResponse(sequence, retries > 0)
+        const answer = await this.readResponse(sequence, retries > 0)
+        this.stats.successes++
+        this.stats.lastSuccessAt = Date.now()
+        return answer
       } catch (err) {
         if (!(err instanceof PacketError)) throw err
         this.countPacketError(err)
@@ -218,6 +228,7 @@ export class BusClient {
       this.stats.timeouts++
       throw new BusTimeoutError(false)
     }
+    this.stats.lastSuccessAt = Date.now()
     return records
   }
 
@@ -228,6 +239,7 @@ export class BusClient {
 
   private countPacketError (err: PacketError): void {
     if (err.code === 'checksum') this.stats.checksumErrors++
+    else this.stats.malformedPackets++
   }
 
   private scanRetryLimitError (err: PacketError): OpenDcreError {

@@ -169,6 +169,21 @@ t.test('a correct answer: one packet, golden bytes, sequence 1', async (t) => {
   t.equal(bus.stats.retries, 0)
 })
 
+t.test('stats: successes and the time of the last one', async (t) => {
+  const device = new FakeDevice((req, i) => i === 1 ? [] : [answer(req, '656')])
+  const bus = client(device)
+  t.equal(bus.stats.successes, 0)
+  t.equal(bus.stats.lastSuccessAt, null, 'none yet')
+  const started = Date.now()
+  await bus.transact(READ)
+  const at = bus.stats.lastSuccessAt
+  t.ok(at !== null && at >= started && at <= Date.now(), 'set by a good answer')
+  await rejection(bus.transact(READ))
+  t.equal(bus.stats.transactions, 2)
+  t.equal(bus.stats.successes, 1, 'a timeout is no success')
+  t.equal(bus.stats.lastSuccessAt, at, 'and leaves the last success as it was')
+})
+
 t.test('sequence numbers start at 1 and increase per packet', async (t) => {
   const device = new FakeDevice((req) => [answer(req, `r${req.sequence}`)])
   const bus = client(device)
@@ -217,6 +232,8 @@ t.test('a malformed answer (bad trailer) is retried too', async (t) => {
   t.equal(res.data.toString(), '28.78')
   t.same(datas(device), ['R', '?'])
   t.equal(bus.stats.checksumErrors, 0, 'not counted as a checksum error')
+  t.equal(bus.stats.malformedPackets, 1, 'counted as malformed')
+  t.equal(bus.stats.successes, 1, 'a success after a retry')
 })
 
 t.test('corrupt answers every time: 1 + retryLimit packets, then retry-limit', async (t) => {
@@ -231,6 +248,8 @@ t.test('corrupt answers every time: 1 + retryLimit packets, then retry-limit', a
   t.same(datas(device), ['R', '?', '?', '?'])
   t.equal(bus.stats.retries, 3)
   t.equal(bus.stats.checksumErrors, 4)
+  t.equal(bus.stats.malformedPackets, 0)
+  t.equal(bus.stats.successes, 0)
   await bus.transact(READ).catch(() => {})
   t.equal(device.sent[4].sequence, 5, 'every retry took a number')
 })
@@ -375,6 +394,8 @@ t.test('scan collects records until silence', async (t) => {
   t.equal(device.sent.length, 1)
   const dump = device.sent[0]
   t.same([dump.sequence, dump.deviceType, dump.boardId, dump.deviceId, dump.data.toString()], [1, 0xff, 0x1e, 0xffff, 'D'], 'D, type 0xFF, device 0xFFFF')
+  t.equal(bus.stats.transactions, 0, 'a scan is not a transaction')
+  t.not(bus.stats.lastSuccessAt, null, 'but an answered scan is a sign of life')
 })
 
 t.test('scan drops records with another sequence number', async (t) => {

@@ -1,0 +1,163 @@
+import fp from 'fastify-plugin'
+import type { FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify'
+import { Type } from '@sinclair/typebox'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { BusStats } from '../drivers/device-bus/bus-client.js'
+import { deviceBusStatus, type DeviceBusStatus } from './device-bus-status.js'
+
+export interface MetricsOptions {
+  /** Where Prometheus scrapes (default /metrics, outside the API prefix). */
+  path?: string
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This service's Prometheus registry: its own, never prom-client's global one. */
+    metricsRegistry: Registry
+  }
+}
+
+/** Latency buckets (seconds): emulator reads take ~1 ms, a bus timeout 250 ms, a retried read up to ~1 s. */
+export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+/** The command label of a request no route matched. */
+export const UNKNOWN_COMMAND = 'unknown'
+
+type Recorder = (request: FastifyRequest, reply: FastifyReply) => void
+
+/**
+ * Prometheus metrics at GET /metrics, in a registry of this app's own (so
+ * several apps in one process never clash):
+ *
+ * - opendcre_http_requests_total{command,method,status_code} and
+ *   opendcre_http_request_duration_seconds{command,method}: command is the
+ *   route's URL pattern, or 'unknown' for a request no route matched;
+ * - opendcre_device_bus_*{bus}: the bus client's own counters, read when
+ *   scraped (the client counts, the registry only reports);
+ * - prom-client's default process and Node.js metrics.
+ *
+ * Register before the routes: each route gets its own onResponse hook with
+ * its label children made once, so a request allocates nothing here beyond
+ * what prom-client does per increment.
+ */
+export default fp<MetricsOptions>(async (fastify, opts) => {
+  const path = opts.path ?? '/metrics'
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  fastify.addHook('onClose', async () => { registry.clear() })
+
+  const requests = new Counter({
+    name: 'opendcre_http_requests_total',
+    help: 'HTTP requests answered, by command (the route URL pattern, or unknown), method and status code.',
+    labelNames: ['command', 'method', 'status_code'] as const,
+    registers: [registry]
+  })
+  const latency = new Histogram({
+    name: 'opendcre_http_request_duration_seconds',
+    help: 'Time from receiving a request to answering it, by command and method.',
+    labelNames: ['command', 'method'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry]
+  })
+
+  /** A recorder for one command: children per method and status, made on first use. */
+  const recorder = (command: string): Recorder => {
+    const children = new Map<string, { timer: Histogram.Internal<'command' | 'method'>, byStatus: Map<number, Counter.Internal> }>()
+    return (request, reply) => {
+      const method = request.method
+      let entry = children.get(method)
+      if (entry === undefined) {
+        entry = { timer: latency.labels(command, method), byStatus: new Map() }
+        children.set(method, entry)
+      }
+      const status = reply.statusCode
+      let counter = entry.byStatus.get(status)
+      if (counter === undefined) {
+        counter = requests.labels(command, method, String(status))
+        entry.byStatus.set(status, counter)
+      }
+      counter.inc()
+      entry.timer.observe(reply.elapsedTime / 1000)
+    }
+  }
+
+  fastify.addHook('onRoute', (route) => {
+    if (route.url === path) return
+    const record = recorder(route.url)
+    const hook: onResponseHookHandler = (request, reply, done) => {
+      record(request, reply)
+      done()
+    }
+    const existing = route.onResponse
+    route.onResponse = existing === undefined ? [hook] : [...(Array.isArray(existing) ? existing : [existing]), hook]
+  })
+
+  const unknown = recorder(UNKNOWN_COMMAND)
+  fastify.addHook('onResponse', (request, reply, done) => {
+    if (request.is404) unknown(request, reply)
+    done()
+  })
+
+  registerDeviceBusMetrics(registry, () => {
+    const bus = deviceBusStatus(fastify)
+    return bus === undefined ? [] : [bus]
+  })
+
+  fastify.decorate('metricsRegistry', registry)
+
+  fastify.get(path, {
+    schema: {
+      description: 'Prometheus metrics in the text exposition format.',
+      response: { 200: Type.String({ description: 'Prometheus text format 0.0.4' }) }
+    }
+  }, async (_request, reply) => {
+    const text = await registry.metrics()
+    return reply.type(registry.contentType).send(text)
+  })
+}, { name: 'metrics', fastify: '5.x', dependencies: ['config'] })
+
+/**
+ * The device buses' counters and gauges, read at scrape time: each collect()
+ * reports the values the bus clients hold, so nothing is counted twice. The
+ * `bus` label is 'emulator' or the serial device path.
+ */
+export function registerDeviceBusMetrics (registry: Registry, buses: () => DeviceBusStatus[]): void {
+  const counter = (name: string, help: string, value: (stats: BusStats) => number): void => {
+    registry.registerMetric(new Counter({
+      name,
+      help,
+      labelNames: ['bus'] as const,
+      registers: [],
+      collect () {
+        this.reset()
+        for (const bus of buses()) this.inc({ bus: bus.name }, value(bus.stats))
+      }
+    }))
+  }
+  const gauge = (name: string, help: string, value: (bus: DeviceBusStatus) => number | undefined): void => {
+    registry.registerMetric(new Gauge({
+      name,
+      help,
+      labelNames: ['bus'] as const,
+      registers: [],
+      collect () {
+        this.reset()
+        for (const bus of buses()) {
+          const v = value(bus)
+          if (v !== undefined) this.set({ bus: bus.name }, v)
+        }
+      }
+    }))
+  }
+
+  counter('opendcre_device_bus_transactions_total', 'Commands sent on the device bus (scans not counted).', (s) => s.transactions)
+  counter('opendcre_device_bus_successes_total', 'Device bus commands that got a well-formed answer (after retries, if any).', (s) => s.successes)
+  counter('opendcre_device_bus_retries_total', "Retry requests ('?') sent after a corrupt answer.", (s) => s.retries)
+  counter('opendcre_device_bus_timeouts_total', 'Device bus reads that ended in silence (commands and scans).', (s) => s.timeouts)
+  counter('opendcre_device_bus_checksum_errors_total', 'Device bus answers that failed checksum validation.', (s) => s.checksumErrors)
+  counter('opendcre_device_bus_malformed_packets_total', 'Device bus answers with a bad header, length or trailer.', (s) => s.malformedPackets)
+  gauge('opendcre_device_bus_queue_depth', 'Requests waiting for the device bus.', (bus) => bus.stats.queueDepth)
+  gauge('opendcre_device_bus_up', '1 when the link to the device bus is open, else 0.', (bus) => (bus.open ? 1 : 0))
+  gauge('opendcre_device_bus_last_success_timestamp_seconds', 'When the device bus last gave a well-formed answer (absent until it has).',
+    (bus) => (bus.stats.lastSuccessAt === null ? undefined : bus.stats.lastSuccessAt / 1000))
+}

@@ -1,0 +1,28 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+/**
+ * GET /health (not in v1.2): whether every configured backend is up, from
+ * the service's own state. Properties in alphabetical order, as elsewhere.
+ */
+export const DeviceBusHealth = Type.Object({
+  device: Type.Optional(Type.String({ description: 'the serial device (serial buses only)' })),
+  kind: Type.Union([Type.Literal('emulator'), Type.Literal('serial')]),
+  last_success: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'when a command or scan last got a well-formed answer; null if none yet'
+  }),
+  open: Type.Boolean({ description: 'the link to the devices is up' }),
+  reason: Type.Optional(Type.String({ description: 'why it is not open' })),
+  transactions: Type.Integer({ minimum: 0, description: 'commands sent on the bus since start (scans not counted)' })
+})
+
+export const Health = Type.Object({
+  backends: Type.Object({
+    device_bus: Type.Optional(DeviceBusHealth)
+  }),
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')], {
+    description: "'ok' (HTTP 200) when every configured backend is up, else 'degraded' (HTTP 503)"
+  })
+}, { $id: 'Health', title: 'OpenDCRE Health' })
+
+export type HealthT = Static<typeof Health>
+export type DeviceBusHealthT = Static<typeof DeviceBusHealth>

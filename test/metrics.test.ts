@@ -1,0 +1,137 @@
+import t from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { build, fixture, get, PREFIX } from './helper.js'
+
+/**
+ * GET /metrics: scraped before and after a known set of requests, the
+ * request and device bus counters move by exactly that much. On
+ * test/fixtures/routes/errors.json 0001 answers, board 99 is silent, 0005
+ * answers with a bad trailer then well on retry, 0004 has a bad trailer until
+ * the retry limit; on line-noise.json 0004 has a bad checksum then answers
+ * well on retry, 0005 has a bad trailer every time.
+ */
+
+type Samples = Map<string, number>
+
+/** `name{a="x",b="y"}` with the labels sorted: one sample's key. */
+function key (name: string, labels: Record<string, string> = {}): string {
+  const pairs = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}="${v}"`)
+  return pairs.length === 0 ? name : `${name}{${pairs.join(',')}}`
+}
+
+/** The Prometheus text format (0.0.4), samples only. */
+function parse (text: string): Samples {
+  const samples: Samples = new Map()
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
+    if (match === null) throw new Error(`not a sample line: ${line}`)
+    const labels: Record<string, string> = {}
+    for (const [, name, value] of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[name] = value
+    samples.set(key(match[1], labels), Number(match[3]))
+  }
+  return samples
+}
+
+async function scrape (app: FastifyInstance): Promise<Samples> {
+  const res = await app.inject({ method: 'GET', url: '/metrics' })
+  if (res.statusCode !== 200) throw new Error(`/metrics answered ${res.statusCode}`)
+  return parse(res.body)
+}
+
+const READ = `${PREFIX}/read/:device_type/:board_id/:device_id`
+
+/** How much each sample moved between two scrapes (absent = 0). */
+function deltas (before: Samples, after: Samples): (name: string, labels?: Record<string, string>) => number {
+  return (name, labels) => (after.get(key(name, labels)) ?? 0) - (before.get(key(name, labels)) ?? 0)
+}
+
+t.test('request and device bus counters move by exactly the requests made', async (t) => {
+  const app = await build(t, { emulator: fixture('routes/errors.json') })
+  const before = await scrape(app)
+
+  for (let i = 0; i < 3; i++) t.equal((await get(app, '/read/thermistor/00000001/0001')).statusCode, 200)
+  t.equal((await get(app, '/read/thermistor/00000099/0001')).statusCode, 500, 'unknown device: timeout')
+  t.equal((await get(app, '/read/thermistor/00000001/0005')).statusCode, 200, 'corrupt, then good on retry')
+  t.equal((await get(app, '/read/thermistor/00000001/0004')).statusCode, 500, 'corrupt until the retry limit')
+  t.equal((await get(app, '/read/thermistor/hot_dog/0001')).statusCode, 500, 'malformed id: never reaches the bus')
+  t.equal((await get(app, '/nope')).statusCode, 404)
+  t.equal((await app.inject({ method: 'HEAD', url: `${PREFIX}/test` })).statusCode, 200)
+
+  const after = await scrape(app)
+  const delta = deltas(before, after)
+  const requests = (command: string, status: string, method = 'GET'): number =>
+    delta('opendcre_http_requests_total', { command, method, status_code: status })
+  t.equal(requests(READ, '200'), 4, 'reads answered 200')
+  t.equal(requests(READ, '500'), 3, 'reads answered 500')
+  t.equal(requests('unknown', '404'), 1, 'no route: command "unknown"')
+  t.equal(requests(`${PREFIX}/test`, '200', 'HEAD'), 1, 'HEAD counted once, as HEAD')
+  t.equal(requests(`${PREFIX}/test`, '200'), 0)
+  t.equal(requests('/metrics', '200'), 0, 'scrapes are not counted')
+  t.equal(delta('opendcre_http_request_duration_seconds_count', { command: READ, method: 'GET' }), 7, 'one latency sample per read')
+  t.ok(delta('opendcre_http_request_duration_seconds_sum', { command: READ, method: 'GET' }) > 0, 'latency summed')
+  t.equal(delta('opendcre_http_request_duration_seconds_bucket', { command: READ, method: 'GET', le: '+Inf' }), 7)
+
+  const bus = (name: string): number => delta(`opendcre_device_bus_${name}`, { bus: 'emulator' })
+  t.equal(bus('transactions_total'), 6, 'one transaction per read that reached the bus')
+  t.equal(bus('successes_total'), 4, '3 good reads + the one good on retry')
+  t.equal(bus('retries_total'), 1 + 3, '0005: one retry; 0004: the retry limit (3)')
+  t.equal(bus('timeouts_total'), 1, 'board 99: silence')
+  t.equal(bus('malformed_packets_total'), 1 + 4, '0005: one bad trailer; 0004: four')
+  t.equal(bus('checksum_errors_total'), 0, 'no bad checksum in errors.json')
+  t.equal(after.get(key('opendcre_device_bus_queue_depth', { bus: 'emulator' })), 0)
+  t.equal(after.get(key('opendcre_device_bus_up', { bus: 'emulator' })), 1)
+  const lastSuccess = after.get(key('opendcre_device_bus_last_success_timestamp_seconds', { bus: 'emulator' })) ?? 0
+  t.ok(Math.abs(lastSuccess - Date.now() / 1000) < 60, 'last success: just now')
+
+  // the bus counters are the client's own, read at scrape time
+  const stats = app.deviceBusClient?.stats
+  t.equal(after.get(key('opendcre_device_bus_transactions_total', { bus: 'emulator' })), stats?.transactions)
+  const again = await scrape(app)
+  t.equal(again.get(key('opendcre_device_bus_retries_total', { bus: 'emulator' })), after.get(key('opendcre_device_bus_retries_total', { bus: 'emulator' })), 'a scrape does not count twice')
+})
+
+t.test('checksum errors and malformed answers are counted apart', async (t) => {
+  const app = await build(t, { emulator: fixture('routes/line-noise.json') })
+  const before = await scrape(app)
+  t.equal((await get(app, '/read/thermistor/00000001/0004')).statusCode, 200, 'bad checksum, then good on retry')
+  t.equal((await get(app, '/read/thermistor/00000001/0005')).statusCode, 500, 'bad trailer until the retry limit')
+  const delta = deltas(before, await scrape(app))
+  const bus = (name: string): number => delta(`opendcre_device_bus_${name}`, { bus: 'emulator' })
+  t.equal(bus('transactions_total'), 2)
+  t.equal(bus('successes_total'), 1)
+  t.equal(bus('checksum_errors_total'), 1)
+  t.equal(bus('malformed_packets_total'), 4)
+  t.equal(bus('retries_total'), 1 + 3)
+  t.equal(bus('timeouts_total'), 0)
+  t.equal(delta('opendcre_http_requests_total', { command: READ, method: 'GET', status_code: '200' }), 1)
+  t.equal(delta('opendcre_http_requests_total', { command: READ, method: 'GET', status_code: '500' }), 1)
+})
+
+t.test('the text format, the default process metrics, and the path outside the API prefix', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /^text\/plain; version=0\.0\.4/)
+  t.match(res.body, /^# HELP opendcre_http_requests_total /m)
+  t.match(res.body, /^# TYPE opendcre_device_bus_transactions_total counter$/m)
+  t.match(res.body, /^# TYPE opendcre_device_bus_queue_depth gauge$/m)
+  t.match(res.body, /^# TYPE opendcre_http_request_duration_seconds histogram$/m)
+  const samples = parse(res.body)
+  for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds']) {
+    t.ok(samples.has(name), `default metric ${name}`)
+  }
+  t.notOk(samples.has(key('opendcre_device_bus_last_success_timestamp_seconds', { bus: 'emulator' })), 'no last success before the first answer')
+  t.equal((await get(app, '/metrics')).statusCode, 404, `not under ${PREFIX}`)
+})
+
+t.test('two apps in one process keep their own registries', async (t) => {
+  const one = await build(t)
+  const two = await build(t)
+  await get(one, '/test')
+  await get(one, '/test')
+  await get(two, '/test')
+  const test = key('opendcre_http_requests_total', { command: `${PREFIX}/test`, method: 'GET', status_code: '200' })
+  t.equal((await scrape(one)).get(test), 2)
+  t.equal((await scrape(two)).get(test), 1)
+})
