@@ -50,11 +50,20 @@ async function stop ({ child }: Started): Promise<void> {
   await exited
 }
 
-interface Sample { rps: number, p50: number, p99: number, errors: number, non2xx: number }
+interface Sample { rps: number, p50: number, p99: number, errors: number, non2xx: number, cpuUs: number }
 
-async function load (url: string, seconds = duration, clients = connections): Promise<Sample> {
+/** CPU seconds (user + system) a process has used, from /proc: robust to other load on the machine. */
+function cpuSeconds (pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+async function load (url: string, seconds = duration, clients = connections, pid?: number): Promise<Sample> {
+  const cpuBefore = pid === undefined ? 0 : cpuSeconds(pid)
   const result = await autocannon({ url, connections: clients, duration: seconds })
+  const cpuUs = pid === undefined || result.requests.total === 0 ? NaN : (cpuSeconds(pid) - cpuBefore) / result.requests.total * 1e6
   return {
+    cpuUs,
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
@@ -77,11 +86,11 @@ function rssMb (pid: number): number {
 const hello = await start('hello')
 const dcre = await start('opendcre')
 const base = `http://127.0.0.1:${dcre.port}/opendcre/1.2`
-const cases: Array<[string, string]> = [
-  ['bare Fastify hello (baseline)', `http://127.0.0.1:${hello.port}/`],
-  ['GET /test', `${base}/test`],
-  ['GET /read/temperature/00000001/2000', `${base}/read/temperature/00000001/2000`],
-  ['GET /scan/00000001', `${base}/scan/00000001`]
+const cases: Array<[string, string, number]> = [
+  ['bare Fastify hello (baseline)', `http://127.0.0.1:${hello.port}/`, hello.child.pid!],
+  ['GET /test', `${base}/test`, dcre.child.pid!],
+  ['GET /read/temperature/00000001/2000', `${base}/read/temperature/00000001/2000`, dcre.child.pid!],
+  ['GET /scan/00000001', `${base}/scan/00000001`, dcre.child.pid!]
 ]
 for (const [, url] of cases) await load(url, 1) // warm-up
 
@@ -89,8 +98,8 @@ const samples = new Map<string, Sample[]>(cases.map(([name]) => [name, []]))
 const ratios = new Map<string, number[]>(cases.map(([name]) => [name, []]))
 for (let round = 0; round < rounds; round++) {
   let baseline = 0
-  for (const [name, url] of cases) {
-    const sample = await load(url)
+  for (const [name, url, pid] of cases) {
+    const sample = await load(url, duration, connections, pid)
     if (baseline === 0) baseline = sample.rps
     samples.get(name)!.push(sample)
     ratios.get(name)!.push(sample.rps / baseline)
@@ -99,7 +108,7 @@ for (let round = 0; round < rounds; round++) {
 
 // latency of one request at a time (no queueing behind other requests)
 const single = new Map<string, Sample>()
-for (const [name, url] of cases.slice(1)) single.set(name, await load(url, Math.min(duration, 3), 1))
+for (const [name, url, pid] of cases.slice(1)) single.set(name, await load(url, Math.min(duration, 3), 1, pid))
 
 // RSS after a fixed number of requests, from /proc; and the same with --small-memory
 await autocannon({ url: `${base}/read/thermistor/00000001/0001`, connections, amount: rssRequests })
@@ -137,12 +146,12 @@ const fmt = (n: number, digits = 0): string => n.toFixed(digits)
 const lines = [
   `node ${process.version}, ${connections} connections, ${rounds} rounds x ${duration} s per case, medians`,
   '',
-  '| case | req/s | vs bare | p50 ms | p99 ms | errors | non-2xx |',
-  '|---|---:|---:|---:|---:|---:|---:|',
+  '| case | req/s | vs bare | server CPU µs/request | p50 ms | p99 ms | errors | non-2xx |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|',
   ...cases.map(([name]) => {
     const s = samples.get(name)!
     const sum = (k: 'errors' | 'non2xx'): number => s.reduce((a, x) => a + x[k], 0)
-    return `| ${name} | ${fmt(median(s.map((x) => x.rps)))} | ${fmt(median(ratios.get(name)!) * 100)} % | ` +
+    return `| ${name} | ${fmt(median(s.map((x) => x.rps)))} | ${fmt(median(ratios.get(name)!) * 100)} % | ${fmt(median(s.map((x) => x.cpuUs)))} | ` +
       `${fmt(median(s.map((x) => x.p50)), 1)} | ${fmt(median(s.map((x) => x.p99)), 1)} | ${sum('errors')} | ${sum('non2xx')} |`
   }),
   '',
