@@ -10,9 +10,12 @@ export interface DriverLogger {
   isLevelEnabled?: (level: string) => boolean
 }
 
-/** True when `log` would write at `level` (a logger without the check: assume yes). */
+/**
+ * True when `log` would write at `level`. A logger without the check (Fastify's
+ * no-op logger when logging is off) writes nothing, so nothing is built for it.
+ */
 export function logs (log: DriverLogger, level: 'trace' | 'debug'): boolean {
-  return log.isLevelEnabled?.(level) ?? true
+  return log.isLevelEnabled?.(level) ?? false
 }
 
 type LogFn = (obj: unknown, msg?: string, ...args: unknown[]) => void
