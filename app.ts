@@ -56,7 +56,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   const config = opts.resolved ?? resolveConfig(opts)
   await fastify.register(configPlugin, { config })
   await fastify.register(sensible)
-  await fastify.register(helmet, HELMET_FOR_A_JSON_API)
+  // HSTS means something only on a TLS listener
+  await fastify.register(helmet, config.tls !== undefined ? { ...HELMET_FOR_A_JSON_API, strictTransportSecurity: { maxAge: 15552000, includeSubDomains: true } } : HELMET_FOR_A_JSON_API)
   await fastify.register(errors)
   await fastify.register(metrics)
   await fastify.register(busRegistry)

@@ -28,6 +28,9 @@ opendcre serve: the REST API
   --hardware TYPE     emulator (default) or rpi-hat-v1: wake and configure the
                       OpenDCRE HAT's power-line modem over GPIO at startup
                       (the bus is then --serial, or serial_default)
+  --tls-cert FILE     serve HTTPS with this certificate (PEM) ...
+  --tls-key FILE      ... and this key
+  --tls-ca FILE       and require client certificates signed by this CA (mutual TLS)
   --log-level LEVEL   fatal, error, warn, info, debug, trace (default info);
                       debug logs every bus packet in hex
   --log-dir DIR       access and error logs (default ./logs; the Docker
@@ -68,6 +71,9 @@ async function serve (args: string[]): Promise<void> {
         config: { type: 'string' },
         'bmc-config': { type: 'string' },
         hardware: { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'tls-ca': { type: 'string' },
         'log-level': { type: 'string' },
         'log-dir': { type: 'string' },
         'small-memory': { type: 'boolean' },
@@ -91,7 +97,10 @@ async function serve (args: string[]): Promise<void> {
       serial: values.serial,
       config: values.config,
       bmcConfig: values['bmc-config'],
-      hardware: values.hardware
+      hardware: values.hardware,
+      tlsCert: values['tls-cert'],
+      tlsKey: values['tls-key'],
+      tlsCa: values['tls-ca']
     })
     if (values['small-memory'] === true) tuneRuntime()
     const logDir = values['log-dir'] ?? 'logs'

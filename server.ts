@@ -5,6 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServ
 import { destination, multistream, pino, type Level, type StreamEntry } from 'pino'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import app, { type AppOptions } from './app.js'
+import { readTlsFiles, resolveConfig } from './plugins/config.js'
 
 export interface ServerOptions extends AppOptions {
   logger?: FastifyServerOptions['logger']
@@ -17,6 +18,17 @@ export const REDACT = ['req.headers.authorization', 'req.headers.cookie', '*.pas
 
 export function loggerOptions (level = 'info'): FastifyServerOptions['logger'] {
   return { level, redact: { paths: REDACT, censor: '[redacted]' } }
+}
+
+/**
+ * Native HTTPS: the certificate and key; with a CA, clients must present a
+ * certificate it signed (mutual TLS), else the handshake fails.
+ */
+function httpsOptions (tls: Parameters<typeof readTlsFiles>[0] | undefined): { cert: Buffer, key: Buffer, ca?: Buffer, requestCert: boolean, rejectUnauthorized: boolean, minVersion: 'TLSv1.2' } | undefined {
+  if (tls === undefined) return undefined
+  const files = readTlsFiles(tls)
+  const mutual = files.ca !== undefined
+  return { ...files, requestCert: mutual, rejectUnauthorized: mutual, minVersion: 'TLSv1.2' }
 }
 
 export const ACCESS_LOG = 'opendcre-access.log'
@@ -40,13 +52,16 @@ export function createLogger (level: string, dir?: string): FastifyBaseLogger {
 /** The Fastify instance with the app registered and ready; the caller listens. */
 export async function buildServer (options: ServerOptions = {}): Promise<FastifyInstance> {
   const { logger, loggerInstance, ...appOptions } = options
+  const resolved = appOptions.resolved ?? resolveConfig(appOptions)
+  const https = httpsOptions(resolved.tls)
   const server = Fastify({
+    ...(https !== undefined ? { https } : {}),
     ...(loggerInstance !== undefined ? { loggerInstance } : { logger: logger ?? loggerOptions() }),
     // ids in URLs can be long hex strings; anything longer is refused
     routerOptions: { maxParamLength: 200 },
     bodyLimit: 64 * 1024
   }).withTypeProvider<TypeBoxTypeProvider>()
-  await server.register(app, appOptions)
+  await server.register(app, { ...appOptions, resolved })
   await server.ready()
   return server
 }

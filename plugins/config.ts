@@ -18,6 +18,9 @@ export const OpenDcreConfigFileSchema = Type.Object({
   serial_default: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a device path' })),
   bus_baud: Type.Optional(Type.Integer({ minimum: 1, errorMessage: 'must be a positive integer' })),
   ssl_enable: Type.Optional(Type.Boolean({ errorMessage: 'must be true or false' })),
+  ssl_cert: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
+  ssl_key: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
+  ssl_ca: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
   retry_limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 20, errorMessage: 'must be an integer from 0 to 20' })),
   time_slice: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, errorMessage: 'must be an integer from 0 to 255' })),
   bmc_config: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
@@ -45,6 +48,8 @@ export interface OpenDcreConfig {
   readTimeoutMs: number
   serialDefault: string
   sslEnable: boolean
+  /** HTTPS: certificate and key files; a CA file turns on client certificates (mutual TLS). */
+  tls?: { cert: string, key: string, ca?: string }
   bus: BusSelection
   /** emulator (any bus, the default) or rpi-hat-v1 (the HAT's modem is set up at startup). */
   hardware: HardwareType
@@ -64,6 +69,9 @@ export interface ConfigOptions {
   bmcConfig?: string
   readTimeoutMs?: number
   hardware?: string
+  tlsCert?: string
+  tlsKey?: string
+  tlsCa?: string
 }
 
 export const API_VERSION = '1.2'
@@ -115,6 +123,7 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     ? { kind: 'serial', device: serial }
     : { kind: 'emulator', file: options.emulator ?? DEFAULT_EMULATOR_CONFIG }
   const bmcConfig = options.bmcConfig ?? (file.bmc_config !== undefined ? resolve(base, file.bmc_config) : undefined)
+  const tls = resolveTls(options, file, base, options.config)
   return {
     host: options.host ?? '0.0.0.0',
     port: options.port ?? file.port ?? 5000,
@@ -125,13 +134,50 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     busBaud: file.bus_baud ?? 115200,
     readTimeoutMs: options.readTimeoutMs ?? file.read_timeout_ms ?? 250,
     serialDefault: file.serial_default ?? '/dev/ttyAMA0',
-    sslEnable: file.ssl_enable ?? false,
+    sslEnable: tls !== undefined,
+    tls,
     bus,
     hardware: hardware as HardwareType,
     bmcConfig,
     macAddress: hostMacAddress(),
     configFile: options.config
   }
+}
+
+/**
+ * HTTPS from the command line (--tls-cert/--tls-key[/--tls-ca]) or from
+ * opendcre_config.json: ssl_enable keeps its v1.2 meaning (serve TLS), with
+ * ssl_cert/ssl_key[/ssl_ca] naming the files (relative to the config file).
+ */
+function resolveTls (options: ConfigOptions, file: OpenDcreConfigFile, base: string, configFile?: string): OpenDcreConfig['tls'] {
+  const fromCli = options.tlsCert !== undefined || options.tlsKey !== undefined || options.tlsCa !== undefined
+  if (fromCli) {
+    if (options.tlsCert === undefined || options.tlsKey === undefined) {
+      throw new ConfigError('command line', 'tls', '--tls-cert and --tls-key go together')
+    }
+    return { cert: options.tlsCert, key: options.tlsKey, ca: options.tlsCa }
+  }
+  if (file.ssl_enable !== true) return undefined
+  const where = configFile ?? 'opendcre_config.json'
+  if (file.ssl_cert === undefined) throw new ConfigError(where, 'ssl_cert', 'ssl_enable is true: name the certificate file')
+  if (file.ssl_key === undefined) throw new ConfigError(where, 'ssl_key', 'ssl_enable is true: name the key file')
+  return {
+    cert: resolve(base, file.ssl_cert),
+    key: resolve(base, file.ssl_key),
+    ca: file.ssl_ca !== undefined ? resolve(base, file.ssl_ca) : undefined
+  }
+}
+
+/** The files of a TLS configuration, read; errors name the file. */
+export function readTlsFiles (tls: NonNullable<OpenDcreConfig['tls']>): { cert: Buffer, key: Buffer, ca?: Buffer } {
+  const read = (path: string, what: string): Buffer => {
+    try {
+      return readFileSync(path)
+    } catch (err) {
+      throw new ConfigError(path, '', `cannot read the TLS ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+    }
+  }
+  return { cert: read(tls.cert, 'certificate'), key: read(tls.key, 'key'), ca: tls.ca !== undefined ? read(tls.ca, 'CA certificate') : undefined }
 }
 
 declare module 'fastify' {

@@ -1,0 +1,125 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import https from 'node:https'
+import http from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import t from 'tap'
+import { packageRoot } from '../plugins/paths.js'
+
+/**
+ * Native HTTPS with real handshakes: certificates made here with openssl
+ * (Debian's; .ci/run installs it), the built CLI listening on 127.0.0.1.
+ */
+const CLI = join(packageRoot, 'dist', 'cli.js')
+const dir = mkdtempSync(join(tmpdir(), 'opendcre-tls-'))
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+
+function openssl (args: string[]): void {
+  const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' })
+  if (r.error !== undefined) throw new Error('openssl is needed for the TLS tests (Debian: apt-get install openssl); .ci/run installs it')
+  if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`)
+}
+
+/** A CA; a server certificate for 127.0.0.1 signed by it; a client certificate signed by it; and a stranger's. */
+function makeCertificates (): void {
+  writeFileSync(join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n')
+  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=OpenDCRE test CA'])
+  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1'])
+  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'san.cnf'])
+  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=operator'])
+  openssl(['x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.crt', '-days', '2'])
+  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'stranger.key', '-out', 'stranger.crt', '-days', '2', '-subj', '/CN=stranger'])
+}
+makeCertificates()
+const file = (name: string): string => join(dir, name)
+
+async function serve (args: string[]): Promise<{ child: ChildProcess, port: number }> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--log-dir', join(dir, 'logs'), ...args], {
+    env: { ...process.env, NODE_OPTIONS: '' }
+  })
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('not listening in 30 s')), 30_000)
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const match = /Server listening at https:\/\/127\.0\.0\.1:(\d+)/.exec(line)
+      if (match !== null) {
+        clearTimeout(timer)
+        resolve(Number(match[1]))
+      }
+    })
+  })
+  return { child, port }
+}
+
+function get (port: number, options: https.RequestOptions = {}): Promise<{ status: number, body: string, headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get({ host: '127.0.0.1', port, path: '/opendcre/1.2/read/thermistor/00000001/0001', ca: readFileSync(file('ca.crt')), ...options }, (res) => {
+      let body = ''
+      res.on('data', (d) => { body += String(d) })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }))
+    })
+    req.on('error', reject)
+    req.setTimeout(10_000, () => req.destroy(new Error('timeout')))
+  })
+}
+
+function plainHttp (port: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/opendcre/1.2/test' }, (res) => {
+      let body = ''
+      res.on('data', (d) => { body += String(d) })
+      res.on('end', () => resolve({ status: res.statusCode, body }))
+    })
+    req.on('error', reject)
+    req.setTimeout(10_000, () => req.destroy(new Error('timeout')))
+  })
+}
+
+t.test('HTTPS: a real handshake against the CA; plain HTTP is refused on the TLS port', async (t) => {
+  const { child, port } = await serve(['--tls-cert', file('server.crt'), '--tls-key', file('server.key')])
+  t.teardown(() => { child.kill('SIGKILL') })
+  const res = await get(port)
+  t.equal(res.status, 200)
+  t.same(JSON.parse(res.body), { temperature_c: 28.78 })
+  t.match(res.headers['strict-transport-security'], /max-age=\d+/, 'HSTS on a TLS listener')
+  await t.rejects(plainHttp(port), 'plain HTTP gets no answer from the TLS port')
+  await t.rejects(get(port, { ca: readFileSync(file('stranger.crt')) }), /self[- ]signed|unable to verify|certificate/i,
+    'a client that does not trust the CA refuses the server')
+})
+
+t.test('mutual TLS: a client certificate signed by the CA is required', async (t) => {
+  const { child, port } = await serve(['--tls-cert', file('server.crt'), '--tls-key', file('server.key'), '--tls-ca', file('ca.crt')])
+  t.teardown(() => { child.kill('SIGKILL') })
+  const ok = await get(port, { cert: readFileSync(file('client.crt')), key: readFileSync(file('client.key')) })
+  t.equal(ok.status, 200, 'a client with a trusted certificate gets its answer')
+  await t.rejects(get(port), 'a client without a certificate is rejected in the handshake')
+  await t.rejects(get(port, { cert: readFileSync(file('stranger.crt')), key: readFileSync(file('stranger.key')) }),
+    'a client whose certificate the CA did not sign is rejected')
+})
+
+t.test('TLS configuration errors stop startup with the file and the reason', async (t) => {
+  const run = (args: string[]): Promise<{ code: number | null, stderr: string }> => new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--log-dir', join(dir, 'logs'), ...args], { env: { ...process.env, NODE_OPTIONS: '' } })
+    let stderr = ''
+    child.stderr.on('data', (d) => { stderr += String(d) })
+    child.on('exit', (code) => resolve({ code, stderr }))
+  })
+  let r = await run(['--tls-cert', file('server.crt')])
+  t.equal(r.code, 1)
+  t.match(r.stderr, 'command line: tls: --tls-cert and --tls-key go together')
+  r = await run(['--tls-cert', file('nope.crt'), '--tls-key', file('server.key')])
+  t.equal(r.code, 1)
+  t.match(r.stderr, `${file('nope.crt')}: cannot read the TLS certificate (ENOENT)`)
+  writeFileSync(file('ssl-config.json'), JSON.stringify({ ssl_enable: true }))
+  r = await run(['--config', file('ssl-config.json')])
+  t.equal(r.code, 1)
+  t.match(r.stderr, `${file('ssl-config.json')}: ssl_cert: ssl_enable is true: name the certificate file`)
+})
+
+t.test('opendcre_config.json ssl_enable with ssl_cert/ssl_key serves HTTPS', async (t) => {
+  writeFileSync(file('tls-config.json'), JSON.stringify({ ssl_enable: true, ssl_cert: 'server.crt', ssl_key: 'server.key' }))
+  const { child, port } = await serve(['--config', file('tls-config.json')])
+  t.teardown(() => { child.kill('SIGKILL') })
+  t.equal((await get(port)).status, 200)
+})
