@@ -31,6 +31,8 @@ export interface AppOptions extends ConfigOptions {
  * legacy) protect HTML pages, not JSON, and each costs throughput; HSTS
  * belongs to a TLS listener.
  */
+export const MAX_URL_LENGTH = 1024
+
 export const HELMET_FOR_A_JSON_API = {
   contentSecurityPolicy: false,
   crossOriginEmbedderPolicy: false,
@@ -62,9 +64,14 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(metrics)
   await fastify.register(busRegistry)
 
-  // v1.2's nginx front end added this to every answer; curl-able from any page
-  fastify.addHook('onRequest', (_request, reply, done) => {
+  // v1.2's nginx front end added this to every answer; curl-able from any page.
+  // No command needs a long URL: anything past MAX_URL_LENGTH is refused early.
+  fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('access-control-allow-origin', '*')
+    if (request.url.length > MAX_URL_LENGTH) {
+      reply.code(414).send({ message: `URL longer than ${MAX_URL_LENGTH} characters` })
+      return
+    }
     done()
   })
 

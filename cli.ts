@@ -6,7 +6,7 @@ import { EmulatorDevice } from './drivers/emulator/emulator-device.js'
 import { openDeviceEnd } from './drivers/transport/pty-stream.js'
 import { CLIENT_COMMANDS, runClient } from './client.js'
 import { OPENDCRE_VERSION, resolveConfig } from './plugins/config.js'
-import { buildServer, createLogger, tuneRuntime } from './server.js'
+import { buildServer, createLogger, exposedWithoutAuth, tuneRuntime } from './server.js'
 
 const USAGE = `usage: opendcre serve [options]
        opendcre emulator --device PATH [--baud N] [--log-level LEVEL] CONFIG
@@ -106,6 +106,9 @@ async function serve (args: string[]): Promise<void> {
     const logDir = values['log-dir'] ?? 'logs'
     server = await buildServer({ resolved: config, loggerInstance: createLogger(values['log-level'] ?? 'info', logDir) })
     const address = await server.listen({ host: config.host, port: config.port })
+    if (exposedWithoutAuth(config.host)) {
+      server.log.warn({ host: config.host }, 'no authentication: anyone who can reach this address can switch power; listen on 127.0.0.1 or keep it on a trusted network')
+    }
     server.log.info({
       version: OPENDCRE_VERSION,
       address,

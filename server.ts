@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import v8 from 'node:v8'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { destination, multistream, pino, type Level, type StreamEntry } from 'pino'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import app, { type AppOptions } from './app.js'
@@ -31,6 +31,13 @@ function httpsOptions (tls: Parameters<typeof readTlsFiles>[0] | undefined): { c
   return { ...files, requestCert: mutual, rejectUnauthorized: mutual, minVersion: 'TLSv1.2' }
 }
 
+export const MAX_PARAM_LENGTH = 200
+
+/** Listening beyond loopback with no authentication deserves one warning at startup. */
+export function exposedWithoutAuth (host: string): boolean {
+  return !(host === 'localhost' || host === '::1' || host.startsWith('127.'))
+}
+
 export const ACCESS_LOG = 'opendcre-access.log'
 export const ERROR_LOG = 'opendcre-error.log'
 
@@ -58,7 +65,15 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
     ...(https !== undefined ? { https } : {}),
     ...(loggerInstance !== undefined ? { loggerInstance } : { logger: logger ?? loggerOptions() }),
     // ids in URLs can be long hex strings; anything longer is refused
-    routerOptions: { maxParamLength: 200 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // the router's own refusals answer in the API's {"message"} form, without echoing the URL
+    frameworkErrors: (error, _request, reply) => {
+      const status = error.statusCode ?? 400
+      const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? `a URL parameter is longer than ${MAX_PARAM_LENGTH} characters`
+        : 'malformed URL'
+      void (reply as FastifyReply).code(status).send({ message })
+    },
     bodyLimit: 64 * 1024
   }).withTypeProvider<TypeBoxTypeProvider>()
   await server.register(app, { ...appOptions, resolved })

@@ -98,6 +98,17 @@ t.test('error paths', async (t) => {
     t.same((await get(app, '/read/humidity/00000001/000c')).json(), { humidity: 38.43, temperature_c: 16.24 })
   })
 
+  t.test('overlong URLs are refused with 414 JSON before any command runs, without echoing them', async (t) => {
+    const before = app.deviceBusClient?.stats.transactions
+    let res = await get(app, `/read/thermistor/${'0'.repeat(300)}1/0001`)
+    t.equal(res.statusCode, 414)
+    t.same(res.json(), { message: 'a URL parameter is longer than 200 characters' })
+    res = await get(app, `/read/thermistor/00000001/0001?${'x'.repeat(1100)}`)
+    t.equal(res.statusCode, 414)
+    t.same(res.json(), { message: 'URL longer than 1024 characters' })
+    t.equal(app.deviceBusClient?.stats.transactions, before, 'the bus was not touched')
+  })
+
   t.test('unknown routes answer 404 JSON', async (t) => {
     for (const path of ['/nope', '/version/', '/scan/', '/read/thermistor/1', '/led/1/2/3/4/5']) {
       const res = await get(app, path)
