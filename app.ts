@@ -3,6 +3,7 @@ import helmet from '@fastify/helmet'
 import sensible from '@fastify/sensible'
 import type { FastifyInstance } from 'fastify'
 import type { BusPolicy } from './drivers/device-bus/bus-client.js'
+import audit from './plugins/audit.js'
 import busRegistry from './plugins/bus-registry.js'
 import configPlugin, { resolveConfig, type ConfigOptions, type OpenDcreConfig } from './plugins/config.js'
 import emulatorBus from './plugins/emulator-bus.js'
@@ -21,6 +22,8 @@ export interface AppOptions extends ConfigOptions {
   busPolicy?: Partial<BusPolicy>
   /** false: the in-process emulator gives no idle hints, so reads time out as on a serial line. */
   emulatorIdleHints?: boolean
+  /** Append one line per state-changing command to this file. */
+  auditLog?: string
 }
 
 /**
@@ -84,6 +87,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   }
 
   await fastify.register(openapi, { base: `${config.endpointPrefix}/${config.apiVersion}` })
+  if (opts.auditLog !== undefined) await fastify.register(audit, { file: opts.auditLog })
   await fastify.register(routes, { prefix: `${config.endpointPrefix}/${config.apiVersion}` })
   await fastify.register(health, { prefix: `${config.endpointPrefix}/${config.apiVersion}` })
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { pino } from 'pino'
 import { loadEmulatorConfig } from './drivers/emulator/emulator-config.js'
@@ -6,7 +7,7 @@ import { EmulatorDevice } from './drivers/emulator/emulator-device.js'
 import { openDeviceEnd } from './drivers/transport/pty-stream.js'
 import { CLIENT_COMMANDS, runClient } from './client.js'
 import { OPENDCRE_VERSION, resolveConfig } from './plugins/config.js'
-import { buildServer, createLogger, exposedWithoutAuth, tuneRuntime } from './server.js'
+import { AUDIT_LOG, buildServer, createLogger, exposedWithoutAuth, tuneRuntime } from './server.js'
 
 const USAGE = `usage: opendcre serve [options]
        opendcre emulator --device PATH [--baud N] [--log-level LEVEL] CONFIG
@@ -104,7 +105,11 @@ async function serve (args: string[]): Promise<void> {
     })
     if (values['small-memory'] === true) tuneRuntime()
     const logDir = values['log-dir'] ?? 'logs'
-    server = await buildServer({ resolved: config, loggerInstance: createLogger(values['log-level'] ?? 'info', logDir) })
+    server = await buildServer({
+      resolved: config,
+      loggerInstance: createLogger(values['log-level'] ?? 'info', logDir),
+      auditLog: join(logDir, AUDIT_LOG)
+    })
     const address = await server.listen({ host: config.host, port: config.port })
     if (exposedWithoutAuth(config.host)) {
       server.log.warn({ host: config.host }, 'no authentication: anyone who can reach this address can switch power; listen on 127.0.0.1 or keep it on a trusted network')

@@ -40,6 +40,7 @@ export function exposedWithoutAuth (host: string): boolean {
 
 export const ACCESS_LOG = 'opendcre-access.log'
 export const ERROR_LOG = 'opendcre-error.log'
+export const AUDIT_LOG = 'opendcre-audit.log'
 
 /**
  * The service's log: stdout for containers, and in `dir` (as v1.2 kept its

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import t from 'tap'
 import { packageRoot } from '../plugins/paths.js'
-import { ACCESS_LOG, ERROR_LOG, exposedWithoutAuth } from '../server.js'
+import { ACCESS_LOG, AUDIT_LOG, ERROR_LOG, exposedWithoutAuth } from '../server.js'
 
 /** The service as operators run it: log files, and a graceful stop under load. */
 const CLI = join(packageRoot, 'dist', 'cli.js')
@@ -39,6 +39,7 @@ t.test('access and error logs in the log directory; bus packets at debug; secret
   t.teardown(() => { child.kill('SIGKILL') })
   await (await fetch(`${url}/opendcre/1.2/read/thermistor/00000001/0001`, { headers: { authorization: 'Basic c2VjcmV0OnBhc3N3b3Jk' } })).text()
   await (await fetch(`${url}/opendcre/1.2/read/thermistor/00000001/00ff`)).text()
+  await (await fetch(`${url}/opendcre/1.2/power/00000001/000d/cycle`)).text()
   const exit = stopped(child)
   child.kill('SIGTERM')
   t.equal(await exit, 0)
@@ -57,6 +58,8 @@ t.test('access and error logs in the log directory; bus packets at debug; secret
   t.notMatch(text, /c2VjcmV0OnBhc3N3b3Jk/, 'the Authorization header never reaches the log')
 
   t.notOk(access.some((l) => /no authentication/.test(l.msg)), 'no warning when listening on loopback')
+  const audit = readFileSync(join(dir, AUDIT_LOG), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  t.match(audit, [{ command: 'power cycle', board: '00000001', device: '000d', identity: 'anonymous', result: 'ok' }], 'the audit log in the log directory')
   const errors = readFileSync(join(dir, ERROR_LOG), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
   t.ok(errors.length >= 1)
   t.ok(errors.every((l) => l.level >= 40), 'only warnings and errors')
