@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import helmet from '@fastify/helmet'
+import rateLimit from '@fastify/rate-limit'
 import sensible from '@fastify/sensible'
 import type { FastifyInstance } from 'fastify'
 import type { BusPolicy } from './drivers/device-bus/bus-client.js'
@@ -24,6 +25,10 @@ export interface AppOptions extends ConfigOptions {
   emulatorIdleHints?: boolean
   /** Append one line per state-changing command to this file. */
   auditLog?: string
+  /** Requests per minute per client address; unset: no limit. */
+  rateLimit?: number
+  /** Access-Control-Allow-Origin on every answer: '*' (v1.2's, the default), an origin, or '' for none. */
+  corsOrigin?: string
 }
 
 /**
@@ -67,10 +72,15 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(metrics)
   await fastify.register(busRegistry)
 
-  // v1.2's nginx front end added this to every answer; curl-able from any page.
+  if (opts.rateLimit !== undefined) {
+    await fastify.register(rateLimit, { max: opts.rateLimit, timeWindow: '1 minute' })
+  }
+
+  // v1.2's nginx front end added Access-Control-Allow-Origin: * to every answer.
   // No command needs a long URL: anything past MAX_URL_LENGTH is refused early.
+  const corsOrigin = opts.corsOrigin ?? '*'
   fastify.addHook('onRequest', (request, reply, done) => {
-    reply.header('access-control-allow-origin', '*')
+    if (corsOrigin !== '') reply.header('access-control-allow-origin', corsOrigin)
     if (request.url.length > MAX_URL_LENGTH) {
       reply.code(414).send({ message: `URL longer than ${MAX_URL_LENGTH} characters` })
       return

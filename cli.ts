@@ -32,6 +32,8 @@ opendcre serve: the REST API
   --tls-cert FILE     serve HTTPS with this certificate (PEM) ...
   --tls-key FILE      ... and this key
   --tls-ca FILE       and require client certificates signed by this CA (mutual TLS)
+  --rate-limit N      at most N requests a minute per client address (default: no limit)
+  --cors-origin O     Access-Control-Allow-Origin: * (default, as v1.2), an origin, or '' for none
   --log-level LEVEL   fatal, error, warn, info, debug, trace (default info);
                       debug logs every bus packet in hex
   --log-dir DIR       access and error logs (default ./logs; the Docker
@@ -50,6 +52,12 @@ socat PTY pair, say), answering the byte protocol from CONFIG
 function fail (message: string): never {
   process.stderr.write(`opendcre: ${message}\n`)
   process.exit(1)
+}
+
+function parseRateLimit (text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  if (!/^\d+$/.test(text) || Number(text) < 1) fail(`--rate-limit: not a positive number of requests: '${text}'`)
+  return Number(text)
 }
 
 function parsePort (text: string | undefined): number | undefined {
@@ -75,6 +83,8 @@ async function serve (args: string[]): Promise<void> {
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         'tls-ca': { type: 'string' },
+        'rate-limit': { type: 'string' },
+        'cors-origin': { type: 'string' },
         'log-level': { type: 'string' },
         'log-dir': { type: 'string' },
         'small-memory': { type: 'boolean' },
@@ -108,7 +118,9 @@ async function serve (args: string[]): Promise<void> {
     server = await buildServer({
       resolved: config,
       loggerInstance: createLogger(values['log-level'] ?? 'info', logDir),
-      auditLog: join(logDir, AUDIT_LOG)
+      auditLog: join(logDir, AUDIT_LOG),
+      rateLimit: parseRateLimit(values['rate-limit']),
+      corsOrigin: values['cors-origin']
     })
     const address = await server.listen({ host: config.host, port: config.port })
     if (exposedWithoutAuth(config.host)) {
