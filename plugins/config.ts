@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path'
 import fp from 'fastify-plugin'
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError } from '../drivers/errors.js'
-import { firstSchemaError } from '../drivers/emulator/emulator-config.js'
+import { firstSchemaError, readJsonFile } from '../drivers/emulator/emulator-config.js'
 import { DEFAULT_EMULATOR_CONFIG } from './paths.js'
 
 /**
@@ -78,18 +78,7 @@ export const API_VERSION = '1.2'
 export const OPENDCRE_VERSION = '1.2.0'
 
 export function loadConfigFile (file: string): OpenDcreConfigFile {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new ConfigError(file, '', `cannot read file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
-  }
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch (err) {
-    throw new ConfigError(file, '', `invalid JSON: ${(err as Error).message}`)
-  }
+  const value = readJsonFile(file)
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(file, '', 'must be a JSON object')
   const error = firstSchemaError(OpenDcreConfigFileSchema, value)
   if (error !== undefined) throw new ConfigError(file, error[0], error[1])

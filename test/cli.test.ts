@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import t from 'tap'
 import { packageRoot } from '../plugins/paths.js'
+import { CLI, runCli, startListening } from './cli-process.js'
 import { fixture, referenceFile } from './helper.js'
 
 /**
@@ -10,59 +10,6 @@ import { fixture, referenceFile } from './helper.js'
  * first), fastify-cli, and npm start. Servers listen on 127.0.0.1:0 and are
  * stopped by the test.
  */
-const CLI = join(packageRoot, 'dist', 'cli.js')
-
-interface Run { code: number | null, stdout: string, stderr: string }
-
-/** The environment without tap's loader hooks: children run as an operator would run them. */
-function operatorEnv (): NodeJS.ProcessEnv {
-  const env = { ...process.env }
-  for (const key of Object.keys(env)) {
-    if (key === 'NODE_OPTIONS' || key.startsWith('TAP') || key.startsWith('_TAP')) delete env[key]
-  }
-  return env
-}
-
-function run (args: string[], timeoutMs = 20_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: packageRoot, env: operatorEnv() })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => { stdout += String(d) })
-    child.stderr.on('data', (d) => { stderr += String(d) })
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
-
-/** Start a server process and wait for its "listening" log line; returns its base URL. */
-function listening (command: string, args: string[], detached = false): Promise<{ child: ChildProcess, url: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: packageRoot, env: operatorEnv(), detached })
-    let output = ''
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`no listening line within 60 s:\n${output}`))
-    }, 60_000)
-    const lines = createInterface({ input: child.stdout! })
-    child.stderr!.on('data', (d) => { output += String(d) })
-    lines.on('line', (line) => {
-      output += line + '\n'
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line)
-      if (match !== null) {
-        clearTimeout(timer)
-        resolve({ child, url: match[1] })
-      }
-    })
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`exited with ${String(code)} before listening:\n${output}`))
-    })
-  })
-}
 
 async function stop (child: ChildProcess, group = false): Promise<number | null> {
   if (child.exitCode !== null) return child.exitCode
@@ -74,7 +21,7 @@ async function stop (child: ChildProcess, group = false): Promise<number | null>
 }
 
 t.test('opendcre serve runs the API on the default emulator and stops on SIGTERM with exit 0', async (t) => {
-  const { child, url } = await listening(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0'])
+  const { child, url } = await startListening(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0'])
   t.teardown(() => { child.kill('SIGKILL') })
   const test = await fetch(`${url}/opendcre/1.2/test`)
   t.equal(test.status, 200)
@@ -85,7 +32,7 @@ t.test('opendcre serve runs the API on the default emulator and stops on SIGTERM
 })
 
 t.test('opendcre serve --config reads opendcre_config.json and --emulator picks the config', async (t) => {
-  const { child, url } = await listening(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0',
+  const { child, url } = await startListening(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0',
     '--config', referenceFile('opendcre_config.json'), '--emulator', referenceFile('endurance-data.json')])
   t.teardown(() => { child.kill('SIGKILL') })
   const res = await fetch(`${url}/opendcre/1.2/version/0000000a`)
@@ -95,69 +42,69 @@ t.test('opendcre serve --config reads opendcre_config.json and --emulator picks 
 
 t.test('startup errors name the file, the field and the reason, and exit 1', async (t) => {
   const badDevice = fixture('configs/cli-bad-device-id.json')
-  let r = await run(['serve', '--port', '0', '--emulator', badDevice])
+  let r = await runCli(['serve', '--port', '0', '--emulator', badDevice])
   t.equal(r.code, 1)
   t.match(r.stderr, `opendcre: ${badDevice}: boards[1].devices[3].device_id: not a 4-digit hex string`)
 
   const notJson = fixture('configs/cli-not-json.json')
-  r = await run(['serve', '--port', '0', '--emulator', notJson])
+  r = await runCli(['serve', '--port', '0', '--emulator', notJson])
   t.equal(r.code, 1)
   t.match(r.stderr, `${notJson}: invalid JSON`)
 
   const missing = fixture('configs/does-not-exist.json')
-  r = await run(['serve', '--port', '0', '--emulator', missing])
+  r = await runCli(['serve', '--port', '0', '--emulator', missing])
   t.equal(r.code, 1)
   t.match(r.stderr, `${missing}: cannot read file (ENOENT)`)
 
   const badPort = fixture('configs/cli-bad-port-config.json')
-  r = await run(['serve', '--config', badPort])
+  r = await runCli(['serve', '--config', badPort])
   t.equal(r.code, 1)
   t.match(r.stderr, `${badPort}: port: must be a port number (0-65535)`)
 
-  r = await run(['serve', '--emulator', badDevice, '--serial', '/dev/null'])
+  r = await runCli(['serve', '--emulator', badDevice, '--serial', '/dev/null'])
   t.equal(r.code, 1)
   t.match(r.stderr, 'choose one of --emulator and --serial')
 
-  r = await run(['serve', '--bogus'])
+  r = await runCli(['serve', '--bogus'])
   t.equal(r.code, 1)
   t.match(r.stderr, /Unknown option '--bogus'/)
   t.match(r.stderr, /usage: opendcre serve/)
 
-  r = await run(['serve', '--port', 'http'])
+  r = await runCli(['serve', '--port', 'http'])
   t.equal(r.code, 1)
   t.match(r.stderr, "--port: not a port number: 'http'")
 
-  r = await run(['serve', '--port', '0', '--hardware', 'rpi-hat-v1', '--serial', '/dev/null'])
+  r = await runCli(['serve', '--port', '0', '--hardware', 'rpi-hat-v1', '--serial', '/dev/null'])
   t.equal(r.code, 1, 'the HAT needs Raspberry Pi GPIO: a clear error on this machine')
   t.match(r.stderr, /^opendcre: Raspberry Pi HAT support needs /m)
 
-  r = await run(['serve', '--hardware', 'pdp11'])
+  r = await runCli(['serve', '--hardware', 'pdp11'])
   t.equal(r.code, 1)
   t.match(r.stderr, "command line: hardware: 'pdp11' is not one of emulator, rpi-hat-v1")
 
-  r = await run(['emulator', '--device', '/nonexistent/tty', fixture('routes/errors.json')])
+  r = await runCli(['emulator', '--device', '/nonexistent/tty', fixture('routes/errors.json')])
   t.equal(r.code, 1)
   t.match(r.stderr, /^opendcre: .*\/nonexistent\/tty/m)
 
-  r = await run(['emulator', fixture('routes/errors.json')])
+  r = await runCli(['emulator', fixture('routes/errors.json')])
   t.equal(r.code, 1)
   t.match(r.stderr, 'emulator: needs --device PATH and one CONFIG file')
 
-  r = await run(['frobnicate'])
+  r = await runCli(['frobnicate'])
   t.equal(r.code, 1)
   t.match(r.stderr, "unknown command 'frobnicate'")
   t.notMatch(r.stderr, /\n\s+at /, 'no stack traces for an operator')
 })
 
 t.test('opendcre --help prints the usage', async (t) => {
-  const r = await run(['--help'])
+  const r = await runCli(['--help'])
   t.equal(r.code, 0)
   t.match(r.stdout, /--emulator FILE/)
 })
 
 t.test('fastify-cli can load the app as a plugin: fastify start dist/app.js', async (t) => {
   const fastifyCli = join(packageRoot, 'node_modules', 'fastify-cli', 'cli.js')
-  const { child, url } = await listening(process.execPath, [fastifyCli, 'start', '-a', '127.0.0.1', '-p', '0', '-l', 'info', join('dist', 'app.js')])
+  const { child, url } = await startListening(process.execPath, [fastifyCli, 'start', '-a', '127.0.0.1', '-p', '0', '-l', 'info', join('dist', 'app.js')])
   t.teardown(() => { child.kill('SIGKILL') })
   const res = await fetch(`${url}/opendcre/1.2/scan/00000001`)
   t.equal(res.status, 200)
@@ -168,7 +115,7 @@ t.test('fastify-cli can load the app as a plugin: fastify start dist/app.js', as
 
 t.test('npm start builds, runs and forwards extra arguments', async (t) => {
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
-  const { child, url } = await listening(npm, ['start', '--silent', '--', '--host', '127.0.0.1', '--port', '0'], true)
+  const { child, url } = await startListening(npm, ['start', '--silent', '--', '--host', '127.0.0.1', '--port', '0'], true)
   t.teardown(() => {
     if (child.exitCode === null && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL')
   })

@@ -1,60 +1,45 @@
-import { spawn } from 'node:child_process'
-import { join } from 'node:path'
 import t from 'tap'
 import { render } from '../client.js'
-import { packageRoot } from '../plugins/paths.js'
+import { runCli } from './cli-process.js'
 import { build } from './helper.js'
 
 /** The client CLI against a real listening service (loopback). */
-const CLI = join(packageRoot, 'dist', 'cli.js')
-
-function run (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, NODE_OPTIONS: '', ...env } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => { stdout += String(d) })
-    child.stderr.on('data', (d) => { stderr += String(d) })
-    child.on('exit', (code) => resolve({ code, stdout, stderr }))
-  })
-}
-
 t.test('opendcre scan/read/power/led/fan/location/version against a URL: tables, --json, errors', async (t) => {
   const app = await build(t)
   const url = await app.listen({ host: '127.0.0.1', port: 0 })
 
-  let r = await run(['scan', '--url', url])
+  let r = await runCli(['scan', '--url', url])
   t.equal(r.code, 0)
   t.match(r.stdout, /^BOARD\s+DEVICE\s+TYPE\s+INFO/)
   t.match(r.stdout, /00000001\s+0001\s+thermistor/)
   t.match(r.stdout, /00000002\s+8303\s+temperature/)
 
-  r = await run(['read', 'thermistor', '1', '1', '--url', url, '--json'])
+  r = await runCli(['read', 'thermistor', '1', '1', '--url', url, '--json'])
   t.equal(r.code, 0)
   t.same(JSON.parse(r.stdout), { temperature_c: 28.78 })
 
-  r = await run(['power', '1', 'd', 'on', '--url', url])
+  r = await runCli(['power', '1', 'd', 'on', '--url', url])
   t.equal(r.code, 0)
   t.match(r.stdout, /power_status\s+on/)
   t.match(r.stdout, /pmbus_raw\s+0,0,0,0/)
 
-  r = await run(['location', '1', '72df', '--url', url])
+  r = await runCli(['location', '1', '72df', '--url', url])
   t.match(r.stdout, /chassis_location\.depth\s+middle/)
 
-  r = await run(['version', '2'], { OPENDCRE_URL: url })
+  r = await runCli(['version', '2'], { OPENDCRE_URL: url })
   t.equal(r.code, 0, 'the URL from $OPENDCRE_URL')
   t.match(r.stdout, /firmware_version\s+OpenDCRE Emulator v1\.2\.0 - Microserver/)
 
-  r = await run(['fan', '1', '2', '99999', '--url', url])
+  r = await runCli(['fan', '1', '2', '99999', '--url', url])
   t.equal(r.code, 1)
   t.match(r.stderr, 'opendcre: error (HTTP 500): Error converting fan_speed to integer (Fan speed out of acceptable range.).')
 
-  r = await run(['read', 'thermistor', '1', '--url', url])
+  r = await runCli(['read', 'thermistor', '1', '--url', url])
   t.equal(r.code, 2)
   t.match(r.stderr, 'usage: opendcre read TYPE BOARD DEVICE')
 
   await app.close()
-  r = await run(['test', '--url', url])
+  r = await runCli(['test', '--url', url])
   t.equal(r.code, 1)
   t.match(r.stderr, /cannot reach http:\/\/127\.0\.0\.1:\d+/)
 })

@@ -1,46 +1,20 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import t from 'tap'
-import { packageRoot } from '../plugins/paths.js'
+import { exited, serveCli } from './cli-process.js'
 import { ACCESS_LOG, AUDIT_LOG, ERROR_LOG, exposedWithoutAuth } from '../server.js'
 
 /** The service as operators run it: log files, and a graceful stop under load. */
-const CLI = join(packageRoot, 'dist', 'cli.js')
-
-async function serve (args: string[]): Promise<{ child: ChildProcess, url: string }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
-    cwd: packageRoot,
-    env: { ...process.env, NODE_OPTIONS: '' }
-  })
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('not listening in 30 s')), 30_000)
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line)
-      if (match !== null) {
-        clearTimeout(timer)
-        resolve(match[1])
-      }
-    })
-  })
-  return { child, url }
-}
-
-function stopped (child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => child.once('exit', resolve))
-}
-
 t.test('access and error logs in the log directory; bus packets at debug; secrets redacted', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'opendcre-logs-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const { child, url } = await serve(['--log-dir', dir, '--log-level', 'debug'])
+  const { child, url } = await serveCli(['--log-dir', dir, '--log-level', 'debug'])
   t.teardown(() => { child.kill('SIGKILL') })
   await (await fetch(`${url}/opendcre/1.2/read/thermistor/00000001/0001`, { headers: { authorization: 'Basic c2VjcmV0OnBhc3N3b3Jk' } })).text()
   await (await fetch(`${url}/opendcre/1.2/read/thermistor/00000001/00ff`)).text()
   await (await fetch(`${url}/opendcre/1.2/power/00000001/000d/cycle`)).text()
-  const exit = stopped(child)
+  const exit = exited(child)
   child.kill('SIGTERM')
   t.equal(await exit, 0)
 
@@ -79,9 +53,9 @@ t.test('listening beyond loopback without authentication is warned about; loopba
 t.test('SIGTERM during a burst: every accepted request gets a complete answer, then exit 0', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'opendcre-logs-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const { child, url } = await serve(['--log-dir', dir])
+  const { child, url } = await serveCli(['--log-dir', dir])
   t.teardown(() => { child.kill('SIGKILL') })
-  const exit = stopped(child)
+  const exit = exited(child)
   let answered = 0
   const burst = Array.from({ length: 300 }, async (_, i) => {
     const path = i % 3 === 0 ? '/scan/00000001' : '/read/thermistor/00000001/0001'

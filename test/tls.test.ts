@@ -1,18 +1,16 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import https from 'node:https'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import t from 'tap'
-import { packageRoot } from '../plugins/paths.js'
+import { runCli, serveCli } from './cli-process.js'
 
 /**
  * Native HTTPS with real handshakes: certificates made here with openssl
  * (Debian's; .ci/run installs it), the built CLI listening on 127.0.0.1.
  */
-const CLI = join(packageRoot, 'dist', 'cli.js')
 const dir = mkdtempSync(join(tmpdir(), 'opendcre-tls-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 
@@ -36,20 +34,9 @@ makeCertificates()
 const file = (name: string): string => join(dir, name)
 
 async function serve (args: string[]): Promise<{ child: ChildProcess, port: number }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--log-dir', join(dir, 'logs'), ...args], {
-    env: { ...process.env, NODE_OPTIONS: '' }
-  })
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('not listening in 30 s')), 30_000)
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const match = /Server listening at https:\/\/127\.0\.0\.1:(\d+)/.exec(line)
-      if (match !== null) {
-        clearTimeout(timer)
-        resolve(Number(match[1]))
-      }
-    })
-  })
-  return { child, port }
+  const { child, url } = await serveCli(['--log-dir', join(dir, 'logs'), ...args])
+  if (!url.startsWith('https://')) throw new Error(`not an HTTPS listener: ${url}`)
+  return { child, port: Number(new URL(url).port) }
 }
 
 function get (port: number, options: https.RequestOptions = {}): Promise<{ status: number, body: string, headers: http.IncomingHttpHeaders }> {
@@ -99,12 +86,8 @@ t.test('mutual TLS: a client certificate signed by the CA is required', async (t
 })
 
 t.test('TLS configuration errors stop startup with the file and the reason', async (t) => {
-  const run = (args: string[]): Promise<{ code: number | null, stderr: string }> => new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--log-dir', join(dir, 'logs'), ...args], { env: { ...process.env, NODE_OPTIONS: '' } })
-    let stderr = ''
-    child.stderr.on('data', (d) => { stderr += String(d) })
-    child.on('exit', (code) => resolve({ code, stderr }))
-  })
+  const run = async (args: string[]): Promise<{ code: number | null, stderr: string }> =>
+    await runCli(['serve', '--port', '0', '--log-dir', join(dir, 'logs'), ...args])
   let r = await run(['--tls-cert', file('server.crt')])
   t.equal(r.code, 1)
   t.match(r.stderr, 'command line: tls: --tls-cert and --tls-key go together')

@@ -112,51 +112,45 @@ export class BusClient {
 
   /** Scan one board: every packet until silence (protocol.md §3). */
   scan (boardId: number): Promise<Packet[]> {
-    return this.exclusive(async () => {
-      await this.flushInput()
-      const packet = this.packet(boardId)
-      for (let attempt = 1; ; attempt++) {
-        await this.send(packet)
-        try {
-          return await this.readScan(packet.sequence)
-        } catch (err) {
-          if (!(err instanceof PacketError)) throw err
-          this.countPacketError(err)
-          if (attempt >= this.policy.scanAttempts) throw this.scanRetryLimitError(err)
-          this.log.debug({ attempt, reason: err.message }, 'scan answer corrupt, re-sending')
-          await this.sleep(this.policy.scanRetryDelayMs)
-          await this.flushInput()
-        }
-      }
-    })
+    return this.exclusive(async () => await this.scanWithResends(this.packet(boardId), () => {}))
   }
 
   /** Scan every board on the bus with the time-slice protocol (protocol.md §4). */
   scanAll (): Promise<Packet[]> {
     return this.exclusive(async () => {
-      await this.flushInput()
       const [mac1, mac2] = this.policy.macBytes
       const base = (BOARD_ID_BITS.scanAll | (mac1 << 16) | (mac2 << 8) | (this.policy.timeSlice & 0xff)) >>> 0
-      const packet = this.packet(base)
-      let records: Packet[] | undefined
-      for (let attempt = 1; records === undefined; attempt++) {
-        await this.send(packet)
-        try {
-          records = await this.readScan(packet.sequence)
-        } catch (err) {
-          if (!(err instanceof PacketError)) throw err
-          this.countPacketError(err)
-          if (attempt >= this.policy.scanAttempts) throw this.scanRetryLimitError(err)
-          this.log.debug({ attempt, reason: err.message }, 'scan-all collision, re-sending with the shuffle bit')
-          packet.boardId = (base | BOARD_ID_BITS.shuffle) >>> 0
-          await this.sleep(this.policy.scanRetryDelayMs)
-          await this.flushInput()
-        }
-      }
+      // a collision is re-sent with the shuffle bit set
+      const records = await this.scanWithResends(this.packet(base), (packet) => {
+        packet.boardId = (base | BOARD_ID_BITS.shuffle) >>> 0
+      })
       // persist the result on the boards; no answer is expected
       await this.send(this.packet((BOARD_ID_BITS.scanAll | BOARD_ID_BITS.save) >>> 0))
       return records
     })
+  }
+
+  /**
+   * Send a scan and collect records until silence. A corrupt record re-sends
+   * the same packet (same sequence number) after a pause and a flush, at most
+   * scanAttempts transmissions in all; `beforeResend` may adjust the packet.
+   */
+  private async scanWithResends (packet: Packet, beforeResend: (packet: Packet) => void): Promise<Packet[]> {
+    await this.flushInput()
+    for (let attempt = 1; ; attempt++) {
+      await this.send(packet)
+      try {
+        return await this.readScan(packet.sequence)
+      } catch (err) {
+        if (!(err instanceof PacketError)) throw err
+        this.countPacketError(err)
+        if (attempt >= this.policy.scanAttempts) throw this.scanRetryLimitError(err)
+        this.log.debug({ attempt, reason: err.message }, 'scan answer corrupt, re-sending')
+        beforeResend(packet)
+        await this.sleep(this.policy.scanRetryDelayMs)
+        await this.flushInput()
+      }
+    }
   }
 
   async close (): Promise<void> {

@@ -149,19 +149,25 @@ export function validateEmulatorConfig (value: unknown, file: string): EmulatorC
   return config
 }
 
-/** Read, parse and validate an emulator config file; errors name the file, the path and the reason. */
-export function loadEmulatorConfig (file: string): EmulatorConfig {
+/**
+ * Read and parse a JSON configuration file; errors name the file and the
+ * reason. `parse` defaults to JSON.parse.
+ */
+export function readJsonFile (file: string, parse: (text: string) => unknown = JSON.parse): unknown {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
   } catch (err) {
     throw new ConfigError(file, '', `cannot read file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
   }
-  let value: unknown
   try {
-    value = parseJsonLossless(text)
+    return parse(text)
   } catch (err) {
     throw new ConfigError(file, '', `invalid JSON: ${(err as Error).message}`)
   }
-  return validateEmulatorConfig(value, file)
+}
+
+/** Read, parse and validate an emulator config file; errors name the file, the path and the reason. */
+export function loadEmulatorConfig (file: string): EmulatorConfig {
+  return validateEmulatorConfig(readJsonFile(file, parseJsonLossless), file)
 }
