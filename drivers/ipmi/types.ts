@@ -1,0 +1,76 @@
+/**
+ * The IPMI bridge's shared types: what a BMC entry of bmc_config.json becomes,
+ * and the one call every IPMI command goes through. The session layer
+ * (session.ts) implements IpmiRequester; the command layer (commands.ts,
+ * sdr.ts, fru.ts) only ever sees an IpmiRequester, so it is tested with a fake.
+ */
+
+export const AUTH_ALGORITHMS = ['NO_AUTHENTICATION_ALGORITHM', 'RAKP_HMAC_SHA1'] as const
+export const INTEGRITY_ALGORITHMS = ['NO_INTEGRITY_ALGORITHM', 'HMAC_SHA1_96'] as const
+export const CONFIDENTIALITY_ALGORITHMS = ['NO_ENCRYPTION_ALGORITHM', 'AES_CBC_128'] as const
+
+export type AuthAlgorithm = typeof AUTH_ALGORITHMS[number]
+export type IntegrityAlgorithm = typeof INTEGRITY_ALGORITHMS[number]
+export type ConfidentialityAlgorithm = typeof CONFIDENTIALITY_ALGORITHMS[number]
+
+/** One BMC to talk to (a bmc_config.json entry, validated). */
+export interface BmcTarget {
+  host: string
+  /** UDP port; 623 unless bmc_config.json's bmc_port says otherwise. */
+  port: number
+  username: string
+  /** Never logged, never in an error message or a response. */
+  password: string
+  auth: AuthAlgorithm
+  integrity: IntegrityAlgorithm
+  confidentiality: ConfidentialityAlgorithm
+}
+
+/** Timing of one BMC's session; every field has a default in session.ts. */
+export interface IpmiPolicy {
+  /** Time to wait for one answer before retransmitting (ms). */
+  retransmitMs: number
+  /** Retransmissions of one request before it fails. */
+  retries: number
+  /** Upper bound for a whole request, session set-up included (ms); default 3000. */
+  requestTimeoutMs: number
+  /** An idle session is kept alive with a no-op request this often (ms). */
+  keepAliveMs: number
+}
+
+/** Network functions (IPMI v2.0 §5.1, table 5-1), request codes. */
+export const NETFN = {
+  chassis: 0x00,
+  sensorEvent: 0x04,
+  app: 0x06,
+  storage: 0x0a
+} as const
+
+/**
+ * Sends one IPMI request to one BMC over its long-lived session and resolves
+ * with the response data after the completion code. A non-zero completion
+ * code rejects with IpmiCompletionError; no answer in time, an unreachable
+ * BMC or a failed login reject with IpmiError (see errors below).
+ * Requests to one BMC are queued: one in flight at a time.
+ */
+export interface IpmiRequester {
+  request: (netFn: number, cmd: number, data?: Uint8Array) => Promise<Buffer>
+}
+
+export type IpmiErrorKind = 'timeout' | 'auth' | 'session' | 'protocol' | 'closed'
+
+/** A failed IPMI exchange; the message names the BMC by host:port, never the password. */
+export class IpmiError extends Error {
+  constructor (readonly kind: IpmiErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'IpmiError'
+  }
+}
+
+/** The BMC answered with a non-zero completion code (IPMI v2.0 §5.2, table 5-2). */
+export class IpmiCompletionError extends IpmiError {
+  constructor (readonly netFn: number, readonly cmd: number, readonly completionCode: number, message: string) {
+    super('protocol', message)
+    this.name = 'IpmiCompletionError'
+  }
+}
