@@ -1,0 +1,77 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { ConfigError } from '../errors.js'
+import { firstSchemaError, readJsonFile } from '../emulator/emulator-config.js'
+import {
+  AUTH_ALGORITHMS, CONFIDENTIALITY_ALGORITHMS, INTEGRITY_ALGORITHMS, type BmcTarget
+} from './types.js'
+
+/**
+ * bmc_config.json (the seeds' IPMI Bridge section): a list of BMCs, each with
+ * its address, credentials and RMCP+ algorithms. `bmc_port` (not in v1.2)
+ * picks a UDP port other than 623, so several simulators can share an address.
+ */
+const oneOf = (values: readonly string[]): ReturnType<typeof Type.Union> =>
+  Type.Union(values.map((v) => Type.Literal(v)), { errorMessage: `must be one of ${values.join(', ')}` })
+
+export const BmcEntrySchema = Type.Object({
+  bmc_ip: Type.String({ minLength: 1, errorMessage: 'must be the BMC address (a non-empty string)' }),
+  bmc_port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, errorMessage: 'must be a UDP port number (1-65535)' })),
+  username: Type.String({ maxLength: 16, errorMessage: 'must be a string of at most 16 characters (may be empty)' }),
+  password: Type.String({ maxLength: 20, errorMessage: 'must be a string of at most 20 characters (may be empty)' }),
+  auth_type: oneOf(AUTH_ALGORITHMS),
+  integrity_type: oneOf(INTEGRITY_ALGORITHMS),
+  encryption_type: oneOf(CONFIDENTIALITY_ALGORITHMS)
+})
+
+export const BmcConfigSchema = Type.Object({
+  bmcs: Type.Array(BmcEntrySchema, { maxItems: 0xffffff, errorMessage: 'must be a list of BMCs' })
+})
+
+export type BmcConfigFile = Static<typeof BmcConfigSchema>
+
+/** The BMCs of a bmc_config.json, validated; errors name the file, the field and the reason. */
+export function loadBmcConfig (file: string): BmcTarget[] {
+  const value = readJsonFile(file, parseWithoutEcho)
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(file, '', 'must be a JSON object with a "bmcs" list')
+  if (!('bmcs' in value)) throw new ConfigError(file, 'bmcs', 'missing: list the BMCs under "bmcs"')
+  const error = firstSchemaError(BmcConfigSchema, value)
+  if (error !== undefined) throw new ConfigError(file, error[0], error[1])
+  const config = value as BmcConfigFile
+  return config.bmcs.map((bmc, i) => {
+    const where = `bmcs[${i}]`
+    // RMCP+ keys come from the authentication exchange: without it there is
+    // nothing to sign or encrypt with (IPMI v2.0 §13.28)
+    if (bmc.auth_type === 'NO_AUTHENTICATION_ALGORITHM' && bmc.integrity_type !== 'NO_INTEGRITY_ALGORITHM') {
+      throw new ConfigError(file, `${where}.integrity_type`, 'integrity needs an authentication algorithm (auth_type RAKP_HMAC_SHA1)')
+    }
+    if (bmc.integrity_type === 'NO_INTEGRITY_ALGORITHM' && bmc.encryption_type !== 'NO_ENCRYPTION_ALGORITHM') {
+      throw new ConfigError(file, `${where}.encryption_type`, 'encryption needs an integrity algorithm (integrity_type HMAC_SHA1_96)')
+    }
+    return {
+      host: bmc.bmc_ip,
+      port: bmc.bmc_port ?? 623,
+      username: bmc.username,
+      password: bmc.password,
+      auth: bmc.auth_type as BmcTarget['auth'],
+      integrity: bmc.integrity_type as BmcTarget['integrity'],
+      confidentiality: bmc.encryption_type as BmcTarget['confidentiality']
+    }
+  })
+}
+
+/**
+ * JSON.parse, whose errors quote the text around the fault: in this file that
+ * text may be a password, so only the line and column are reported.
+ */
+function parseWithoutEcho (text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    const at = /position (\d+)/.exec((err as Error).message)
+    if (at === null) throw new Error('not valid JSON (the text is not quoted: it may hold passwords)')
+    const before = text.slice(0, Number(at[1]))
+    const line = before.split('\n').length
+    const column = before.length - before.lastIndexOf('\n')
+    throw new Error(`not valid JSON at line ${line}, column ${column} (the text is not quoted: it may hold passwords)`)
+  }
+}

@@ -1,0 +1,226 @@
+import type {
+  AssetInfo, BootTarget, Bus, DeviceLocation, BoardLocation, LedState, LedStatus, PowerAction, Reading, ScannedBoard, ScannedDevice
+} from '../bus.js'
+import { boardIdHex, deviceIdHex } from '../bus.js'
+import { BOARD_ID_BITS } from '../device-bus/device-types.js'
+import type { PowerStatus } from '../device-bus/conversions.js'
+import { UNKNOWN_PHYSICAL_LOCATION } from '../device-bus/location.js'
+import { OpenDcreError, type OpenDcreErrorCode } from '../errors.js'
+import { IpmiError, type BmcTarget } from './types.js'
+
+/** A sensor of a BMC's SDR repository, as the bridge lists it. */
+export interface BridgeSensor {
+  number: number
+  /** The SDR's id string. */
+  name: string
+  kind: 'temperature' | 'fan_speed' | 'other'
+}
+
+export interface BridgeChassisStatus {
+  power: 'on' | 'off'
+  /** Get Chassis Status's power fault bit. */
+  powerFault: boolean
+  identify: 'on' | 'off' | 'unknown'
+}
+
+/** What the bridge asks of one BMC (drivers/ipmi/bmc.ts over its session). */
+export interface BmcOperations {
+  sensors: () => Promise<BridgeSensor[]>
+  /** A reading converted with the sensor's SDR (degrees C, RPM). */
+  readSensor: (sensorNumber: number) => Promise<number>
+  chassisStatus: () => Promise<BridgeChassisStatus>
+  chassisControl: (action: 'on' | 'off' | 'cycle') => Promise<void>
+  identify: (state: LedState) => Promise<void>
+  bootTarget: () => Promise<BootTarget>
+  setBootTarget: (target: BootTarget) => Promise<void>
+  fru: () => Promise<Omit<AssetInfo, 'bmc_ip'>>
+}
+
+export interface BridgeBmc {
+  target: BmcTarget
+  ops: BmcOperations
+  close: () => Promise<void>
+}
+
+/** protocol.md §8: the fixed devices of every IPMI board. */
+export const POWER_DEVICE = 0x0100
+export const SYSTEM_DEVICE = 0x0200
+export const IPMI_FIRMWARE_VERSION = 'OpenDCRE IPMI Bridge v2.0'
+
+/** The v1.2 power fields a BMC has no source for. */
+const FIXED_POWER_FIELDS = {
+  input_power: 0,
+  input_voltage: 0,
+  output_current: 0,
+  over_current: false,
+  pmbus_raw: '0,0,0,0',
+  under_voltage: false
+} as const
+
+/**
+ * The IPMI bridge as a Bus: the n-th BMC of bmc_config.json is board
+ * 0x40000000 | n. Every call goes to that BMC's own session, so BMCs never
+ * wait for each other; errors keep v1.2's wording and never name a password.
+ */
+export class IpmiBus implements Bus {
+  readonly name = 'ipmi'
+  private readonly bmcs: BridgeBmc[]
+
+  constructor (bmcs: BridgeBmc[]) {
+    this.bmcs = bmcs
+  }
+
+  get size (): number {
+    return this.bmcs.length
+  }
+
+  boardId (index: number): number {
+    return (BOARD_ID_BITS.ipmi | (index + 1)) >>> 0
+  }
+
+  private bmc (boardId: number): BridgeBmc {
+    const index = (boardId & 0x00ffffff) - 1
+    // only 0x40NNNNNN is an IPMI board id; 0x4NNNNNNN with other upper bits is not
+    if ((boardId >>> 24) !== 0x40 || index < 0 || index >= this.bmcs.length) {
+      throw new OpenDcreError('not-found', 'BMC with board_num was not found.')
+    }
+    return this.bmcs[index]
+  }
+
+  /** A board's scan record: power, system, then its temperature and fan sensors. */
+  private async record (index: number): Promise<ScannedBoard> {
+    const sensors = await this.bmcs[index].ops.sensors()
+    const devices: ScannedDevice[] = [
+      { device_id: deviceIdHex(POWER_DEVICE), device_type: 'power' },
+      { device_id: deviceIdHex(SYSTEM_DEVICE), device_type: 'system' }
+    ]
+    for (const sensor of sensors) {
+      if (sensor.kind === 'other') continue
+      devices.push({ device_id: deviceIdHex(sensor.number), device_type: sensor.kind, device_info: sensor.name })
+    }
+    return { board_id: boardIdHex(this.boardId(index)), devices }
+  }
+
+  /**
+   * Every BMC, scanned in parallel. A BMC that cannot be reached still shows
+   * as a board with its power and system devices (its sensors need its SDR),
+   * so one dead BMC neither fails nor hides the others.
+   */
+  async scanAll (): Promise<ScannedBoard[]> {
+    const results = await Promise.allSettled(this.bmcs.map(async (_bmc, i) => await this.record(i)))
+    return results.map((result, i) => result.status === 'fulfilled'
+      ? result.value
+      : {
+          board_id: boardIdHex(this.boardId(i)),
+          devices: [
+            { device_id: deviceIdHex(POWER_DEVICE), device_type: 'power' },
+            { device_id: deviceIdHex(SYSTEM_DEVICE), device_type: 'system' }
+          ]
+        })
+  }
+
+  async scanBoard (boardId: number): Promise<ScannedBoard[]> {
+    this.bmc(boardId)
+    const index = (boardId & 0x00ffffff) - 1
+    return [await this.call(() => this.record(index), 'Error scanning board', 'unavailable')]
+  }
+
+  async version (boardId: number): Promise<string> {
+    this.bmc(boardId)
+    return IPMI_FIRMWARE_VERSION
+  }
+
+  async read (boardId: number, deviceId: number, deviceType: string): Promise<Reading> {
+    const bmc = this.bmc(boardId)
+    const type = deviceType.toLowerCase()
+    if (type !== 'temperature' && type !== 'fan_speed') {
+      throw new OpenDcreError('unsupported', `Error reading IPMI sensor: ${deviceType} is not an IPMI sensor type (temperature, fan_speed).`)
+    }
+    const value = await this.sensorValue(bmc, deviceId, type)
+    return type === 'temperature' ? { temperature_c: value } : { speed_rpm: value }
+  }
+
+  private async sensorValue (bmc: BridgeBmc, deviceId: number, type: 'temperature' | 'fan_speed'): Promise<number> {
+    return await this.call(async () => {
+      const sensors = await bmc.ops.sensors()
+      const sensor = sensors.find((s) => s.number === deviceId && s.kind === type)
+      if (sensor === undefined) throw new OpenDcreError('not-found', `no ${type} sensor ${deviceIdHex(deviceId)} on this BMC`)
+      return await bmc.ops.readSensor(sensor.number)
+    }, 'Error reading IPMI sensor:', 'device-error', '.')
+  }
+
+  async power (boardId: number, _deviceId: number, action: PowerAction): Promise<PowerStatus> {
+    const bmc = this.bmc(boardId)
+    return await this.call(async () => {
+      if (action !== 'status') await bmc.ops.chassisControl(action)
+      const status = await bmc.ops.chassisStatus()
+      return { ...FIXED_POWER_FIELDS, power_ok: !status.powerFault, power_status: status.power }
+    }, 'Error returned from BMC in controlling power via IPMI (', 'device-error', ').')
+  }
+
+  async asset (boardId: number, _deviceId: number): Promise<AssetInfo> {
+    const bmc = this.bmc(boardId)
+    const fru = await this.call(async () => await bmc.ops.fru(), 'Error retrieving asset information via IPMI (', 'device-error', ').')
+    return { ...fru, bmc_ip: bmc.target.host }
+  }
+
+  async bootTarget (boardId: number, _deviceId: number, target?: BootTarget): Promise<{ target: string }> {
+    const bmc = this.bmc(boardId)
+    return await this.call(async () => {
+      if (target !== undefined) await bmc.ops.setBootTarget(target)
+      return { target: await bmc.ops.bootTarget() }
+    }, 'Error with boot target via IPMI (', 'device-error', ').')
+  }
+
+  async location (boardId: number, deviceId?: number): Promise<DeviceLocation | BoardLocation> {
+    this.bmc(boardId)
+    const physical = { ...UNKNOWN_PHYSICAL_LOCATION }
+    if (deviceId === undefined) return { physical_location: physical }
+    return {
+      chassis_location: { depth: 'unknown', horiz_pos: 'unknown', server_node: 'unknown', vert_pos: 'unknown' },
+      physical_location: physical
+    }
+  }
+
+  async led (boardId: number, _deviceId: number, state?: LedState): Promise<LedStatus> {
+    const bmc = this.bmc(boardId)
+    return await this.call(async () => {
+      if (state !== undefined) await bmc.ops.identify(state)
+      const status = await bmc.ops.chassisStatus()
+      // Get Chassis Status says on/off for a BMC that reports its identify
+      // state; one that does not leaves what was just set as the best answer
+      const ledState = status.identify !== 'unknown' ? status.identify : (state ?? 'unknown')
+      return { led_color: 'unknown', led_state: ledState }
+    }, 'Error with LED control via IPMI (', 'device-error', ').')
+  }
+
+  async fan (boardId: number, deviceId: number, rpm?: string): Promise<{ speed_rpm: number }> {
+    const bmc = this.bmc(boardId)
+    if (rpm !== undefined) throw new OpenDcreError('unsupported', 'Setting of fan speed for this device is not permitted.')
+    return { speed_rpm: await this.sensorValue(bmc, deviceId, 'fan_speed') }
+  }
+
+  async close (): Promise<void> {
+    await Promise.allSettled(this.bmcs.map(async (bmc) => await bmc.close()))
+  }
+
+  /**
+   * Runs one BMC operation; an IPMI failure becomes the v1.2 message
+   * `${before}${reason}${after}` (a timeout keeps its own code).
+   */
+  private async call<T>(op: () => Promise<T>, before: string, code: OpenDcreErrorCode, after = ''): Promise<T> {
+    try {
+      return await op()
+    } catch (err) {
+      if (err instanceof IpmiError) {
+        const sep = before.endsWith('(') ? '' : ' '
+        throw new OpenDcreError(err.kind === 'timeout' ? 'timeout' : code, `${before}${sep}${err.message}${after}`, { cause: err })
+      }
+      if (err instanceof OpenDcreError) {
+        const sep = before.endsWith('(') ? '' : ' '
+        throw new OpenDcreError(err.code, `${before}${sep}${err.message}${after}`, { cause: err })
+      }
+      throw err
+    }
+  }
+}

@@ -1,0 +1,91 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { loadBmcConfig } from '../../../drivers/ipmi/bmc-config.js'
+import { ConfigError } from '../../../drivers/errors.js'
+import { referenceFile } from '../../helper.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'bmc-config-'))
+let n = 0
+function file (text: string): string {
+  const path = join(dir, `bmc-${n++}.json`)
+  writeFileSync(path, text)
+  return path
+}
+
+function failure (path: string): ConfigError {
+  try {
+    loadBmcConfig(path)
+  } catch (err) {
+    if (err instanceof ConfigError) return err
+    throw err
+  }
+  throw new Error('expected a ConfigError')
+}
+
+const good = {
+  bmc_ip: '127.0.0.1',
+  username: 'ADMIN',
+  password: 's3cr3t-pw',
+  auth_type: 'RAKP_HMAC_SHA1',
+  integrity_type: 'HMAC_SHA1_96',
+  encryption_type: 'AES_CBC_128'
+}
+
+t.test('the reference sample loads: two BMCs on port 623 with their algorithms', async (t) => {
+  const bmcs = loadBmcConfig(referenceFile('bmc_config_sample.json'))
+  t.same(bmcs.map((b) => [b.host, b.port, b.username, b.auth, b.integrity, b.confidentiality]), [
+    ['192.168.1.118', 623, 'ADMIN', 'RAKP_HMAC_SHA1', 'HMAC_SHA1_96', 'AES_CBC_128'],
+    ['192.168.1.119', 623, 'root', 'RAKP_HMAC_SHA1', 'HMAC_SHA1_96', 'AES_CBC_128']
+  ])
+})
+
+t.test('bmc_port picks another UDP port; empty user and password are allowed', async (t) => {
+  const [bmc] = loadBmcConfig(file(JSON.stringify({ bmcs: [{ ...good, bmc_port: 9623, username: '', password: '' }] })))
+  t.equal(bmc.port, 9623)
+  t.equal(bmc.username, '')
+})
+
+const broken: Array<[string, string, string, RegExp]> = [
+  ['not JSON', '{"bmcs": [', '', /not valid JSON/],
+  ['not an object', '[1, 2]', '', /JSON object/],
+  ['no bmcs list', '{}', 'bmcs', /missing/],
+  ['bmcs not a list', '{"bmcs": 3}', 'bmcs', /list of BMCs/],
+  ['missing bmc_ip', JSON.stringify({ bmcs: [{ ...good, bmc_ip: undefined }] }), 'bmcs[0].bmc_ip', /missing required field/],
+  ['unknown auth type', JSON.stringify({ bmcs: [good, { ...good, auth_type: 'MD5' }] }), 'bmcs[1].auth_type', /one of NO_AUTHENTICATION_ALGORITHM, RAKP_HMAC_SHA1/],
+  ['unknown integrity', JSON.stringify({ bmcs: [{ ...good, integrity_type: 'HMAC_MD5_128' }] }), 'bmcs[0].integrity_type', /one of/],
+  ['unknown encryption', JSON.stringify({ bmcs: [{ ...good, encryption_type: 'xRC4_128' }] }), 'bmcs[0].encryption_type', /one of/],
+  ['port out of range', JSON.stringify({ bmcs: [{ ...good, bmc_port: 70000 }] }), 'bmcs[0].bmc_port', /UDP port/],
+  ['password too long for IPMI', JSON.stringify({ bmcs: [{ ...good, password: 'x'.repeat(21) }] }), 'bmcs[0].password', /at most 20/],
+  ['integrity without authentication', JSON.stringify({ bmcs: [{ ...good, auth_type: 'NO_AUTHENTICATION_ALGORITHM' }] }), 'bmcs[0].integrity_type', /needs an authentication/],
+  ['encryption without integrity', JSON.stringify({ bmcs: [{ ...good, integrity_type: 'NO_INTEGRITY_ALGORITHM' }] }), 'bmcs[0].encryption_type', /needs an integrity/]
+]
+
+for (const [name, text, path, reason] of broken) {
+  t.test(`broken config: ${name} → the file, the field and the reason`, async (t) => {
+    const where = file(text)
+    const err = failure(where)
+    t.equal(err.file, where)
+    t.equal(err.path, path)
+    t.match(err.message, reason)
+    t.ok(err.message.startsWith(where), err.message)
+  })
+}
+
+t.test('a JSON error next to a password does not quote the password', async (t) => {
+  const where = file('{"bmcs": [{"bmc_ip": "10.0.0.1", "password": "hunter2-secret" "username": "x"}]}')
+  const err = failure(where)
+  t.match(err.message, /line 1, column \d+/)
+  t.notMatch(err.message, /hunter2/)
+})
+
+t.test('a schema error on a password field does not quote the password', async (t) => {
+  const err = failure(file(JSON.stringify({ bmcs: [{ ...good, password: 'p'.repeat(25) }] })))
+  t.notMatch(err.message, /ppppp/)
+})
+
+t.test('a missing file names the file', async (t) => {
+  const err = failure(join(dir, 'nope.json'))
+  t.match(err.message, /nope\.json: cannot read file \(ENOENT\)/)
+})

@@ -1,0 +1,141 @@
+import t from 'tap'
+import { IpmiBus, type BmcOperations, type BridgeBmc, type BridgeChassisStatus } from '../../../drivers/ipmi/ipmi-bus.js'
+import { IpmiError, type BmcTarget } from '../../../drivers/ipmi/types.js'
+import { OpenDcreError } from '../../../drivers/errors.js'
+
+/** The bridge's logic over fake BMCs; the real BMC path is test/ipmi/. */
+
+const target = (host: string): BmcTarget => ({
+  host, port: 623, username: 'ADMIN', password: 'pw', auth: 'RAKP_HMAC_SHA1', integrity: 'HMAC_SHA1_96', confidentiality: 'AES_CBC_128'
+})
+
+interface FakeState { power: 'on' | 'off', identify: 'on' | 'off', boot: 'no_override' | 'pxe' | 'hdd', calls: string[] }
+
+function fakeBmc (host: string, overrides: Partial<BmcOperations> = {}): BridgeBmc & { state: FakeState } {
+  const state: FakeState = { power: 'off', identify: 'off', boot: 'no_override', calls: [] }
+  const ops: BmcOperations = {
+    sensors: async () => [
+      { number: 1, name: 'CPU Temp', kind: 'temperature' },
+      { number: 2, name: 'FAN 1', kind: 'fan_speed' },
+      { number: 3, name: 'PSU volts', kind: 'other' }
+    ],
+    readSensor: async (n) => { state.calls.push(`read ${n}`); return n === 1 ? 48 : 4000 },
+    chassisStatus: async (): Promise<BridgeChassisStatus> => ({ power: state.power, powerFault: false, identify: state.identify }),
+    chassisControl: async (a) => { state.calls.push(`power ${a}`); state.power = a === 'off' ? 'off' : 'on' },
+    identify: async (s) => { state.calls.push(`identify ${s}`); state.identify = s },
+    bootTarget: async () => state.boot,
+    setBootTarget: async (b) => { state.boot = b },
+    fru: async () => ({ board_info: { manufacturer: 'Vapor IO', part_number: '0001', product_name: 'BRD1', serial_number: 'S1234567' } }),
+    ...overrides
+  }
+  return { target: target(host), ops, close: async () => {}, state }
+}
+
+const dead: Partial<BmcOperations> = {
+  sensors: async () => { throw new IpmiError('timeout', 'no answer from BMC 10.0.0.9:623 within 3000 ms') },
+  chassisStatus: async () => { throw new IpmiError('timeout', 'no answer from BMC 10.0.0.9:623 within 3000 ms') }
+}
+
+async function rejection (p: Promise<unknown>): Promise<OpenDcreError> {
+  try {
+    await p
+  } catch (err) {
+    if (err instanceof OpenDcreError) return err
+    throw err
+  }
+  throw new Error('expected a rejection')
+}
+
+t.test('boards are 0x40000001.. in file order; scan lists power, system, then temperature and fan sensors', async (t) => {
+  const bus = new IpmiBus([fakeBmc('10.0.0.1'), fakeBmc('10.0.0.2')])
+  const boards = await bus.scanAll()
+  t.same(boards.map((b) => b.board_id), ['40000001', '40000002'])
+  t.same(boards[0].devices, [
+    { device_id: '0100', device_type: 'power' },
+    { device_id: '0200', device_type: 'system' },
+    { device_id: '0001', device_type: 'temperature', device_info: 'CPU Temp' },
+    { device_id: '0002', device_type: 'fan_speed', device_info: 'FAN 1' }
+  ])
+  t.same(await bus.scanBoard(0x40000002), [boards[1]])
+})
+
+t.test('unknown IPMI boards answer as v1.2 did', async (t) => {
+  const bus = new IpmiBus([fakeBmc('10.0.0.1')])
+  for (const board of [0x40000000, 0x40000002, 0x41000001, 0xffffffff]) {
+    const err = await rejection(bus.version(board))
+    t.equal(err.message, 'BMC with board_num was not found.', board.toString(16))
+  }
+  t.equal(await bus.version(0x40000001), 'OpenDCRE IPMI Bridge v2.0')
+})
+
+t.test('a dead BMC still shows in scan-all with its fixed devices; scanning it alone fails', async (t) => {
+  const bus = new IpmiBus([fakeBmc('10.0.0.1'), fakeBmc('10.0.0.9', dead)])
+  const boards = await bus.scanAll()
+  t.equal(boards[0].devices.length, 4)
+  t.same(boards[1], { board_id: '40000002', devices: [{ device_id: '0100', device_type: 'power' }, { device_id: '0200', device_type: 'system' }] })
+  const err = await rejection(bus.scanBoard(0x40000002))
+  t.equal(err.code, 'timeout')
+  t.match(err.message, /^Error scanning board no answer from BMC 10\.0\.0\.9:623/)
+})
+
+t.test('reads: temperature and fan_speed by sensor number; anything else is refused', async (t) => {
+  const bmc = fakeBmc('10.0.0.1')
+  const bus = new IpmiBus([bmc])
+  t.same(await bus.read(0x40000001, 1, 'temperature'), { temperature_c: 48 })
+  t.same(await bus.read(0x40000001, 2, 'FAN_SPEED'), { speed_rpm: 4000 })
+  t.same(await bus.fan(0x40000001, 2), { speed_rpm: 4000 })
+  t.match((await rejection(bus.read(0x40000001, 1, 'fan_speed'))).message, /^Error reading IPMI sensor: no fan_speed sensor 0001/)
+  t.match((await rejection(bus.read(0x40000001, 9, 'temperature'))).message, /no temperature sensor 0009/)
+  t.match((await rejection(bus.read(0x40000001, 1, 'humidity'))).message, /humidity is not an IPMI sensor type/)
+  t.equal((await rejection(bus.fan(0x40000001, 2, '3000'))).message, 'Setting of fan speed for this device is not permitted.')
+  t.same(bmc.state.calls, ['read 1', 'read 2', 'read 2'], 'refused requests never reach the BMC')
+})
+
+t.test('power: control then status, with v1.2 fixed fields', async (t) => {
+  const bmc = fakeBmc('10.0.0.1')
+  const bus = new IpmiBus([bmc])
+  const on = await bus.power(0x40000001, 0x100, 'on')
+  t.same(on, { input_power: 0, input_voltage: 0, output_current: 0, over_current: false, pmbus_raw: '0,0,0,0', power_ok: true, power_status: 'on', under_voltage: false })
+  t.equal((await bus.power(0x40000001, 0x100, 'status')).power_status, 'on')
+  t.equal((await bus.power(0x40000001, 0x100, 'off')).power_status, 'off')
+  t.same(bmc.state.calls, ['power on', 'power off'])
+})
+
+t.test('led is chassis identify; boot target get and set; asset adds bmc_ip; location is unknown', async (t) => {
+  const bmc = fakeBmc('10.0.0.1')
+  const bus = new IpmiBus([bmc])
+  t.same(await bus.led(0x40000001, 0x200), { led_color: 'unknown', led_state: 'off' })
+  t.same(await bus.led(0x40000001, 0x200, 'on'), { led_color: 'unknown', led_state: 'on' })
+  t.same(await bus.bootTarget(0x40000001, 0x200, 'pxe'), { target: 'pxe' })
+  t.same(await bus.bootTarget(0x40000001, 0x200), { target: 'pxe' })
+  const asset = await bus.asset(0x40000001, 0x200)
+  t.equal(asset.bmc_ip, '10.0.0.1')
+  t.equal(asset.board_info?.product_name, 'BRD1')
+  t.same(await bus.location(0x40000001), { physical_location: { depth: 'unknown', horizontal: 'unknown', vertical: 'unknown' } })
+  t.same(await bus.location(0x40000001, 0x100), {
+    chassis_location: { depth: 'unknown', horiz_pos: 'unknown', server_node: 'unknown', vert_pos: 'unknown' },
+    physical_location: { depth: 'unknown', horizontal: 'unknown', vertical: 'unknown' }
+  })
+})
+
+t.test('BMC errors keep v1.2 wording and their kind', async (t) => {
+  const bus = new IpmiBus([fakeBmc('10.0.0.9', dead)])
+  const err = await rejection(bus.power(0x40000001, 0x100, 'status'))
+  t.equal(err.code, 'timeout')
+  t.equal(err.message, 'Error returned from BMC in controlling power via IPMI (no answer from BMC 10.0.0.9:623 within 3000 ms).')
+  const auth = new IpmiBus([fakeBmc('10.0.0.8', { chassisStatus: async () => { throw new IpmiError('auth', 'authentication failed for BMC 10.0.0.8:623') } })])
+  const authErr = await rejection(auth.led(0x40000001, 0x200))
+  t.equal(authErr.code, 'device-error')
+  t.match(authErr.message, /authentication failed/)
+})
+
+t.test('a slow BMC does not delay another', async (t) => {
+  let release = (): void => {}
+  const slow = fakeBmc('10.0.0.2', { chassisStatus: async () => await new Promise((resolve) => { release = () => resolve({ power: 'on', powerFault: false, identify: 'off' }) }) })
+  const bus = new IpmiBus([fakeBmc('10.0.0.1'), slow])
+  const pending = bus.power(0x40000002, 0x100, 'status')
+  const fast = await bus.power(0x40000001, 0x100, 'status')
+  t.equal(fast.power_status, 'off', 'BMC 1 answered while BMC 2 was still busy')
+  release()
+  t.equal((await pending).power_status, 'on')
+})
