@@ -1,10 +1,10 @@
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { stateChange } from '../../plugins/audit.js'
-import { pino } from 'pino'
+import { destination, pino } from 'pino'
 import { REDACT } from '../../server.js'
 import { build, PREFIX } from '../helper.js'
 import { routeOf } from '../routes/command-routes.js'
@@ -48,7 +48,7 @@ async function listen (app: FastifyInstance): Promise<number> {
   return address.port
 }
 
-function check (t: Tap.Test, answers: FuzzAnswer[], secrets: string[]): void {
+function check (t: Test, answers: FuzzAnswer[], secrets: string[]): void {
   const silent = answers.filter((a) => a.status === null)
   t.equal(silent.length, 0, `every request answered (${silent.slice(0, 3).map((a) => `${a.request.method} ${a.request.path.slice(0, 80)}`).join('; ')})`)
   const slowest = Math.max(...answers.map((a) => a.ms))
@@ -76,7 +76,7 @@ t.test('state-change detection matches the routes', async (t) => {
 t.test('open configuration: the service keeps answering, bounded, without leaks', async (t) => {
   const logDir = mkdtempSync(join(tmpdir(), 'opendcre-fuzz-'))
   const logFile = join(logDir, 'access.log')
-  const app = await build(t, { loggerInstance: pino({ level: 'info', redact: { paths: REDACT, censor: '[redacted]' } }, pino.destination({ dest: logFile, sync: true })), readTimeoutMs: 10, busPolicy: { scanRetryDelayMs: 0 } })
+  const app = await build(t, { loggerInstance: pino({ level: 'info', redact: { paths: REDACT, censor: '[redacted]' } }, destination({ dest: logFile, sync: true })), readTimeoutMs: 10, busPolicy: { scanRetryDelayMs: 0 } })
   const port = await listen(app)
   const started = Date.now()
   const answers = await fuzz(port, generator(SEED, { prefix: PREFIX }), COUNT, 16, PER_REQUEST_MS)
