@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import {
@@ -59,14 +59,13 @@ function recording (name: string): Recording {
   return JSON.parse(readFileSync(fileURLToPath(new URL(`../../fixtures/ipmi/${name}`, import.meta.url)), 'utf8')) as Recording
 }
 
-function rejects (t: Tap.Test, fn: () => unknown, pattern: RegExp, name: string): void {
+type Asserts = Pick<Test, 'ok'>
+
+function rejects (t: Asserts, fn: () => unknown, pattern: RegExp, name: string): void {
   let caught: unknown
   try { fn() } catch (err) { caught = err }
   t.ok(caught instanceof IpmiError && caught.kind === 'protocol' && pattern.test(caught.message), name, { found: String(caught) })
 }
-
-// tap's Test type without importing its internals
-declare namespace Tap { type Test = Parameters<Parameters<typeof t.test>[1]>[0] }
 
 t.test('§13.1.3 RMCP header', async (t) => {
   const vectors = [
