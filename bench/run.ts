@@ -9,14 +9,14 @@
  *   npm run bench                          # 3 rounds x 5 s per case, 50 connections
  *   npm run bench -- --rounds 5 --duration 10
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
+import { load as loadWith, median, rssMb, start, stop, type Sample } from './harness.js'
 
 const { values } = parseArgs({
   options: {
@@ -30,57 +30,9 @@ const duration = Number(values.duration)
 const rounds = Number(values.rounds)
 const connections = Number(values.connections)
 const rssRequests = Number(values['rss-requests'])
-const serverScript = fileURLToPath(new URL('./server.js', import.meta.url))
-
-interface Started { child: ChildProcess, port: number }
-
-async function start (kind: string, arg?: string): Promise<Started> {
-  const child = spawn(process.execPath, [serverScript, kind, ...(arg === undefined ? [] : [arg])], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const lines = createInterface({ input: child.stdout! })
-  const port = await new Promise<number>((resolve, reject) => {
-    lines.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port))
-    child.once('exit', (code) => reject(new Error(`${kind} server exited (${String(code)})`)))
-  })
-  return { child, port }
-}
-
-async function stop ({ child }: Started): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGTERM')
-  await exited
-}
-
-interface Sample { rps: number, p50: number, p99: number, errors: number, non2xx: number, cpuUs: number }
-
-/** CPU seconds (user + system) a process has used, from /proc: robust to other load on the machine. */
-function cpuSeconds (pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
 
 async function load (url: string, seconds = duration, clients = connections, pid?: number): Promise<Sample> {
-  const cpuBefore = pid === undefined ? 0 : cpuSeconds(pid)
-  const result = await autocannon({ url, connections: clients, duration: seconds })
-  const cpuUs = pid === undefined || result.requests.total === 0 ? NaN : (cpuSeconds(pid) - cpuBefore) / result.requests.total * 1e6
-  return {
-    cpuUs,
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx
-  }
-}
-
-function median (xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2
-}
-
-function rssMb (pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
+  return await loadWith(url, { seconds, connections: clients, pid })
 }
 
 const hello = await start('hello')
