@@ -19,9 +19,10 @@ import { ROLES, type AuthProvider, type AuthResult, type Identity, type LdapOpti
  * (groupOfUniqueNames), or when the user's own `memberOf` attribute (AD,
  * OpenLDAP's memberof overlay) names the group. The lookups run on the user's
  * own connection, with the user's rights. Operator wins over viewer. A user in
- * no configured group is refused with `{ failed: 'not in any OpenDCRE group' }`
- * (401, like a wrong password: the directory vouches for the person, but
- * OpenDCRE does not know them), not an identity without a role.
+ * no configured group (right password, no role) gets
+ * `{ failed: 'not in any OpenDCRE group', forbidden: true, name }`: the auth
+ * plugin answers 403 (sending the same credentials again cannot help) and
+ * logs the name; a plugin that ignores the extra fields answers 401.
  *
  * An empty password is refused before the directory is contacted: a simple
  * bind with a DN and an empty password is an "unauthenticated bind" (RFC 4513
@@ -149,6 +150,15 @@ function parseBasic (header: string | undefined): Credentials | string | undefin
   return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) }
 }
 
+/**
+ * Valid credentials, no role: `forbidden` and `name` are the optional fields
+ * the auth plugin reads from a failure (plugins/auth/outcome.ts) to answer 403.
+ */
+function notInGroup (name: string): AuthResult {
+  const refusal = { failed: NOT_IN_GROUP, forbidden: true, name }
+  return refusal
+}
+
 class DeadlineExceeded extends Error {}
 
 /** Not this user, or not allowed in: the reason for the log (never the credentials). */
@@ -214,7 +224,12 @@ function isDirectoryAnswer (err: unknown): boolean {
   return err instanceof ResultCodeError
 }
 
-export function createLdapProvider (options: LdapOptions, deps: LdapProviderDeps = {}): AuthProvider {
+/** The provider, with how many credential checks went to the directory (the auth plugin's metric). */
+export interface LdapProvider extends AuthProvider {
+  readonly stats: { verifications: number }
+}
+
+export function createLdapProvider (options: LdapOptions, deps: LdapProviderDeps = {}): LdapProvider {
   const config = validate(options)
   const now = deps.now ?? Date.now
   const ttlMs = deps.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS
@@ -223,6 +238,7 @@ export function createLdapProvider (options: LdapOptions, deps: LdapProviderDeps
   const hmacKey = randomBytes(32)
   const cache = new Map<string, { identity: Identity, expiresAt: number }>()
   const inFlight = new Map<string, Promise<AuthResult>>()
+  const stats = { verifications: 0 }
 
   const cacheKey = (header: string): string => createHmac('sha256', hmacKey).update(header).digest('base64')
 
@@ -302,13 +318,14 @@ export function createLdapProvider (options: LdapOptions, deps: LdapProviderDeps
     }
     const { memberOf, names } = await readUser(client, userDn)
     const role = await roleOf(client, userDn, memberOf)
-    if (role === undefined) return { failed: NOT_IN_GROUP }
     // The directory matched " ALICE" to alice: the audit log gets the directory's spelling.
-    const canonical = names.find((n) => sameName(n, user))
-    return { name: canonical ?? user, role, provider: 'ldap' }
+    const name = names.find((n) => sameName(n, user)) ?? user
+    if (role === undefined) return notInGroup(name)
+    return { name, role, provider: 'ldap' }
   }
 
   async function verify (credentials: Credentials): Promise<AuthResult> {
+    stats.verifications++
     const client = new Client({ url: config.url, timeout: config.timeoutMs, connectTimeout: config.timeoutMs })
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<never>((_resolve, reject) => {
@@ -342,6 +359,7 @@ export function createLdapProvider (options: LdapOptions, deps: LdapProviderDeps
   return {
     name: 'ldap',
     challenge: CHALLENGE,
+    stats,
     async authenticate (request: FastifyRequest): Promise<AuthResult> {
       const header = request.headers.authorization
       const credentials = parseBasic(header)

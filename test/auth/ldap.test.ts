@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import t from 'tap'
 import {
   createLdapProvider, escapeDnValue, escapeFilterValue, normalizeDn, LDAP_UNAVAILABLE, NOT_IN_GROUP,
-  type LdapProviderDeps
+  type LdapProvider, type LdapProviderDeps
 } from '../../plugins/auth/ldap.js'
 import type { AuthProvider, AuthResult, LdapOptions } from '../../plugins/auth/provider.js'
 import { OPERATORS, PEOPLE, SERVICE, startSlapd, UNIQUE_VIEWERS, USERS, VIEWERS, type SeedUser } from './slapd.js'
@@ -28,11 +28,11 @@ async function ask (provider: AuthProvider, user: string, password: string): Pro
   return await provider.authenticate(request(basic(user, password)))
 }
 
-function direct (url: string, extra: Partial<LdapOptions> = {}, deps?: LdapProviderDeps): AuthProvider {
+function direct (url: string, extra: Partial<LdapOptions> = {}, deps?: LdapProviderDeps): LdapProvider {
   return createLdapProvider({ url, userDnTemplate: `uid={user},${PEOPLE}`, groups: GROUPS, timeoutMs: TIMEOUT_MS, ...extra }, deps)
 }
 
-function searching (url: string, extra: Partial<LdapOptions> = {}, deps?: LdapProviderDeps): AuthProvider {
+function searching (url: string, extra: Partial<LdapOptions> = {}, deps?: LdapProviderDeps): LdapProvider {
   return createLdapProvider({
     url,
     searchBase: PEOPLE,
@@ -125,7 +125,7 @@ t.test('against a running slapd', async (t) => {
     t.same(await ask(provider, u.frank.uid, u.frank.password), identity(u.frank, 'viewer'), 'frank: groupOfUniqueNames, a UTF-8 password')
     t.same(await ask(provider, u.oneil.uid, u.oneil.password), identity(u.oneil, 'viewer'), 'a comma in the name, escaped in the DN')
     t.same(await ask(provider, u.star.uid, u.star.password), identity(u.star, 'operator'), 'an asterisk in the name')
-    t.same(await ask(provider, u.carol.uid, u.carol.password), { failed: NOT_IN_GROUP }, 'carol binds but is in no group: refused')
+    t.same(await ask(provider, u.carol.uid, u.carol.password), { failed: NOT_IN_GROUP, forbidden: true, name: 'carol' }, 'carol binds but is in no group: refused, forbidden')
   })
 
   t.test('direct bind: wrong or unknown credentials fail', async (t) => {
@@ -151,7 +151,7 @@ t.test('against a running slapd', async (t) => {
     t.same(await ask(provider, u.oneil.uid, u.oneil.password), identity(u.oneil, 'viewer'))
     t.same(await ask(provider, u.star.uid, u.star.password), identity(u.star, 'operator'), 'the asterisk is matched literally')
     t.same(await ask(provider, u.frank.uid, u.frank.password), identity(u.frank, 'viewer'))
-    t.same(await ask(provider, u.carol.uid, u.carol.password), { failed: NOT_IN_GROUP })
+    t.same(await ask(provider, u.carol.uid, u.carol.password), { failed: NOT_IN_GROUP, forbidden: true, name: 'carol' })
     t.same(await ask(provider, u.alice.uid, 'wrong'), { failed: 'LDAP bind failed: invalid credentials' })
     t.same(await ask(provider, 'nobody', 'whatever'), { failed: 'LDAP user not found' })
 
@@ -219,7 +219,7 @@ t.test('against a running slapd', async (t) => {
     const provider = direct(hidden.url)
     t.same(await ask(provider, u.alice.uid, u.alice.password), identity(u.alice, 'operator'))
     t.same(await ask(provider, u.bob.uid, u.bob.password), identity(u.bob, 'viewer'))
-    t.same(await ask(provider, u.frank.uid, u.frank.password), { failed: NOT_IN_GROUP }, 'frank\'s group has no memberOf and cannot be read')
+    t.same(await ask(provider, u.frank.uid, u.frank.password), { failed: NOT_IN_GROUP, forbidden: true, name: 'frank' }, 'frank\'s group has no memberOf and cannot be read')
   })
 })
 
@@ -262,6 +262,7 @@ t.test('successes are cached briefly, failures never', async (t) => {
   t.same(await ask(provider, alice.uid, alice.password), identity(alice, 'operator'))
   t.same(await ask(provider, alice.uid, alice.password), identity(alice, 'operator'))
   t.equal(await aliceBinds(), start + 1, 'the second request did not bind again')
+  t.equal(provider.stats.verifications, 1, 'stats: one verification')
 
   t.ok(isFailed(await ask(provider, alice.uid, 'wrong')))
   t.ok(isFailed(await ask(provider, alice.uid, 'wrong')))
@@ -270,6 +271,7 @@ t.test('successes are cached briefly, failures never', async (t) => {
   const burst = await Promise.all(Array.from({ length: 8 }, async () => await ask(provider, bob.uid, bob.password)))
   t.same(burst, Array(8).fill(identity(bob, 'viewer')), 'a burst of one client')
   t.equal((await slapd.binds()).filter((dn) => dn === bob.dn).length, 1, 'shares one bind')
+  t.equal(provider.stats.verifications, 4, 'stats: alice, two failures, bob')
 
   await slapd.stop()
   t.same(await ask(provider, bob.uid, bob.password), identity(bob, 'viewer'), 'directory stopped: the cached success still counts')
