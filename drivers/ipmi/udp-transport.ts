@@ -1,0 +1,64 @@
+/**
+ * The datagram link of one IPMI session: send whole datagrams to one BMC,
+ * receive whatever arrives on the socket. The session never knows whether it
+ * is a real UDP socket or a fake (tests inject one through the factory).
+ */
+import { createSocket, type Socket } from 'node:dgram'
+import { isIP } from 'node:net'
+
+export interface DatagramTransport {
+  /** Sends one datagram to the BMC. Errors (ICMP unreachable, closed socket) are swallowed: UDP is lossy. */
+  send: (datagram: Buffer) => void
+  /** The one consumer of received datagrams. */
+  onMessage: (listener: (datagram: Buffer) => void) => void
+  close: () => Promise<void>
+}
+
+/** Creates the transport to one BMC; called once per session object, lazily. */
+export type DatagramTransportFactory = (host: string, port: number) => DatagramTransport
+
+/** A node:dgram socket bound to an ephemeral port, sending to host:port. */
+export class UdpTransport implements DatagramTransport {
+  private readonly socket: Socket
+  private listener: (datagram: Buffer) => void = () => {}
+  private closed = false
+  private readonly bound: Promise<void>
+
+  constructor (private readonly host: string, private readonly port: number, bindAddress?: string) {
+    const family = isIP(host) === 6 ? 'udp6' : 'udp4'
+    this.socket = createSocket({ type: family })
+    // a UDP socket's errors (ICMP port unreachable on Linux surfaces here) never crash the process
+    this.socket.on('error', () => {})
+    this.socket.on('message', (msg) => this.listener(msg))
+    const address = bindAddress ?? (family === 'udp6' ? (isLoopback(host) ? '::1' : '::') : (isLoopback(host) ? '127.0.0.1' : '0.0.0.0'))
+    this.bound = new Promise((resolve) => this.socket.bind(0, address, () => resolve()))
+  }
+
+  /** The local UDP port (after binding); tests send stray datagrams to it. */
+  async localPort (): Promise<number> {
+    await this.bound
+    return this.socket.address().port
+  }
+
+  send (datagram: Buffer): void {
+    if (this.closed) return
+    this.socket.send(datagram, this.port, this.host, () => {})
+  }
+
+  onMessage (listener: (datagram: Buffer) => void): void {
+    this.listener = listener
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.bound
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()))
+  }
+}
+
+export const udpTransportFactory: DatagramTransportFactory = (host, port) => new UdpTransport(host, port)
+
+function isLoopback (host: string): boolean {
+  return host === 'localhost' || host.startsWith('127.') || host === '::1'
+}
