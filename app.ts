@@ -5,6 +5,8 @@ import sensible from '@fastify/sensible'
 import type { FastifyInstance } from 'fastify'
 import type { BusPolicy } from './drivers/device-bus/bus-client.js'
 import audit from './plugins/audit.js'
+import auth, { createProviders } from './plugins/auth.js'
+import type { AuthProvider } from './plugins/auth/provider.js'
 import busRegistry from './plugins/bus-registry.js'
 import configPlugin, { resolveConfig, type ConfigOptions, type OpenDcreConfig } from './plugins/config.js'
 import emulatorBus from './plugins/emulator-bus.js'
@@ -29,6 +31,8 @@ export interface AppOptions extends ConfigOptions {
   rateLimit?: number
   /** Access-Control-Allow-Origin on every answer: '*' (v1.2's, the default), an origin, or '' for none. */
   corsOrigin?: string
+  /** Authentication providers made by the caller (tests tune them); by default, those the configuration names. */
+  authProviders?: AuthProvider[]
 }
 
 /**
@@ -87,6 +91,11 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
     }
     done()
   })
+
+  // Authentication and roles when a provider is configured; the health check stays open
+  const base = `${config.endpointPrefix}/${config.apiVersion}`
+  const providers = opts.authProviders ?? await createProviders(config.auth)
+  if (providers.length > 0) await fastify.register(auth, { providers, openRoutes: [`${base}/health`] })
 
   if (config.bus.kind === 'emulator') {
     await fastify.register(emulatorBus, { file: config.bus.file, policy: opts.busPolicy, idleHints: opts.emulatorIdleHints })

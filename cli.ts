@@ -1,21 +1,32 @@
 #!/usr/bin/env node
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { pino } from 'pino'
 import { loadEmulatorConfig } from './drivers/emulator/emulator-config.js'
 import { EmulatorDevice } from './drivers/emulator/emulator-device.js'
 import { openDeviceEnd } from './drivers/transport/pty-stream.js'
-import { CLIENT_COMMANDS, runClient } from './client.js'
+import { CLIENT_COMMANDS, runClient, type ClientCredentials } from './client.js'
+import { describeAuth } from './plugins/auth.js'
+import { ROLES, type Role } from './plugins/auth/provider.js'
+import { addUser } from './plugins/auth/users-file.js'
 import { OPENDCRE_VERSION, resolveConfig } from './plugins/config.js'
 import { AUDIT_LOG, buildServer, createLogger, exposedWithoutAuth, tuneRuntime } from './server.js'
 
 const USAGE = `usage: opendcre serve [options]
        opendcre emulator --device PATH [--baud N] [--log-level LEVEL] CONFIG
-       opendcre COMMAND [ARGS] [--url URL] [--json]
+       opendcre user add NAME --role viewer|operator --users FILE
+       opendcre COMMAND [ARGS] [--url URL] [--json] [--user NAME | --token TOKEN]
 
 COMMAND, against a running service (--url, or $OPENDCRE_URL, default
 http://localhost:5000); a table by default, the API's JSON with --json:
   ${Object.values(CLIENT_COMMANDS).map((c) => c.usage).join('\n  ')}
+When the service asks for credentials: --user NAME (or $OPENDCRE_USER) with
+the password in $OPENDCRE_PASSWORD, or --token TOKEN (or $OPENDCRE_TOKEN), a
+bearer token from the identity provider.
+
+opendcre user add: add or replace a user of the users file (created with
+mode 0600 when missing); the password is read from standard input, one line.
 
 opendcre serve: the REST API
 
@@ -34,6 +45,20 @@ opendcre serve: the REST API
   --tls-ca FILE       and require client certificates signed by this CA (mutual TLS)
   --rate-limit N      at most N requests a minute per client address (default: no limit)
   --cors-origin O     Access-Control-Allow-Origin: * (default, as v1.2), an origin, or '' for none
+
+  Authentication (off unless a provider is named; the health check stays open):
+  --users FILE        HTTP Basic against this users file (opendcre user add)
+  --jwks-url URL      Bearer JWTs verified with the issuer's JWKS (https://) ...
+  --jwt-issuer ISS    ... issued by ISS (iss) ...
+  --jwt-audience AUD  ... for AUD (aud) ...
+  --jwt-role-claim C  ... the claim naming the role (default role)
+  --ldap-url URL      LDAP / Active Directory: ldap:// or ldaps:// ...
+  --ldap-user-dn T    ... bind as the DN template T ({user} replaced), or
+  --ldap-search-base DN --ldap-search-filter F [--ldap-bind-dn DN]
+                      ... search the user's DN first (the bind DN's password
+                      from $OPENDCRE_LDAP_BIND_PASSWORD)
+  --ldap-viewer-group DN, --ldap-operator-group DN
+                      members get that role (repeatable; operator wins)
   --log-level LEVEL   fatal, error, warn, info, debug, trace (default info);
                       debug logs every bus packet in hex
   --log-dir DIR       access and error logs (default ./logs; the Docker
@@ -85,6 +110,18 @@ async function serve (args: string[]): Promise<void> {
         'tls-ca': { type: 'string' },
         'rate-limit': { type: 'string' },
         'cors-origin': { type: 'string' },
+        users: { type: 'string' },
+        'jwks-url': { type: 'string' },
+        'jwt-issuer': { type: 'string' },
+        'jwt-audience': { type: 'string' },
+        'jwt-role-claim': { type: 'string' },
+        'ldap-url': { type: 'string' },
+        'ldap-user-dn': { type: 'string' },
+        'ldap-search-base': { type: 'string' },
+        'ldap-search-filter': { type: 'string' },
+        'ldap-bind-dn': { type: 'string' },
+        'ldap-viewer-group': { type: 'string', multiple: true },
+        'ldap-operator-group': { type: 'string', multiple: true },
         'log-level': { type: 'string' },
         'log-dir': { type: 'string' },
         'small-memory': { type: 'boolean' },
@@ -111,7 +148,20 @@ async function serve (args: string[]): Promise<void> {
       hardware: values.hardware,
       tlsCert: values['tls-cert'],
       tlsKey: values['tls-key'],
-      tlsCa: values['tls-ca']
+      tlsCa: values['tls-ca'],
+      usersFile: values.users,
+      jwksUrl: values['jwks-url'],
+      jwtIssuer: values['jwt-issuer'],
+      jwtAudience: values['jwt-audience'],
+      jwtRoleClaim: values['jwt-role-claim'],
+      ldapUrl: values['ldap-url'],
+      ldapUserDn: values['ldap-user-dn'],
+      ldapSearchBase: values['ldap-search-base'],
+      ldapSearchFilter: values['ldap-search-filter'],
+      ldapBindDn: values['ldap-bind-dn'],
+      ldapBindPassword: process.env.OPENDCRE_LDAP_BIND_PASSWORD,
+      ldapViewerGroups: values['ldap-viewer-group'],
+      ldapOperatorGroups: values['ldap-operator-group']
     })
     if (values['small-memory'] === true) tuneRuntime()
     const logDir = values['log-dir'] ?? 'logs'
@@ -123,7 +173,8 @@ async function serve (args: string[]): Promise<void> {
       corsOrigin: values['cors-origin']
     })
     const address = await server.listen({ host: config.host, port: config.port })
-    if (exposedWithoutAuth(config.host)) {
+    const auth = describeAuth(config.auth)
+    if (exposedWithoutAuth(config.host, auth !== 'off')) {
       server.log.warn({ host: config.host }, 'no authentication: anyone who can reach this address can switch power; listen on 127.0.0.1 or keep it on a trusted network')
     }
     server.log.info({
@@ -132,6 +183,7 @@ async function serve (args: string[]): Promise<void> {
       prefix: `${config.endpointPrefix}/${config.apiVersion}`,
       backends: { device_bus: config.bus, hardware: config.hardware, ipmi: config.bmcConfig ?? null },
       configs: { opendcre: config.configFile ?? null, emulator: config.bus.kind === 'emulator' ? config.bus.file : null, bmc: config.bmcConfig ?? null },
+      auth,
       log_dir: logDir
     }, 'OpenDCRE started')
   } catch (err) {
@@ -196,23 +248,79 @@ async function emulator (args: string[]): Promise<void> {
   process.once('SIGINT', stop)
 }
 
+/** The first line of standard input (a password piped in, or typed). */
+async function readLine (): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('password (one line): ')
+  const rl = createInterface({ input: process.stdin, terminal: false })
+  try {
+    for await (const line of rl) return line.replace(/\r$/, '')
+    return ''
+  } finally {
+    rl.close()
+  }
+}
+
+/** `opendcre user add NAME --role ROLE --users FILE`: the password from standard input. */
+async function user (args: string[]): Promise<void> {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { role: { type: 'string' }, users: { type: 'string' } },
+      strict: true
+    })
+  } catch (err) {
+    fail(`${(err as Error).message}\n\n${USAGE}`)
+  }
+  const { values, positionals } = parsed
+  if (positionals[0] !== 'add' || positionals.length !== 2 || values.role === undefined || values.users === undefined) {
+    fail(`usage: opendcre user add NAME --role ${ROLES.join('|')} --users FILE (the password on standard input)`)
+  }
+  if (!(ROLES as readonly string[]).includes(values.role)) fail(`--role: '${values.role}' is not one of ${ROLES.join(', ')}`)
+  const name = positionals[1]
+  const password = await readLine()
+  if (password === '') fail('empty password on standard input: refused')
+  try {
+    const { replaced, created } = await addUser(values.users, name, values.role as Role, password)
+    process.stdout.write(`${replaced ? 'replaced' : 'added'} user '${name}' (${values.role}) in ${values.users}${created ? ' (created, mode 0600)' : ''}\n`)
+  } catch (err) {
+    fail((err as Error).message)
+  }
+}
+
 async function client (command: string, args: string[]): Promise<void> {
   let parsed
   try {
     parsed = parseArgs({
       args,
       allowPositionals: true,
-      options: { url: { type: 'string' }, json: { type: 'boolean' } },
+      options: { url: { type: 'string' }, json: { type: 'boolean' }, user: { type: 'string' }, token: { type: 'string' } },
       strict: true
     })
   } catch (err) {
     fail(`${(err as Error).message}\n\n${USAGE}`)
   }
   const url = parsed.values.url ?? process.env.OPENDCRE_URL ?? 'http://localhost:5000'
-  const result = await runClient(command, parsed.positionals, { url, json: parsed.values.json === true })
+  const credentials = clientCredentials(parsed.values.user, parsed.values.token)
+  const result = await runClient(command, parsed.positionals, { url, json: parsed.values.json === true, credentials })
   const out = result.exitCode === 0 ? process.stdout : process.stderr
   out.write(`${result.exitCode === 0 ? '' : 'opendcre: '}${result.output}\n`)
   process.exitCode = result.exitCode
+}
+
+/** --user with $OPENDCRE_PASSWORD, or --token / $OPENDCRE_TOKEN; a password is never a flag. */
+function clientCredentials (userFlag: string | undefined, tokenFlag: string | undefined): ClientCredentials | undefined {
+  const user = userFlag ?? process.env.OPENDCRE_USER
+  const token = tokenFlag ?? process.env.OPENDCRE_TOKEN
+  if (userFlag !== undefined && tokenFlag !== undefined) fail('choose one of --user and --token')
+  if (user !== undefined && user !== '' && (tokenFlag === undefined)) {
+    const password = process.env.OPENDCRE_PASSWORD
+    if (password === undefined || password === '') fail(`--user ${user}: set the password in $OPENDCRE_PASSWORD`)
+    return { user, password }
+  }
+  if (token !== undefined && token !== '') return { token }
+  return undefined
 }
 
 async function main (argv: string[]): Promise<void> {
@@ -222,6 +330,8 @@ async function main (argv: string[]): Promise<void> {
       return await serve(rest)
     case 'emulator':
       return await emulator(rest)
+    case 'user':
+      return await user(rest)
     case undefined:
     case '-h':
     case '--help':

@@ -56,15 +56,25 @@ export function render (body: Json): string {
 
 export interface ClientResult { exitCode: number, output: string }
 
+/** HTTP Basic (user and password) or a bearer token, when the service asks for credentials. */
+export type ClientCredentials = { user: string, password: string } | { token: string }
+
+export function authorizationHeader (credentials: ClientCredentials): string {
+  return 'token' in credentials
+    ? `Bearer ${credentials.token}`
+    : `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`, 'utf8').toString('base64')}`
+}
+
 /** Run one client command; never throws. */
-export async function runClient (command: string, args: string[], options: { url: string, json: boolean, fetchImpl?: typeof fetch }): Promise<ClientResult> {
+export async function runClient (command: string, args: string[], options: { url: string, json: boolean, credentials?: ClientCredentials, fetchImpl?: typeof fetch }): Promise<ClientResult> {
   const spec = CLIENT_COMMANDS[command]
   if (spec === undefined) return { exitCode: 2, output: `unknown command '${command}'` }
   if (args.length < spec.arity[0] || args.length > spec.arity[1]) return { exitCode: 2, output: `usage: opendcre ${spec.usage}` }
   const url = `${options.url.replace(/\/+$/, '')}/opendcre/1.2${spec.path(args)}`
   let res: Response
   try {
-    res = await (options.fetchImpl ?? fetch)(url, { signal: AbortSignal.timeout(30_000) })
+    const headers: Record<string, string> = options.credentials !== undefined ? { authorization: authorizationHeader(options.credentials) } : {}
+    res = await (options.fetchImpl ?? fetch)(url, { headers, signal: AbortSignal.timeout(30_000) })
   } catch (err) {
     const cause = (err as Error & { cause?: Error }).cause
     return { exitCode: 1, output: `cannot reach ${options.url}: ${cause?.message ?? (err as Error).message}` }
@@ -78,7 +88,15 @@ export async function runClient (command: string, args: string[], options: { url
   }
   if (!res.ok) {
     const message = body !== null && typeof body === 'object' && !Array.isArray(body) && typeof body.message === 'string' ? body.message : text
-    return { exitCode: 1, output: options.json ? text : `error (HTTP ${res.status}): ${message}` }
+    if (options.json) return { exitCode: 1, output: text }
+    if (res.status === 401) {
+      const hint = options.credentials === undefined
+        ? 'the service asks for credentials: --user NAME with $OPENDCRE_PASSWORD, or --token TOKEN'
+        : 'the service refused these credentials'
+      return { exitCode: 1, output: `not authenticated (HTTP 401): ${message}; ${hint} (it accepts: ${res.headers.get('www-authenticate') ?? 'unknown'})` }
+    }
+    if (res.status === 403) return { exitCode: 1, output: `not allowed (HTTP 403): ${message}` }
+    return { exitCode: 1, output: `error (HTTP ${res.status}): ${message}` }
   }
   return { exitCode: 0, output: options.json ? text : render(body) }
 }

@@ -14,7 +14,7 @@ export interface ServerOptions extends AppOptions {
 }
 
 /** Secrets never reach the logs. */
-export const REDACT = ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token']
+export const REDACT = ['req.headers.authorization', 'req.headers["proxy-authorization"]', 'req.headers.cookie', '*.password', '*.bindPassword', '*.token']
 
 export function loggerOptions (level = 'info'): FastifyServerOptions['logger'] {
   return { level, redact: { paths: REDACT, censor: '[redacted]' } }
@@ -33,8 +33,9 @@ function httpsOptions (tls: Parameters<typeof readTlsFiles>[0] | undefined): { c
 
 export const MAX_PARAM_LENGTH = 200
 
-/** Listening beyond loopback with no authentication deserves one warning at startup. */
-export function exposedWithoutAuth (host: string): boolean {
+/** Listening beyond loopback with no authentication provider deserves one warning at startup. */
+export function exposedWithoutAuth (host: string, authConfigured = false): boolean {
+  if (authConfigured) return false
   return !(host === 'localhost' || host === '::1' || host.startsWith('127.'))
 }
 

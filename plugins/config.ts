@@ -6,6 +6,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError } from '../drivers/errors.js'
 import { firstSchemaError, readJsonFile } from '../drivers/emulator/emulator-config.js'
 import { DEFAULT_EMULATOR_CONFIG } from './paths.js'
+import type { BasicOptions, JwtOptions, LdapOptions } from './auth/provider.js'
 
 /**
  * opendcre_config.json: the v1.2 keys, validated like the emulator config.
@@ -24,7 +25,28 @@ export const OpenDcreConfigFileSchema = Type.Object({
   retry_limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 20, errorMessage: 'must be an integer from 0 to 20' })),
   time_slice: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, errorMessage: 'must be an integer from 0 to 255' })),
   bmc_config: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
-  read_timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000, errorMessage: 'must be an integer from 1 to 60000' }))
+  read_timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000, errorMessage: 'must be an integer from 1 to 60000' })),
+  auth: Type.Optional(Type.Object({
+    users_file: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
+    jwt: Type.Optional(Type.Object({
+      jwks_url: Type.String({ pattern: '^https?://', errorMessage: 'must be an https:// URL' }),
+      issuer: Type.String({ minLength: 1, errorMessage: 'must be the issuer (iss) tokens carry' }),
+      audience: Type.String({ minLength: 1, errorMessage: 'must be the audience (aud) tokens carry' }),
+      role_claim: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a claim name' })),
+      viewer_values: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { errorMessage: 'must be a list of claim values' })),
+      operator_values: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { errorMessage: 'must be a list of claim values' }))
+    }, { additionalProperties: false, errorMessage: 'must be {jwks_url, issuer, audience[, role_claim, viewer_values, operator_values]}' })),
+    ldap: Type.Optional(Type.Object({
+      url: Type.String({ pattern: '^ldaps?://', errorMessage: 'must be an ldap:// or ldaps:// URL' }),
+      user_dn_template: Type.Optional(Type.String({ pattern: '\\{user\\}', errorMessage: 'must contain {user}' })),
+      search_base: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a DN' })),
+      search_filter: Type.Optional(Type.String({ pattern: '\\{user\\}', errorMessage: 'must contain {user}' })),
+      bind_dn: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a DN' })),
+      viewer_groups: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { errorMessage: 'must be a list of group DNs' })),
+      operator_groups: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { errorMessage: 'must be a list of group DNs' })),
+      timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000, errorMessage: 'must be an integer from 1 to 60000' }))
+    }, { additionalProperties: false, errorMessage: 'must be {url, user_dn_template | search_base + search_filter [+ bind_dn], viewer_groups, operator_groups}' }))
+  }, { additionalProperties: false, errorMessage: 'must be {users_file, jwt, ldap}' }))
 })
 
 export type OpenDcreConfigFile = Static<typeof OpenDcreConfigFileSchema>
@@ -57,6 +79,15 @@ export interface OpenDcreConfig {
   /** The host MAC address that seeds the scan-all board id. */
   macAddress: string
   configFile?: string
+  /** Authentication providers; none configured: the API is open, as v1.2's was. */
+  auth: AuthConfig
+}
+
+/** The configured authentication providers, asked in this order: basic, jwt, ldap. */
+export interface AuthConfig {
+  basic?: BasicOptions
+  jwt?: JwtOptions
+  ldap?: LdapOptions
 }
 
 /** What the command line (or fastify-cli's plugin options) may set. */
@@ -72,6 +103,23 @@ export interface ConfigOptions {
   tlsCert?: string
   tlsKey?: string
   tlsCa?: string
+  /** HTTP Basic against this users file (`opendcre user add` writes it). */
+  usersFile?: string
+  /** Bearer JWTs: the issuer's JWKS URL, its iss, the aud tokens must carry, the role claim. */
+  jwksUrl?: string
+  jwtIssuer?: string
+  jwtAudience?: string
+  jwtRoleClaim?: string
+  /** LDAP: the server, a bind DN template or search base + filter, groups per role. */
+  ldapUrl?: string
+  ldapUserDn?: string
+  ldapSearchBase?: string
+  ldapSearchFilter?: string
+  ldapBindDn?: string
+  /** The search account's password: from $OPENDCRE_LDAP_BIND_PASSWORD, never a flag or the config file. */
+  ldapBindPassword?: string
+  ldapViewerGroups?: string[]
+  ldapOperatorGroups?: string[]
 }
 
 export const API_VERSION = '1.2'
@@ -113,6 +161,7 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     : { kind: 'emulator', file: options.emulator ?? DEFAULT_EMULATOR_CONFIG }
   const bmcConfig = options.bmcConfig ?? (file.bmc_config !== undefined ? resolve(base, file.bmc_config) : undefined)
   const tls = resolveTls(options, file, base, options.config)
+  const auth = resolveAuth(options, file, base, options.config ?? 'opendcre_config.json')
   return {
     host: options.host ?? '0.0.0.0',
     port: options.port ?? file.port ?? 5000,
@@ -129,7 +178,127 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     hardware: hardware as HardwareType,
     bmcConfig,
     macAddress: hostMacAddress(),
-    configFile: options.config
+    configFile: options.config,
+    auth
+  }
+}
+
+const isLoopbackHost = (host: string): boolean => host === 'localhost' || host === '[::1]' || host.startsWith('127.')
+
+/**
+ * Authentication from the command line or opendcre_config.json's `auth` key;
+ * for each provider, the command line's settings replace the file's. Nothing
+ * configured: no authentication (v1.2's behaviour).
+ */
+function resolveAuth (options: ConfigOptions, file: OpenDcreConfigFile, base: string, where: string): AuthConfig {
+  const auth: AuthConfig = {}
+  const fileAuth = file.auth ?? {}
+  const usersFile = options.usersFile ?? (fileAuth.users_file !== undefined ? resolve(base, fileAuth.users_file) : undefined)
+  if (usersFile !== undefined) auth.basic = { usersFile }
+
+  const jwtFromCli = options.jwksUrl !== undefined || options.jwtIssuer !== undefined || options.jwtAudience !== undefined || options.jwtRoleClaim !== undefined
+  if (jwtFromCli) {
+    if (options.jwksUrl === undefined || options.jwtIssuer === undefined || options.jwtAudience === undefined) {
+      throw new ConfigError('command line', 'jwt', '--jwks-url, --jwt-issuer and --jwt-audience go together')
+    }
+    auth.jwt = { jwksUrl: checkJwksUrl(options.jwksUrl, 'command line', 'jwks-url'), issuer: options.jwtIssuer, audience: options.jwtAudience, roleClaim: options.jwtRoleClaim }
+  } else if (fileAuth.jwt !== undefined) {
+    const j = fileAuth.jwt
+    auth.jwt = {
+      jwksUrl: checkJwksUrl(j.jwks_url, where, 'auth.jwt.jwks_url'),
+      issuer: j.issuer,
+      audience: j.audience,
+      roleClaim: j.role_claim,
+      roleValues: j.viewer_values !== undefined || j.operator_values !== undefined ? { viewer: j.viewer_values, operator: j.operator_values } : undefined
+    }
+  }
+
+  const ldapFromCli = options.ldapUrl !== undefined || options.ldapUserDn !== undefined || options.ldapSearchBase !== undefined ||
+    options.ldapSearchFilter !== undefined || options.ldapBindDn !== undefined || options.ldapViewerGroups !== undefined || options.ldapOperatorGroups !== undefined
+  if (ldapFromCli) {
+    auth.ldap = checkLdap({
+      url: options.ldapUrl,
+      userDnTemplate: options.ldapUserDn,
+      searchBase: options.ldapSearchBase,
+      searchFilter: options.ldapSearchFilter,
+      bindDn: options.ldapBindDn,
+      viewerGroups: options.ldapViewerGroups,
+      operatorGroups: options.ldapOperatorGroups
+    }, options.ldapBindPassword, 'command line', '--ldap-')
+  } else if (fileAuth.ldap !== undefined) {
+    const l = fileAuth.ldap
+    auth.ldap = checkLdap({
+      url: l.url,
+      userDnTemplate: l.user_dn_template,
+      searchBase: l.search_base,
+      searchFilter: l.search_filter,
+      bindDn: l.bind_dn,
+      viewerGroups: l.viewer_groups,
+      operatorGroups: l.operator_groups,
+      timeoutMs: l.timeout_ms
+    }, options.ldapBindPassword, where, 'auth.ldap.')
+  }
+  return auth
+}
+
+/** A JWKS over plain HTTP could be swapped by anyone on the path: https://, or http:// on loopback only. */
+function checkJwksUrl (text: string, where: string, field: string): string {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new ConfigError(where, field, `'${text}' is not a URL`)
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+    throw new ConfigError(where, field, 'must be an https:// URL (http:// only on loopback)')
+  }
+  return text
+}
+
+interface LdapSettings {
+  url?: string
+  userDnTemplate?: string
+  searchBase?: string
+  searchFilter?: string
+  bindDn?: string
+  viewerGroups?: string[]
+  operatorGroups?: string[]
+  timeoutMs?: number
+}
+
+function checkLdap (s: LdapSettings, bindPassword: string | undefined, where: string, prefix: string): LdapOptions {
+  const cli = prefix.startsWith('--')
+  const name = (cliName: string, fileName: string): string => cli ? `${prefix}${cliName}` : `${prefix}${fileName}`
+  if (s.url === undefined) throw new ConfigError(where, name('url', 'url'), 'the LDAP server is missing')
+  if (!/^ldaps?:\/\//.test(s.url)) throw new ConfigError(where, name('url', 'url'), 'must be an ldap:// or ldaps:// URL')
+  const search = s.searchBase !== undefined || s.searchFilter !== undefined
+  if (s.userDnTemplate !== undefined && search) {
+    throw new ConfigError(where, name('user-dn', 'user_dn_template'), 'choose a DN template or search base + filter, not both')
+  }
+  if (s.userDnTemplate === undefined && !search) {
+    throw new ConfigError(where, name('user-dn', 'user_dn_template'), 'name a DN template with {user}, or a search base and filter')
+  }
+  if (s.userDnTemplate !== undefined && !s.userDnTemplate.includes('{user}')) throw new ConfigError(where, name('user-dn', 'user_dn_template'), 'must contain {user}')
+  if (search) {
+    if (s.searchBase === undefined) throw new ConfigError(where, name('search-base', 'search_base'), 'a search filter needs a search base')
+    if (s.searchFilter === undefined) throw new ConfigError(where, name('search-filter', 'search_filter'), 'a search base needs a search filter')
+    if (!s.searchFilter.includes('{user}')) throw new ConfigError(where, name('search-filter', 'search_filter'), 'must contain {user}')
+  }
+  if (s.bindDn !== undefined && (bindPassword === undefined || bindPassword === '')) {
+    throw new ConfigError(where, name('bind-dn', 'bind_dn'), 'the bind password comes from $OPENDCRE_LDAP_BIND_PASSWORD, which is not set')
+  }
+  if ((s.viewerGroups ?? []).length === 0 && (s.operatorGroups ?? []).length === 0) {
+    throw new ConfigError(where, name('operator-group', 'operator_groups'), 'name at least one group whose members get a role')
+  }
+  return {
+    url: s.url,
+    userDnTemplate: s.userDnTemplate,
+    searchBase: s.searchBase,
+    searchFilter: s.searchFilter,
+    bindDn: s.bindDn,
+    bindPassword: s.bindDn !== undefined ? bindPassword : undefined,
+    groups: { viewer: s.viewerGroups ?? [], operator: s.operatorGroups ?? [] },
+    timeoutMs: s.timeoutMs
   }
 }
 

@@ -1,0 +1,185 @@
+import fp from 'fastify-plugin'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Counter } from 'prom-client'
+import { stateChange } from './audit.js'
+import type { AuthConfig } from './config.js'
+import { createBasicProvider } from './auth/basic.js'
+import { createJwtProvider } from './auth/jwt.js'
+import type { AuthFailure, AuthOutcome } from './auth/outcome.js'
+import type { AuthProvider, Identity, LdapOptions, Role } from './auth/provider.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated caller's role, once authentication is configured (request.identity holds the name). */
+    role?: Role
+  }
+}
+
+export interface AuthPluginOptions {
+  /** Asked in order; the first identity wins. Closed with the app. */
+  providers: AuthProvider[]
+  /** Route URLs (as Fastify spells them) that answer without credentials. */
+  openRoutes: string[]
+}
+
+interface ProviderWithStats extends AuthProvider {
+  stats?: { verifications: number }
+}
+
+/** One WWW-Authenticate challenge per scheme (Basic from the users file and from LDAP is one challenge). */
+function challenges (providers: AuthProvider[], failures: Map<AuthProvider, AuthFailure>): string {
+  const byScheme = new Map<string, string>()
+  for (const provider of providers) {
+    const challenge = failures.get(provider)?.challenge ?? provider.challenge
+    const scheme = challenge.split(' ')[0].toLowerCase()
+    const seen = byScheme.get(scheme)
+    // a failure's own challenge (error="invalid_token") replaces the plain one
+    if (seen === undefined || failures.get(provider)?.challenge !== undefined) byScheme.set(scheme, challenge)
+  }
+  return [...byScheme.values()].join(', ')
+}
+
+/**
+ * Authentication and roles (issue 5 §2, §3). Registered only when a provider
+ * is configured; without one the API stays open, as v1.2's was.
+ *
+ * Every request, /metrics and the OpenAPI document included, needs
+ * credentials, except the open routes (health, for load balancers and
+ * orchestrators that carry none; it tells whether the service is up and
+ * nothing about the hardware). The providers are asked in order:
+ *  - none recognises credentials (none sent, or an unknown scheme): 401;
+ *  - credentials that every provider that looked at them refused: 401;
+ *    the body is the API's {"message"}, WWW-Authenticate lists every
+ *    configured provider's challenge; the reason goes to the log, never the
+ *    credentials;
+ *  - valid credentials without a role (forbidden): 403;
+ *  - an identity: request.identity (the audit log's) and request.role are
+ *    set. A viewer may use every read-only command; a state change
+ *    (stateChange() in audit.ts: power on/off/cycle, led with a state, fan
+ *    with an rpm, boot_target with a target) answers 403 to a viewer. An
+ *    operator may do everything.
+ */
+export default fp<AuthPluginOptions>(async (fastify, opts) => {
+  const providers = opts.providers
+  const open = new Set(opts.openRoutes)
+
+  const results = new Counter({
+    name: 'opendcre_auth_requests_total',
+    help: 'Requests by authentication outcome (ok, missing, failed, forbidden) and the provider that decided (none when no provider recognised credentials).',
+    labelNames: ['provider', 'result'] as const,
+    registers: [fastify.metricsRegistry]
+  })
+  new Counter({ // eslint-disable-line no-new
+    name: 'opendcre_auth_verifications_total',
+    help: 'Credential checks that did the full work (scrypt, a signature, an LDAP bind), not answered from the verification cache.',
+    labelNames: ['provider'] as const,
+    registers: [fastify.metricsRegistry],
+    collect () {
+      this.reset()
+      for (const provider of providers as ProviderWithStats[]) {
+        if (provider.stats !== undefined) this.inc({ provider: provider.name }, provider.stats.verifications)
+      }
+    }
+  })
+
+  const refuse = (request: FastifyRequest, reply: FastifyReply, failures: Map<AuthProvider, AuthFailure>): FastifyReply => {
+    const sent = failures.size > 0
+    const provider = sent ? [...failures.keys()][0].name : 'none'
+    results.inc({ provider, result: sent ? 'failed' : 'missing' })
+    if (sent) {
+      request.log.warn({ auth: { providers: [...failures.keys()].map((p) => p.name), reasons: [...failures.values()].map((f) => f.failed) } }, 'authentication failed')
+    } else {
+      request.log.info({ auth: { scheme: authScheme(request) } }, 'authentication required')
+    }
+    return reply.code(401)
+      .header('www-authenticate', challenges(providers, failures))
+      .header('cache-control', 'no-store')
+      .send({ message: sent ? 'authentication failed' : 'authentication required' })
+  }
+
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (open.has(request.routeOptions.url ?? '')) return
+    const failures = new Map<AuthProvider, AuthFailure>()
+    let identity: Identity | undefined
+    for (const provider of providers) {
+      const result = await (provider.authenticate(request) as Promise<AuthOutcome>)
+      if (result === undefined) continue
+      if ('failed' in result) {
+        failures.set(provider, result)
+        continue
+      }
+      identity = result
+      break
+    }
+
+    if (identity === undefined) {
+      const forbidden = [...failures.entries()].find(([, f]) => f.forbidden === true)
+      if (forbidden === undefined) return refuse(request, reply, failures)
+      const [provider, failure] = forbidden
+      request.identity = failure.name
+      results.inc({ provider: provider.name, result: 'forbidden' })
+      request.log.warn({ auth: { provider: provider.name, identity: failure.name, reason: failure.failed } }, 'authenticated without a role')
+      return reply.code(403).send({ message: `forbidden: '${failure.name ?? 'this identity'}' has no role here (viewer or operator)` })
+    }
+
+    request.identity = identity.name
+    request.role = identity.role
+    if (identity.role !== 'operator') {
+      const change = stateChange(request.routeOptions.url ?? '', (request.params ?? {}) as Record<string, string>)
+      if (change !== undefined) {
+        results.inc({ provider: identity.provider, result: 'forbidden' })
+        request.log.warn({ auth: { provider: identity.provider, identity: identity.name, role: identity.role, command: change.command } }, 'state change refused to a viewer')
+        return reply.code(403).send({ message: `forbidden: the ${identity.role} role cannot change state (${change.command}); an operator can` })
+      }
+    }
+    results.inc({ provider: identity.provider, result: 'ok' })
+  })
+
+  fastify.addHook('onClose', async () => {
+    await Promise.all(providers.map(async (p) => await p.close?.()))
+  })
+}, { name: 'auth', fastify: '5.x', dependencies: ['metrics'] })
+
+/** The scheme of an Authorization header, for the log (never its value). */
+function authScheme (request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (header === undefined) return undefined
+  return header.split(' ')[0].slice(0, 20)
+}
+
+/** The providers a configuration names, in order: the users file, JWT, LDAP. */
+export async function createProviders (auth: AuthConfig): Promise<AuthProvider[]> {
+  const providers: AuthProvider[] = []
+  if (auth.basic !== undefined) providers.push(createBasicProvider(auth.basic))
+  if (auth.jwt !== undefined) providers.push(createJwtProvider(auth.jwt))
+  if (auth.ldap !== undefined) providers.push(await ldapProvider(auth.ldap))
+  return providers
+}
+
+/** ldapts is loaded only when LDAP is configured. */
+async function ldapProvider (options: LdapOptions): Promise<AuthProvider> {
+  const { createLdapProvider } = await import('./auth/ldap.js')
+  return createLdapProvider(options)
+}
+
+/** What the startup log line says about authentication: providers and their public settings, never a secret. */
+export function describeAuth (auth: AuthConfig): Record<string, unknown> | 'off' {
+  const out: Record<string, unknown> = {}
+  if (auth.basic !== undefined) out.basic = { users_file: auth.basic.usersFile }
+  if (auth.jwt !== undefined) {
+    const url = new URL(auth.jwt.jwksUrl)
+    url.username = ''
+    url.password = ''
+    url.search = ''
+    out.jwt = { jwks_url: url.toString(), issuer: auth.jwt.issuer, audience: auth.jwt.audience, role_claim: auth.jwt.roleClaim ?? 'role' }
+  }
+  if (auth.ldap !== undefined) {
+    const l = auth.ldap
+    out.ldap = {
+      url: l.url,
+      ...(l.userDnTemplate !== undefined ? { user_dn_template: l.userDnTemplate } : { search_base: l.searchBase, search_filter: l.searchFilter, bind_dn: l.bindDn ?? null }),
+      groups: l.groups
+    }
+  }
+  return Object.keys(out).length === 0 ? 'off' : out
+}
