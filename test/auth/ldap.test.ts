@@ -232,7 +232,7 @@ t.test('the directory down, hung, and back', async (t) => {
   await slapd.stop()
   let started = Date.now()
   t.same(await ask(provider, USERS.bob.uid, USERS.bob.password), { failed: LDAP_UNAVAILABLE }, 'stopped: refused connection')
-  t.ok(Date.now() - started < TIMEOUT_MS + 300, `answered in ${Date.now() - started} ms`)
+  t.ok(Date.now() - started < TIMEOUT_MS + 1000, `answered in ${Date.now() - started} ms`)
 
   await slapd.restart()
   t.same(await ask(provider, USERS.bob.uid, USERS.bob.password), identity(USERS.bob, 'viewer'), 'recovers after the restart')
@@ -245,7 +245,7 @@ t.test('the directory down, hung, and back', async (t) => {
   ])
   const elapsed = Date.now() - started
   t.same(results, [{ failed: LDAP_UNAVAILABLE }, { failed: LDAP_UNAVAILABLE }], 'hung: both modes give up')
-  t.ok(elapsed >= TIMEOUT_MS - 50 && elapsed < TIMEOUT_MS + 400, `gave up after ${elapsed} ms (timeoutMs ${TIMEOUT_MS})`)
+  t.ok(elapsed >= TIMEOUT_MS - 50 && elapsed < TIMEOUT_MS + 1000, `gave up after ${elapsed} ms (timeoutMs ${TIMEOUT_MS})`)
   slapd.resume()
   t.same(await ask(provider, USERS.frank.uid, USERS.frank.password), identity(USERS.frank, 'viewer'), 'recovers after the pause')
 })
