@@ -1,6 +1,8 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import { Client, InvalidCredentialsError, ResultCodeError } from 'ldapts'
+import type { AuthFailure } from './outcome.js'
+import { VerificationCache } from './verification-cache.js'
 import { ROLES, type AuthProvider, type AuthResult, type Identity, type LdapOptions, type Role } from './provider.js'
 
 /**
@@ -150,12 +152,9 @@ function parseBasic (header: string | undefined): Credentials | string | undefin
   return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) }
 }
 
-/**
- * Valid credentials, no role: `forbidden` and `name` are the optional fields
- * the auth plugin reads from a failure (plugins/auth/outcome.ts) to answer 403.
- */
+/** Valid credentials, no role: the auth plugin answers 403 (outcome.ts) and logs the name. */
 function notInGroup (name: string): AuthResult {
-  const refusal = { failed: NOT_IN_GROUP, forbidden: true, name }
+  const refusal: AuthFailure = { failed: NOT_IN_GROUP, forbidden: true, name }
   return refusal
 }
 
@@ -236,7 +235,7 @@ export function createLdapProvider (options: LdapOptions, deps: LdapProviderDeps
   const cacheMax = deps.cacheMaxEntries ?? DEFAULT_CACHE_MAX
   // The cache key: an HMAC of the whole header under a per-instance random key.
   const hmacKey = randomBytes(32)
-  const cache = new Map<string, { identity: Identity, expiresAt: number }>()
+  let cache = new VerificationCache<Identity>(cacheMax)
   const inFlight = new Map<string, Promise<AuthResult>>()
   const stats = { verifications: 0 }
 
@@ -345,17 +344,6 @@ export function createLdapProvider (options: LdapOptions, deps: LdapProviderDeps
     }
   }
 
-  function remember (key: string, identity: Identity): void {
-    if (ttlMs <= 0) return
-    cache.delete(key)
-    while (cache.size >= cacheMax) {
-      const oldest = cache.keys().next().value
-      if (oldest === undefined) break
-      cache.delete(oldest)
-    }
-    cache.set(key, { identity, expiresAt: now() + ttlMs })
-  }
-
   return {
     name: 'ldap',
     challenge: CHALLENGE,
@@ -372,15 +360,12 @@ export function createLdapProvider (options: LdapOptions, deps: LdapProviderDeps
       }
 
       const key = cacheKey(header!)
-      const cached = cache.get(key)
-      if (cached !== undefined) {
-        if (cached.expiresAt > now()) return { ...cached.identity }
-        cache.delete(key)
-      }
+      const cached = cache.get(key, now())
+      if (cached !== undefined) return { ...cached }
       let pending = inFlight.get(key)
       if (pending === undefined) {
         pending = verify(credentials).then((result) => {
-          if (result !== undefined && !('failed' in result)) remember(key, result)
+          if (ttlMs > 0 && result !== undefined && !('failed' in result)) cache.set(key, result, now() + ttlMs)
           return result
         }).finally(() => inFlight.delete(key))
         inFlight.set(key, pending)
@@ -389,7 +374,7 @@ export function createLdapProvider (options: LdapOptions, deps: LdapProviderDeps
       return result === undefined || 'failed' in result ? result : { ...result }
     },
     async close (): Promise<void> {
-      cache.clear()
+      cache = new VerificationCache<Identity>(cacheMax)
     }
   }
 }
