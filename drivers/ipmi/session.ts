@@ -60,7 +60,8 @@ export const DEFAULT_IPMI_POLICY: Readonly<IpmiPolicy> = Object.freeze({
   retransmitMs: 700,
   retries: 2,
   requestTimeoutMs: 3000,
-  keepAliveMs: 30000
+  // ipmi_sim expires an idle session after about 30 s (the spec suggests 60 s)
+  keepAliveMs: 20000
 })
 
 /** Time, injectable: tests pass a fake, production the system clock. */
@@ -376,20 +377,30 @@ export class IpmiSession implements IpmiRequester {
     const confidentiality = CONFIDENTIALITY_ALGORITHM_CODE[this.target.confidentiality]
     let privilege: number = PRIVILEGE.administrator
     let backoff = 50
+    let refusedBusy = false
+    const noFreeSession = (): IpmiError => new IpmiError('session', `BMC ${this.label} has no free session (${rmcpPlusStatusText(0x01)})`)
     for (;;) {
       const consoleSessionId = this.random(4).readUInt32LE(0) || 1
       const tag = this.nextTag()
-      const open = await this.setup(PAYLOAD_TYPE.openSessionRequest, encodeOpenSessionRequest({
-        tag, privilege, consoleSessionId, auth, integrity, confidentiality
-      }), PAYLOAD_TYPE.openSessionResponse, tag, consoleSessionId, deadline)
+      let open: Buffer
+      try {
+        open = await this.setup(PAYLOAD_TYPE.openSessionRequest, encodeOpenSessionRequest({
+          tag, privilege, consoleSessionId, auth, integrity, confidentiality
+        }), PAYLOAD_TYPE.openSessionResponse, tag, consoleSessionId, deadline)
+      } catch (err) {
+        // the bound ran out while the BMC kept saying it is full: that is the reason, not the silence
+        if (refusedBusy && (err instanceof AttemptsExhausted || err instanceof DeadlinePassed)) throw noFreeSession()
+        throw err
+      }
       const r = decodeOpenSessionResponse(open)
       if (r.status === 0x01 || r.status === 0x0b) {
         // insufficient resources: too many sessions on the BMC. Back off, try again within the bound.
+        refusedBusy = true
         const wait = Math.min(backoff, deadline - this.clock.now())
         this.log.debug({ event: 'ipmi-open-session-busy', status: r.status }, 'BMC has no free session, backing off')
-        if (wait <= 0) throw new IpmiError('session', `BMC ${this.label} has no free session (${rmcpPlusStatusText(r.status)})`)
+        if (wait <= 0) throw noFreeSession()
         await this.sleep(wait)
-        if (this.clock.now() >= deadline) throw new IpmiError('session', `BMC ${this.label} has no free session (${rmcpPlusStatusText(r.status)})`)
+        if (this.clock.now() >= deadline) throw noFreeSession()
         backoff = Math.min(backoff * 2, 500)
         continue
       }
@@ -528,15 +539,16 @@ export class IpmiSession implements IpmiRequester {
   }
 
   // -------------------------------------------------------------------------
-  // keep-alive: one unref'd timer per session, re-armed when it fires
+  // keep-alive: one unref'd timer per session, re-armed when it fires every
+  // keepAliveMs / 4; a session is never idle longer than keepAliveMs
 
   private startKeepAlive (): void {
     this.stopKeepAlive()
-    const half = Math.max(1, Math.floor(this.policy.keepAliveMs / 2))
+    const quarter = Math.max(1, Math.floor(this.policy.keepAliveMs / 4))
     const tick = (): void => {
       this.keepAliveTimer = undefined
       if (this.session === undefined || this.closed) return
-      if (!this.busy && this.queue.length === 0 && this.clock.now() - this.lastActivity >= half) {
+      if (!this.busy && this.queue.length === 0 && this.clock.now() - this.lastActivity >= 3 * quarter) {
         this.counters.keepAlives++
         this.queue.push({
           netFn: NETFN_APP,
@@ -549,9 +561,9 @@ export class IpmiSession implements IpmiRequester {
         })
         void this.pump()
       }
-      this.keepAliveTimer = this.clock.setTimeout(tick, half, true)
+      this.keepAliveTimer = this.clock.setTimeout(tick, quarter, true)
     }
-    this.keepAliveTimer = this.clock.setTimeout(tick, half, true)
+    this.keepAliveTimer = this.clock.setTimeout(tick, quarter, true)
   }
 
   private stopKeepAlive (): void {
