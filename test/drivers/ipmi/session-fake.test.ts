@@ -1,0 +1,160 @@
+/**
+ * The session layer against an in-memory BMC that misbehaves on purpose
+ * (test/ipmi/fake-bmc.ts): what ipmi_sim cannot be made to do.
+ */
+import t from 'tap'
+import { IpmiSession, type IpmiSessionOptions } from '../../../drivers/ipmi/session.js'
+import { IpmiError, type BmcTarget } from '../../../drivers/ipmi/types.js'
+import { FakeBmc, type FakeBmcOptions } from '../../ipmi/fake-bmc.js'
+
+const CS3: BmcTarget = {
+  host: 'fake-bmc', port: 623, username: 'ADMIN', password: 'ADMIN',
+  auth: 'RAKP_HMAC_SHA1', integrity: 'HMAC_SHA1_96', confidentiality: 'AES_CBC_128'
+}
+
+function setup (t: { teardown: (fn: () => unknown) => void }, bmc: FakeBmcOptions = {}, target: Partial<BmcTarget> = {}, options: IpmiSessionOptions = {}): { fake: FakeBmc, s: IpmiSession } {
+  const fake = new FakeBmc(bmc)
+  const s = new IpmiSession({ ...CS3, ...target }, { transport: fake.factory, policy: { retransmitMs: 50, retries: 2, requestTimeoutMs: 1000 }, ...options })
+  t.teardown(() => s.close())
+  return { fake, s }
+}
+
+async function failure (p: Promise<unknown>): Promise<IpmiError> {
+  const err = await p.then(() => undefined, (e: unknown) => e)
+  if (!(err instanceof IpmiError)) throw new Error(`expected an IpmiError, got ${String(err)}`)
+  return err
+}
+
+t.test('a BMC with another password: RAKP 2 auth code mismatch -> auth, and the BMC is told (RAKP 3 error)', async (t) => {
+  const { fake, s } = setup(t, { password: 'other' })
+  const err = await failure(s.request(6, 1))
+  t.equal(err.kind, 'auth')
+  t.match(err.message, /RAKP 2 key exchange auth code mismatch/)
+  t.notMatch(err.message, /ADMIN"?\)?$/)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(fake.sessions.size, 0, 'the half-open session was dropped on the BMC')
+  t.equal(s.counters.authFailures, 1)
+})
+
+t.test('a bad RAKP 4 integrity check value -> auth', async (t) => {
+  const { s } = setup(t, { corruptRakp4: true })
+  const err = await failure(s.request(6, 1))
+  t.equal(err.kind, 'auth')
+  t.match(err.message, /RAKP 4 integrity check value mismatch/)
+})
+
+t.test('an unknown user -> auth (unauthorized name)', async (t) => {
+  const { s } = setup(t, {}, { username: 'mallory' })
+  const err = await failure(s.request(6, 1))
+  t.equal(err.kind, 'auth')
+  t.match(err.message, /unauthorized name/)
+  t.match(err.message, /mallory/)
+})
+
+t.test('Open Session refusals: role too high -> lower role; insufficient resources -> back off; algorithms -> session', async (t) => {
+  const { fake, s } = setup(t, { openSessionStatus: [0x01, 0x01, 0x0a] })
+  t.ok((await s.request(6, 1)).length > 0)
+  t.equal(fake.openSessionRequests, 4)
+  const session = [...fake.sessions.values()][0]
+  t.equal(session.privilegeRequested, 3, 'asked for operator after administrator was refused')
+
+  const { s: s2 } = setup(t, { openSessionStatus: [0x11] })
+  const err = await failure(s2.request(6, 1))
+  t.equal(err.kind, 'session')
+  t.match(err.message, /no cipher suite match/)
+
+  const { s: s3 } = setup(t, { answerConfidentiality: 0 })
+  const err3 = await failure(s3.request(6, 1))
+  t.equal(err3.kind, 'session')
+  t.match(err3.message, /other algorithms/)
+})
+
+t.test('Set Session Privilege Level: a privilege ceiling is accepted, the session settles lower', async (t) => {
+  const { fake, s } = setup(t, { maxPrivilege: 3 })
+  t.ok((await s.request(6, 1)).length > 0)
+  t.equal([...fake.sessions.values()][0].privilege, 3)
+  const privs = fake.seen.filter((r) => r.cmd === 0x3b).map((r) => r.data?.[0])
+  t.same(privs, [4, 3], 'administrator first, then operator')
+})
+
+t.test('a lost answer is retransmitted identically; the late duplicate is stale', async (t) => {
+  const { fake, s } = setup(t, { drop: (netFn, cmd, nth) => netFn === 6 && cmd === 1 && nth === 2, duplicate: true })
+  t.ok((await s.request(6, 1)).length > 0)
+  t.equal(s.counters.retransmits, 1)
+  const tries = fake.seen.filter((r) => r.cmd === 1)
+  t.equal(tries.length, 2)
+  t.equal(tries[0].sequence, tries[1].sequence, 'same session sequence number')
+  t.equal(tries[0].rqSeq, tries[1].rqSeq, 'same rqSeq')
+  t.same(tries[0].iv, tries[1].iv, 'the identical datagram')
+  t.ok((await s.request(6, 1)).length > 0)
+  t.ok(s.counters.stale >= 2, 'duplicates counted stale')
+  t.equal(s.counters.garbage, 0)
+})
+
+t.test('an answer with a bad AuthCode is ignored (garbage) and the request retransmitted', async (t) => {
+  const { s } = setup(t, { corruptAnswer: 2 }) // 1: Set Session Privilege Level, 2: the first request
+  t.ok((await s.request(6, 1)).length > 0)
+  t.equal(s.counters.garbage, 1)
+  t.equal(s.counters.retransmits, 1)
+})
+
+t.test('sequence numbers: +1 per datagram from 1, rqSeq 6-bit, a fresh IV per encrypted datagram', async (t) => {
+  const { fake, s } = setup(t)
+  for (let i = 0; i < 70; i++) await s.request(6, 1)
+  const inSession = fake.seen.filter((r) => r.sessionId !== 0)
+  t.same(inSession.map((r) => r.sequence), inSession.map((_, i) => i + 1))
+  t.ok(inSession.every((r) => r.encrypted && r.authenticated))
+  t.ok(inSession.every((r) => (r.rqSeq ?? -1) >= 0 && (r.rqSeq ?? 64) < 64))
+  t.equal(new Set(inSession.map((r) => r.iv?.toString('hex'))).size, inSession.length, 'no IV reused')
+  const setupSeqs = fake.seen.filter((r) => r.sessionId === 0).map((r) => r.sequence)
+  t.ok(setupSeqs.every((n) => n === 0), 'session set-up messages carry sequence 0')
+})
+
+t.test('no answer in an established session: drop, log in again once, retry', async (t) => {
+  let lost = 0
+  const { fake, s } = setup(t, { handler: () => ({ cc: 0 }), drop: (netFn, cmd) => netFn === 0 && cmd === 1 && lost++ < 3 }, {}, { policy: { retransmitMs: 50, retries: 2, requestTimeoutMs: 2000 } })
+  await s.request(6, 1)
+  const r = await s.request(0, 1)
+  t.equal(r.length, 0, 'the retry after re-login was answered')
+  t.equal(s.counters.relogins, 1)
+  t.equal(s.counters.sessionsEstablished, 2)
+  t.equal(fake.activeSessions, 1, 'the old session was closed before logging in again')
+
+  // every answer lost: one re-login only, then timeout
+  const { s: s2 } = setup(t, { handler: () => ({ cc: 0 }), drop: (netFn) => netFn === 0 }, {}, { policy: { retransmitMs: 50, retries: 1, requestTimeoutMs: 2000 } })
+  await s2.request(6, 1)
+  const err = await failure(s2.request(0, 1))
+  t.equal(err.kind, 'timeout')
+  t.equal(s2.counters.relogins, 1)
+  t.equal(s2.counters.timeouts, 1)
+})
+
+t.test('close(): Close Session with the BMC session id, queued requests fail with closed', async (t) => {
+  const { fake, s } = setup(t)
+  await s.request(6, 1)
+  t.equal(fake.activeSessions, 1)
+  const queued = [s.request(6, 1), s.request(6, 1), s.request(6, 1)]
+  const closing = s.close()
+  const results = await Promise.allSettled(queued)
+  await closing
+  t.equal(results[0].status, 'fulfilled', 'the request in flight finishes')
+  t.ok(results.slice(1).every((r) => r.status === 'rejected' && r.reason instanceof IpmiError && r.reason.kind === 'closed'), 'the queued ones fail with closed')
+  t.equal(fake.activeSessions, 0, 'the BMC closed the session')
+  t.equal(s.state, 'idle')
+  t.equal((await failure(s.request(6, 1))).kind, 'closed')
+  await s.close() // twice is fine
+})
+
+t.test('keep-alive on an idle session; none while busy', async (t) => {
+  const { fake, s } = setup(t, {}, {}, { policy: { keepAliveMs: 80 } })
+  await s.request(6, 1)
+  const before = fake.inSessionRequests
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.ok(s.counters.keepAlives >= 2, `${s.counters.keepAlives} keep-alives`)
+  t.equal(fake.inSessionRequests - before, s.counters.keepAlives, 'each one a request on the BMC')
+  t.equal(s.counters.requests, 1, 'keep-alives are not counted as requests')
+  await s.close()
+  const after = fake.inSessionRequests
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.equal(fake.inSessionRequests, after, 'no keep-alive after close')
+})
