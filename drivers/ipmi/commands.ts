@@ -433,13 +433,15 @@ export interface ReadFruDataResponse {
   data: Buffer
 }
 
-export function unpackReadFruDataResponse (data: Buffer): ReadFruDataResponse {
+/** `unit` 2 for a word-addressed device: the count returned is then in words (§34.2). */
+export function unpackReadFruDataResponse (data: Buffer, unit: 1 | 2 = 1): ReadFruDataResponse {
   need(data, 1, 'Read FRU Data')
   const count = data[0]
-  if (data.length - 1 < count) {
-    throw new IpmiError('protocol', `Read FRU Data: says ${count} byte(s), carries ${data.length - 1}`)
+  const bytes = count * unit
+  if (data.length - 1 < bytes) {
+    throw new IpmiError('protocol', `Read FRU Data: says ${bytes} byte(s), carries ${data.length - 1}`)
   }
-  return { count, data: Buffer.from(data.subarray(1, 1 + count)) }
+  return { count, data: Buffer.from(data.subarray(1, 1 + bytes)) }
 }
 
 // ---------------------------------------------------------------------------
@@ -568,7 +570,7 @@ export async function readFruData (requester: IpmiRequester, fruId: number, offs
     const count = Math.ceil(bytes / unit)
     let res: ReadFruDataResponse
     try {
-      res = unpackReadFruDataResponse(await requester.request(NETFN.storage, CMD.readFruData, packReadFruDataRequest(fruId, Math.floor(at / unit), count)))
+      res = unpackReadFruDataResponse(await requester.request(NETFN.storage, CMD.readFruData, packReadFruDataRequest(fruId, Math.floor(at / unit), count)), unit)
     } catch (err) {
       const cc = completionCodeOf(err)
       if (cc !== undefined && TOO_BIG_CODES.includes(cc) && shrink(state, bytes)) continue
