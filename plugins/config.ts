@@ -35,7 +35,7 @@ export const OpenDcreConfigFileSchema = Type.Object({
       role_claim: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a claim name' })),
       viewer_values: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { errorMessage: 'must be a list of claim values' })),
       operator_values: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { errorMessage: 'must be a list of claim values' }))
-    }, { additionalProperties: false, errorMessage: 'must be {jwks_url, issuer, audience[, role_claim, viewer_values, operator_values]}' })),
+    }, { additionalProperties: false, errorMessage: 'auth.jwt takes {jwks_url, issuer, audience[, role_claim, viewer_values, operator_values]}' })),
     ldap: Type.Optional(Type.Object({
       url: Type.String({ pattern: '^ldaps?://', errorMessage: 'must be an ldap:// or ldaps:// URL' }),
       user_dn_template: Type.Optional(Type.String({ pattern: '\\{user\\}', errorMessage: 'must contain {user}' })),
@@ -45,8 +45,8 @@ export const OpenDcreConfigFileSchema = Type.Object({
       viewer_groups: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { errorMessage: 'must be a list of group DNs' })),
       operator_groups: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { errorMessage: 'must be a list of group DNs' })),
       timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000, errorMessage: 'must be an integer from 1 to 60000' }))
-    }, { additionalProperties: false, errorMessage: 'must be {url, user_dn_template | search_base + search_filter [+ bind_dn], viewer_groups, operator_groups}' }))
-  }, { additionalProperties: false, errorMessage: 'must be {users_file, jwt, ldap}' }))
+    }, { additionalProperties: false, errorMessage: 'auth.ldap takes {url, user_dn_template | search_base + search_filter [+ bind_dn], viewer_groups, operator_groups[, timeout_ms]}' }))
+  }, { additionalProperties: false, errorMessage: 'auth takes {users_file, jwt, ldap}' }))
 })
 
 export type OpenDcreConfigFile = Static<typeof OpenDcreConfigFileSchema>

@@ -1,12 +1,11 @@
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose'
+import { exportSPKI, SignJWT, type JWTPayload } from 'jose'
 import { createJwtProvider } from '../../plugins/auth/jwt.js'
 import { build, PREFIX } from '../helper.js'
+import { AUDIENCE, ISSUER, JwksServer, makeKey, sign, type Key } from './jwks-server.js'
 import { checkRoleMatrix } from './role-matrix.js'
 import { basic, userAdd } from './users.js'
 
@@ -15,50 +14,6 @@ import { basic, userAdd } from './users.js'
  * serving the public halves of keys generated here with jose; tokens signed
  * with them (and with others, and with none).
  */
-const ISSUER = 'https://idp.test/realms/dc'
-const AUDIENCE = 'opendcre'
-
-interface Key { kid: string, alg: string, privateKey: CryptoKey, publicKey: CryptoKey, jwk: JWK }
-
-async function makeKey (kid: string, alg: 'RS256' | 'ES256' | 'EdDSA'): Promise<Key> {
-  const { privateKey, publicKey } = await generateKeyPair(alg)
-  return { kid, alg, privateKey, publicKey, jwk: { ...await exportJWK(publicKey), kid, alg, use: 'sig' } }
-}
-
-/** The JWKS server: its keys can change (rotation); it can stop answering (hang) or close (down). */
-class JwksServer {
-  keys: Key[] = []
-  hang = false
-  fetches = 0
-  private readonly server: Server = createServer((req, res) => {
-    this.fetches++
-    if (this.hang) return // never answers
-    res.setHeader('content-type', 'application/json')
-    res.end(JSON.stringify({ keys: this.keys.map((k) => k.jwk) }))
-  })
-
-  async start (): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/realms/dc/protocol/openid-connect/certs`
-  }
-
-  async stop (): Promise<void> {
-    this.server.closeAllConnections()
-    await new Promise<void>((resolve) => this.server.close(() => resolve()))
-  }
-}
-
-async function sign (key: Key, claims: JWTPayload, options: { iss?: string, aud?: string, exp?: number | string, nbf?: number | string, kid?: string } = {}): Promise<string> {
-  const jwt = new SignJWT({ sub: 'someone', ...claims })
-    .setProtectedHeader({ alg: key.alg, kid: options.kid ?? key.kid, typ: 'JWT' })
-    .setIssuer(options.iss ?? ISSUER)
-    .setAudience(options.aud ?? AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime(options.exp ?? '10m')
-  if (options.nbf !== undefined) jwt.setNotBefore(options.nbf)
-  return await jwt.sign(key.privateKey)
-}
-
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
 const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
 
