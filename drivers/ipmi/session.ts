@@ -203,12 +203,16 @@ export class IpmiSession implements IpmiRequester {
   private keepAliveTimer: unknown
   private _state: IpmiSessionState = 'idle'
 
-  constructor (readonly target: BmcTarget, options: IpmiSessionOptions = {}) {
+  /** The BMC as host:port (the target itself, with its password, stays private). */
+  readonly bmc: string
+
+  constructor (private readonly target: BmcTarget, options: IpmiSessionOptions = {}) {
     this.policy = { ...DEFAULT_IPMI_POLICY, ...options.policy }
     this.clock = options.clock ?? systemClock
     this.random = options.random ?? randomBytes
     this.transportFactory = options.transport ?? udpTransportFactory
     this.label = `${target.host}:${target.port}`
+    this.bmc = this.label
     this.log = (options.log ?? silentLogger).child({ bmc: this.label })
     // validated here so a bad entry fails loudly, but never echoed back
     this.kuid = passwordKey(target.password)
@@ -345,7 +349,8 @@ export class IpmiSession implements IpmiRequester {
       this.startKeepAlive()
       this.log.debug({ event: 'ipmi-session-up', privilege: active.privilege, sessionId: active.bmcSessionId }, 'IPMI session established')
     } catch (err) {
-      this.session = undefined
+      // activated but the privilege step failed: close it on the BMC rather than leave it to expire
+      this.dropSession('log-in failed')
       this._state = 'down'
       if (err instanceof IpmiError && err.kind === 'auth') this.counters.authFailures++
       if (err instanceof AttemptsExhausted || err instanceof DeadlinePassed) {
