@@ -164,7 +164,10 @@ export async function startSim (t: Teardown, options: SimOptions = {}): Promise<
     })
     c.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
     child = c
-    const exited = new Promise<boolean>((resolve) => c.once('exit', () => resolve(false)))
+    const exited = new Promise<boolean>((resolve) => {
+      c.once('exit', () => resolve(false))
+      c.once('error', (err) => { stderr += String(err); resolve(false) }) // e.g. ipmi_sim not installed
+    })
     const up = await Promise.race([waitForBmc('127.0.0.1', port, options.startTimeoutMs ?? 10000), exited])
     if (!up) await stop()
     return up

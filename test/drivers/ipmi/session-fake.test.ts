@@ -158,3 +158,27 @@ t.test('keep-alive on an idle session; none while busy', async (t) => {
   await new Promise((resolve) => setTimeout(resolve, 200))
   t.equal(fake.inSessionRequests, after, 'no keep-alive after close')
 })
+
+t.test('logs at trace level never carry the password', async (t) => {
+  const lines: string[] = []
+  const log = {
+    trace: (o: unknown, m?: string) => { lines.push(JSON.stringify(o) + String(m)) },
+    debug: (o: unknown, m?: string) => { lines.push(JSON.stringify(o) + String(m)) },
+    info: (o: unknown, m?: string) => { lines.push(JSON.stringify(o) + String(m)) },
+    warn: (o: unknown, m?: string) => { lines.push(JSON.stringify(o) + String(m)) },
+    error: (o: unknown, m?: string) => { lines.push(JSON.stringify(o) + String(m)) },
+    child: () => log,
+    isLevelEnabled: () => true
+  }
+  const secret = 'hunter2-secret'
+  const hexSecret = Buffer.from(secret).toString('hex')
+  for (const confidentiality of ['AES_CBC_128', 'NO_ENCRYPTION_ALGORITHM'] as const) {
+    const { s } = setup(t, { password: secret }, { password: secret, confidentiality, integrity: 'HMAC_SHA1_96' }, { log })
+    await s.request(6, 1)
+    await s.close()
+    const { s: bad } = setup(t, { password: 'other' }, { password: secret }, { log })
+    await failure(bad.request(6, 1))
+  }
+  t.ok(lines.some((l) => l.includes('ipmi tx')), 'frames were logged')
+  t.notOk(lines.some((l) => l.includes(secret) || l.includes(hexSecret)), 'no password in any line, plain or hex')
+})
