@@ -60,9 +60,9 @@ export interface BmcCommandsOptions {
   /** Boot override for every future boot (default false: next boot only, as ipmitool). */
   bootPersistent?: boolean
   /**
-   * Chassis Identify "on": 'force' sends byte 2 bit 0 (turn on indefinitely,
-   * IPMI 2.0); if the BMC refuses a 2-byte request the instance falls back to
-   * the longest interval (255 s) from then on.
+   * Chassis Identify "on" sends force-on (byte 2 bit 0, indefinitely). A BMC
+   * that refuses the 2-byte request (0xc7/0xcc, IPMI 1.5) gets this interval
+   * instead, from then on (default 255 s, the longest).
    */
   identifyOnIntervalSeconds?: number
 }
