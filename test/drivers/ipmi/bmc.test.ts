@@ -2,7 +2,9 @@ import t from 'tap'
 import { BmcCommands } from '../../../drivers/ipmi/bmc.js'
 import { CMD } from '../../../drivers/ipmi/commands.js'
 import { IpmiCompletionError, NETFN, type IpmiRequester } from '../../../drivers/ipmi/types.js'
-import { FakeBmc, fruPrintFields, ipmitoolRows, loadRecorded, recordedFru, recordedReadings, recordedSdrs, startSim, type Sim } from './ipmi-test-kit.js'
+import { IpmiSession } from '../../../drivers/ipmi/session.js'
+import { startSim as startRigSim } from '../../ipmi/sim.js'
+import { FakeBmc, FIXTURES, fruPrintFields, ipmitoolRows, loadRecorded, recordedFru, recordedReadings, recordedSdrs, startSim, type Sim } from './ipmi-test-kit.js'
 
 /**
  * BmcCommands over a fake BMC built from the ipmi_sim recordings (it logs every
@@ -329,4 +331,23 @@ t.test('live ipmi_sim: bmc-b, chassis and boot', async t => {
   }
   await cmds.setBootTarget('pxe')
   t.equal(await new BmcCommands(sim.requester).bootTarget(), 'no_override', 'honouring the valid bit, which ipmi_sim never keeps')
+})
+
+t.test('live ipmi_sim over the project\'s RMCP+ session (drivers/ipmi/session.ts)', async t => {
+  for (const suite of ['cs3', 'cs0'] as const) {
+    const sim = await startRigSim(t, { emu: `${FIXTURES}/bmc-a.emu` })
+    const session = new IpmiSession(suite === 'cs3'
+      ? { host: sim.host, port: sim.port, username: sim.user, password: sim.password, auth: 'RAKP_HMAC_SHA1', integrity: 'HMAC_SHA1_96', confidentiality: 'AES_CBC_128' }
+      : { host: sim.host, port: sim.port, username: sim.user, password: sim.password, auth: 'NO_AUTHENTICATION_ALGORITHM', integrity: 'NO_INTEGRITY_ALGORITHM', confidentiality: 'NO_ENCRYPTION_ALGORITHM' })
+    t.teardown(async () => await session.close())
+    const cmds = new BmcCommands(session)
+    const sensors = await cmds.sensors()
+    t.equal(sensors.length, 6, `${suite}: SDR repository read over the session`)
+    for (const s of sensors) t.equal((await cmds.readSensor(s.sensorNumber)).value, expectedA[s.sensorNumber as keyof typeof expectedA], `${suite} ${s.name}`)
+    t.same(await cmds.fru(), assetA, `${suite}: FRU`)
+    await cmds.identify('on')
+    await cmds.setBootTarget('pxe')
+    t.match(await cmds.bootFlags(), { deviceSelector: 1 }, `${suite}: boot flags written`)
+    t.match(await cmds.chassisStatus(), { power: 'on', identify: 'unknown' })
+  }
 })
