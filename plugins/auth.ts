@@ -82,10 +82,22 @@ export default fp<AuthPluginOptions>(async (fastify, opts) => {
     }
   })
 
+  // label children made once per (provider, result): a request pays one increment
+  const counters = new Map<string, Counter.Internal>()
+  const count = (provider: string, result: string): void => {
+    const key = `${provider}\n${result}`
+    let counter = counters.get(key)
+    if (counter === undefined) {
+      counter = results.labels(provider, result)
+      counters.set(key, counter)
+    }
+    counter.inc()
+  }
+
   const refuse = (request: FastifyRequest, reply: FastifyReply, failures: Map<AuthProvider, AuthFailure>): FastifyReply => {
     const sent = failures.size > 0
     const provider = sent ? [...failures.keys()][0].name : 'none'
-    results.inc({ provider, result: sent ? 'failed' : 'missing' })
+    count(provider, sent ? 'failed' : 'missing')
     if (sent) {
       request.log.warn({ auth: { providers: [...failures.keys()].map((p) => p.name), reasons: [...failures.values()].map((f) => f.failed) } }, 'authentication failed')
     } else {
@@ -117,7 +129,7 @@ export default fp<AuthPluginOptions>(async (fastify, opts) => {
       if (forbidden === undefined) return refuse(request, reply, failures)
       const [provider, failure] = forbidden
       request.identity = failure.name
-      results.inc({ provider: provider.name, result: 'forbidden' })
+      count(provider.name, 'forbidden')
       request.log.warn({ auth: { provider: provider.name, identity: failure.name, reason: failure.failed } }, 'authenticated without a role')
       return reply.code(403).send({ message: `forbidden: '${failure.name ?? 'this identity'}' has no role here (viewer or operator)` })
     }
@@ -127,12 +139,12 @@ export default fp<AuthPluginOptions>(async (fastify, opts) => {
     if (identity.role !== 'operator') {
       const change = stateChange(request.routeOptions.url ?? '', (request.params ?? {}) as Record<string, string>)
       if (change !== undefined) {
-        results.inc({ provider: identity.provider, result: 'forbidden' })
+        count(identity.provider, 'forbidden')
         request.log.warn({ auth: { provider: identity.provider, identity: identity.name, role: identity.role, command: change.command } }, 'state change refused to a viewer')
         return reply.code(403).send({ message: `forbidden: the ${identity.role} role cannot change state (${change.command}); an operator can` })
       }
     }
-    results.inc({ provider: identity.provider, result: 'ok' })
+    count(identity.provider, 'ok')
   })
 
   fastify.addHook('onClose', async () => {

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto'
+import { hash, randomBytes } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose'
 import type { AuthOutcome } from './outcome.js'
@@ -55,7 +55,7 @@ export function roleFromClaim (value: unknown, roleValues: Record<Role, string[]
  * signature with an asymmetric algorithm, exp and nbf (30 s tolerance), iss
  * and aud. The role claim maps to a role; the subject is the identity.
  *
- * A verified token is remembered (keyed by an HMAC of it) for at most
+ * A verified token is remembered (keyed by a SHA-256 of a per-process random key and the token) for at most
  * cacheTtlMs and never past its exp, so a client's next requests skip the
  * signature check.
  */
@@ -72,7 +72,7 @@ export function createJwtProvider (options: JwtOptions, tuning: JwtTuning = {}):
   const now = tuning.now ?? Date.now
   const ttl = tuning.cacheTtlMs ?? 60_000
   const cache = new VerificationCache<Identity>(tuning.cacheMax ?? 1000)
-  const hmacKey = randomBytes(32)
+  const hashKey = randomBytes(32).toString('base64')
   const stats = { verifications: 0, cacheHits: 0 }
 
   async function verify (token: string): Promise<AuthOutcome> {
@@ -106,7 +106,7 @@ export function createJwtProvider (options: JwtOptions, tuning: JwtTuning = {}):
       if (header === undefined || header.length < 7 || header.slice(0, 7).toLowerCase() !== 'bearer ') return undefined
       const token = header.slice(7).trim()
       if (token.length > 8192) return { failed: 'JWT: token longer than 8192 characters', challenge: INVALID }
-      const key = createHmac('sha256', hmacKey).update(token).digest('base64')
+      const key = hash('sha256', `${hashKey}\n${token}`, 'base64')
       const cached = cache.get(key, now())
       if (cached !== undefined) {
         stats.cacheHits++

@@ -1,6 +1,6 @@
 /**
- * Remembered verifications (Basic, JWT): a bounded map from a key (an HMAC
- * of the credentials, never the credentials) to a value and its expiry.
+ * Remembered verifications (Basic, JWT): a bounded map from a key (a keyed
+ * hash of the credentials, never the credentials) to a value and its expiry.
  * Insertion order is age order, so the oldest entry goes first when full.
  */
 export class VerificationCache<T> {
