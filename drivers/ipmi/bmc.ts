@@ -65,6 +65,13 @@ export interface BmcCommandsOptions {
    * instead, from then on (default 255 s, the longest).
    */
   identifyOnIntervalSeconds?: number
+  /**
+   * The BMC's IPMB slave address (default 0x20). Sensors owned by another
+   * controller, or on a LUN other than 0, would need bridged requests, which
+   * the requester cannot send: readSensor refuses them rather than read the
+   * wrong sensor.
+   */
+  bmcAddress?: number
 }
 
 export interface ChassisSummary {
@@ -105,6 +112,7 @@ export class BmcCommands {
   private readonly bootValidBit: 'honour' | 'ignore'
   private readonly bootPersistent: boolean
   private readonly identifyFallbackInterval: number
+  private readonly bmcAddress: number
   private sdrCache: SdrCache | undefined
   private sdrLoading: Promise<SensorRecord[]> | undefined
   /** ipmitool's rule: once setting set-in-progress fails, stop using it. */
@@ -119,6 +127,7 @@ export class BmcCommands {
     this.bootValidBit = options.bootValidBit ?? 'honour'
     this.bootPersistent = options.bootPersistent ?? false
     this.identifyFallbackInterval = options.identifyOnIntervalSeconds ?? 255
+    this.bmcAddress = options.bmcAddress ?? 0x20
   }
 
   /** Whether Chassis Identify "on" still uses force-on (false after the BMC refused it). */
@@ -271,7 +280,11 @@ export class BmcCommands {
   /** Get Sensor Reading (§35.14) converted with the sensor's SDR (§36.3). */
   async readSensor (sensorNumber: number): Promise<SensorReading> {
     const record = await this.sensor(sensorNumber)
-    if (record === undefined) throw new IpmiError('protocol', `no SDR for sensor 0x${sensorNumber.toString(16).padStart(2, '0')}`)
+    const label = `sensor 0x${sensorNumber.toString(16).padStart(2, '0')}`
+    if (record === undefined) throw new IpmiError('protocol', `no SDR for ${label}`)
+    if (record.ownerId !== this.bmcAddress || record.ownerLun !== 0) {
+      throw new IpmiError('protocol', `${label} belongs to controller 0x${record.ownerId.toString(16)} LUN ${record.ownerLun}: bridged requests are not supported`)
+    }
     const res = unpackGetSensorReadingResponse(await this.requester.request(NETFN.sensorEvent, CMD.getSensorReading, packGetSensorReadingRequest(sensorNumber)))
     const available = res.scanningEnabled && !res.readingUnavailable
     return {

@@ -46,6 +46,14 @@ t.test('sensors and readings (fake BMC from the recordings)', async t => {
     }
     await t.rejects(cmds.readSensor(0x99), { name: 'IpmiError', message: /no SDR for sensor 0x99/ })
   }
+  const remote = fakeA()
+  remote.sdrs[0][5] = 0x2c // CPU1 Temp owned by another controller
+  remote.sdrs[1][6] = 0x01 // CPU2 Temp on LUN 1
+  const remoteCmds = new BmcCommands(remote)
+  await t.rejects(remoteCmds.readSensor(0x01), { name: 'IpmiError', message: /sensor 0x01 belongs to controller 0x2c LUN 0: bridged requests are not supported/ })
+  await t.rejects(remoteCmds.readSensor(0x02), { name: 'IpmiError', message: /LUN 1/ })
+  t.equal(remote.count(NETFN.sensorEvent, CMD.getSensorReading), 0, 'no reading asked of the wrong sensor')
+  t.equal((await new BmcCommands(remote, { bmcAddress: 0x2c }).readSensor(0x01)).value, 48.5, 'bmcAddress option')
 })
 
 t.test('the SDR cache: re-read only when Get SDR Repository Info changes', async t => {
