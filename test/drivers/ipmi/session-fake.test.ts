@@ -14,7 +14,7 @@ const CS3: BmcTarget = {
 
 function setup (t: { teardown: (fn: () => unknown) => void }, bmc: FakeBmcOptions = {}, target: Partial<BmcTarget> = {}, options: IpmiSessionOptions = {}): { fake: FakeBmc, s: IpmiSession } {
   const fake = new FakeBmc(bmc)
-  const s = new IpmiSession({ ...CS3, ...target }, { transport: fake.factory, policy: { retransmitMs: 50, retries: 2, requestTimeoutMs: 1000 }, ...options })
+  const s = new IpmiSession({ ...CS3, ...target }, { transport: fake.factory, policy: { retransmitMs: 200, retries: 2, requestTimeoutMs: 2000 }, ...options })
   t.teardown(() => s.close())
   return { fake, s }
 }
@@ -112,7 +112,7 @@ t.test('sequence numbers: +1 per datagram from 1, rqSeq 6-bit, a fresh IV per en
 
 t.test('no answer in an established session: drop, log in again once, retry', async (t) => {
   let lost = 0
-  const { fake, s } = setup(t, { handler: () => ({ cc: 0 }), drop: (netFn, cmd) => netFn === 0 && cmd === 1 && lost++ < 3 }, {}, { policy: { retransmitMs: 50, retries: 2, requestTimeoutMs: 2000 } })
+  const { fake, s } = setup(t, { handler: () => ({ cc: 0 }), drop: (netFn, cmd) => netFn === 0 && cmd === 1 && lost++ < 3 }, {}, { policy: { retransmitMs: 150, retries: 2, requestTimeoutMs: 3000 } })
   await s.request(6, 1)
   const r = await s.request(0, 1)
   t.equal(r.length, 0, 'the retry after re-login was answered')
@@ -121,7 +121,7 @@ t.test('no answer in an established session: drop, log in again once, retry', as
   t.equal(fake.activeSessions, 1, 'the old session was closed before logging in again')
 
   // every answer lost: one re-login only, then timeout
-  const { s: s2 } = setup(t, { handler: () => ({ cc: 0 }), drop: (netFn) => netFn === 0 }, {}, { policy: { retransmitMs: 50, retries: 1, requestTimeoutMs: 2000 } })
+  const { s: s2 } = setup(t, { handler: () => ({ cc: 0 }), drop: (netFn) => netFn === 0 }, {}, { policy: { retransmitMs: 150, retries: 1, requestTimeoutMs: 3000 } })
   await s2.request(6, 1)
   const err = await failure(s2.request(0, 1))
   t.equal(err.kind, 'timeout')
@@ -146,7 +146,7 @@ t.test('close(): Close Session with the BMC session id, queued requests fail wit
 })
 
 t.test('keep-alive on an idle session; none while busy', async (t) => {
-  const { fake, s } = setup(t, {}, {}, { policy: { keepAliveMs: 80 } })
+  const { fake, s } = setup(t, {}, {}, { policy: { keepAliveMs: 80, retransmitMs: 200, retries: 2, requestTimeoutMs: 2000 } })
   await s.request(6, 1)
   const before = fake.inSessionRequests
   await new Promise((resolve) => setTimeout(resolve, 300))

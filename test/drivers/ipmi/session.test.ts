@@ -41,9 +41,10 @@ class TapTransport implements DatagramTransport {
   }
 
   send (d: Buffer): void {
+    const retransmission = this.sent.length > 0 && this.sent[this.sent.length - 1].equals(d)
     this.sent.push(d)
     // in-session IPMI requests (payload type 0 with a session id): count the ones awaiting an answer
-    if (d[4] === 0x06 && (d[5] & 0x3f) === 0 && d.readUInt32LE(6) !== 0) {
+    if (!retransmission && d[4] === 0x06 && (d[5] & 0x3f) === 0 && d.readUInt32LE(6) !== 0) {
       this.outstanding++
       this.maxOutstanding = Math.max(this.maxOutstanding, this.outstanding)
     }
