@@ -116,6 +116,8 @@ export interface IpmiSessionCounters {
   garbage: number
   /** Valid datagrams nobody waited for (late answers to retransmissions). */
   stale: number
+  /** Authentic in-session datagrams whose session sequence number was already seen or too old (§6.12.13 window). */
+  replays: number
   /** Keep-alive requests sent on an idle session. */
   keepAlives: number
 }
@@ -133,7 +135,9 @@ interface Job {
 /** A decoded inbound message, handed to whatever exchange is pending. */
 type Inbound =
   | { kind: 'setup', payloadType: number, payload: Buffer }
+  | { kind: 'v15', lan: LanResponse }
   | { kind: 'lan', lan: LanResponse }
+  | { kind: 'replay' }
 
 interface Pending {
   datagram: Buffer
@@ -153,6 +157,9 @@ interface ActiveSession {
   encrypted: boolean
   /** Outbound session sequence number (§13.6: starts at 1, never 0). */
   sequence: number
+  /** Highest inbound session sequence number accepted, and the 32 below it seen (bit n = high - n). */
+  inboundHigh: number
+  inboundSeen: number
   privilege: number
 }
 
@@ -176,6 +183,7 @@ export class IpmiSession implements IpmiRequester {
     completionErrors: 0,
     garbage: 0,
     stale: 0,
+    replays: 0,
     keepAlives: 0
   }
 
@@ -365,7 +373,7 @@ export class IpmiSession implements IpmiRequester {
     const datagram = encodeV15Packet(encodeLanRequest({
       netFn: NETFN_APP, cmd: CMD_GET_CHANNEL_AUTH_CAPABILITIES, rqSeq, data: encodeGetChannelAuthCapabilities(PRIVILEGE.administrator)
     }))
-    const m = await this.exchange(datagram, (m) => m.kind === 'lan' && m.lan.rqSeq === rqSeq && m.lan.cmd === CMD_GET_CHANNEL_AUTH_CAPABILITIES, deadline)
+    const m = await this.exchange(datagram, (m) => m.kind === 'v15' && m.lan.rqSeq === rqSeq && m.lan.cmd === CMD_GET_CHANNEL_AUTH_CAPABILITIES, deadline)
     const lan = (m as { lan: LanResponse }).lan
     // 0xCC: administrator above the channel's limit; RMCP+ may still allow a lower role
     if (lan.completionCode !== 0 && lan.completionCode !== 0xcc) {
@@ -467,6 +475,8 @@ export class IpmiSession implements IpmiRequester {
       keys: sessionKeys(sik, integrity, confidentiality),
       encrypted: confidentiality !== 0,
       sequence: 1,
+      inboundHigh: 0,
+      inboundSeen: 0,
       privilege
     }
   }
@@ -633,6 +643,10 @@ export class IpmiSession implements IpmiRequester {
       this.counters.garbage++
       return
     }
+    if (m.kind === 'replay') {
+      this.counters.replays++
+      return
+    }
     const p = this.pending
     if (p === undefined || !p.match(m)) {
       this.counters.stale++
@@ -647,7 +661,8 @@ export class IpmiSession implements IpmiRequester {
   private decode (datagram: Buffer): Inbound {
     if (datagram.length < 16) throw new IpmiError('protocol', 'runt datagram')
     if ((datagram[4] & 0x0f) !== AUTHTYPE_RMCP_PLUS) {
-      return { kind: 'lan', lan: decodeLanResponse(decodeV15Packet(datagram).message) }
+      // outside any session (authtype none): only ever the answer to Get Channel Auth Capabilities
+      return { kind: 'v15', lan: decodeLanResponse(decodeV15Packet(datagram).message) }
     }
     const sessionId = datagram.readUInt32LE(6)
     if (sessionId === 0) {
@@ -659,7 +674,9 @@ export class IpmiSession implements IpmiRequester {
     if (s === undefined || sessionId !== s.consoleSessionId) throw new IpmiError('protocol', 'datagram for another session')
     const p = decodeRmcpPlusPacket(datagram, s.keys)
     if (p.payloadType !== PAYLOAD_TYPE.ipmi) throw new IpmiError('protocol', 'not an IPMI message payload')
-    return { kind: 'lan', lan: decodeLanResponse(p.payload) }
+    const lan = decodeLanResponse(p.payload)
+    if (!acceptSequence(s, p.sequence)) return { kind: 'replay' }
+    return { kind: 'lan', lan }
   }
 
   private sleep (ms: number): Promise<void> {
@@ -675,6 +692,28 @@ export class IpmiSession implements IpmiRequester {
     this.tag = (this.tag + 1) & 0xff
     return this.tag
   }
+}
+
+/**
+ * §6.12.13: inbound session sequence numbers are checked against a sliding
+ * window, so an authentic datagram replayed later is not taken for a new
+ * answer. Accepts a number above the highest seen, or one of the 32 below it
+ * not seen yet.
+ */
+function acceptSequence (s: ActiveSession, seq: number): boolean {
+  if (seq === 0) return false
+  if (seq > s.inboundHigh) {
+    const shift = seq - s.inboundHigh
+    s.inboundSeen = shift >= 32 ? 1 : ((s.inboundSeen << shift) | 1) >>> 0
+    s.inboundHigh = seq
+    return true
+  }
+  const back = s.inboundHigh - seq
+  if (back >= 32) return false
+  const bit = (1 << back) >>> 0
+  if ((s.inboundSeen & bit) !== 0) return false
+  s.inboundSeen = (s.inboundSeen | bit) >>> 0
+  return true
 }
 
 function hex (n: number): string {

@@ -5,6 +5,7 @@
 import t from 'tap'
 import { IpmiSession, type IpmiSessionOptions } from '../../../drivers/ipmi/session.js'
 import { IpmiError, type BmcTarget } from '../../../drivers/ipmi/types.js'
+import { encodeLanResponse, encodeV15Packet } from '../../../drivers/ipmi/rmcp.js'
 import { FakeBmc, type FakeBmcOptions } from '../../ipmi/fake-bmc.js'
 
 const CS3: BmcTarget = {
@@ -87,7 +88,7 @@ t.test('a lost answer is retransmitted identically; the late duplicate is stale'
   t.equal(tries[0].rqSeq, tries[1].rqSeq, 'same rqSeq')
   t.same(tries[0].iv, tries[1].iv, 'the identical datagram')
   t.ok((await s.request(6, 1)).length > 0)
-  t.ok(s.counters.stale >= 2, 'duplicates counted stale')
+  t.ok(s.counters.replays >= 2, 'duplicates (same BMC sequence number) counted as replays')
   t.equal(s.counters.garbage, 0)
 })
 
@@ -181,4 +182,26 @@ t.test('logs at trace level never carry the password', async (t) => {
   }
   t.ok(lines.some((l) => l.includes('ipmi tx')), 'frames were logged')
   t.notOk(lines.some((l) => l.includes(secret) || l.includes(hexSecret)), 'no password in any line, plain or hex')
+})
+
+t.test('an unauthenticated IPMI v1.5 answer cannot stand in for an in-session answer', async (t) => {
+  let fake: FakeBmc | undefined
+  let first = true
+  const made = setup(t, {
+    handler: () => ({ cc: 0, data: [0x01] }),
+    drop: (netFn, cmd) => {
+      if (netFn !== 0 || cmd !== 1 || !first) return false
+      first = false
+      const rqSeq = fake?.seen[fake.seen.length - 1].rqSeq ?? 0
+      // a spoofed answer with the right rqSeq and cmd, but outside the session (authtype none)
+      setImmediate(() => fake?.inject(encodeV15Packet(encodeLanResponse({ netFn: 0x01, rqSeq, cmd: 0x01, completionCode: 0, data: Uint8Array.of(0xde, 0xad) }))))
+      return true
+    }
+  })
+  fake = made.fake
+  const s = made.s
+  await s.request(6, 1)
+  t.same([...await s.request(0, 1)], [0x01], 'the authentic answer, after a retransmission')
+  t.equal(s.counters.stale, 1, 'the spoof was ignored')
+  t.equal(s.counters.retransmits, 1)
 })
