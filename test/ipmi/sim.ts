@@ -12,6 +12,17 @@
  * absolute path here); RMCP+ needs a `guid` line; `-n` turns off the console.
  * ipmi_sim accepts every cipher suite it knows (0-3 among them) for any user:
  * lan.conf cannot restrict cipher suites, only privilege limits and v1.5 auth types.
+ *
+ * Measured with this rig (OpenIPMI 2.0.x, ipmi_sim 1.0.13):
+ * - at most 63 sessions at once per channel, whatever lan.conf's per-user
+ *   max-session says; the 64th Open Session gets status 0x01 (insufficient
+ *   resources); Get Session Info (App 0x3D, data 0x00) byte 3 = active sessions;
+ * - an idle session expires after about 30 s (kept at 25 s idle, gone at 40 s);
+ * - RMCP+ privilege limits are not enforced: a user or channel limited to
+ *   operator still gets Set Session Privilege Level (administrator);
+ * - with cipher suite 0 (RAKP none) any password is accepted;
+ * - after a restart the new process knows no session and silently drops
+ *   datagrams for the old one (no error answer), so clients notice by timeout.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { createSocket } from 'node:dgram'

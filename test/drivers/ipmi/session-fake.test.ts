@@ -3,7 +3,8 @@
  * (test/ipmi/fake-bmc.ts): what ipmi_sim cannot be made to do.
  */
 import t from 'tap'
-import { IpmiSession, type IpmiSessionOptions } from '../../../drivers/ipmi/session.js'
+import { IpmiSession, type Clock, type IpmiSessionOptions } from '../../../drivers/ipmi/session.js'
+import type { DatagramTransportFactory } from '../../../drivers/ipmi/udp-transport.js'
 import { IpmiError, type BmcTarget } from '../../../drivers/ipmi/types.js'
 import { encodeLanResponse, encodeV15Packet } from '../../../drivers/ipmi/rmcp.js'
 import { FakeBmc, type FakeBmcOptions } from '../../ipmi/fake-bmc.js'
@@ -204,4 +205,85 @@ t.test('an unauthenticated IPMI v1.5 answer cannot stand in for an in-session an
   t.same([...await s.request(0, 1)], [0x01], 'the authentic answer, after a retransmission')
   t.equal(s.counters.stale, 1, 'the spoof was ignored')
   t.equal(s.counters.retransmits, 1)
+})
+
+/** A clock the test moves by hand: the timing rules checked without sleeping. */
+class ManualClock implements Clock {
+  private t = 0
+  private timers: Array<{ at: number, fn: () => void, id: number }> = []
+  private ids = 0
+  now (): number { return this.t }
+  setTimeout (fn: () => void, ms: number): unknown {
+    const id = ++this.ids
+    this.timers.push({ at: this.t + ms, fn, id })
+    return id
+  }
+
+  clearTimeout (handle: unknown): void { this.timers = this.timers.filter((x) => x.id !== handle) }
+  get pending (): number { return this.timers.length }
+  /** Moves time forward, firing due timers in order. */
+  async advance (ms: number): Promise<void> {
+    const until = this.t + ms
+    for (;;) {
+      this.timers.sort((a, b) => a.at - b.at)
+      const next = this.timers[0]
+      if (next === undefined || next.at > until) break
+      this.timers.shift()
+      this.t = next.at
+      next.fn()
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    this.t = until
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+}
+
+t.test('retransmission and the overall bound, on a manual clock', async (t) => {
+  const clock = new ManualClock()
+  const sent: Buffer[] = []
+  const silent: DatagramTransportFactory = () => ({ send: (d) => { sent.push(d) }, onMessage: () => {}, close: async () => {} })
+  const s = new IpmiSession(CS3, { transport: silent, clock, policy: { retransmitMs: 500, retries: 3, requestTimeoutMs: 1800 } })
+  let outcome: unknown
+  void s.request(6, 1).then(() => { outcome = 'answered' }, (e: unknown) => { outcome = e })
+  await clock.advance(0)
+  t.equal(sent.length, 1, 'sent at once')
+  t.equal(clock.pending, 1, 'one timer for the request in flight')
+  await clock.advance(499)
+  t.equal(sent.length, 1, 'nothing more before retransmitMs')
+  await clock.advance(1)
+  t.equal(sent.length, 2, 'retransmitted at 500 ms')
+  t.same(sent[1], sent[0], 'the identical datagram')
+  await clock.advance(1000)
+  t.equal(sent.length, 4, 'again at 1000 and 1500 ms')
+  t.equal(outcome, undefined, 'still waiting at 1500 ms')
+  await clock.advance(299)
+  t.equal(outcome, undefined, 'still waiting at 1799 ms')
+  await clock.advance(1)
+  t.ok(outcome instanceof IpmiError && outcome.kind === 'timeout', 'timeout exactly at the 1800 ms bound, although a retry was left')
+  t.equal(sent.length, 4)
+  t.equal(clock.pending, 0, 'no timer left behind')
+  t.equal(s.counters.retransmits, 3)
+  await s.close()
+})
+
+t.test('keep-alive timing on a manual clock: an idle session is never idle longer than keepAliveMs', async (t) => {
+  const clock = new ManualClock()
+  const fake = new FakeBmc()
+  const s = new IpmiSession(CS3, { transport: fake.factory, clock, policy: { keepAliveMs: 20000 } })
+  t.teardown(() => s.close())
+  const login = s.request(6, 1)
+  await clock.advance(0)
+  for (let i = 0; i < 20 && s.state !== 'up'; i++) await new Promise((resolve) => setImmediate(resolve))
+  await login
+  const getDeviceIds = (): number => fake.seen.filter((r) => r.cmd === 1).length
+  const before = getDeviceIds()
+  await clock.advance(14999)
+  t.equal(getDeviceIds(), before, 'nothing before 15 s idle')
+  await clock.advance(1)
+  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve))
+  t.equal(getDeviceIds(), before + 1, 'a keep-alive at 15 s idle (checked every 5 s)')
+  await clock.advance(20000)
+  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve))
+  t.equal(getDeviceIds(), before + 2, 'and one per 15-20 s after')
+  t.equal(s.counters.keepAlives, 2)
 })
