@@ -20,6 +20,7 @@ export class VerificationCache<T> {
 
   set (key: string, value: T, expiresAt: number): void {
     this.entries.delete(key)
+    if (this.max <= 0) return // max 0: remember nothing
     if (this.entries.size >= this.max) {
       const oldest = this.entries.keys().next()
       if (oldest.done !== true) this.entries.delete(oldest.value)

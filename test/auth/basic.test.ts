@@ -155,6 +155,9 @@ t.test('the verification cache is bounded: the oldest entry goes first', async (
   t.equal(cache.get('c', 0), 'C')
   t.equal(cache.get('b', 100), undefined, 'expired at its time')
   t.equal(cache.size, 1, 'an expired entry is removed when met')
+  const none = new VerificationCache<string>(0)
+  none.set('a', 'A', 100)
+  t.equal(none.get('a', 0), undefined, 'max 0 remembers nothing')
 })
 
 t.test('an unknown user costs a scrypt as a known one does (no user enumeration by timing)', async (t) => {
