@@ -12,6 +12,7 @@ import configPlugin, { resolveConfig, type ConfigOptions, type OpenDcreConfig } 
 import emulatorBus from './plugins/emulator-bus.js'
 import errors from './plugins/errors.js'
 import hat from './plugins/hat.js'
+import ipmiBus, { type BmcConnector } from './plugins/ipmi-bus.js'
 import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
 import serialBus from './plugins/serial-bus.js'
@@ -33,6 +34,8 @@ export interface AppOptions extends ConfigOptions {
   corsOrigin?: string
   /** Authentication providers made by the caller (tests tune them); by default, those the configuration names. */
   authProviders?: AuthProvider[]
+  /** How the IPMI bridge connects to a BMC (default: RMCP+ over UDP; tests inject fakes). */
+  ipmiConnect?: BmcConnector
 }
 
 /**
@@ -104,6 +107,9 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
     if (config.hardware === 'rpi-hat-v1') await fastify.register(hat, { device: config.bus.device })
     await fastify.register(serialBus, { device: config.bus.device, baudRate: config.busBaud, policy: opts.busPolicy })
   }
+
+  // the IPMI bridge: BMCs from bmc_config.json as boards 0x40000001..
+  if (config.bmcConfig !== undefined) await fastify.register(ipmiBus, { file: config.bmcConfig, connect: opts.ipmiConnect })
 
   await fastify.register(openapi, { base: `${config.endpointPrefix}/${config.apiVersion}` })
   if (opts.auditLog !== undefined) await fastify.register(audit, { file: opts.auditLog })

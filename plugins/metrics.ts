@@ -1,9 +1,10 @@
 import fp from 'fastify-plugin'
-import type { FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { BusStats } from '../drivers/device-bus/bus-client.js'
 import { deviceBusStatus, type DeviceBusStatus } from './device-bus-status.js'
+import type { BmcSessionStatus } from './ipmi-bus.js'
 
 export interface MetricsOptions {
   /** Where Prometheus scrapes (default /metrics, outside the API prefix). */
@@ -103,6 +104,8 @@ export default fp<MetricsOptions>(async (fastify, opts) => {
     return bus === undefined ? [] : [bus]
   })
 
+  registerIpmiMetrics(registry, () => fastify.ipmiBridge?.bmcs ?? [])
+
   fastify.decorate('metricsRegistry', registry)
 
   fastify.get(path, {
@@ -160,4 +163,53 @@ export function registerDeviceBusMetrics (registry: Registry, buses: () => Devic
   gauge('opendcre_device_bus_up', '1 when the link to the device bus is open, else 0.', (bus) => (bus.open ? 1 : 0))
   gauge('opendcre_device_bus_last_success_timestamp_seconds', 'When the device bus last gave a well-formed answer (absent until it has).',
     (bus) => (bus.stats.lastSuccessAt === null ? undefined : bus.stats.lastSuccessAt / 1000))
+}
+
+type BridgeBmcs = NonNullable<FastifyInstance['ipmiBridge']>['bmcs']
+
+/**
+ * The IPMI bridge's per-BMC session counters, read at scrape time; labelled
+ * by board id and BMC address (never credentials).
+ */
+export function registerIpmiMetrics (registry: Registry, bmcs: () => BridgeBmcs): void {
+  const labelNames = ['board', 'bmc'] as const
+  const each = (fn: (labels: { board: string, bmc: string }, status: BmcSessionStatus) => void): void => {
+    for (const bmc of bmcs()) fn({ board: bmc.boardId, bmc: `${bmc.host}:${bmc.port}` }, bmc.status())
+  }
+  const counter = (name: string, help: string, value: (s: BmcSessionStatus['counters']) => number): void => {
+    registry.registerMetric(new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [],
+      collect () {
+        this.reset()
+        each((labels, status) => this.inc(labels, value(status.counters)))
+      }
+    }))
+  }
+  const gauge = (name: string, help: string, value: (s: BmcSessionStatus) => number | undefined): void => {
+    registry.registerMetric(new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [],
+      collect () {
+        this.reset()
+        each((labels, status) => {
+          const v = value(status)
+          if (v !== undefined) this.set(labels, v)
+        })
+      }
+    }))
+  }
+  counter('opendcre_ipmi_requests_total', 'IPMI requests sent to a BMC (session set-up not counted).', (c) => c.requests)
+  counter('opendcre_ipmi_sessions_established_total', 'RMCP+ sessions established with a BMC (the first login and every re-login).', (c) => c.sessionsEstablished)
+  counter('opendcre_ipmi_relogins_total', 'Sessions re-established after expiry, a BMC restart or a lost session.', (c) => c.relogins)
+  counter('opendcre_ipmi_timeouts_total', 'IPMI requests that got no answer within their time bound.', (c) => c.timeouts)
+  counter('opendcre_ipmi_errors_total', 'IPMI requests that failed for another reason (authentication, completion code, protocol).', (c) => c.errors)
+  counter('opendcre_ipmi_garbage_datagrams_total', 'Datagrams from a BMC address that were not a valid answer (ignored).', (c) => c.garbage)
+  gauge('opendcre_ipmi_session_up', '1 while a session with the BMC is established, else 0.', (s) => (s.state === 'up' ? 1 : 0))
+  gauge('opendcre_ipmi_last_success_timestamp_seconds', 'When the BMC last answered a request (absent until it has).',
+    (s) => (s.lastSuccessAt === null ? undefined : s.lastSuccessAt / 1000))
 }

@@ -1,10 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { deviceBusStatus, type DeviceBusSources } from '../plugins/device-bus-status.js'
-import { Health, type DeviceBusHealthT, type HealthT } from '../schemas/health.js'
+import type { FastifyInstance } from 'fastify'
+import { Health, type DeviceBusHealthT, type HealthT, type IpmiHealthT } from '../schemas/health.js'
 import { ErrorResponse } from '../schemas/responses.js'
 
-/** Every configured backend's state; 'degraded' when one is down. */
-export function healthReport (fastify: DeviceBusSources): HealthT {
+export type HealthSources = DeviceBusSources & Pick<FastifyInstance, 'ipmiBridge'>
+
+/**
+ * Every configured backend's state; 'degraded' when one is down: the device
+ * bus's link, or the IPMI bridge as a whole (its configuration unusable, or
+ * every BMC down). One BMC down among several shows in its own entry
+ * without failing the service's health.
+ */
+export function healthReport (fastify: HealthSources): HealthT {
   const backends: HealthT['backends'] = {}
   const bus = deviceBusStatus(fastify)
   if (bus !== undefined) {
@@ -18,7 +26,29 @@ export function healthReport (fastify: DeviceBusSources): HealthT {
     if (bus.reason !== undefined) deviceBus.reason = bus.reason
     backends.device_bus = deviceBus
   }
-  const up = bus === undefined || bus.open
+  let ipmiUp = true
+  const bridge = fastify.ipmiBridge
+  if (bridge !== undefined) {
+    const ipmi: IpmiHealthT = {
+      bmcs: bridge.bmcs.map((bmc) => {
+        const status = bmc.status()
+        const entry: IpmiHealthT['bmcs'][number] = {
+          bmc_ip: bmc.host,
+          bmc_port: bmc.port,
+          board_id: bmc.boardId,
+          last_success: status.lastSuccessAt === null ? null : new Date(status.lastSuccessAt).toISOString(),
+          session: status.state
+        }
+        if (status.reason !== undefined) entry.reason = status.reason
+        return entry
+      }),
+      config: bridge.file
+    }
+    if (bridge.unavailable !== undefined) ipmi.reason = bridge.unavailable
+    backends.ipmi = ipmi
+    ipmiUp = bridge.unavailable === undefined && (ipmi.bmcs.length === 0 || ipmi.bmcs.some((b) => b.session !== 'down'))
+  }
+  const up = (bus === undefined || bus.open) && ipmiUp
   return { backends, status: up ? 'ok' : 'degraded' }
 }
 

@@ -9,6 +9,8 @@ import {
  * bmc_config.json (the seeds' IPMI Bridge section): a list of BMCs, each with
  * its address, credentials and RMCP+ algorithms. `bmc_port` (not in v1.2)
  * picks a UDP port other than 623, so several simulators can share an address.
+ * `boot_valid_bit` (not in v1.2): 'ignore' for a BMC that never sets the boot
+ * flags' valid bit (ipmi_sim), so the stored boot device is reported anyway.
  */
 const oneOf = (values: readonly string[]): ReturnType<typeof Type.Union> =>
   Type.Union(values.map((v) => Type.Literal(v)), { errorMessage: `must be one of ${values.join(', ')}` })
@@ -20,7 +22,10 @@ export const BmcEntrySchema = Type.Object({
   password: Type.String({ maxLength: 20, errorMessage: 'must be a string of at most 20 characters (may be empty)' }),
   auth_type: oneOf(AUTH_ALGORITHMS),
   integrity_type: oneOf(INTEGRITY_ALGORITHMS),
-  encryption_type: oneOf(CONFIDENTIALITY_ALGORITHMS)
+  encryption_type: oneOf(CONFIDENTIALITY_ALGORITHMS),
+  boot_valid_bit: Type.Optional(Type.Union([Type.Literal('honour'), Type.Literal('ignore')], {
+    errorMessage: "must be 'honour' (the default) or 'ignore'"
+  }))
 })
 
 export const BmcConfigSchema = Type.Object({
@@ -29,8 +34,14 @@ export const BmcConfigSchema = Type.Object({
 
 export type BmcConfigFile = Static<typeof BmcConfigSchema>
 
+export interface BmcConfigEntry {
+  target: BmcTarget
+  /** 'honour': boot flags without their valid bit read as no_override (the spec's, and v1.2's). */
+  bootValidBit: 'honour' | 'ignore'
+}
+
 /** The BMCs of a bmc_config.json, validated; errors name the file, the field and the reason. */
-export function loadBmcConfig (file: string): BmcTarget[] {
+export function loadBmcConfig (file: string): BmcConfigEntry[] {
   const value = readJsonFile(file, parseWithoutEcho)
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(file, '', 'must be a JSON object with a "bmcs" list')
   if (!('bmcs' in value)) throw new ConfigError(file, 'bmcs', 'missing: list the BMCs under "bmcs"')
@@ -48,13 +59,16 @@ export function loadBmcConfig (file: string): BmcTarget[] {
       throw new ConfigError(file, `${where}.encryption_type`, 'encryption needs an integrity algorithm (integrity_type HMAC_SHA1_96)')
     }
     return {
-      host: bmc.bmc_ip,
-      port: bmc.bmc_port ?? 623,
-      username: bmc.username,
-      password: bmc.password,
-      auth: bmc.auth_type as BmcTarget['auth'],
-      integrity: bmc.integrity_type as BmcTarget['integrity'],
-      confidentiality: bmc.encryption_type as BmcTarget['confidentiality']
+      target: {
+        host: bmc.bmc_ip,
+        port: bmc.bmc_port ?? 623,
+        username: bmc.username,
+        password: bmc.password,
+        auth: bmc.auth_type as BmcTarget['auth'],
+        integrity: bmc.integrity_type as BmcTarget['integrity'],
+        confidentiality: bmc.encryption_type as BmcTarget['confidentiality']
+      },
+      bootValidBit: bmc.boot_valid_bit ?? 'honour'
     }
   })
 }

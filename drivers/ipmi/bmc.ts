@@ -72,6 +72,14 @@ export interface BmcCommandsOptions {
    * wrong sensor.
    */
   bmcAddress?: number
+  /**
+   * How long the SDR cache is trusted without asking Get SDR Repository Info
+   * again (ms; default 0: ask before every use). The bridge sets a few
+   * seconds, so a sensor read costs one request, not two or three.
+   */
+  sdrRecheckMs?: number
+  /** The clock for sdrRecheckMs (ms); default performance.now. */
+  now?: () => number
 }
 
 export interface ChassisSummary {
@@ -99,6 +107,8 @@ export interface SensorReading {
 interface SdrCache {
   key: string
   records: SensorRecord[]
+  /** When the key was last confirmed by Get SDR Repository Info. */
+  checkedAt: number
 }
 
 function cacheKey (info: SdrRepositoryInfo): string {
@@ -113,6 +123,8 @@ export class BmcCommands {
   private readonly bootPersistent: boolean
   private readonly identifyFallbackInterval: number
   private readonly bmcAddress: number
+  private readonly sdrRecheckMs: number
+  private readonly now: () => number
   private sdrCache: SdrCache | undefined
   private sdrLoading: Promise<SensorRecord[]> | undefined
   /** ipmitool's rule: once setting set-in-progress fails, stop using it. */
@@ -128,6 +140,8 @@ export class BmcCommands {
     this.bootPersistent = options.bootPersistent ?? false
     this.identifyFallbackInterval = options.identifyOnIntervalSeconds ?? 255
     this.bmcAddress = options.bmcAddress ?? 0x20
+    this.sdrRecheckMs = options.sdrRecheckMs ?? 0
+    this.now = options.now ?? (() => performance.now())
   }
 
   /** Whether Chassis Identify "on" still uses force-on (false after the BMC refused it). */
@@ -245,9 +259,14 @@ export class BmcCommands {
    * or erase timestamp changed. Concurrent callers share one read.
    */
   async sensors (): Promise<SensorRecord[]> {
+    const cached = this.sdrCache
+    if (cached !== undefined && this.sdrRecheckMs > 0 && this.now() - cached.checkedAt < this.sdrRecheckMs) return cached.records
     const info = await this.sdrRepositoryInfo()
     const key = cacheKey(info)
-    if (this.sdrCache?.key === key) return this.sdrCache.records
+    if (this.sdrCache?.key === key) {
+      this.sdrCache.checkedAt = this.now()
+      return this.sdrCache.records
+    }
     if (this.sdrLoading !== undefined) return await this.sdrLoading
     this.sdrLoading = this.loadSensors(key)
     try {
@@ -264,7 +283,7 @@ export class BmcCommands {
       const rec = parseSdr(r.bytes)
       if (rec.kind !== 'other') records.push(rec)
     }
-    this.sdrCache = { key, records }
+    this.sdrCache = { key, records, checkedAt: this.now() }
     return records
   }
 

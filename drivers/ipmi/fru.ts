@@ -283,9 +283,9 @@ export function parseFru (image: Uint8Array): FruInventory {
 }
 
 /** The v1.2 asset response's areas, with exactly its field names. */
-export interface AssetBoardInfo { manufacturer: string, part_number: string, product_name: string, serial_number: string }
-export interface AssetChassisInfo { chassis_type: string, part_number: string, serial_number: string }
-export interface AssetProductInfo { asset_tag: string, manufacturer: string, part_number: string, product_name: string, serial_number: string, version: string }
+export type AssetBoardInfo = { manufacturer: string, part_number: string, product_name: string, serial_number: string }
+export type AssetChassisInfo = { chassis_type: string, part_number: string, serial_number: string }
+export type AssetProductInfo = { asset_tag: string, manufacturer: string, part_number: string, product_name: string, serial_number: string, version: string }
 export interface AssetFru {
   board_info?: AssetBoardInfo
   chassis_info?: AssetChassisInfo

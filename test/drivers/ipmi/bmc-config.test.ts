@@ -34,7 +34,7 @@ const good = {
 }
 
 t.test('the reference sample loads: two BMCs on port 623 with their algorithms', async (t) => {
-  const bmcs = loadBmcConfig(referenceFile('bmc_config_sample.json'))
+  const bmcs = loadBmcConfig(referenceFile('bmc_config_sample.json')).map((e) => e.target)
   t.same(bmcs.map((b) => [b.host, b.port, b.username, b.auth, b.integrity, b.confidentiality]), [
     ['192.168.1.118', 623, 'ADMIN', 'RAKP_HMAC_SHA1', 'HMAC_SHA1_96', 'AES_CBC_128'],
     ['192.168.1.119', 623, 'root', 'RAKP_HMAC_SHA1', 'HMAC_SHA1_96', 'AES_CBC_128']
@@ -43,8 +43,10 @@ t.test('the reference sample loads: two BMCs on port 623 with their algorithms',
 
 t.test('bmc_port picks another UDP port; empty user and password are allowed', async (t) => {
   const [bmc] = loadBmcConfig(file(JSON.stringify({ bmcs: [{ ...good, bmc_port: 9623, username: '', password: '' }] })))
-  t.equal(bmc.port, 9623)
-  t.equal(bmc.username, '')
+  t.equal(bmc.target.port, 9623)
+  t.equal(bmc.target.username, '')
+  t.equal(bmc.bootValidBit, 'honour', 'boot flags honour their valid bit by default')
+  t.equal(loadBmcConfig(file(JSON.stringify({ bmcs: [{ ...good, boot_valid_bit: 'ignore' }] })))[0].bootValidBit, 'ignore')
 })
 
 const broken: Array<[string, string, string, RegExp]> = [
@@ -59,6 +61,7 @@ const broken: Array<[string, string, string, RegExp]> = [
   ['port out of range', JSON.stringify({ bmcs: [{ ...good, bmc_port: 70000 }] }), 'bmcs[0].bmc_port', /UDP port/],
   ['password too long for IPMI', JSON.stringify({ bmcs: [{ ...good, password: 'x'.repeat(21) }] }), 'bmcs[0].password', /at most 20/],
   ['integrity without authentication', JSON.stringify({ bmcs: [{ ...good, auth_type: 'NO_AUTHENTICATION_ALGORITHM' }] }), 'bmcs[0].integrity_type', /needs an authentication/],
+  ['bad boot_valid_bit', JSON.stringify({ bmcs: [{ ...good, boot_valid_bit: 'yes' }] }), 'bmcs[0].boot_valid_bit', /'honour' \(the default\) or 'ignore'/],
   ['encryption without integrity', JSON.stringify({ bmcs: [{ ...good, integrity_type: 'NO_INTEGRITY_ALGORITHM' }] }), 'bmcs[0].encryption_type', /needs an integrity/]
 ]
 

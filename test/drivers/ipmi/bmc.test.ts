@@ -93,6 +93,25 @@ t.test('the SDR cache: re-read only when Get SDR Repository Info changes', async
   t.ok(getSdr() > before, 'invalidateSensors() forces a read')
 })
 
+t.test('sdrRecheckMs: the cache is trusted for a while without asking Get SDR Repository Info', async t => {
+  const fake = fakeA()
+  let now = 1000
+  const cmds = new BmcCommands(fake, { sdrRecheckMs: 5000, now: () => now })
+  const info = (): number => fake.count(NETFN.storage, CMD.getSdrRepositoryInfo)
+  await cmds.sensors()
+  t.equal(info(), 1)
+  await cmds.readSensor(0x01)
+  await cmds.readSensor(0x10)
+  t.equal(info(), 1, 'within the interval: no repository check, one request per reading')
+  t.equal(fake.count(NETFN.sensorEvent, CMD.getSensorReading), 2)
+  now += 5000
+  fake.addTimestamp++
+  const getSdr = fake.count(NETFN.storage, CMD.getSdr)
+  await cmds.sensors()
+  t.equal(info(), 2, 'after the interval: asked again')
+  t.ok(fake.count(NETFN.storage, CMD.getSdr) > getSdr, 'and the changed repository is read again')
+})
+
 t.test('misbehaving BMC: cancelled reservation, too-big chunks, short answers', async t => {
   const cancel = fakeA()
   cancel.cancelReservationAfter = 4

@@ -1,0 +1,66 @@
+import fp from 'fastify-plugin'
+import type { FastifyBaseLogger } from 'fastify'
+import { ConfigError } from '../drivers/errors.js'
+import { loadBmcConfig, type BmcConfigEntry } from '../drivers/ipmi/bmc-config.js'
+import { connectBmc, type BridgeSessionStatus } from '../drivers/ipmi/bridge-connection.js'
+import { IpmiBus, type BridgeBmc } from '../drivers/ipmi/ipmi-bus.js'
+import { boardIdHex } from '../drivers/bus.js'
+
+export type { BridgeSessionStatus as BmcSessionStatus } from '../drivers/ipmi/bridge-connection.js'
+
+/** A BMC connected for the bridge: its operations plus its session's status. */
+export type BridgeConnection = BridgeBmc & { status: () => BridgeSessionStatus }
+
+export type BmcConnector = (entry: BmcConfigEntry, log: FastifyBaseLogger) => BridgeConnection
+
+/** The real connection: an RMCP+ session over UDP and the IPMI commands over it. */
+export const connectOverUdp: BmcConnector = (entry, log) => connectBmc(entry, { log })
+
+export interface IpmiBackendOptions {
+  /** bmc_config.json */
+  file: string
+  /** Makes one BMC's session and operations (default: connectOverUdp; tests inject fakes). */
+  connect?: BmcConnector
+}
+
+export interface IpmiBridgeState {
+  file: string
+  /** Why the bridge is unavailable (the config could not be loaded), else undefined. */
+  unavailable?: string
+  bmcs: Array<{ boardId: string, host: string, port: number, status: () => BridgeSessionStatus }>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The IPMI bridge, when a bmc_config is configured (health and metrics read it). */
+    ipmiBridge?: IpmiBridgeState
+  }
+}
+
+/**
+ * The IPMI bridge backend: every BMC of bmc_config.json becomes a board
+ * (0x40000001, ...) served by its own long-lived RMCP+ session, opened on
+ * first use. A missing or invalid file leaves the bridge unavailable with one
+ * log line naming the problem; everything else keeps working.
+ */
+export default fp<IpmiBackendOptions>(async (fastify, opts) => {
+  let entries: BmcConfigEntry[]
+  try {
+    entries = loadBmcConfig(opts.file)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    fastify.log.error({ file: opts.file, reason: err.message }, `IPMI bridge unavailable: ${err.message}`)
+    fastify.decorate('ipmiBridge', { file: opts.file, unavailable: err.message, bmcs: [] })
+    return
+  }
+  const connect = opts.connect ?? connectOverUdp
+  const connections = entries.map((entry, i) =>
+    connect(entry, fastify.log.child({ bmc: `${entry.target.host}:${entry.target.port}`, board: boardIdHex(0x40000000 | (i + 1)) })))
+  const bus = new IpmiBus(connections)
+  fastify.buses.register('ipmi', bus)
+  fastify.decorate('ipmiBridge', {
+    file: opts.file,
+    bmcs: connections.map((c, i) => ({ boardId: boardIdHex(bus.boardId(i)), host: c.target.host, port: c.target.port, status: c.status }))
+  })
+  fastify.log.info({ file: opts.file, bmcs: entries.map((e) => `${e.target.host}:${e.target.port}`) }, 'IPMI bridge configured')
+}, { name: 'ipmi-bus', fastify: '5.x', dependencies: ['config', 'bus-registry'] })
