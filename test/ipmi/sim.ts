@@ -36,12 +36,13 @@ interface Teardown { teardown: (fn: () => unknown) => void }
 
 export const SIM_BASIC_EMU = fileURLToPath(new URL('../fixtures/ipmi/sim-basic.emu', import.meta.url))
 const CHASSIS_SCRIPT = `#!/bin/sh
-# chassis control for ipmi_sim: power and boot device kept in files under $IPMI_SIM_STATE
+# chassis control for ipmi_sim: power, boot device and the last identify request
+# ("interval force") kept in files under $IPMI_SIM_STATE
 st=\${IPMI_SIM_STATE:-.}/power.$1
 op=$2; shift 2
 case "$op" in
   get) for p in "$@"; do case $p in power) echo "power:$(cat $st 2>/dev/null || echo 1)";; boot) echo "boot:$(cat $st.boot 2>/dev/null || echo default)";; esac; done;;
-  set) while [ $# -gt 0 ]; do case $1 in power) echo $2 > $st;; boot) echo $2 > $st.boot;; esac; shift 2; done;;
+  set) while [ $# -gt 0 ]; do case $1 in power) echo $2 > $st;; boot) echo $2 > $st.boot;; identify) echo "$2" > $st.identify;; esac; shift 2; done;;
   check) ;;
 esac
 `
