@@ -1,0 +1,134 @@
+/**
+ * The IPMI bridge (npm run bench:ipmi), against OpenIPMI's ipmi_sim on
+ * loopback, in one run:
+ *
+ * 1. Sensor reads through the bridge (GET /read/temperature/40000001/0001,
+ *    one long-lived RMCP+ session, cipher suite 3) versus `ipmitool -I lanplus
+ *    -C 3 sensor reading` (a process, a session set-up and a close per call)
+ *    against the same simulator, interleaved over several rounds: reads per
+ *    second of each, and their ratio (target: the bridge >= 10x).
+ * 2. GET /scan over 20 simulated BMCs: the first scan (20 log-ins and SDR
+ *    repositories read, in parallel) and the following ones (SDRs cached):
+ *    target < 1 s.
+ *
+ *   npm run bench:ipmi
+ *   npm run bench:ipmi -- --rounds 5 --duration 5 --bmcs 20
+ */
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { packageRoot } from '../plugins/paths.js'
+import { startSim, type Sim } from '../test/ipmi/sim.js'
+import { load, median, start, stop, type Sample } from './harness.js'
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
+    bmcs: { type: 'string', default: '20' }
+  }
+})
+const duration = Number(values.duration)
+const rounds = Number(values.rounds)
+const bmcCount = Number(values.bmcs)
+
+const cleanups: Array<() => unknown> = []
+const teardown = { teardown: (fn: () => unknown) => { cleanups.push(fn) } }
+const dir = mkdtempSync(join(tmpdir(), 'opendcre-bench-ipmi-'))
+const emu = join(packageRoot, 'test', 'fixtures', 'ipmi', 'bmc-a.emu')
+
+function bmcConfig (sims: Sim[]): string {
+  const file = join(dir, `bmc_config-${sims.length}.json`)
+  writeFileSync(file, JSON.stringify({
+    bmcs: sims.map((sim) => ({
+      bmc_ip: sim.host,
+      bmc_port: sim.port,
+      username: sim.user,
+      password: sim.password,
+      auth_type: 'RAKP_HMAC_SHA1',
+      integrity_type: 'HMAC_SHA1_96',
+      encryption_type: 'AES_CBC_128'
+    }))
+  }))
+  return file
+}
+
+async function ipmitoolReads (sim: Sim, seconds: number): Promise<number> {
+  const args = ['-I', 'lanplus', '-H', sim.host, '-p', String(sim.port), '-U', sim.user, '-P', sim.password, '-C', '3', 'sensor', 'reading', 'CPU1 Temp']
+  const until = Date.now() + seconds * 1000
+  const started = Date.now()
+  let calls = 0
+  while (Date.now() < until) {
+    await new Promise<void>((resolve, reject) => {
+      execFile('ipmitool', args, { timeout: 10_000 }, (err, stdout) => {
+        if (err !== null || !/CPU1 Temp\s+\| 48\.5/.test(stdout)) reject(new Error(`ipmitool failed: ${err?.message ?? stdout}`))
+        else resolve()
+      })
+    })
+    calls++
+  }
+  return calls / ((Date.now() - started) / 1000)
+}
+
+try {
+  // 1. reads per second: the bridge's session against one ipmitool process per call
+  const sim = await startSim(teardown, { name: 'bench', emu })
+  const one = await start('opendcre-options', JSON.stringify({ bmcConfig: bmcConfig([sim]) }))
+  const url = `http://127.0.0.1:${one.port}/opendcre/1.2/read/temperature/40000001/0001`
+  const warm = await load(url, { seconds: 1, connections: 1 })
+  if (warm.non2xx > 0 || warm.errors > 0) throw new Error('the bridge did not read the sensor')
+  const bridge1: Sample[] = []
+  const bridge10: Sample[] = []
+  const tool: number[] = []
+  for (let round = 0; round < rounds; round++) {
+    bridge1.push(await load(url, { seconds: duration, connections: 1, pid: one.child.pid }))
+    tool.push(await ipmitoolReads(sim, duration))
+    bridge10.push(await load(url, { seconds: duration, connections: 10, pid: one.child.pid }))
+  }
+  await stop(one)
+  await sim.stop()
+
+  // 2. scan over many BMCs
+  const sims: Sim[] = []
+  for (let i = 0; i < bmcCount; i++) sims.push(await startSim(teardown, { name: `bmc${i}`, emu }))
+  const many = await start('opendcre-options', JSON.stringify({ bmcConfig: bmcConfig(sims) }))
+  const scanUrl = `http://127.0.0.1:${many.port}/opendcre/1.2/scan`
+  const timeScan = async (): Promise<number> => {
+    const t0 = performance.now()
+    const res = await fetch(scanUrl)
+    const body = await res.json() as { boards: Array<{ board_id: string, devices: unknown[] }> }
+    const ms = performance.now() - t0
+    const ipmi = body.boards.filter((b) => b.board_id.startsWith('4'))
+    if (ipmi.length !== bmcCount || ipmi.some((b) => b.devices.length < 3)) throw new Error('scan did not list every BMC with its sensors')
+    return ms
+  }
+  const cold = await timeScan()
+  const warmScans: number[] = []
+  for (let i = 0; i < 10; i++) warmScans.push(await timeScan())
+  await stop(many)
+
+  const fmt = (n: number, digits = 0): string => n.toFixed(digits)
+  const rps1 = median(bridge1.map((s) => s.rps))
+  const rps10 = median(bridge10.map((s) => s.rps))
+  const toolRps = median(tool)
+  const ratios = bridge1.map((s, i) => s.rps / tool[i])
+  process.stdout.write([
+    `node ${process.version}, ipmi_sim on loopback, cipher suite 3 (RAKP-HMAC-SHA1, HMAC-SHA1-96, AES-CBC-128); ${rounds} rounds x ${duration} s, medians`,
+    '',
+    '| sensor read | reads/s | p50 ms | p99 ms | server CPU µs/read |',
+    '|---|---:|---:|---:|---:|',
+    `| bridge, GET /read/temperature/40000001/0001, 1 connection | ${fmt(rps1)} | ${fmt(median(bridge1.map((s) => s.p50)), 1)} | ${fmt(median(bridge1.map((s) => s.p99)), 1)} | ${fmt(median(bridge1.map((s) => s.cpuUs)))} |`,
+    `| bridge, same, 10 connections (one request in flight per BMC) | ${fmt(rps10)} | ${fmt(median(bridge10.map((s) => s.p50)), 1)} | ${fmt(median(bridge10.map((s) => s.p99)), 1)} | ${fmt(median(bridge10.map((s) => s.cpuUs)))} |`,
+    `| ipmitool sensor reading, one process per call, one after another | ${fmt(toolRps, 1)} | ${fmt(1000 / toolRps, 1)} | - | - |`,
+    '',
+    `Bridge / ipmitool, same round: ${fmt(median(ratios), 1)}x (rounds: ${ratios.map((r) => `${fmt(r, 1)}x`).join(', ')}; target >= 10x)`,
+    '',
+    `GET /scan over ${bmcCount} ipmi_sim BMCs (plus the emulator's boards): first ${fmt(cold)} ms (log-ins and SDR reads), ` +
+      `then median ${fmt(median(warmScans))} ms, max ${fmt(Math.max(...warmScans))} ms over ${warmScans.length} scans (target < 1000 ms)`
+  ].join('\n') + '\n')
+} finally {
+  for (const fn of cleanups.reverse()) await fn()
+  rmSync(dir, { recursive: true, force: true })
+}
