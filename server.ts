@@ -78,6 +78,12 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
     },
     bodyLimit: 64 * 1024
   }).withTypeProvider<TypeBoxTypeProvider>()
+  // A client may half-close its side once it has sent its request (HTTP/1.0
+  // style, `Connection: close` clients, scripts): Node then drops every answer
+  // still being worked on (a bus read, a BMC, an scrypt check) unless the
+  // server allows half-open sockets; with it, the answer goes out, then the
+  // socket closes.
+  ;(server.server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true
   await server.register(app, { ...appOptions, resolved })
   await server.ready()
   return server

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { stateChange } from '../../plugins/audit.js'
+import { addUser } from '../../plugins/auth/users-file.js'
 import { destination, pino } from 'pino'
 import { REDACT } from '../../server.js'
 import { build, PREFIX } from '../helper.js'
@@ -88,4 +89,53 @@ t.test('open configuration: the service keeps answering, bounded, without leaks'
   await new Promise((resolve) => setTimeout(resolve, 200))
   const log = readFileSync(logFile, 'utf8')
   t.notMatch(log, /"authorization":"(?!\[redacted\])/i, 'no Authorization header value in the access log')
+})
+
+t.test('authentication on: no state change without an operator, nothing at all without credentials', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'opendcre-fuzz-auth-'))
+  const users = join(dir, 'users.json')
+  await addUser(users, 'vera', 'viewer', 'viewer-Secret-1')
+  await addUser(users, 'otto', 'operator', 'operator-Secret-2')
+  const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
+  const credentials = { viewer: basic('vera', 'viewer-Secret-1'), operator: basic('otto', 'operator-Secret-2') }
+  const logFile = join(dir, 'access.log')
+  const app = await build(t, {
+    usersFile: users,
+    loggerInstance: pino({ level: 'info', redact: { paths: REDACT, censor: '[redacted]' } }, destination({ dest: logFile, sync: true })),
+    readTimeoutMs: 10,
+    busPolicy: { scanRetryDelayMs: 0 }
+  })
+  const port = await listen(app)
+  const answers = await fuzz(port, generator(SEED + 1, { prefix: PREFIX, credentials }), COUNT, 16, PER_REQUEST_MS)
+  check(t, answers, ['viewer-Secret-1', 'operator-Secret-2', credentials.viewer.slice(6), credentials.operator.slice(6)])
+  const ok = (a: FuzzAnswer): boolean => a.status !== null && a.status >= 200 && a.status < 300
+  const anonymous = answers.filter((a) => ok(a) && (a.request.credentials === 'none' || a.request.credentials === 'garbage') && !a.request.path.startsWith(`${PREFIX}/health`))
+  t.equal(anonymous.length, 0, `no 2xx without valid credentials${anonymous.length > 0 ? `: ${anonymous[0].request.method} ${anonymous[0].request.path}` : ''}`)
+  const changes = answers.filter((a) => changeOf(a.request.path) !== undefined)
+  t.ok(changes.length > 50, `${changes.length} requests asked for a state change`)
+  const unauthorized = changes.filter((a) => ok(a) && a.request.credentials !== 'operator')
+  t.equal(unauthorized.length, 0, `no state change without an operator${unauthorized.length > 0 ? `: ${unauthorized[0].request.path}` : ''}`)
+  const refused = changes.filter((a) => a.request.credentials === 'viewer' && a.status === 403)
+  t.ok(refused.length > 0, `viewers were refused with 403 (${refused.length})`)
+  const allowed = answers.filter((a) => ok(a) && a.request.credentials === 'operator' && changeOf(a.request.path) !== undefined)
+  t.comment(`${allowed.length} state changes by the operator went through`)
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const log = readFileSync(logFile, 'utf8')
+  for (const secret of ['viewer-Secret-1', 'operator-Secret-2', credentials.viewer.slice(6), credentials.operator.slice(6)]) {
+    t.notMatch(log, secret, 'no credential in the log')
+  }
+})
+
+t.test('a client that half-closes after its request still gets the answer to a slow request', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'opendcre-half-close-'))
+  const users = join(dir, 'users.json')
+  await addUser(users, 'vera', 'viewer', 'half-Closed-1')
+  const app = await build(t, { usersFile: users })
+  const port = await listen(app)
+  // the first request with these credentials runs scrypt (~0.1 s): the socket's end arrives long before the answer
+  const header = `Basic ${Buffer.from('vera:half-Closed-1').toString('base64')}`
+  const raw = Buffer.from(`GET ${PREFIX}/scan HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${header}\r\nConnection: close\r\n\r\n`)
+  const answer = await send(port, { raw, method: 'GET', path: `${PREFIX}/scan`, credentials: 'viewer' }, 5000)
+  t.equal(answer.status, 200)
+  t.match(answer.body, /"boards"/)
 })
