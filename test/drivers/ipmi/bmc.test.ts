@@ -279,8 +279,7 @@ class Spy implements IpmiRequester {
 }
 
 t.test('live ipmi_sim: bmc-a', async t => {
-  const sim: Sim = await startSim('bmc-a.emu')
-  t.teardown(sim.stop)
+  const sim: Sim = await startSim(t, 'bmc-a.emu')
   const spy = new Spy(sim.requester)
   const cmds = new BmcCommands(spy, { bootValidBit: 'ignore' })
 
@@ -325,8 +324,7 @@ t.test('live ipmi_sim: bmc-a', async t => {
 })
 
 t.test('live ipmi_sim: bmc-b, chassis and boot', async t => {
-  const sim: Sim = await startSim('bmc-b.emu')
-  t.teardown(sim.stop)
+  const sim: Sim = await startSim(t, 'bmc-b.emu')
   const cmds = new BmcCommands(sim.requester, { bootValidBit: 'ignore' })
 
   for (const [n, value] of Object.entries(expectedB)) t.equal((await cmds.readSensor(Number(n))).value, value, `sensor 0x${Number(n).toString(16)}: ${String(value)}`)

@@ -5,13 +5,14 @@
  * fresh temp dir plus an IpmiRequester that sends each request with
  * `ipmitool raw` (independent of this project's RMCP+ session layer).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { createSocket } from 'node:dgram'
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { execFile } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { IpmiCompletionError, IpmiError, NETFN, type IpmiRequester } from '../../../drivers/ipmi/types.js'
+import { startSim as startRigSim } from '../../ipmi/sim.js'
+
+interface Teardown { teardown: (fn: () => unknown) => void }
 
 const here = dirname(fileURLToPath(import.meta.url))
 export const FIXTURES = join(here, '..', '..', 'fixtures', 'ipmi')
@@ -301,33 +302,6 @@ export class FakeBmc implements IpmiRequester {
 // ---------------------------------------------------------------------------
 // ipmi_sim on loopback, driven with ipmitool
 
-const CHASSIS_SH = `#!/bin/sh
-# ipmi_sim chassis_control: power, boot device and identify kept in files
-st="$(dirname "$0")/power.$1"
-op=$2; shift 2
-case "$op" in
-  get) for p in "$@"; do case $p in
-    power) echo "power:$(cat "$st" 2>/dev/null || echo 1)";;
-    boot) echo "boot:$(cat "$st.boot" 2>/dev/null || echo none)";;
-  esac; done;;
-  set) while [ $# -gt 0 ]; do case $1 in
-    power) echo "$2" > "$st"; shift 2;;
-    boot) echo "$2" > "$st.boot"; shift 2;;
-    identify) echo "$2" > "$st.identify"; shift 2;;
-    *) shift;;
-  esac; done;;
-  check) ;;
-esac
-`
-
-async function freeUdpPort (): Promise<number> {
-  const s = createSocket('udp4')
-  await new Promise<void>(resolve => s.bind(0, '127.0.0.1', () => resolve()))
-  const { port } = s.address()
-  await new Promise<void>(resolve => s.close(() => resolve()))
-  return port
-}
-
 export interface Sim {
   port: number
   dir: string
@@ -361,48 +335,15 @@ export class IpmitoolRequester implements IpmiRequester {
   }
 }
 
-/** Starts ipmi_sim with one of the fixtures' .emu files on a free loopback port, in a fresh temp dir. */
-export async function startSim (emu: string): Promise<Sim> {
-  const dir = await mkdtemp(join(tmpdir(), 'opendcre-ipmi-sim-'))
-  await mkdir(join(dir, 'state'))
-  const port = await freeUdpPort()
-  const script = join(dir, 'chassis.sh')
-  await writeFile(script, CHASSIS_SH)
-  await chmod(script, 0o755)
-  await writeFile(join(dir, 'lan.conf'), [
-    'name "opendcre-test"', 'set_working_mc 0x20', '  startlan 1', `    addr 127.0.0.1 ${port}`, '    priv_limit admin',
-    '    allowed_auths_callback none md2 md5 straight', '    allowed_auths_user none md2 md5 straight',
-    '    allowed_auths_operator none md2 md5 straight', '    allowed_auths_admin none md2 md5 straight',
-    '    guid a123456789abcdefa123456789abcdef', '  endlan', `  chassis_control "${script} 0x20"`,
-    '  user 2 true  "ADMIN" "ADMIN" admin    10       none md2 md5 straight', ''
-  ].join('\n'))
-  const child: ChildProcess = spawn('ipmi_sim', ['-c', join(dir, 'lan.conf'), '-f', join(FIXTURES, emu), '-s', join(dir, 'state'), '-n'], { cwd: dir, stdio: 'ignore' })
-  const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 3000)
-      await exited
-      clearTimeout(timer)
-    }
-    await rm(dir, { recursive: true, force: true })
+/** Starts ipmi_sim (test/ipmi/sim.ts's rig) with one of the fixtures' .emu files on a free loopback port, stopped at teardown. */
+export async function startSim (t: Teardown, emu: string): Promise<Sim> {
+  const sim = await startRigSim(t, { emu: join(FIXTURES, emu) })
+  return {
+    port: sim.port,
+    dir: sim.dir,
+    requester: new IpmitoolRequester(sim.port),
+    ipmitool: async args => (await runIpmitool(sim.port, args)).stdout,
+    identifyFile: async () => (await readFile(join(sim.dir, 'power.0x20.identify'), 'utf8')).trim(),
+    stop: sim.stop
   }
-  const requester = new IpmitoolRequester(port)
-  for (let i = 0; i < 50; i++) {
-    try {
-      await requester.request(NETFN.app, 0x01)
-      return {
-        port,
-        dir,
-        requester,
-        ipmitool: async args => (await runIpmitool(port, args)).stdout,
-        identifyFile: async () => (await readFile(join(dir, 'power.0x20.identify'), 'utf8')).trim(),
-        stop
-      }
-    } catch {
-      await new Promise(resolve => setTimeout(resolve, 100))
-    }
-  }
-  await stop()
-  throw new Error(`ipmi_sim with ${emu} did not answer on 127.0.0.1:${port}`)
 }
