@@ -11,9 +11,14 @@ import {
  * picks a UDP port other than 623, so several simulators can share an address.
  * `boot_valid_bit` (not in v1.2): 'ignore' for a BMC that never sets the boot
  * flags' valid bit (ipmi_sim), so the stored boot device is reported anyway.
+ * `timeout_ms` (not in v1.2), for all BMCs or one: the bound for a request
+ * (default 3000).
  */
 const oneOf = (values: readonly string[]): ReturnType<typeof Type.Union> =>
   Type.Union(values.map((v) => Type.Literal(v)), { errorMessage: `must be one of ${values.join(', ')}` })
+
+/** The bound for one request to a BMC, session set-up included (ms). */
+const TimeoutMs = Type.Integer({ minimum: 100, maximum: 60000, errorMessage: 'must be an integer from 100 to 60000 (milliseconds)' })
 
 export const BmcEntrySchema = Type.Object({
   bmc_ip: Type.String({ minLength: 1, errorMessage: 'must be the BMC address (a non-empty string)' }),
@@ -25,11 +30,13 @@ export const BmcEntrySchema = Type.Object({
   encryption_type: oneOf(CONFIDENTIALITY_ALGORITHMS),
   boot_valid_bit: Type.Optional(Type.Union([Type.Literal('honour'), Type.Literal('ignore')], {
     errorMessage: "must be 'honour' (the default) or 'ignore'"
-  }))
+  })),
+  timeout_ms: Type.Optional(TimeoutMs)
 })
 
 export const BmcConfigSchema = Type.Object({
-  bmcs: Type.Array(BmcEntrySchema, { maxItems: 0xffffff, errorMessage: 'must be a list of BMCs' })
+  bmcs: Type.Array(BmcEntrySchema, { maxItems: 0xffffff, errorMessage: 'must be a list of BMCs' }),
+  timeout_ms: Type.Optional(TimeoutMs)
 })
 
 export type BmcConfigFile = Static<typeof BmcConfigSchema>
@@ -38,6 +45,8 @@ export interface BmcConfigEntry {
   target: BmcTarget
   /** 'honour': boot flags without their valid bit read as no_override (the spec's, and v1.2's). */
   bootValidBit: 'honour' | 'ignore'
+  /** The bound for one request, session set-up included (ms); unset: the session's default (3000). */
+  timeoutMs?: number
 }
 
 /** The BMCs of a bmc_config.json, validated; errors name the file, the field and the reason. */
@@ -68,7 +77,8 @@ export function loadBmcConfig (file: string): BmcConfigEntry[] {
         integrity: bmc.integrity_type as BmcTarget['integrity'],
         confidentiality: bmc.encryption_type as BmcTarget['confidentiality']
       },
-      bootValidBit: bmc.boot_valid_bit ?? 'honour'
+      bootValidBit: bmc.boot_valid_bit ?? 'honour',
+      timeoutMs: bmc.timeout_ms ?? config.timeout_ms
     }
   })
 }

@@ -2,7 +2,7 @@ import type { DriverLogger } from '../logger.js'
 import type { BmcConfigEntry } from './bmc-config.js'
 import { BmcCommands } from './bmc.js'
 import type { BmcOperations, BridgeBmc, BridgeSensor } from './ipmi-bus.js'
-import { IpmiSession, type IpmiSessionOptions } from './session.js'
+import { DEFAULT_IPMI_POLICY, IpmiSession, type IpmiSessionOptions } from './session.js'
 import { IpmiError, type IpmiRequester } from './types.js'
 
 /** Sensor types the bridge exposes (IPMI v2.0 table 42-3). */
@@ -37,7 +37,12 @@ export interface BridgeConnectionOptions extends Omit<IpmiSessionOptions, 'log'>
  * beyond the session, which keeps it private.
  */
 export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOptions = {}): BridgeBmc & { status: () => BridgeSessionStatus } {
-  const session = new IpmiSession(entry.target, options)
+  const timeout = entry.timeoutMs
+  const policy = timeout === undefined
+    ? options.policy
+    // a short bound keeps room for one retransmission at least
+    : { retransmitMs: Math.min(DEFAULT_IPMI_POLICY.retransmitMs, Math.floor(timeout / 3)), ...options.policy, requestTimeoutMs: timeout }
+  const session = new IpmiSession(entry.target, { ...options, policy })
   let lastSuccessAt: number | null = null
   let lastError: string | undefined
   // every request goes through here: the time of the last answer and the last failure

@@ -26,7 +26,7 @@ type Algorithms = [string, string, string]
 const SUITE_3: Algorithms = ['RAKP_HMAC_SHA1', 'HMAC_SHA1_96', 'AES_CBC_128']
 const SUITE_1: Algorithms = ['RAKP_HMAC_SHA1', 'NO_INTEGRITY_ALGORITHM', 'NO_ENCRYPTION_ALGORITHM']
 
-function bmcConfig (entries: Array<{ port: number, password: string, algorithms: Algorithms }>): string {
+function bmcConfig (entries: Array<{ port: number, password: string, algorithms: Algorithms, timeoutMs?: number }>): string {
   const file = join(dir, `bmc_config-${Math.random().toString(36).slice(2)}.json`)
   writeFileSync(file, JSON.stringify({
     bmcs: entries.map((e) => ({
@@ -38,7 +38,8 @@ function bmcConfig (entries: Array<{ port: number, password: string, algorithms:
       integrity_type: e.algorithms[1],
       encryption_type: e.algorithms[2],
       // ipmi_sim keeps the boot device but never the boot flags' valid bit
-      boot_valid_bit: 'ignore'
+      boot_valid_bit: 'ignore',
+      ...(e.timeoutMs !== undefined ? { timeout_ms: e.timeoutMs } : {})
     }))
   }, null, 2))
   return file
@@ -307,4 +308,15 @@ t.test('faults: a dead BMC, wrong credentials; other BMCs and the bus never wait
   t.same(health.backends.ipmi.bmcs.map((b: { session: string }) => b.session), ['up', 'down', 'down'])
   t.notMatch(JSON.stringify(health), /wrong-Pw-77|secret/)
   t.notMatch(lines.join(''), /wrong-Pw-77|Ax7-secret-A|Bq9-secret-B/)
+})
+
+t.test('timeout_ms in bmc_config.json bounds the requests to a BMC', async (t) => {
+  const dead = await startSim(t, { name: 'dead', emu: fixture('ipmi/bmc-b.emu') })
+  await dead.stop()
+  const app = await build(t, { bmcConfig: bmcConfig([{ port: dead.port, password: PASSWORD_B, algorithms: SUITE_3, timeoutMs: 800 }]) })
+  const started = Date.now()
+  const res = await get(app, '/power/status/40000001/0100')
+  const ms = Date.now() - started
+  t.equal(res.statusCode, 500)
+  t.ok(ms >= 700 && ms < 1500, `answered in ${ms} ms with an 800 ms bound`)
 })

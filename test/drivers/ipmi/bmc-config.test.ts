@@ -47,6 +47,9 @@ t.test('bmc_port picks another UDP port; empty user and password are allowed', a
   t.equal(bmc.target.username, '')
   t.equal(bmc.bootValidBit, 'honour', 'boot flags honour their valid bit by default')
   t.equal(loadBmcConfig(file(JSON.stringify({ bmcs: [{ ...good, boot_valid_bit: 'ignore' }] })))[0].bootValidBit, 'ignore')
+  t.equal(bmc.timeoutMs, undefined, 'the session default bound unless configured')
+  const timed = loadBmcConfig(file(JSON.stringify({ timeout_ms: 1500, bmcs: [good, { ...good, timeout_ms: 800 }] })))
+  t.same(timed.map((e) => e.timeoutMs), [1500, 800], 'a bound for every BMC, or for one')
 })
 
 const broken: Array<[string, string, string, RegExp]> = [
@@ -62,6 +65,7 @@ const broken: Array<[string, string, string, RegExp]> = [
   ['password too long for IPMI', JSON.stringify({ bmcs: [{ ...good, password: 'x'.repeat(21) }] }), 'bmcs[0].password', /at most 20/],
   ['integrity without authentication', JSON.stringify({ bmcs: [{ ...good, auth_type: 'NO_AUTHENTICATION_ALGORITHM' }] }), 'bmcs[0].integrity_type', /needs an authentication/],
   ['bad boot_valid_bit', JSON.stringify({ bmcs: [{ ...good, boot_valid_bit: 'yes' }] }), 'bmcs[0].boot_valid_bit', /'honour' \(the default\) or 'ignore'/],
+  ['timeout too short', JSON.stringify({ timeout_ms: 5, bmcs: [good] }), 'timeout_ms', /from 100 to 60000/],
   ['encryption without integrity', JSON.stringify({ bmcs: [{ ...good, integrity_type: 'NO_INTEGRITY_ALGORITHM' }] }), 'bmcs[0].encryption_type', /needs an integrity/]
 ]
 
