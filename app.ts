@@ -1,6 +1,5 @@
 import fp from 'fastify-plugin'
 import helmet from '@fastify/helmet'
-import rateLimit from '@fastify/rate-limit'
 import sensible from '@fastify/sensible'
 import type { FastifyInstance } from 'fastify'
 import type { BusPolicy } from './drivers/device-bus/bus-client.js'
@@ -80,6 +79,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(busRegistry)
 
   if (opts.rateLimit !== undefined) {
+    // loaded only when asked for
+    const { default: rateLimit } = await import('@fastify/rate-limit')
     await fastify.register(rateLimit, { max: opts.rateLimit, timeWindow: '1 minute' })
   }
 

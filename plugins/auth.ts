@@ -4,9 +4,8 @@ import { Counter } from 'prom-client'
 import { stateChange } from './audit.js'
 import type { AuthConfig } from './config.js'
 import { createBasicProvider } from './auth/basic.js'
-import { createJwtProvider } from './auth/jwt.js'
 import type { AuthFailure, AuthOutcome } from './auth/outcome.js'
-import type { AuthProvider, Identity, LdapOptions, Role } from './auth/provider.js'
+import type { AuthProvider, Identity, JwtOptions, LdapOptions, Role } from './auth/provider.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -163,9 +162,15 @@ function authScheme (request: FastifyRequest): string | undefined {
 export async function createProviders (auth: AuthConfig): Promise<AuthProvider[]> {
   const providers: AuthProvider[] = []
   if (auth.basic !== undefined) providers.push(createBasicProvider(auth.basic))
-  if (auth.jwt !== undefined) providers.push(createJwtProvider(auth.jwt))
+  if (auth.jwt !== undefined) providers.push(await jwtProvider(auth.jwt))
   if (auth.ldap !== undefined) providers.push(await ldapProvider(auth.ldap))
   return providers
+}
+
+/** jose is loaded only when JWT is configured (an open service keeps its memory). */
+async function jwtProvider (options: JwtOptions): Promise<AuthProvider> {
+  const { createJwtProvider } = await import('./auth/jwt.js')
+  return createJwtProvider(options)
 }
 
 /** ldapts is loaded only when LDAP is configured. */
