@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
@@ -63,8 +63,8 @@ opendcre serve: the REST API
                       debug logs every bus packet in hex
   --log-dir DIR       access and error logs (default ./logs; the Docker
                       image uses /logs); logs also go to stdout
-  --small-memory      favour memory over speed (~80 MB instead of ~130 MB
-                      resident under load; bus reads cost twice the CPU)
+  --small-memory      favour memory over speed (~90 MB instead of ~100-120 MB
+                      resident under load; bus reads cost up to twice the CPU)
   -h, --help          this text
 
 opendcre emulator: the emulator as a device on a serial line (one end of a

@@ -91,7 +91,7 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
 
 /**
  * `opendcre serve --small-memory`: V8 favours memory over speed. Measured
- * (bench/): RSS after 100k requests ~80 MB instead of ~130 MB, at about half
+ * (bench/): RSS after 100k requests ~90 MB instead of ~100-120 MB, at up to half
  * the CPU efficiency on bus reads. Called by the process owner (the CLI, the
  * bench server), never on import.
  */

@@ -33,6 +33,11 @@ t.test('every COPY source from the build context exists', async (t) => {
   }
 })
 
+/** The script node runs: the first argument after node's own flags. */
+function script (entrypoint: string[]): string {
+  return entrypoint.slice(1).find((a) => !a.startsWith('--')) ?? ''
+}
+
 t.test('the stages build what the runtime stage copies and runs', async (t) => {
   t.match(dockerfile, /FROM node:20-bookworm-slim AS build/)
   t.match(dockerfile, /RUN npm run build && npm prune --omit=dev/)
@@ -42,7 +47,8 @@ t.test('the stages build what the runtime stage copies and runs', async (t) => {
   t.match(runtime, /EXPOSE 5000/)
   const entrypoint = jsonArgs('ENTRYPOINT')
   t.same(entrypoint.slice(0, 1), ['node'])
-  t.ok(existsSync(join(packageRoot, entrypoint[1])), `${entrypoint[1]} exists in the build output`)
+  t.ok(entrypoint.includes('--max-semi-space-size=2'), 'the image runs Node with the service\'s memory setting, as npm start does')
+  t.ok(existsSync(join(packageRoot, script(entrypoint))), `${script(entrypoint)} exists in the build output`)
   t.ok(existsSync(join(packageRoot, 'emulator-configs', 'simple.json')))
 })
 
@@ -56,7 +62,7 @@ t.test("the CLI starts with the image's arguments and serves the API", async (t)
   t.equal(image[image.indexOf('--log-dir') + 1], '/logs', 'logs go to the /logs volume')
   const cmd = image.map((arg, i, all) =>
     all[i - 1] === '--host' ? '127.0.0.1' : all[i - 1] === '--port' ? '0' : all[i - 1] === '--log-dir' ? logDir : arg)
-  const child = spawn(process.execPath, [entrypoint[1], ...cmd], { cwd: packageRoot, env: { ...process.env, NODE_OPTIONS: '' } })
+  const child = spawn(process.execPath, [...entrypoint.slice(1).filter((a) => a.startsWith('--')), script(entrypoint), ...cmd], { cwd: packageRoot, env: { ...process.env, NODE_OPTIONS: '' } })
   t.teardown(() => { child.kill('SIGKILL') })
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('not listening within 30 s')), 30_000)
