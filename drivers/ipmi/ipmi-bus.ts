@@ -62,12 +62,25 @@ const FIXED_POWER_FIELDS = {
  * 0x40000000 | n. Every call goes to that BMC's own session, so BMCs never
  * wait for each other; errors keep v1.2's wording and never name a password.
  */
+export interface IpmiBusOptions {
+  /**
+   * How long scan-all waits for one BMC (ms, default 1000). A BMC slower than
+   * that is listed as it last answered (or with its power and system devices
+   * only), so a dead BMC never holds up the inventory of the others.
+   */
+  scanBudgetMs?: number
+}
+
 export class IpmiBus implements Bus {
   readonly name = 'ipmi'
   private readonly bmcs: BridgeBmc[]
+  private readonly scanBudgetMs: number
+  /** Each board's last complete scan record, by BMC index. */
+  private readonly lastRecords = new Map<number, ScannedBoard>()
 
-  constructor (bmcs: BridgeBmc[]) {
+  constructor (bmcs: BridgeBmc[], options: IpmiBusOptions = {}) {
     this.bmcs = bmcs
+    this.scanBudgetMs = options.scanBudgetMs ?? 1000
   }
 
   get size (): number {
@@ -98,25 +111,38 @@ export class IpmiBus implements Bus {
       if (sensor.kind === 'other') continue
       devices.push({ device_id: deviceIdHex(sensor.number), device_type: sensor.kind, device_info: sensor.name })
     }
-    return { board_id: boardIdHex(this.boardId(index)), devices }
+    const record = { board_id: boardIdHex(this.boardId(index)), devices }
+    this.lastRecords.set(index, record)
+    return record
   }
 
   /**
-   * Every BMC, scanned in parallel. A BMC that cannot be reached still shows
-   * as a board with its power and system devices (its sensors need its SDR),
-   * so one dead BMC neither fails nor hides the others.
+   * Every BMC, scanned in parallel, each for at most the scan budget. A BMC
+   * that cannot be reached in time still shows as a board: as it last
+   * answered, or with its power and system devices (its sensors need its
+   * SDR); so one dead BMC neither fails, hides nor delays the others.
    */
   async scanAll (): Promise<ScannedBoard[]> {
-    const results = await Promise.allSettled(this.bmcs.map(async (_bmc, i) => await this.record(i)))
-    return results.map((result, i) => result.status === 'fulfilled'
-      ? result.value
-      : {
-          board_id: boardIdHex(this.boardId(i)),
-          devices: [
-            { device_id: deviceIdHex(POWER_DEVICE), device_type: 'power' },
-            { device_id: deviceIdHex(SYSTEM_DEVICE), device_type: 'system' }
-          ]
-        })
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const budget = new Promise<undefined>((resolve) => { timer = setTimeout(resolve, this.scanBudgetMs, undefined) })
+    try {
+      return await Promise.all(this.bmcs.map(async (_bmc, i) => {
+        const scanned = this.record(i).catch(() => undefined)
+        return (await Promise.race([scanned, budget])) ?? this.lastRecords.get(i) ?? this.fixedRecord(i)
+      }))
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  private fixedRecord (index: number): ScannedBoard {
+    return {
+      board_id: boardIdHex(this.boardId(index)),
+      devices: [
+        { device_id: deviceIdHex(POWER_DEVICE), device_type: 'power' },
+        { device_id: deviceIdHex(SYSTEM_DEVICE), device_type: 'system' }
+      ]
+    }
   }
 
   async scanBoard (boardId: number): Promise<ScannedBoard[]> {

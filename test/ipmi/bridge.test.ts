@@ -300,7 +300,9 @@ t.test('faults: a dead BMC, wrong credentials; other BMCs and the bus never wait
 
   const scanStart = Date.now()
   const scan = await get(app, '/scan')
-  t.equal(scan.statusCode, 200, `scan-all with a dead BMC still answers (${Date.now() - scanStart} ms)`)
+  const scanMs = Date.now() - scanStart
+  t.equal(scan.statusCode, 200, 'scan-all with a dead BMC still answers')
+  t.ok(scanMs < 1500, `within the 1 s scan budget, not the 3 s request bound (${scanMs} ms)`)
   const boards = (scan.json() as { boards: Array<{ board_id: string, devices: unknown[] }> }).boards
   t.equal(boards.find((b) => b.board_id === '40000002')?.devices.length, 2, 'the dead BMC keeps its power and system devices')
 

@@ -78,6 +78,28 @@ t.test('a dead BMC still shows in scan-all with its fixed devices; scanning it a
   t.match(err.message, /^Error scanning board no answer from BMC 10\.0\.0\.9:623/)
 })
 
+t.test('scan-all waits for a slow BMC only up to its budget, then lists it as it last answered', async (t) => {
+  let hang = false
+  const slow = fakeBmc('10.0.0.2', {
+    sensors: async () => {
+      if (hang) return await new Promise(() => {})
+      return [{ number: 7, name: 'Inlet', kind: 'temperature' }]
+    }
+  })
+  const bus = new IpmiBus([fakeBmc('10.0.0.1'), slow], { scanBudgetMs: 50 })
+  const first = await bus.scanAll()
+  t.equal(first[1].devices.length, 3, 'the slow BMC answered the first time')
+  hang = true
+  const started = Date.now()
+  const second = await bus.scanAll()
+  const ms = Date.now() - started
+  t.ok(ms < 500, `scan-all answered in ${ms} ms although a BMC hangs`)
+  t.same(second[1], first[1], 'the hanging BMC is listed as it last answered')
+  t.equal(second[0].devices.length, 4, 'the live BMC is scanned as usual')
+  const never = new IpmiBus([fakeBmc('10.0.0.3', { sensors: async () => await new Promise(() => {}) })], { scanBudgetMs: 20 })
+  t.same((await never.scanAll())[0].devices.map((d) => d.device_id), ['0100', '0200'], 'never answered: power and system only')
+})
+
 t.test('reads: temperature and fan_speed by sensor number; anything else is refused', async (t) => {
   const bmc = fakeBmc('10.0.0.1')
   const bus = new IpmiBus([bmc])
