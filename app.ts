@@ -47,6 +47,14 @@ export interface AppOptions extends ConfigOptions {
  */
 export const MAX_URL_LENGTH = 1024
 
+/** The answer to a CORS preflight: every command is GET or POST; clients send credentials in Authorization. */
+const PREFLIGHT = {
+  'access-control-allow-methods': 'GET, POST',
+  'access-control-allow-headers': 'Authorization, Content-Type',
+  'access-control-max-age': '600'
+}
+const CREDENTIALED_PREFLIGHT = { ...PREFLIGHT, 'access-control-allow-credentials': 'true', vary: 'Origin' }
+
 export const HELMET_FOR_A_JSON_API = {
   contentSecurityPolicy: false,
   crossOriginEmbedderPolicy: false,
@@ -85,10 +93,19 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   }
 
   // v1.2's nginx front end added Access-Control-Allow-Origin: * to every answer.
+  // A browser's CORS preflight (OPTIONS with Access-Control-Request-Method)
+  // is answered here, before authentication: it never carries credentials.
+  // With a named origin, browsers may send credentials (Basic, Bearer).
   // No command needs a long URL: anything past MAX_URL_LENGTH is refused early.
   const corsOrigin = opts.corsOrigin ?? '*'
   fastify.addHook('onRequest', (request, reply, done) => {
-    if (corsOrigin !== '') reply.header('access-control-allow-origin', corsOrigin)
+    if (corsOrigin !== '') {
+      reply.header('access-control-allow-origin', corsOrigin)
+      if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {
+        reply.code(204).headers(corsOrigin === '*' ? PREFLIGHT : CREDENTIALED_PREFLIGHT).send()
+        return
+      }
+    }
     if (request.url.length > MAX_URL_LENGTH) {
       reply.code(414).send({ message: `URL longer than ${MAX_URL_LENGTH} characters` })
       return

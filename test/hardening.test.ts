@@ -1,4 +1,8 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
+import { addUser } from '../plugins/auth/users-file.js'
 import { build, get } from './helper.js'
 
 t.test('per-client rate limiting, when configured: 429 JSON past the limit', async (t) => {
@@ -22,4 +26,31 @@ t.test('Access-Control-Allow-Origin: * by default, configurable, or none', async
   t.equal((await get(await build(t), '/test')).headers['access-control-allow-origin'], '*')
   t.equal((await get(await build(t, { corsOrigin: 'https://ops.example' }), '/test')).headers['access-control-allow-origin'], 'https://ops.example')
   t.notOk('access-control-allow-origin' in (await get(await build(t, { corsOrigin: '' }), '/test')).headers)
+})
+
+t.test('CORS preflight: answered before authentication, for the configured origin', async (t) => {
+  const preflight = { method: 'OPTIONS' as const, url: '/opendcre/1.2/power/on/00000001/000d', headers: { origin: 'https://ops.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' } }
+  const open = await (await build(t)).inject(preflight)
+  t.equal(open.statusCode, 204)
+  t.equal(open.headers['access-control-allow-origin'], '*')
+  t.equal(open.headers['access-control-allow-methods'], 'GET, POST')
+  t.match(open.headers['access-control-allow-headers'], /Authorization/)
+  t.notOk('access-control-allow-credentials' in open.headers, 'no credentials with a wildcard origin')
+
+  const dir = mkdtempSync(join(tmpdir(), 'opendcre-cors-'))
+  await addUser(join(dir, 'users.json'), 'otto', 'operator', 'cors-Secret-1')
+  const secured = await build(t, { usersFile: join(dir, 'users.json'), corsOrigin: 'https://ops.example' })
+  const res = await secured.inject(preflight)
+  t.equal(res.statusCode, 204, 'a preflight carries no credentials and is not refused')
+  t.equal(res.headers['access-control-allow-origin'], 'https://ops.example')
+  t.equal(res.headers['access-control-allow-credentials'], 'true')
+  t.equal(res.headers.vary, 'Origin')
+  t.equal(res.body, '')
+  const plain = await secured.inject({ method: 'OPTIONS', url: '/opendcre/1.2/power/on/00000001/000d' })
+  t.equal(plain.statusCode, 401, 'an OPTIONS that is not a preflight still needs credentials')
+  const change = await secured.inject({ method: 'GET', url: '/opendcre/1.2/power/on/00000001/000d', headers: { origin: 'https://ops.example' } })
+  t.equal(change.statusCode, 401, 'and the request itself does')
+
+  const none = await (await build(t, { corsOrigin: '' })).inject(preflight)
+  t.equal(none.statusCode, 404, 'no CORS configured: no preflight answer')
 })
