@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -7,7 +7,8 @@ import { stateChange } from '../../plugins/audit.js'
 import { addUser } from '../../plugins/auth/users-file.js'
 import { destination, pino } from 'pino'
 import { REDACT } from '../../server.js'
-import { build, PREFIX } from '../helper.js'
+import { build, fixture, PREFIX } from '../helper.js'
+import { startSim } from '../ipmi/sim.js'
 import { routeOf } from '../routes/command-routes.js'
 import { fuzz, generator, LEAKS, send, type FuzzAnswer } from './fuzz.js'
 
@@ -138,4 +139,32 @@ t.test('a client that half-closes after its request still gets the answer to a s
   const answer = await send(port, { raw, method: 'GET', path: `${PREFIX}/scan`, credentials: 'viewer' }, 5000)
   t.equal(answer.status, 200)
   t.match(answer.body, /"boards"/)
+})
+
+t.test('with the IPMI bridge (a live ipmi_sim BMC and a dead one): still answered, bounded, no password anywhere', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'opendcre-fuzz-ipmi-'))
+  const live = await startSim(t, { name: 'fuzz-live', emu: fixture('ipmi/bmc-a.emu'), password: 'Fuzz-live-Pw1' })
+  const dead = await startSim(t, { name: 'fuzz-dead', emu: fixture('ipmi/bmc-b.emu') })
+  await dead.stop()
+  const bmcConfig = join(dir, 'bmc_config.json')
+  const entry = (port: number, password: string): Record<string, unknown> => ({
+    bmc_ip: '127.0.0.1', bmc_port: port, username: 'ADMIN', password, auth_type: 'RAKP_HMAC_SHA1', integrity_type: 'HMAC_SHA1_96', encryption_type: 'AES_CBC_128'
+  })
+  writeFileSync(bmcConfig, JSON.stringify({ timeout_ms: 500, bmcs: [entry(live.port, 'Fuzz-live-Pw1'), entry(dead.port, 'Fuzz-dead-Pw2')] }))
+  const logFile = join(dir, 'access.log')
+  const app = await build(t, {
+    bmcConfig,
+    loggerInstance: pino({ level: 'debug', redact: { paths: REDACT, censor: '[redacted]' } }, destination({ dest: logFile, sync: true })),
+    readTimeoutMs: 10,
+    busPolicy: { scanRetryDelayMs: 0 }
+  })
+  const port = await listen(app)
+  const answers = await fuzz(port, generator(SEED + 2, { prefix: PREFIX, plausible: ['40000001', '40000002', '40000001', '40000002', '0001', '0010', '0100', '0200', 'fan_speed', 'hdd', 'cycle'] }), Math.ceil(COUNT / 2), 16, PER_REQUEST_MS)
+  check(t, answers, ['Fuzz-live-Pw1', 'Fuzz-dead-Pw2'])
+  const ipmi = answers.filter((a) => /\/40000001(\/|$|\?)/.test(a.request.path) && a.status === 200)
+  t.ok(ipmi.length > 0, `the live BMC answered fuzzed requests (${ipmi.length} with 200)`)
+  t.equal((await app.inject({ method: 'GET', url: `${PREFIX}/read/temperature/40000001/0001` })).json().temperature_c, 48.5, 'and still reads its sensor afterwards')
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const log = readFileSync(logFile, 'utf8')
+  t.notMatch(log, /Fuzz-live-Pw1|Fuzz-dead-Pw2/, 'no BMC password in the debug log')
 })

@@ -44,6 +44,8 @@ export interface FuzzOptions {
   prefix: string
   /** Authorization header values by role, when authentication is on. */
   credentials?: { viewer: string, operator: string }
+  /** Well-formed values the route templates should use often (e.g. the boards a backend serves). */
+  plausible?: string[]
 }
 
 export function generator (seed: number, options: FuzzOptions): () => FuzzRequest {
@@ -64,6 +66,7 @@ export function generator (seed: number, options: FuzzOptions): () => FuzzReques
 
   const commands = ['test', 'scan', 'version', 'read', 'power', 'asset', 'boot_target', 'location', 'led', 'fan', 'plc_config', 'health',
     'openapi.json', 'docs', 'nope', '', 'Scan', 'SCAN']
+  const plausible = ['00000001', '0001', '01ff', 'on', 'off', 'status', 'pxe', 'temperature', '40000001', ...(options.plausible ?? [])]
   // most parameters are URL-encoded (they reach the routes); some go raw (they test the HTTP parser)
   const param = (): string => {
     const value = rnd() < 0.5 ? id() : word()
@@ -72,7 +75,7 @@ export function generator (seed: number, options: FuzzOptions): () => FuzzReques
   const path = (): string => {
     let p: string
     if (rnd() < 0.7) {
-      p = options.prefix + pick(COMMAND_ROUTES).replace(/:[a-z_]+/g, () => rnd() < 0.3 ? pick(['00000001', '0001', '01ff', 'on', 'off', 'status', 'pxe', 'temperature', '40000001']) : param())
+      p = options.prefix + pick(COMMAND_ROUTES).replace(/:[a-z_]+/g, () => rnd() < 0.3 ? pick(plausible) : param())
     } else {
       const base = pick([options.prefix, options.prefix, '/opendcre/1.1', '/opendcre', '', '/metrics', '//opendcre/1.2', '/opendcre/1.2/../1.2'])
       const segments = [pick(commands)]
