@@ -2,7 +2,8 @@ import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError } from '../errors.js'
 import { firstSchemaError, readJsonFile } from '../emulator/emulator-config.js'
 import {
-  AUTH_ALGORITHMS, CONFIDENTIALITY_ALGORITHMS, INTEGRITY_ALGORITHMS, type BmcTarget
+  algorithmConflict, AUTH_ALGORITHMS, CONFIDENTIALITY_ALGORITHMS, INTEGRITY_ALGORITHMS,
+  type AuthAlgorithm, type BmcTarget, type ConfidentialityAlgorithm, type IntegrityAlgorithm
 } from './types.js'
 
 /**
@@ -59,13 +60,9 @@ export function loadBmcConfig (file: string): BmcConfigEntry[] {
   const config = value as BmcConfigFile
   return config.bmcs.map((bmc, i) => {
     const where = `bmcs[${i}]`
-    // RMCP+ keys come from the authentication exchange: without it there is
-    // nothing to sign or encrypt with (IPMI v2.0 §13.28)
-    if (bmc.auth_type === 'NO_AUTHENTICATION_ALGORITHM' && bmc.integrity_type !== 'NO_INTEGRITY_ALGORITHM') {
-      throw new ConfigError(file, `${where}.integrity_type`, 'integrity needs an authentication algorithm (auth_type RAKP_HMAC_SHA1)')
-    }
-    if (bmc.integrity_type === 'NO_INTEGRITY_ALGORITHM' && bmc.encryption_type !== 'NO_ENCRYPTION_ALGORITHM') {
-      throw new ConfigError(file, `${where}.encryption_type`, 'encryption needs an integrity algorithm (integrity_type HMAC_SHA1_96)')
+    const conflict = algorithmConflict({ auth: bmc.auth_type as AuthAlgorithm, integrity: bmc.integrity_type as IntegrityAlgorithm, confidentiality: bmc.encryption_type as ConfidentialityAlgorithm })
+    if (conflict !== undefined) {
+      throw new ConfigError(file, `${where}.${conflict.field === 'integrity' ? 'integrity_type' : 'encryption_type'}`, conflict.reason)
     }
     return {
       target: {
@@ -73,9 +70,9 @@ export function loadBmcConfig (file: string): BmcConfigEntry[] {
         port: bmc.bmc_port ?? 623,
         username: bmc.username,
         password: bmc.password,
-        auth: bmc.auth_type as BmcTarget['auth'],
-        integrity: bmc.integrity_type as BmcTarget['integrity'],
-        confidentiality: bmc.encryption_type as BmcTarget['confidentiality']
+        auth: bmc.auth_type as AuthAlgorithm,
+        integrity: bmc.integrity_type as IntegrityAlgorithm,
+        confidentiality: bmc.encryption_type as ConfidentialityAlgorithm
       },
       bootValidBit: bmc.boot_valid_bit ?? 'honour',
       timeoutMs: bmc.timeout_ms ?? config.timeout_ms

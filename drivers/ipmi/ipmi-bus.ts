@@ -91,13 +91,18 @@ export class IpmiBus implements Bus {
     return (BOARD_ID_BITS.ipmi | (index + 1)) >>> 0
   }
 
-  private bmc (boardId: number): BridgeBmc {
+  /** The configured BMC's index for an IPMI board id. */
+  private indexOf (boardId: number): number {
     const index = (boardId & 0x00ffffff) - 1
     // only 0x40NNNNNN is an IPMI board id; 0x4NNNNNNN with other upper bits is not
     if ((boardId >>> 24) !== 0x40 || index < 0 || index >= this.bmcs.length) {
       throw new OpenDcreError('not-found', 'BMC with board_num was not found.')
     }
-    return this.bmcs[index]
+    return index
+  }
+
+  private bmc (boardId: number): BridgeBmc {
+    return this.bmcs[this.indexOf(boardId)]
   }
 
   /** A board's scan record: power, system, then its temperature and fan sensors. */
@@ -146,9 +151,8 @@ export class IpmiBus implements Bus {
   }
 
   async scanBoard (boardId: number): Promise<ScannedBoard[]> {
-    this.bmc(boardId)
-    const index = (boardId & 0x00ffffff) - 1
-    return [await this.call(() => this.record(index), 'Error scanning board', 'unavailable')]
+    const index = this.indexOf(boardId)
+    return [await this.call(async () => await this.record(index), 'Error scanning board', 'unavailable')]
   }
 
   async version (boardId: number): Promise<string> {
@@ -238,15 +242,10 @@ export class IpmiBus implements Bus {
     try {
       return await op()
     } catch (err) {
-      if (err instanceof IpmiError) {
-        const sep = before.endsWith('(') ? '' : ' '
-        throw new OpenDcreError(err.kind === 'timeout' ? 'timeout' : code, `${before}${sep}${err.message}${after}`, { cause: err })
-      }
-      if (err instanceof OpenDcreError) {
-        const sep = before.endsWith('(') ? '' : ' '
-        throw new OpenDcreError(err.code, `${before}${sep}${err.message}${after}`, { cause: err })
-      }
-      throw err
+      const kind = err instanceof IpmiError ? (err.kind === 'timeout' ? 'timeout' : code) : err instanceof OpenDcreError ? err.code : undefined
+      if (kind === undefined) throw err
+      const sep = before.endsWith('(') ? '' : ' '
+      throw new OpenDcreError(kind, `${before}${sep}${(err as Error).message}${after}`, { cause: err })
     }
   }
 }

@@ -53,7 +53,7 @@ import {
   type RakpContext,
   type SessionKeys
 } from './rmcp.js'
-import { IpmiCompletionError, IpmiError, type BmcTarget, type IpmiPolicy, type IpmiRequester } from './types.js'
+import { algorithmConflict, IpmiCompletionError, IpmiError, type BmcTarget, type IpmiPolicy, type IpmiRequester } from './types.js'
 import { udpTransportFactory, type DatagramTransport, type DatagramTransportFactory } from './udp-transport.js'
 
 export const DEFAULT_IPMI_POLICY: Readonly<IpmiPolicy> = Object.freeze({
@@ -226,12 +226,8 @@ export class IpmiSession implements IpmiRequester {
     this.kuid = passwordKey(target.password)
     this.username = Buffer.from(target.username, 'latin1')
     if (this.username.length > 16) throw new IpmiError('auth', `BMC ${this.label}: user names are at most 16 bytes`)
-    if (target.auth === 'NO_AUTHENTICATION_ALGORITHM' && (target.integrity !== 'NO_INTEGRITY_ALGORITHM' || target.confidentiality !== 'NO_ENCRYPTION_ALGORITHM')) {
-      throw new IpmiError('session', `BMC ${this.label}: integrity and confidentiality need RAKP-HMAC-SHA1 authentication`)
-    }
-    if (target.integrity === 'NO_INTEGRITY_ALGORITHM' && target.confidentiality !== 'NO_ENCRYPTION_ALGORITHM') {
-      throw new IpmiError('session', `BMC ${this.label}: AES-CBC-128 needs HMAC-SHA1-96 integrity`)
-    }
+    const conflict = algorithmConflict(target)
+    if (conflict !== undefined) throw new IpmiError('session', `BMC ${this.label}: ${conflict.reason}`)
   }
 
   get state (): IpmiSessionState {

@@ -26,6 +26,22 @@ export interface BmcTarget {
   confidentiality: ConfidentialityAlgorithm
 }
 
+/**
+ * Why RMCP+ cannot key this combination of algorithms, naming the one at
+ * fault; undefined when it can. The integrity and confidentiality keys come
+ * from the authentication exchange (IPMI v2.0 §13.28), and encryption is only
+ * ever used with integrity.
+ */
+export function algorithmConflict (t: Pick<BmcTarget, 'auth' | 'integrity' | 'confidentiality'>): { field: 'integrity' | 'confidentiality', reason: string } | undefined {
+  if (t.auth === 'NO_AUTHENTICATION_ALGORITHM' && t.integrity !== 'NO_INTEGRITY_ALGORITHM') {
+    return { field: 'integrity', reason: 'integrity needs an authentication algorithm (RAKP_HMAC_SHA1)' }
+  }
+  if (t.integrity === 'NO_INTEGRITY_ALGORITHM' && t.confidentiality !== 'NO_ENCRYPTION_ALGORITHM') {
+    return { field: 'confidentiality', reason: 'encryption needs an integrity algorithm (HMAC_SHA1_96)' }
+  }
+  return undefined
+}
+
 /** Timing of one BMC's session; every field has a default in session.ts. */
 export interface IpmiPolicy {
   /** Time to wait for one answer before retransmitting (ms). */
