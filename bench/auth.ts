@@ -9,14 +9,14 @@
  *   npm run bench:auth                          # 3 rounds x 5 s per case, 50 connections
  *   npm run bench:auth -- --rounds 5 --duration 10
  */
-import { spawnSync } from 'node:child_process'
 import { createServer } from 'node:http'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { addUser } from '../plugins/auth/users-file.js'
+import { makeCertificates } from '../test/tls-certificates.js'
 import { load, median, start, stop, type Sample } from './harness.js'
 
 const { values } = parseArgs({
@@ -47,16 +47,7 @@ const token = await new SignJWT({ role: 'operator' }).setProtectedHeader({ alg: 
   .setSubject('bench').setIssuer('https://issuer.bench').setAudience('opendcre').setIssuedAt().setExpirationTime('2h').sign(privateKey)
 
 // mutual TLS: a CA, a server certificate for 127.0.0.1 and a client certificate it signed
-const openssl = (args: string[]): void => {
-  const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr ?? r.error?.message}`)
-}
-writeFileSync(file('san.cnf'), 'subjectAltName=IP:127.0.0.1\n')
-openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=bench CA'])
-openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1'])
-openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '1', '-extfile', 'san.cnf'])
-openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=operator'])
-openssl(['x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.crt', '-days', '1'])
+makeCertificates(dir)
 
 const servers = {
   open: await start('opendcre-options', '{}'),

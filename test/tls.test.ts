@@ -1,4 +1,4 @@
-import { spawnSync, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import https from 'node:https'
 import http from 'node:http'
@@ -6,31 +6,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { runCli, serveCli } from './cli-process.js'
+import { makeCertificates } from './tls-certificates.js'
 
 /**
- * Native HTTPS with real handshakes: certificates made here with openssl
- * (Debian's; .ci/run installs it), the built CLI listening on 127.0.0.1.
+ * Native HTTPS with real handshakes: certificates made with openssl
+ * (tls-certificates.ts), the built CLI listening on 127.0.0.1.
  */
 const dir = mkdtempSync(join(tmpdir(), 'opendcre-tls-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 
-function openssl (args: string[]): void {
-  const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' })
-  if (r.error !== undefined) throw new Error('openssl is needed for the TLS tests (Debian: apt-get install openssl); .ci/run installs it')
-  if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`)
-}
-
-/** A CA; a server certificate for 127.0.0.1 signed by it; a client certificate signed by it; and a stranger's. */
-function makeCertificates (): void {
-  writeFileSync(join(dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n')
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=OpenDCRE test CA'])
-  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1'])
-  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'san.cnf'])
-  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=operator'])
-  openssl(['x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.crt', '-days', '2'])
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'stranger.key', '-out', 'stranger.crt', '-days', '2', '-subj', '/CN=stranger'])
-}
-makeCertificates()
+makeCertificates(dir)
 const file = (name: string): string => join(dir, name)
 
 async function serve (args: string[]): Promise<{ child: ChildProcess, port: number }> {
