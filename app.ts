@@ -83,8 +83,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   // HSTS means something only on a TLS listener
   await fastify.register(helmet, config.tls !== undefined ? { ...HELMET_FOR_A_JSON_API, strictTransportSecurity: { maxAge: 15552000, includeSubDomains: true } } : HELMET_FOR_A_JSON_API)
   await fastify.register(errors)
-  await fastify.register(metrics)
   await fastify.register(busRegistry)
+  await fastify.register(metrics)
 
   if (opts.rateLimit !== undefined) {
     // loaded only when asked for

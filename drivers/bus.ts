@@ -51,9 +51,42 @@ export interface AssetInfo {
   product_info?: Record<string, string>
 }
 
+/**
+ * One scrape-time metric family a backend reports about itself (its own
+ * counters and gauges; the metrics plugin turns them into Prometheus series).
+ * Names follow Prometheus conventions (base units, `_total` on counters).
+ */
+export interface MetricFamily {
+  name: string
+  help: string
+  type: 'counter' | 'gauge'
+  labelNames: readonly string[]
+  samples: Array<{ labels: Record<string, string>, value: number }>
+}
+
+/**
+ * What a backend says of itself, read from its own state (never by talking
+ * to hardware): health and metrics ask every bus for this, so a new backend
+ * needs no change to either.
+ */
+export interface BusStatus {
+  /** The key under /health's `backends` ("device_bus", "ipmi", "redfish"). */
+  backend: string
+  /** false makes the service's health 'degraded' (HTTP 503). */
+  up: boolean
+  /** The JSON /health shows for this backend. */
+  health: Record<string, unknown>
+  /** This backend's own metric families, at this moment. */
+  metrics: MetricFamily[]
+}
+
 export interface Bus {
   /** A name for logs and errors ("device bus", "ipmi"). */
   readonly name: string
+  /** Whether this backend serves `boardId` (the registry routes by it; first match in registration order). */
+  ownsBoard: (boardId: number) => boolean
+  /** This backend's health and metrics, from its own state. */
+  status: () => BusStatus
   /** Every board this backend answers for. */
   scanAll: () => Promise<ScannedBoard[]>
   /** The boards that answered a scan of `boardId` (v1.2 takes their ids from the answers). */

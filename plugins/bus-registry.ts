@@ -1,50 +1,58 @@
 import fp from 'fastify-plugin'
-import type { Bus, ScannedBoard } from '../drivers/bus.js'
-import { BOARD_ID_BITS } from '../drivers/device-bus/device-types.js'
+import type { Bus, BusStatus, ScannedBoard } from '../drivers/bus.js'
 import { OpenDcreError } from '../drivers/errors.js'
-
-export type BackendKind = 'device-bus' | 'ipmi'
+import { isIpmiBoardId } from '../drivers/ipmi/ipmi-bus.js'
 
 /**
- * Routes reach backends only through this registry: boards with the IPMI bit
- * go to the IPMI backend, every other board to the device bus.
+ * Routes reach backends only through this registry. Each backend says which
+ * boards it owns (`Bus.ownsBoard`); the first registered backend that owns a
+ * board serves it. Scan-all lists every backend's boards in registration
+ * order (the device bus first, then the IPMI bridge, then others), as v1.2.
  */
 export class BusRegistry {
-  private readonly backends = new Map<BackendKind, Bus>()
+  private readonly backends: Bus[] = []
+  private readonly notFound: Array<{ owns: (boardId: number) => boolean, message: string }> = []
 
-  register (kind: BackendKind, bus: Bus): void {
-    if (this.backends.has(kind)) throw new Error(`a ${kind} backend is already registered`)
-    this.backends.set(kind, bus)
+  register (bus: Bus): void {
+    if (this.backends.some((b) => b.name === bus.name)) throw new Error(`a ${bus.name} backend is already registered`)
+    this.backends.push(bus)
   }
 
-  get (kind: BackendKind): Bus | undefined {
-    return this.backends.get(kind)
+  /**
+   * The error for a board in a range whose backend is not configured (v1.2:
+   * "BMC with board_num was not found." for IPMI boards). Checked in order
+   * after every registered backend; the last resort is the device bus's.
+   */
+  unclaimed (owns: (boardId: number) => boolean, message: string): void {
+    this.notFound.push({ owns, message })
+  }
+
+  /** Every registered backend, in registration order. */
+  all (): readonly Bus[] {
+    return this.backends
   }
 
   forBoard (boardId: number): Bus {
-    if ((boardId & BOARD_ID_BITS.ipmi) !== 0) {
-      const ipmi = this.backends.get('ipmi')
-      if (ipmi === undefined) throw new OpenDcreError('not-found', 'BMC with board_num was not found.')
-      return ipmi
-    }
-    const bus = this.backends.get('device-bus')
-    if (bus === undefined) throw new OpenDcreError('not-found', 'no device bus is configured')
-    return bus
+    for (const bus of this.backends) if (bus.ownsBoard(boardId)) return bus
+    for (const range of this.notFound) if (range.owns(boardId)) throw new OpenDcreError('not-found', range.message)
+    throw new OpenDcreError('not-found', 'no device bus is configured')
   }
 
-  /** Scan-all: the device bus's boards first, then the IPMI boards. */
+  /** Every backend's own status (health and metrics read these). */
+  statuses (): BusStatus[] {
+    return this.backends.map((bus) => bus.status())
+  }
+
+  /** Scan-all: each backend's boards, in registration order. */
   async scanAll (): Promise<ScannedBoard[]> {
     const boards: ScannedBoard[] = []
-    for (const kind of ['device-bus', 'ipmi'] as const) {
-      const bus = this.backends.get(kind)
-      if (bus !== undefined) boards.push(...await bus.scanAll())
-    }
+    for (const bus of this.backends) boards.push(...await bus.scanAll())
     return boards
   }
 
   async close (): Promise<void> {
-    await Promise.allSettled([...this.backends.values()].map(async (bus) => await bus.close()))
-    this.backends.clear()
+    await Promise.allSettled(this.backends.map(async (bus) => await bus.close()))
+    this.backends.length = 0
   }
 }
 
@@ -56,6 +64,8 @@ declare module 'fastify' {
 
 export default fp(async (fastify) => {
   const registry = new BusRegistry()
+  // v1.2's answer for an IPMI board when no bridge is configured
+  registry.unclaimed(isIpmiBoardId, 'BMC with board_num was not found.')
   fastify.decorate('buses', registry)
   fastify.addHook('onClose', async () => await registry.close())
 }, { name: 'bus-registry', fastify: '5.x' })

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { BusClient, scanAllMacBytes, type BusPolicy } from '../drivers/device-bus/bus-client.js'
-import { DeviceBus } from '../drivers/device-bus/device-bus.js'
+import { DeviceBus, type DeviceBusLink } from '../drivers/device-bus/device-bus.js'
 import type { BusTransport } from '../drivers/transport/bus-transport.js'
 
 /** The bus policy the configuration asks for (v1.2: 0.25 s, 3 retries, time slice 75). */
@@ -24,9 +24,9 @@ declare module 'fastify' {
 }
 
 /** One persistent bus client on `transport`, registered as the device-bus backend. */
-export function registerDeviceBus (fastify: FastifyInstance, transport: BusTransport, policy: Partial<BusPolicy>, busName: string): BusClient {
-  const client = new BusClient(transport, { policy, log: fastify.log.child({ bus: busName }) })
-  fastify.buses.register('device-bus', new DeviceBus(client))
+export function registerDeviceBus (fastify: FastifyInstance, transport: BusTransport, policy: Partial<BusPolicy>, link: DeviceBusLink): BusClient {
+  const client = new BusClient(transport, { policy, log: fastify.log.child({ bus: link.name }) })
+  fastify.buses.register(new DeviceBus(client, link))
   fastify.decorate('deviceBusClient', client)
   return client
 }

@@ -38,7 +38,7 @@ export default fp<EmulatorBusOptions>(async (fastify, opts) => {
   const idleHints = opts.idleHints ?? true
   if (idleHints) device.on('idle', (packets: number) => deviceEnd.sendEvent('idle', packets))
   const transport = new StreamTransport(clientEnd, idleHints ? clientEnd : undefined)
-  registerDeviceBus(fastify, transport, busPolicy(fastify, opts.policy), 'emulator')
+  registerDeviceBus(fastify, transport, busPolicy(fastify, opts.policy), { kind: 'emulator', name: 'emulator', open: () => true, reason: () => undefined })
   fastify.decorate('emulator', device)
   fastify.addHook('onClose', async () => {
     deviceEnd.destroy()

@@ -23,20 +23,6 @@ export interface IpmiBackendOptions {
   connect?: BmcConnector
 }
 
-export interface IpmiBridgeState {
-  file: string
-  /** Why the bridge is unavailable (the config could not be loaded), else undefined. */
-  unavailable?: string
-  bmcs: Array<{ boardId: string, host: string, port: number, status: () => BridgeSessionStatus }>
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The IPMI bridge, when a bmc_config is configured (health and metrics read it). */
-    ipmiBridge?: IpmiBridgeState
-  }
-}
-
 /**
  * The IPMI bridge backend: every BMC of bmc_config.json becomes a board
  * (0x40000001, ...) served by its own long-lived RMCP+ session, opened on
@@ -50,17 +36,12 @@ export default fp<IpmiBackendOptions>(async (fastify, opts) => {
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
     fastify.log.error({ file: opts.file, reason: err.message }, `IPMI bridge unavailable: ${err.message}`)
-    fastify.decorate('ipmiBridge', { file: opts.file, unavailable: err.message, bmcs: [] })
+    fastify.buses.register(new IpmiBus([], { file: opts.file, unavailable: err.message }))
     return
   }
   const connect = opts.connect ?? connectOverUdp
   const connections = entries.map((entry, i) =>
     connect(entry, fastify.log.child({ bmc: `${entry.target.host}:${entry.target.port}`, board: boardIdHex(0x40000000 | (i + 1)) })))
-  const bus = new IpmiBus(connections)
-  fastify.buses.register('ipmi', bus)
-  fastify.decorate('ipmiBridge', {
-    file: opts.file,
-    bmcs: connections.map((c, i) => ({ boardId: boardIdHex(bus.boardId(i)), host: c.target.host, port: c.target.port, status: c.status }))
-  })
+  fastify.buses.register(new IpmiBus(connections, { file: opts.file }))
   fastify.log.info({ file: opts.file, bmcs: entries.map((e) => `${e.target.host}:${e.target.port}`) }, 'IPMI bridge configured')
 }, { name: 'ipmi-bus', fastify: '5.x', dependencies: ['config', 'bus-registry'] })

@@ -2,8 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import { deviceBusStatus, type DeviceBusStatus } from './device-bus-status.js'
-import type { BmcSessionStatus } from './ipmi-bus.js'
+import type { MetricFamily } from '../drivers/bus.js'
 
 export interface MetricsOptions {
   /** Where Prometheus scrapes (default /metrics, outside the API prefix). */
@@ -98,13 +97,7 @@ export default fp<MetricsOptions>(async (fastify, opts) => {
     done()
   })
 
-  registerDeviceBusMetrics(registry, () => {
-    const bus = deviceBusStatus(fastify)
-    return bus === undefined ? [] : [bus]
-  })
-
-  registerIpmiMetrics(registry, () => fastify.ipmiBridge?.bmcs ?? [])
-
+  const backendMetrics = new BackendMetrics(registry)
   fastify.decorate('metricsRegistry', registry)
 
   fastify.get(path, {
@@ -113,83 +106,36 @@ export default fp<MetricsOptions>(async (fastify, opts) => {
       response: { 200: Type.String({ description: 'Prometheus text format 0.0.4' }) }
     }
   }, async (_request, reply) => {
+    backendMetrics.update(fastify.buses.statuses().flatMap((status) => status.metrics))
     const text = await registry.metrics()
     return reply.type(registry.contentType).send(text)
   })
-}, { name: 'metrics', fastify: '5.x', dependencies: ['config'] })
+}, { name: 'metrics', fastify: '5.x', dependencies: ['config', 'bus-registry'] })
 
 /**
- * Metrics read at scrape time from state something else keeps (a bus
- * client's stats, a BMC session's counters): each collect() reports the
- * values as they are, so nothing is counted twice. `items` gives each
- * labelled source; a gauge whose value is undefined is left out.
+ * The backends' own metric families (Bus.status().metrics), read at scrape
+ * time: each family becomes a prom-client metric in this registry on first
+ * sight, and every scrape replaces all of their values, so nothing is
+ * counted twice and a backend added later needs nothing here.
  */
-function scrapedMetrics<T, L extends string> (registry: Registry, labelNames: readonly L[], items: () => Array<[Record<L, string>, T]>): {
-  counter: (name: string, help: string, value: (item: T) => number) => void
-  gauge: (name: string, help: string, value: (item: T) => number | undefined) => void
-} {
-  return {
-    counter: (name, help, value) => {
-      registry.registerMetric(new Counter({
-        name,
-        help,
-        labelNames,
-        registers: [],
-        collect () {
-          this.reset()
-          for (const [labels, item] of items()) this.inc(labels, value(item))
-        }
-      }))
-    },
-    gauge: (name, help, value) => {
-      registry.registerMetric(new Gauge({
-        name,
-        help,
-        labelNames,
-        registers: [],
-        collect () {
-          this.reset()
-          for (const [labels, item] of items()) {
-            const v = value(item)
-            if (v !== undefined) this.set(labels, v)
-          }
-        }
-      }))
+export class BackendMetrics {
+  private readonly metrics = new Map<string, Counter | Gauge>()
+
+  constructor (private readonly registry: Registry) {}
+
+  update (families: MetricFamily[]): void {
+    for (const metric of this.metrics.values()) metric.reset()
+    for (const family of families) {
+      let metric = this.metrics.get(family.name)
+      if (metric === undefined) {
+        const config = { name: family.name, help: family.help, labelNames: family.labelNames, registers: [this.registry] }
+        metric = family.type === 'counter' ? new Counter(config) : new Gauge(config)
+        this.metrics.set(family.name, metric)
+      }
+      for (const sample of family.samples) {
+        if (metric instanceof Counter) metric.inc(sample.labels, sample.value)
+        else metric.set(sample.labels, sample.value)
+      }
     }
   }
-}
-
-/** The device buses' counters and gauges. The `bus` label is 'emulator' or the serial device path. */
-export function registerDeviceBusMetrics (registry: Registry, buses: () => DeviceBusStatus[]): void {
-  const { counter, gauge } = scrapedMetrics(registry, ['bus'] as const, () => buses().map((bus) => [{ bus: bus.name }, bus]))
-  counter('opendcre_device_bus_transactions_total', 'Commands sent on the device bus (scans not counted).', (b) => b.stats.transactions)
-  counter('opendcre_device_bus_successes_total', 'Device bus commands that got a well-formed answer (after retries, if any).', (b) => b.stats.successes)
-  counter('opendcre_device_bus_retries_total', "Retry requests ('?') sent after a corrupt answer.", (b) => b.stats.retries)
-  counter('opendcre_device_bus_timeouts_total', 'Device bus reads that ended in silence (commands and scans).', (b) => b.stats.timeouts)
-  counter('opendcre_device_bus_checksum_errors_total', 'Device bus answers that failed checksum validation.', (b) => b.stats.checksumErrors)
-  counter('opendcre_device_bus_malformed_packets_total', 'Device bus answers with a bad header, length or trailer.', (b) => b.stats.malformedPackets)
-  gauge('opendcre_device_bus_queue_depth', 'Requests waiting for the device bus.', (b) => b.stats.queueDepth)
-  gauge('opendcre_device_bus_up', '1 when the link to the device bus is open, else 0.', (b) => (b.open ? 1 : 0))
-  gauge('opendcre_device_bus_last_success_timestamp_seconds', 'When the device bus last gave a well-formed answer (absent until it has).',
-    (b) => (b.stats.lastSuccessAt === null ? undefined : b.stats.lastSuccessAt / 1000))
-}
-
-type BridgeBmcs = NonNullable<FastifyInstance['ipmiBridge']>['bmcs']
-
-/**
- * The IPMI bridge's per-BMC session counters, labelled by board id and BMC
- * address (never credentials).
- */
-export function registerIpmiMetrics (registry: Registry, bmcs: () => BridgeBmcs): void {
-  const { counter, gauge } = scrapedMetrics(registry, ['board', 'bmc'] as const,
-    () => bmcs().map((bmc) => [{ board: bmc.boardId, bmc: `${bmc.host}:${bmc.port}` }, bmc.status()]))
-  counter('opendcre_ipmi_requests_total', 'IPMI requests sent to a BMC (session set-up not counted).', (s) => s.counters.requests)
-  counter('opendcre_ipmi_sessions_established_total', 'RMCP+ sessions established with a BMC (the first login and every re-login).', (s) => s.counters.sessionsEstablished)
-  counter('opendcre_ipmi_relogins_total', 'Sessions re-established after expiry, a BMC restart or a lost session.', (s) => s.counters.relogins)
-  counter('opendcre_ipmi_timeouts_total', 'IPMI requests that got no answer within their time bound.', (s) => s.counters.timeouts)
-  counter('opendcre_ipmi_errors_total', 'IPMI requests that failed for another reason (authentication, completion code, protocol).', (s) => s.counters.errors)
-  counter('opendcre_ipmi_garbage_datagrams_total', 'Datagrams from a BMC address that were not a valid answer (ignored).', (s) => s.counters.garbage)
-  gauge('opendcre_ipmi_session_up', '1 while a session with the BMC is established, else 0.', (s) => (s.state === 'up' ? 1 : 0))
-  gauge('opendcre_ipmi_last_success_timestamp_seconds', 'When the BMC last answered a request (absent until it has).',
-    (s) => (s.lastSuccessAt === null ? undefined : s.lastSuccessAt / 1000))
 }

@@ -11,13 +11,6 @@ export interface SerialBusOptions {
   opener?: PortOpener
 }
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The serial transport, when the device bus runs on a serial line. */
-    serialTransport?: SerialTransport
-  }
-}
-
 /**
  * The device bus backend on a serial device (the HAT's /dev/ttyAMA0, or a
  * PTY). The service starts even when the device is not there yet: requests
@@ -29,6 +22,11 @@ export default fp<SerialBusOptions>(async (fastify, opts) => {
     log: fastify.log.child({ component: 'serial' })
   })
   await transport.start()
-  registerDeviceBus(fastify, transport, busPolicy(fastify, opts.policy), opts.device)
-  fastify.decorate('serialTransport', transport)
+  registerDeviceBus(fastify, transport, busPolicy(fastify, opts.policy), {
+    kind: 'serial',
+    name: opts.device,
+    device: opts.device,
+    open: () => transport.isOpen,
+    reason: () => transport.unavailableReason
+  })
 }, { name: 'serial-bus', fastify: '5.x', dependencies: ['config', 'bus-registry'] })

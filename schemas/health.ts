@@ -38,6 +38,9 @@ export const Health = Type.Object({
   backends: Type.Object({
     device_bus: Type.Optional(DeviceBusHealth),
     ipmi: Type.Optional(IpmiHealth)
+  }, {
+    // a backend added later reports its own entry under its own key
+    additionalProperties: Type.Object({}, { additionalProperties: true })
   }),
   status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')], {
     description: "'ok' (HTTP 200) when every configured backend is up, else 'degraded' (HTTP 503)"

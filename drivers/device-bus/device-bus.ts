@@ -2,6 +2,7 @@ import {
   boardIdHex,
   deviceIdHex,
   type Bus,
+  type BusStatus,
   type BoardLocation,
   type DeviceLocation,
   type LedState,
@@ -11,6 +12,7 @@ import {
   type ScannedBoard
 } from '../bus.js'
 import { BusTimeoutError, OpenDcreError } from '../errors.js'
+import { metricFamilies } from '../metric-family.js'
 import type { BusClient, BusRequest, BusSession } from './bus-client.js'
 import {
   ConversionError,
@@ -58,10 +60,63 @@ function ascii (packet: Packet): string {
 }
 
 /** The device bus (PLC HAT, PTY or emulator) as an OpenDCRE backend. */
+/** The link under the device bus, as its status reports it. */
+export interface DeviceBusLink {
+  kind: 'emulator' | 'serial'
+  /** The `bus` label of its metrics: 'emulator' or the serial device path. */
+  name: string
+  /** The serial device (serial buses only). */
+  device?: string
+  /** The link to the devices is up (the emulator's always is; a serial port may not be). */
+  open: () => boolean
+  /** Why it is not open. */
+  reason: () => string | undefined
+}
+
+const EMULATOR_LINK: DeviceBusLink = { kind: 'emulator', name: 'emulator', open: () => true, reason: () => undefined }
+
 export class DeviceBus implements Bus {
   readonly name = 'device bus'
 
-  constructor (private readonly client: BusClient) {}
+  constructor (private readonly client: BusClient, private readonly link: DeviceBusLink = EMULATOR_LINK) {}
+
+  /** Every board the IPMI or Redfish ranges do not claim (the registry asks those first). */
+  ownsBoard (boardId: number): boolean {
+    return (boardId & 0x40000000) === 0
+  }
+
+  /** Health and metrics from the client's own counters and the link's state; nothing is sent. */
+  status (): BusStatus {
+    const stats = this.client.stats
+    const link = this.link
+    const open = link.open()
+    const health: Record<string, unknown> = {
+      kind: link.kind,
+      last_success: stats.lastSuccessAt === null ? null : new Date(stats.lastSuccessAt).toISOString(),
+      open,
+      transactions: stats.transactions
+    }
+    if (link.device !== undefined) health.device = link.device
+    if (!open) health.reason = link.reason() ?? 'serial transport not started'
+    const { counter, gauge } = metricFamilies(['bus'] as const, [[{ bus: link.name }, stats]])
+    return {
+      backend: 'device_bus',
+      up: open,
+      health,
+      metrics: [
+        counter('opendcre_device_bus_transactions_total', 'Commands sent on the device bus (scans not counted).', (b) => b.transactions),
+        counter('opendcre_device_bus_successes_total', 'Device bus commands that got a well-formed answer (after retries, if any).', (b) => b.successes),
+        counter('opendcre_device_bus_retries_total', "Retry requests ('?') sent after a corrupt answer.", (b) => b.retries),
+        counter('opendcre_device_bus_timeouts_total', 'Device bus reads that ended in silence (commands and scans).', (b) => b.timeouts),
+        counter('opendcre_device_bus_checksum_errors_total', 'Device bus answers that failed checksum validation.', (b) => b.checksumErrors),
+        counter('opendcre_device_bus_malformed_packets_total', 'Device bus answers with a bad header, length or trailer.', (b) => b.malformedPackets),
+        gauge('opendcre_device_bus_queue_depth', 'Requests waiting for the device bus.', (b) => b.queueDepth),
+        gauge('opendcre_device_bus_up', '1 when the link to the device bus is open, else 0.', () => (open ? 1 : 0)),
+        gauge('opendcre_device_bus_last_success_timestamp_seconds', 'When the device bus last gave a well-formed answer (absent until it has).',
+          (b) => (b.lastSuccessAt === null ? undefined : b.lastSuccessAt / 1000))
+      ]
+    }
+  }
 
   async scanAll (): Promise<ScannedBoard[]> {
     try {

@@ -1,7 +1,9 @@
 import type { DriverLogger } from '../logger.js'
 import type { BmcConfigEntry } from './bmc-config.js'
 import { BmcCommands } from './bmc.js'
-import type { BmcOperations, BridgeBmc, BridgeSensor } from './ipmi-bus.js'
+import type { BmcOperations, BridgeBmc, BridgeSensor, BridgeSessionStatus } from './ipmi-bus.js'
+
+export type { BridgeSessionStatus } from './ipmi-bus.js'
 import { DEFAULT_IPMI_POLICY, IpmiSession, type IpmiSessionOptions } from './session.js'
 import { IpmiError, type IpmiRequester } from './types.js'
 
@@ -10,21 +12,6 @@ const SENSOR_KIND: Record<number, BridgeSensor['kind']> = { 0x01: 'temperature',
 
 /** How long the bridge trusts its SDR cache before asking whether the repository changed. */
 export const SDR_RECHECK_MS = 10_000
-
-/** One BMC's session as health and metrics read it. */
-export interface BridgeSessionStatus {
-  state: 'idle' | 'up' | 'down'
-  reason?: string
-  lastSuccessAt: number | null
-  counters: {
-    requests: number
-    sessionsEstablished: number
-    relogins: number
-    timeouts: number
-    errors: number
-    garbage: number
-  }
-}
 
 export interface BridgeConnectionOptions extends Omit<IpmiSessionOptions, 'log'> {
   log?: DriverLogger

@@ -1,11 +1,12 @@
 import type {
-  AssetInfo, BootTarget, Bus, DeviceLocation, BoardLocation, LedState, LedStatus, PowerAction, Reading, ScannedBoard, ScannedDevice
+  AssetInfo, BootTarget, Bus, BusStatus, DeviceLocation, BoardLocation, LedState, LedStatus, PowerAction, Reading, ScannedBoard, ScannedDevice
 } from '../bus.js'
 import { boardIdHex, deviceIdHex } from '../bus.js'
 import { BOARD_ID_BITS } from '../device-bus/device-types.js'
 import type { PowerStatus } from '../device-bus/conversions.js'
 import { UNKNOWN_PHYSICAL_LOCATION } from '../device-bus/location.js'
 import { OpenDcreError, type OpenDcreErrorCode } from '../errors.js'
+import { metricFamilies } from '../metric-family.js'
 import { IpmiError, type BmcTarget } from './types.js'
 
 /** A sensor of a BMC's SDR repository, as the bridge lists it. */
@@ -36,10 +37,38 @@ export interface BmcOperations {
   fru: () => Promise<Omit<AssetInfo, 'bmc_ip'>>
 }
 
+/** One BMC's session as health and metrics read it. */
+export interface BridgeSessionStatus {
+  state: 'idle' | 'up' | 'down'
+  reason?: string
+  lastSuccessAt: number | null
+  counters: {
+    requests: number
+    sessionsEstablished: number
+    relogins: number
+    timeouts: number
+    errors: number
+    garbage: number
+  }
+}
+
 export interface BridgeBmc {
   target: BmcTarget
   ops: BmcOperations
   close: () => Promise<void>
+  /** Its session's state and counters (absent for fakes that have none). */
+  status?: () => BridgeSessionStatus
+}
+
+/** Board ids of the IPMI range: the 0x40000000 bit, except 0x7NNNNNNN (Redfish's range). */
+export function isIpmiBoardId (boardId: number): boolean {
+  return (boardId & 0x40000000) !== 0 && (boardId >>> 28) !== 0x7
+}
+
+const IDLE_STATUS: BridgeSessionStatus = {
+  state: 'idle',
+  lastSuccessAt: null,
+  counters: { requests: 0, sessionsEstablished: 0, relogins: 0, timeouts: 0, errors: 0, garbage: 0 }
 }
 
 /** protocol.md §8: the fixed devices of every IPMI board. */
@@ -69,6 +98,10 @@ export interface IpmiBusOptions {
    * only), so a dead BMC never holds up the inventory of the others.
    */
   scanBudgetMs?: number
+  /** The bmc_config.json it came from (health shows it). */
+  file?: string
+  /** Why the bridge is unavailable (its configuration could not be loaded); it then has no BMCs. */
+  unavailable?: string
 }
 
 export class IpmiBus implements Bus {
@@ -78,9 +111,59 @@ export class IpmiBus implements Bus {
   /** Each board's last complete scan record, by BMC index. */
   private readonly lastRecords = new Map<number, ScannedBoard>()
 
+  private readonly file: string
+  private readonly unavailable?: string
+
   constructor (bmcs: BridgeBmc[], options: IpmiBusOptions = {}) {
     this.bmcs = bmcs
     this.scanBudgetMs = options.scanBudgetMs ?? 1000
+    this.file = options.file ?? ''
+    this.unavailable = options.unavailable
+  }
+
+  ownsBoard (boardId: number): boolean {
+    return isIpmiBoardId(boardId)
+  }
+
+  /**
+   * Each BMC's session from its own state; 'up' unless the bridge as a whole
+   * is down (its configuration unusable, or every BMC down). One BMC down
+   * among several shows in its own entry without failing the service.
+   */
+  status (): BusStatus {
+    const sessions = this.bmcs.map((bmc, i) => ({ bmc, boardId: boardIdHex(this.boardId(i)), status: bmc.status?.() ?? IDLE_STATUS }))
+    const bmcs = sessions.map(({ bmc, boardId, status }) => {
+      const entry: Record<string, unknown> = {
+        bmc_ip: bmc.target.host,
+        bmc_port: bmc.target.port,
+        board_id: boardId,
+        last_success: status.lastSuccessAt === null ? null : new Date(status.lastSuccessAt).toISOString(),
+        session: status.state
+      }
+      if (status.reason !== undefined) entry.reason = status.reason
+      return entry
+    })
+    const health: Record<string, unknown> = { bmcs, config: this.file }
+    if (this.unavailable !== undefined) health.reason = this.unavailable
+    const up = this.unavailable === undefined && (sessions.length === 0 || sessions.some((s) => s.status.state !== 'down'))
+    const { counter, gauge } = metricFamilies(['board', 'bmc'] as const,
+      sessions.map(({ bmc, boardId, status }) => [{ board: boardId, bmc: `${bmc.target.host}:${bmc.target.port}` }, status]))
+    return {
+      backend: 'ipmi',
+      up,
+      health,
+      metrics: [
+        counter('opendcre_ipmi_requests_total', 'IPMI requests sent to a BMC (session set-up not counted).', (s) => s.counters.requests),
+        counter('opendcre_ipmi_sessions_established_total', 'RMCP+ sessions established with a BMC (the first login and every re-login).', (s) => s.counters.sessionsEstablished),
+        counter('opendcre_ipmi_relogins_total', 'Sessions re-established after expiry, a BMC restart or a lost session.', (s) => s.counters.relogins),
+        counter('opendcre_ipmi_timeouts_total', 'IPMI requests that got no answer within their time bound.', (s) => s.counters.timeouts),
+        counter('opendcre_ipmi_errors_total', 'IPMI requests that failed for another reason (authentication, completion code, protocol).', (s) => s.counters.errors),
+        counter('opendcre_ipmi_garbage_datagrams_total', 'Datagrams from a BMC address that were not a valid answer (ignored).', (s) => s.counters.garbage),
+        gauge('opendcre_ipmi_session_up', '1 while a session with the BMC is established, else 0.', (s) => (s.state === 'up' ? 1 : 0)),
+        gauge('opendcre_ipmi_last_success_timestamp_seconds', 'When the BMC last answered a request (absent until it has).',
+          (s) => (s.lastSuccessAt === null ? undefined : s.lastSuccessAt / 1000))
+      ]
+    }
   }
 
   get size (): number {
