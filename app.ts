@@ -1,6 +1,5 @@
 import fp from 'fastify-plugin'
 import helmet from '@fastify/helmet'
-import sensible from '@fastify/sensible'
 import type { FastifyInstance } from 'fastify'
 import type { BusPolicy } from './drivers/device-bus/bus-client.js'
 import audit from './plugins/audit.js'
@@ -14,6 +13,7 @@ import hat from './plugins/hat.js'
 import ipmiBus, { type BmcConnector } from './plugins/ipmi-bus.js'
 import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
+import routeDeclarations from './plugins/route-declarations.js'
 import serialBus from './plugins/serial-bus.js'
 import health from './routes/health.js'
 import routes from './routes/index.js'
@@ -37,14 +37,7 @@ export interface AppOptions extends ConfigOptions {
   ipmiConnect?: BmcConnector
 }
 
-/**
- * The headers that protect a JSON API (every response is application/json):
- * no MIME sniffing, no framing, no referrer, readable cross-origin (v1.2
- * answered with Access-Control-Allow-Origin: *). Helmet's document-only
- * headers (CSP, COOP, COEP, Origin-Agent-Cluster, DNS prefetch, IE and Flash
- * legacy) protect HTML pages, not JSON, and each costs throughput; HSTS
- * belongs to a TLS listener.
- */
+/** No command needs a long URL: a longer one answers 414 at once. */
 export const MAX_URL_LENGTH = 1024
 
 /** The answer to a CORS preflight: every command is GET or POST; clients send credentials in Authorization. */
@@ -55,6 +48,14 @@ const PREFLIGHT = {
 }
 const CREDENTIALED_PREFLIGHT = { ...PREFLIGHT, 'access-control-allow-credentials': 'true', vary: 'Origin' }
 
+/**
+ * The headers that protect a JSON API (every response is application/json):
+ * no MIME sniffing, no framing, no referrer, readable cross-origin (v1.2
+ * answered with Access-Control-Allow-Origin: *). Helmet's document-only
+ * headers (CSP, COOP, COEP, Origin-Agent-Cluster, DNS prefetch, IE and Flash
+ * legacy) protect HTML pages, not JSON, and each costs throughput; HSTS
+ * belongs to a TLS listener.
+ */
 export const HELMET_FOR_A_JSON_API = {
   contentSecurityPolicy: false,
   crossOriginEmbedderPolicy: false,
@@ -79,18 +80,8 @@ export const HELMET_FOR_A_JSON_API = {
 async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   const config = opts.resolved ?? resolveConfig(opts)
   await fastify.register(configPlugin, { config })
-  await fastify.register(sensible)
   // HSTS means something only on a TLS listener
   await fastify.register(helmet, config.tls !== undefined ? { ...HELMET_FOR_A_JSON_API, strictTransportSecurity: { maxAge: 15552000, includeSubDomains: true } } : HELMET_FOR_A_JSON_API)
-  await fastify.register(errors)
-  await fastify.register(busRegistry)
-  await fastify.register(metrics)
-
-  if (opts.rateLimit !== undefined) {
-    // loaded only when asked for
-    const { default: rateLimit } = await import('@fastify/rate-limit')
-    await fastify.register(rateLimit, { max: opts.rateLimit, timeWindow: '1 minute' })
-  }
 
   // v1.2's nginx front end added Access-Control-Allow-Origin: * to every answer.
   // A browser's CORS preflight (OPTIONS with Access-Control-Request-Method)
@@ -113,10 +104,21 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
     done()
   })
 
+  await fastify.register(errors)
+  // before every route: each must declare what it is; HEAD never changes state
+  await fastify.register(routeDeclarations)
+  await fastify.register(busRegistry)
+  await fastify.register(metrics)
+
+  if (opts.rateLimit !== undefined) {
+    // loaded only when asked for
+    const { default: rateLimit } = await import('@fastify/rate-limit')
+    await fastify.register(rateLimit, { max: opts.rateLimit, timeWindow: '1 minute' })
+  }
+
   // Authentication and roles when a provider is configured; the health check stays open
-  const base = `${config.endpointPrefix}/${config.apiVersion}`
   const providers = opts.authProviders ?? await createProviders(config.auth)
-  if (providers.length > 0) await fastify.register(auth, { providers, openRoutes: [`${base}/health`] })
+  if (providers.length > 0) await fastify.register(auth, { providers })
 
   if (config.bus.kind === 'emulator') {
     await fastify.register(emulatorBus, { file: config.bus.file, policy: opts.busPolicy, idleHints: opts.emulatorIdleHints })

@@ -2,42 +2,11 @@ import { createWriteStream, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
+import { changesState, describeRequest } from '../routes/declaration.js'
 
 export interface AuditOptions {
   /** The audit log file; lines are appended, so it survives restarts. */
   file: string
-}
-
-const POWER_ACTIONS = new Set(['on', 'off', 'cycle', 'status'])
-
-interface AuditEntry { command: string, board: string, device: string }
-
-/**
- * The state change a request asks for, or undefined for a read-only command.
- * Power status and reads without a value change nothing.
- */
-export function stateChange (route: string, params: Record<string, string>): AuditEntry | undefined {
-  const tail = route.replace(/^.*\/opendcre\/[^/]+/, '')
-  switch (tail) {
-    case '/power/:first/:second/:third': {
-      const deprecated = POWER_ACTIONS.has(params.first.toLowerCase())
-      const action = (deprecated ? params.first : params.third).toLowerCase()
-      if (action === 'status') return undefined
-      return { command: `power ${action}`, board: deprecated ? params.second : params.first, device: deprecated ? params.third : params.second }
-    }
-    case '/power/:device_type/:board_id/:device_id/:action':
-      if (params.action.toLowerCase() === 'status') return undefined
-      return { command: `power ${params.action.toLowerCase()}`, board: params.board_id, device: params.device_id }
-    case '/led/:board_id/:device_id/:led_state':
-    case '/led/:board_id/:device_id/:led_state/:led_color':
-      return { command: `led ${params.led_state}`, board: params.board_id, device: params.device_id }
-    case '/fan/:board_id/:device_id/:speed_rpm':
-      return { command: `fan ${params.speed_rpm}`, board: params.board_id, device: params.device_id }
-    case '/boot_target/:board_id/:device_id/:target':
-      return { command: `boot_target ${params.target}`, board: params.board_id, device: params.device_id }
-    default:
-      return undefined
-  }
 }
 
 declare module 'fastify' {
@@ -48,22 +17,23 @@ declare module 'fastify' {
 }
 
 /**
- * The audit log: one JSON line per state-changing command (power on/off/cycle,
- * led, fan, boot target): time, identity, client address, command, target
- * board/device, result.
+ * The audit log: one JSON line per request for a state-changing command
+ * (power on/off/cycle, led, fan, boot target; as each route declares it, see
+ * routes/declaration.ts), answered or refused: time, identity, client
+ * address, method, command, target board/device, result and status.
  */
 export default fp<AuditOptions>(async (fastify, opts) => {
   mkdirSync(dirname(opts.file), { recursive: true })
   const out = createWriteStream(opts.file, { flags: 'a' })
   out.on('error', (err) => fastify.log.error({ err, file: opts.file }, 'audit log write failed'))
   fastify.addHook('onResponse', (request: FastifyRequest, reply, done) => {
-    const change = stateChange(request.routeOptions.url ?? '', (request.params ?? {}) as Record<string, string>)
-    if (change !== undefined) {
+    if (changesState(request)) {
       out.write(JSON.stringify({
         time: new Date().toISOString(),
         identity: request.identity ?? 'anonymous',
         client: request.ip,
-        ...change,
+        method: request.method,
+        ...describeRequest(request),
         result: reply.statusCode < 400 ? 'ok' : 'failed',
         status: reply.statusCode
       }) + '\n')

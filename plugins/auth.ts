@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Counter } from 'prom-client'
-import { stateChange } from './audit.js'
+import { changesState, declarationOf, describeRequest } from '../routes/declaration.js'
 import type { AuthConfig } from './config.js'
 import { createBasicProvider } from './auth/basic.js'
 import type { AuthFailure, AuthOutcome } from './auth/outcome.js'
@@ -17,8 +17,6 @@ declare module 'fastify' {
 export interface AuthPluginOptions {
   /** Asked in order; the first identity wins. Closed with the app. */
   providers: AuthProvider[]
-  /** Route URLs (as Fastify spells them) that answer without credentials. */
-  openRoutes: string[]
 }
 
 interface ProviderWithStats extends AuthProvider {
@@ -43,8 +41,8 @@ function challenges (providers: AuthProvider[], failures: Map<AuthProvider, Auth
  * is configured; without one the API stays open, as v1.2's was.
  *
  * Every request, /metrics and the OpenAPI document included, needs
- * credentials, except the open routes (health, for load balancers and
- * orchestrators that carry none; it tells whether the service is up and
+ * credentials, except the routes that declare themselves open (health, for
+ * load balancers and orchestrators that carry none; it tells whether the service is up and
  * nothing about the hardware). The providers are asked in order:
  *  - none recognises credentials (none sent, or an unknown scheme): 401;
  *  - credentials that every provider that looked at them refused: 401;
@@ -54,13 +52,13 @@ function challenges (providers: AuthProvider[], failures: Map<AuthProvider, Auth
  *  - valid credentials without a role (forbidden): 403;
  *  - an identity: request.identity (the audit log's) and request.role are
  *    set. A viewer may use every read-only command; a state change
- *    (stateChange() in audit.ts: power on/off/cycle, led with a state, fan
- *    with an rpm, boot_target with a target) answers 403 to a viewer. An
- *    operator may do everything.
+ *    (as the route declares it, routes/declaration.ts: power on/off/cycle,
+ *    led with a state, fan with an rpm, boot_target with a target) answers
+ *    403 to a viewer; so does a route with no declaration. An operator may
+ *    do everything.
  */
 export default fp<AuthPluginOptions>(async (fastify, opts) => {
   const providers = opts.providers
-  const open = new Set(opts.openRoutes)
 
   const results = new Counter({
     name: 'opendcre_auth_requests_total',
@@ -109,7 +107,7 @@ export default fp<AuthPluginOptions>(async (fastify, opts) => {
   }
 
   fastify.addHook('onRequest', async (request, reply) => {
-    if (open.has(request.routeOptions.url ?? '')) return
+    if (declarationOf(request)?.open === true) return
     const failures = new Map<AuthProvider, AuthFailure>()
     let identity: Identity | undefined
     for (const provider of providers) {
@@ -136,11 +134,11 @@ export default fp<AuthPluginOptions>(async (fastify, opts) => {
     request.identity = identity.name
     request.role = identity.role
     if (identity.role !== 'operator') {
-      const change = stateChange(request.routeOptions.url ?? '', (request.params ?? {}) as Record<string, string>)
-      if (change !== undefined) {
+      if (changesState(request)) {
+        const { command } = describeRequest(request)
         count(identity.provider, 'forbidden')
-        request.log.warn({ auth: { provider: identity.provider, identity: identity.name, role: identity.role, command: change.command } }, 'state change refused to a viewer')
-        return reply.code(403).send({ message: `forbidden: the ${identity.role} role cannot change state (${change.command}); an operator can` })
+        request.log.warn({ auth: { provider: identity.provider, identity: identity.name, role: identity.role, command } }, 'state change refused to a viewer')
+        return reply.code(403).send({ message: `forbidden: the ${identity.role} role cannot change state (${command}); an operator can` })
       }
     }
     count(identity.provider, 'ok')

@@ -1,8 +1,9 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { MetricFamily } from '../drivers/bus.js'
+import { declarationOf, readOnly } from '../routes/declaration.js'
 
 export interface MetricsOptions {
   /** Where Prometheus scrapes (default /metrics, outside the API prefix). */
@@ -19,10 +20,10 @@ declare module 'fastify' {
 /** Latency buckets (seconds): emulator reads take ~1 ms, a bus timeout 250 ms, a retried read up to ~1 s. */
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
-/** The command label of a request no route matched. */
-export const UNKNOWN_COMMAND = 'unknown'
-
 type Recorder = (request: FastifyRequest, reply: FastifyReply) => void
+
+/** The scrape route's command: scrapes are not counted. */
+const METRICS_COMMAND = 'metrics'
 
 /**
  * Prometheus metrics at GET /metrics, in a registry of this app's own (so
@@ -30,14 +31,14 @@ type Recorder = (request: FastifyRequest, reply: FastifyReply) => void
  *
  * - opendcre_http_requests_total{command,method,status_code} and
  *   opendcre_http_request_duration_seconds{command,method}: command is the
- *   route's URL pattern, or 'unknown' for a request no route matched;
+ *   one the route declares (routes/declaration.ts: power, read, scan, ...),
+ *   'unknown' for a request no route matched;
  * - opendcre_device_bus_*{bus}: the bus client's own counters, read when
  *   scraped (the client counts, the registry only reports);
  * - prom-client's default process and Node.js metrics.
  *
- * Register before the routes: each route gets its own onResponse hook with
- * its label children made once, so a request allocates nothing here beyond
- * what prom-client does per increment.
+ * Label children are made once per command, method and status, so a
+ * request allocates nothing here beyond what prom-client does per increment.
  */
 export default fp<MetricsOptions>(async (fastify, opts) => {
   const path = opts.path ?? '/metrics'
@@ -80,20 +81,17 @@ export default fp<MetricsOptions>(async (fastify, opts) => {
     }
   }
 
-  fastify.addHook('onRoute', (route) => {
-    if (route.url === path) return
-    const record = recorder(route.url)
-    const hook: onResponseHookHandler = (request, reply, done) => {
-      record(request, reply)
-      done()
-    }
-    const existing = route.onResponse
-    route.onResponse = existing === undefined ? [hook] : [...(Array.isArray(existing) ? existing : [existing]), hook]
-  })
-
-  const unknown = recorder(UNKNOWN_COMMAND)
+  const recorders = new Map<string, Recorder>()
   fastify.addHook('onResponse', (request, reply, done) => {
-    if (request.is404) unknown(request, reply)
+    const command = declarationOf(request)?.command ?? 'undeclared'
+    if (command !== METRICS_COMMAND) {
+      let record = recorders.get(command)
+      if (record === undefined) {
+        record = recorder(command)
+        recorders.set(command, record)
+      }
+      record(request, reply)
+    }
     done()
   })
 
@@ -101,6 +99,7 @@ export default fp<MetricsOptions>(async (fastify, opts) => {
   fastify.decorate('metricsRegistry', registry)
 
   fastify.get(path, {
+    config: readOnly(METRICS_COMMAND),
     schema: {
       description: 'Prometheus metrics in the text exposition format.',
       response: { 200: Type.String({ description: 'Prometheus text format 0.0.4' }) }

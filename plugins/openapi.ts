@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifySchema } from 'fastify'
+import { readOnly } from '../routes/declaration.js'
 import { OPENDCRE_VERSION } from './config.js'
 
 export interface OpenApiOptions {
@@ -51,7 +52,12 @@ export default fp<OpenApiOptions>(async (fastify, opts) => {
     transform: ({ schema, url }) => ({ schema: describeResponses(schema) ?? schema, url })
   })
 
-  fastify.get(`${opts.base}/openapi.json`, { schema: { hide: true } }, async () => fastify.swagger())
+  fastify.get(`${opts.base}/openapi.json`, { config: readOnly('openapi'), schema: { hide: true } }, async () => fastify.swagger())
 
-  await fastify.register(swaggerUi, { routePrefix: `${opts.base}/docs` })
+  // swagger-ui's routes (the page, its assets, the document it shows) only
+  // read: they are declared by a hook around that plugin, in a context of its own
+  await fastify.register(async (docs) => {
+    docs.addHook('onRoute', (route) => { route.config = { ...readOnly('docs'), ...route.config } })
+    await docs.register(swaggerUi, { routePrefix: `${opts.base}/docs` })
+  })
 }, { name: 'openapi', fastify: '5.x' })

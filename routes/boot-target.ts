@@ -4,11 +4,18 @@ import type { BootTarget as Target } from '../drivers/bus.js'
 import { OpenDcreError } from '../drivers/errors.js'
 import { BoardIdParam, DeviceIdParam, DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { BootTarget, responses } from '../schemas/responses.js'
+import { readOnly, type RouteDeclaration } from './declaration.js'
 import { COMMAND_METHODS } from './methods.js'
 
 const TARGETS: readonly string[] = ['pxe', 'hdd', 'no_override']
 
 const TargetParams = Type.Object({ board_id: BoardIdParam, device_id: DeviceIdParam, target: Type.String({ minLength: 1, maxLength: 32 }) })
+
+const SET_BOOT_TARGET: RouteDeclaration = {
+  command: 'boot_target',
+  changesState: () => true,
+  target: (p) => ({ action: p.target, board: p.board_id, device: p.device_id })
+}
 
 /** GET|POST /boot_target/:board_id/:device_id[/:target]: get or set the boot target. */
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -24,6 +31,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.route({
     method: COMMAND_METHODS,
     url: '/boot_target/:board_id/:device_id',
+    config: readOnly('boot_target'),
     schema: { summary: 'The boot target', tags: ['boot_target'], params: DeviceParams, response: responses(BootTarget) },
     handler: async (request) => {
       return await bootTarget(request.params.board_id, request.params.device_id)
@@ -33,6 +41,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.route({
     method: COMMAND_METHODS,
     url: '/boot_target/:board_id/:device_id/:target',
+    config: SET_BOOT_TARGET,
     schema: { summary: 'Set the boot target: pxe, hdd or no_override', tags: ['boot_target'], params: TargetParams, response: responses(BootTarget) },
     handler: async (request) => {
       return await bootTarget(request.params.board_id, request.params.device_id, request.params.target)

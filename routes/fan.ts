@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { OpenDcreError } from '../drivers/errors.js'
 import { BoardIdParam, DeviceIdParam, DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { FanSpeed, responses } from '../schemas/responses.js'
+import { readOnly, type RouteDeclaration } from './declaration.js'
 import { COMMAND_METHODS } from './methods.js'
 
 export const MIN_FAN_SPEED = 0
@@ -22,11 +23,18 @@ export function checkFanSpeed (text: string): string {
   return text
 }
 
+const SET_FAN: RouteDeclaration = {
+  command: 'fan',
+  changesState: () => true,
+  target: (p) => ({ action: p.speed_rpm, board: p.board_id, device: p.device_id })
+}
+
 /** GET|POST /fan/:board_id/:device_id[/:speed_rpm]: read the fan speed, or set it (write, check W1, read back). */
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.route({
     method: COMMAND_METHODS,
     url: '/fan/:board_id/:device_id',
+    config: readOnly('fan'),
     schema: { summary: 'The fan speed', tags: ['fan'], params: DeviceParams, response: responses(FanSpeed) },
     handler: async (request) => {
       const boardId = parseBoardId(request.params.board_id)
@@ -38,6 +46,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.route({
     method: COMMAND_METHODS,
     url: '/fan/:board_id/:device_id/:speed_rpm',
+    config: SET_FAN,
     schema: { summary: `Set the fan speed, ${MIN_FAN_SPEED}..${MAX_FAN_SPEED} rpm`, tags: ['fan'], params: SpeedParams, response: responses(FanSpeed) },
     handler: async (request) => {
       const boardId = parseBoardId(request.params.board_id)

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { BusRegistry } from '../plugins/bus-registry.js'
 import { Health, type HealthT } from '../schemas/health.js'
 import { ErrorResponse } from '../schemas/responses.js'
+import { readOnly } from './declaration.js'
 
 /**
  * Every configured backend's state, as each backend reports it of itself;
@@ -20,10 +21,11 @@ export function healthReport (buses: BusRegistry): HealthT {
 /**
  * GET /health: 200 when every configured backend is up, 503 when one is
  * down. It reads the service's state and never touches a bus (v1.2's /test
- * stays as it was).
+ * stays as it was). It answers without credentials: load balancers and
+ * orchestrators carry none, and it says nothing about the hardware.
  */
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
-  fastify.get('/health', { schema: { response: { 200: Health, 503: Health, 500: ErrorResponse } } }, async (_request, reply) => {
+  fastify.get('/health', { config: readOnly('health', { open: true }), schema: { response: { 200: Health, 503: Health, 500: ErrorResponse } } }, async (_request, reply) => {
     const health = healthReport(fastify.buses)
     return reply.code(health.status === 'ok' ? 200 : 503).send(health)
   })

@@ -4,6 +4,7 @@ import type { LedState } from '../drivers/bus.js'
 import { OpenDcreError } from '../drivers/errors.js'
 import { BoardIdParam, DeviceIdParam, DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { LedControl, responses } from '../schemas/responses.js'
+import { readOnly, type RouteDeclaration } from './declaration.js'
 import { COMMAND_METHODS } from './methods.js'
 
 const StateParams = Type.Object({ board_id: BoardIdParam, device_id: DeviceIdParam, led_state: Type.String({ minLength: 1, maxLength: 32 }) })
@@ -13,6 +14,13 @@ const ColorParams = Type.Object({
   led_state: Type.String({ minLength: 1, maxLength: 32 }),
   led_color: Type.String({ minLength: 1, maxLength: 32 })
 })
+
+/** Setting the LED (with or without a colour) changes state, whatever the state asked for. */
+const SET_LED: RouteDeclaration = {
+  command: 'led',
+  changesState: () => true,
+  target: (p) => ({ action: p.led_state, board: p.board_id, device: p.device_id })
+}
 
 /**
  * GET|POST /led/:board_id/:device_id[/:led_state]: read the identify LED, or set it
@@ -32,6 +40,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.route({
     method: COMMAND_METHODS,
     url: '/led/:board_id/:device_id',
+    config: readOnly('led'),
     schema: { summary: 'The LED state', tags: ['led'], params: DeviceParams, response: responses(LedControl) },
     handler: async (request) => {
       return await led(request.params.board_id, request.params.device_id)
@@ -41,6 +50,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.route({
     method: COMMAND_METHODS,
     url: '/led/:board_id/:device_id/:led_state',
+    config: SET_LED,
     schema: { summary: 'Turn the LED on or off', tags: ['led'], params: StateParams, response: responses(LedControl) },
     handler: async (request) => {
       return await led(request.params.board_id, request.params.device_id, request.params.led_state)
@@ -50,6 +60,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.route({
     method: COMMAND_METHODS,
     url: '/led/:board_id/:device_id/:led_state/:led_color',
+    config: SET_LED,
     schema: { summary: 'Set the LED colour (not supported: 500)', tags: ['led'], params: ColorParams, response: responses(LedControl) },
     handler: async (request) => {
       const p = request.params

@@ -1,12 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { BoardParams, DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { BoardLocation, DeviceLocation, responses } from '../schemas/responses.js'
+import { readOnly } from './declaration.js'
 import { COMMAND_METHODS } from './methods.js'
 
 /** GET|POST /location/:board_id[/:device_id]: physical and chassis location (no bus traffic). */
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.route({
     method: COMMAND_METHODS,
+    config: readOnly('location'),
     url: '/location/:board_id',
     schema: { summary: "A board's physical location", tags: ['location'], params: BoardParams, response: responses(BoardLocation) },
     handler: async (request) => {
@@ -17,6 +19,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.route({
     method: COMMAND_METHODS,
+    config: readOnly('location'),
     url: '/location/:board_id/:device_id',
     schema: { summary: "A device's physical and chassis location", tags: ['location'], params: DeviceParams, response: responses(DeviceLocation) },
     handler: async (request) => {

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { OpenDcreError } from '../drivers/errors.js'
 import type { PlcConfig as PlcConfigT } from '../drivers/hat/sig60-modem.js'
 import { responses } from '../schemas/responses.js'
+import { readOnly } from './declaration.js'
 import { COMMAND_METHODS } from './methods.js'
 
 /** The SIG60 modem configuration (protocol.md §9); keys in v1.2's sorted order. */
@@ -32,6 +33,7 @@ const route: FastifyPluginAsyncTypebox<PlcConfigRouteOptions> = async (fastify, 
   const modem = opts.modem
   fastify.route({
     method: COMMAND_METHODS,
+    config: readOnly('plc_config'),
     url: '/plc_config',
     schema: { summary: "The power-line modem's configuration (HAT only)", tags: ['plc_config'], response: responses(PlcConfig) },
     handler: async () => {

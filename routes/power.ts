@@ -4,6 +4,7 @@ import type { PowerAction } from '../drivers/bus.js'
 import { OpenDcreError } from '../drivers/errors.js'
 import { DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { PowerStatus, responses } from '../schemas/responses.js'
+import { readOnly, type RouteDeclaration, type RouteParams, type StateChangeTarget } from './declaration.js'
 import { COMMAND_METHODS } from './methods.js'
 
 const ACTIONS: readonly string[] = ['on', 'off', 'cycle', 'status']
@@ -21,6 +22,24 @@ const WithDeviceType = Type.Object({
   device_id: Type.String({ minLength: 1, maxLength: 64 }),
   action: Type.String({ minLength: 1, maxLength: 64 })
 })
+
+/** /power/:first/:second/:third in either order: the deprecated one starts with the action. */
+export function threeSegmentTarget (p: RouteParams): StateChangeTarget {
+  if (ACTIONS.includes(p.first.toLowerCase())) return { action: p.first, board: p.second, device: p.third }
+  return { action: p.third, board: p.first, device: p.second }
+}
+
+/** A power command changes state unless it asks for the status (an unknown action counts as a change). */
+function powerDeclaration (target: (p: RouteParams) => StateChangeTarget): RouteDeclaration {
+  return {
+    command: 'power',
+    changesState: (p) => target(p).action.toLowerCase() !== 'status',
+    target: (p) => { const t = target(p); return { ...t, action: t.action.toLowerCase() } }
+  }
+}
+
+const THREE_SEGMENTS = powerDeclaration(threeSegmentTarget)
+const WITH_DEVICE_TYPE = powerDeclaration((p) => ({ action: p.action, board: p.board_id, device: p.device_id }))
 
 function parseAction (text: string): PowerAction {
   const action = text.toLowerCase()
@@ -47,6 +66,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.route({
     method: COMMAND_METHODS,
     url: '/power/:board_id/:device_id',
+    config: readOnly('power'),
     schema: { summary: 'Power status', tags: ['power'], params: DeviceParams, response },
     handler: async (request) => {
       return await control(request.params.board_id, request.params.device_id, 'status')
@@ -56,6 +76,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.route({
     method: COMMAND_METHODS,
     url: '/power/:first/:second/:third',
+    config: THREE_SEGMENTS,
     schema: {
       summary: 'Power control',
       description: '/power/{board_id}/{device_id}/{action}, or in the deprecated order /power/{action}/{board_id}/{device_id}; action is on, off, cycle or status',
@@ -64,15 +85,15 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
       response
     },
     handler: async (request) => {
-      const { first, second, third } = request.params
-      if (ACTIONS.includes(first.toLowerCase())) return await control(second, third, first)
-      return await control(first, second, third)
+      const { action, board, device } = threeSegmentTarget(request.params)
+      return await control(board, device, action)
     }
   })
 
   fastify.route({
     method: COMMAND_METHODS,
     url: '/power/:device_type/:board_id/:device_id/:action',
+    config: WITH_DEVICE_TYPE,
     schema: { summary: 'Power control (device_type ignored)', tags: ['power'], params: WithDeviceType, response },
     handler: async (request) => {
       const { board_id: board, device_id: device, action } = request.params

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { BoardIdParam, DeviceIdParam, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { Reading, responses } from '../schemas/responses.js'
+import { readOnly } from './declaration.js'
 import { COMMAND_METHODS } from './methods.js'
 
 const ReadParams = Type.Object({
@@ -14,6 +15,7 @@ const ReadParams = Type.Object({
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.route({
     method: COMMAND_METHODS,
+    config: readOnly('read'),
     url: '/read/:device_type/:board_id/:device_id',
     schema: { summary: 'Read a device, converted for its type', tags: ['read'], params: ReadParams, response: responses(Reading) },
     handler: async (request) => {

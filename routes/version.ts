@@ -2,12 +2,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { API_VERSION, OPENDCRE_VERSION } from '../plugins/config.js'
 import { BoardParams, parseBoardId } from '../schemas/params.js'
 import { responses, Version } from '../schemas/responses.js'
+import { readOnly } from './declaration.js'
 import { COMMAND_METHODS } from './methods.js'
 
 /** GET|POST /version/:board_id: the board's firmware version. */
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.route({
     method: COMMAND_METHODS,
+    config: readOnly('version'),
     url: '/version/:board_id',
     schema: { summary: "A board's firmware version", tags: ['version'], params: BoardParams, response: responses(Version) },
     handler: async (request) => {

@@ -2,7 +2,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { stateChange } from '../plugins/audit.js'
 import { build, get } from './helper.js'
 
 /** Every state-changing command appends one line to the audit log, which survives restarts. */
@@ -33,12 +32,4 @@ t.test('state changes are audited, reads are not, and the file survives a restar
   }
   t.match(lines[1], { board: '00000001', device: '000d' }, 'the deprecated power order names the right target')
   t.equal(lines[5].status, 500)
-})
-
-t.test('stateChange: which commands change state', async (t) => {
-  const p = '/opendcre/1.2'
-  t.same(stateChange(`${p}/power/:first/:second/:third`, { first: '1', second: 'd', third: 'ON' }), { command: 'power on', board: '1', device: 'd' })
-  t.equal(stateChange(`${p}/power/:first/:second/:third`, { first: 'status', second: '1', third: 'd' }), undefined)
-  t.equal(stateChange(`${p}/led/:board_id/:device_id`, { board_id: '1', device_id: '5' }), undefined)
-  t.equal(stateChange(`${p}/read/:device_type/:board_id/:device_id`, { device_type: 'led', board_id: '1', device_id: '5' }), undefined)
 })

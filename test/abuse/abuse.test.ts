@@ -3,13 +3,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { stateChange } from '../../plugins/audit.js'
 import { addUser } from '../../plugins/auth/users-file.js'
 import { destination, pino } from 'pino'
 import { REDACT } from '../../server.js'
 import { build, fixture, PREFIX } from '../helper.js'
 import { startSim } from '../ipmi/sim.js'
-import { routeOf } from '../routes/command-routes.js'
+import { expectedChangeOf, type ExpectedChange } from '../routes/command-routes.js'
 import { fuzz, generator, LEAKS, send, type FuzzAnswer } from './fuzz.js'
 
 /**
@@ -24,23 +23,9 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20261122)
 const PER_REQUEST_MS = 10_000
 
 /** The state change a raw request path asks for, as the routes would see it; undefined if none or unroutable. */
-export function changeOf (path: string): ReturnType<typeof stateChange> {
+export function changeOf (path: string): ExpectedChange | undefined {
   if (!path.startsWith(`${PREFIX}/`)) return undefined
-  const bare = path.slice(PREFIX.length).replace(/[?#].*$/, '')
-  const route = routeOf(bare)
-  if (route === undefined) return undefined
-  const names = route.split('/')
-  const values = bare.split('/')
-  const params: Record<string, string> = {}
-  for (let i = 0; i < names.length; i++) {
-    if (!names[i].startsWith(':')) continue
-    try {
-      params[names[i].slice(1)] = decodeURIComponent(values[i])
-    } catch {
-      return undefined
-    }
-  }
-  return stateChange(`${PREFIX}${route}`, params)
+  return expectedChangeOf(path.slice(PREFIX.length))
 }
 
 async function listen (app: FastifyInstance): Promise<number> {
