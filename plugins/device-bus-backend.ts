@@ -16,17 +16,8 @@ export function busPolicy (fastify: FastifyInstance, overrides: Partial<BusPolic
   }
 }
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The device bus's client (its stats feed logs and tests). */
-    deviceBusClient?: BusClient
-  }
-}
-
 /** One persistent bus client on `transport`, registered as the device-bus backend. */
-export function registerDeviceBus (fastify: FastifyInstance, transport: BusTransport, policy: Partial<BusPolicy>, link: DeviceBusLink): BusClient {
+export function registerDeviceBus (fastify: FastifyInstance, transport: BusTransport, policy: Partial<BusPolicy>, link: DeviceBusLink): void {
   const client = new BusClient(transport, { policy, log: fastify.log.child({ bus: link.name }) })
   fastify.buses.register(new DeviceBus(client, link))
-  fastify.decorate('deviceBusClient', client)
-  return client
 }

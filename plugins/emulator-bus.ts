@@ -17,13 +17,6 @@ export interface EmulatorBusOptions {
   idleHints?: boolean
 }
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The in-process emulator, when the device bus is emulated. */
-    emulator?: EmulatorDevice
-  }
-}
-
 /**
  * The device bus backend on the in-process emulator: the emulator and the bus
  * client talk bytes over an in-memory duplex pair, exactly as over a serial
@@ -39,7 +32,6 @@ export default fp<EmulatorBusOptions>(async (fastify, opts) => {
   if (idleHints) device.on('idle', (packets: number) => deviceEnd.sendEvent('idle', packets))
   const transport = new StreamTransport(clientEnd, idleHints ? clientEnd : undefined)
   registerDeviceBus(fastify, transport, busPolicy(fastify, opts.policy), { kind: 'emulator', name: 'emulator', open: () => true, reason: () => undefined })
-  fastify.decorate('emulator', device)
   fastify.addHook('onClose', async () => {
     deviceEnd.destroy()
   })

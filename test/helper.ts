@@ -38,3 +38,10 @@ export async function build (t: Teardown, options: ServerOptions = {}): Promise<
 export async function get (app: FastifyInstance, path: string): Promise<LightMyRequestResponse> {
   return await app.inject({ method: 'GET', url: `${PREFIX}${path}` })
 }
+
+/** The device bus's transaction count, as the bus reports it of itself (its /health entry). */
+export function busTransactions (app: FastifyInstance): number {
+  const status = app.buses.statuses().find((s) => s.backend === 'device_bus')
+  if (status === undefined) throw new Error('no device bus configured')
+  return status.health.transactions as number
+}
