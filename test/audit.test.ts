@@ -25,6 +25,7 @@ t.test('state changes are audited, reads are not, and the file survives a restar
   const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
   t.equal(lines.length, changes.length + 1, 'one line per state change, none for reads, the restart appended')
   t.same(lines.map((l) => l.command), ['power on', 'power off', 'power cycle', 'led on', 'fan 3000', 'boot_target pxe', 'led blink', 'power on'])
+  t.same(lines.map((l) => l.method), lines.map(() => 'GET'), 'the method is recorded')
   t.same(lines.map((l) => l.result), ['ok', 'ok', 'ok', 'ok', 'ok', 'failed', 'failed', 'ok'])
   for (const l of lines) {
     t.match(l, { identity: 'anonymous', client: '127.0.0.1', board: String, device: String })

@@ -21,9 +21,12 @@ import { routeOf } from '../routes/command-routes.js'
  * the three power forms, led on/off with and without a color, fan rpm,
  * boot_target set), with GET and with POST: no credentials → 401 JSON with
  * WWW-Authenticate; each wrong credential → 401; viewer → 403 JSON; operator
- * → the backend's normal answer. For every read-only command, GET and POST:
- * viewer and operator → the backend's answer; no credentials → 401. The
- * health check answers without credentials.
+ * → the backend's normal answer; with HEAD, whoever asks: 405 with Allow:
+ * GET, POST (HEAD never changes state). For every read-only command, GET,
+ * POST and HEAD: viewer and operator → the backend's answer; no
+ * credentials → 401. The health check answers without credentials.
+ *
+ * Returns every request it made, in order, for checking the audit log.
  */
 export interface RoleCredentials {
   viewer: Record<string, string>
@@ -32,7 +35,21 @@ export interface RoleCredentials {
 }
 
 export interface Answer { status: number, headers: Record<string, unknown>, body: string }
-export type Send = (method: 'GET' | 'POST', path: string, headers: Record<string, string>) => Promise<Answer>
+export type Method = 'GET' | 'POST' | 'HEAD'
+export type Send = (method: Method, path: string, headers: Record<string, string>) => Promise<Answer>
+
+/** Who sent a request: no credentials, wrong ones, a viewer's, an operator's. */
+export type Who = 'none' | 'wrong' | 'viewer' | 'operator'
+
+/** One request the matrix made and its answer's status, in order (the audit log's lines follow it). */
+export interface Sent { method: Method, path: string, who: Who, status: number }
+
+export interface MatrixOptions {
+  /** What WWW-Authenticate must offer. */
+  challenge: RegExp
+  /** The API's base path (default /opendcre/1.2, as the default endpoint_prefix gives). */
+  base?: string
+}
 
 /** State changes: the path (below /opendcre/1.2) and the operator's answer on simple.json. */
 export const STATE_CHANGES: Array<{ path: string, status: number }> = [
@@ -76,16 +93,16 @@ export const READS: Array<{ path: string, status: number }> = [
   { path: '/plc_config', status: 500 }
 ]
 
-export function injector (app: FastifyInstance): Send {
+export function injector (app: FastifyInstance, base = PREFIX): Send {
   return async (method, path, headers) => {
-    const res = await app.inject({ method, url: `${PREFIX}${path}`, headers })
+    const res = await app.inject({ method, url: `${base}${path}`, headers })
     return { status: res.statusCode, headers: res.headers, body: res.body }
   }
 }
 
-export function fetcher (baseUrl: string): Send {
+export function fetcher (baseUrl: string, base = PREFIX): Send {
   return async (method, path, headers) => {
-    const res = await fetch(`${baseUrl}${PREFIX}${path}`, { method, headers, signal: AbortSignal.timeout(15_000) })
+    const res = await fetch(`${baseUrl}${base}${path}`, { method, headers, signal: AbortSignal.timeout(15_000) })
     return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() }
   }
 }
@@ -98,40 +115,55 @@ function message (body: string): unknown {
   }
 }
 
-export async function checkRoleMatrix (t: Test, target: FastifyInstance | string, credentials: RoleCredentials, options: { challenge: RegExp }): Promise<void> {
-  const send = typeof target === 'string' ? fetcher(target) : injector(target)
+export async function checkRoleMatrix (t: Test, target: FastifyInstance | string, credentials: RoleCredentials, options: MatrixOptions): Promise<Sent[]> {
+  const base = options.base ?? PREFIX
+  const raw = typeof target === 'string' ? fetcher(target, base) : injector(target, base)
+  const sent: Sent[] = []
+  const send = async (method: Method, path: string, who: Who, headers: Record<string, string>): Promise<Answer> => {
+    const answer = await raw(method, path, headers)
+    sent.push({ method, path, who, status: answer.status })
+    return answer
+  }
 
-  const health = await send('GET', '/health', {})
+  const health = await send('GET', '/health', 'none', {})
   t.equal(health.status, 200, 'the health check answers without credentials')
 
   for (const { path, status } of STATE_CHANGES) {
     t.ok(routeOf(path), `${path} is a command route`)
     for (const method of ['GET', 'POST'] as const) {
-      const what = `${method} ${path}`
-      const none = await send(method, path, {})
+      const what = `${method} ${base}${path}`
+      const none = await send(method, path, 'none', {})
       t.equal(none.status, 401, `${what}: no credentials → 401`)
       t.match(String(none.headers['www-authenticate']), options.challenge, `${what}: WWW-Authenticate offers the challenge`)
       t.type(message(none.body), 'string', `${what}: 401 body is {"message"}`)
       for (const [i, wrong] of credentials.wrong.entries()) {
-        const res = await send(method, path, wrong)
+        const res = await send(method, path, 'wrong', wrong)
         t.equal(res.status, 401, `${what}: wrong credentials #${i} → 401`)
         t.match(String(res.headers['www-authenticate']), options.challenge, `${what}: wrong credentials #${i}: WWW-Authenticate`)
       }
-      const viewer = await send(method, path, credentials.viewer)
+      const viewer = await send(method, path, 'viewer', credentials.viewer)
       t.equal(viewer.status, 403, `${what}: viewer → 403`)
       t.match(message(viewer.body), /forbidden/, `${what}: viewer: 403 body is {"message"}`)
-      const operator = await send(method, path, credentials.operator)
+      const operator = await send(method, path, 'operator', credentials.operator)
       t.equal(operator.status, status, `${what}: operator → the backend's answer (${status})`)
+    }
+    const what = `HEAD ${base}${path}`
+    const asked: Array<[Who, Record<string, string>]> = [['none', {}], ...credentials.wrong.map((w): [Who, Record<string, string>] => ['wrong', w]), ['viewer', credentials.viewer], ['operator', credentials.operator]]
+    for (const [who, headers] of asked) {
+      const res = await send('HEAD', path, who, headers)
+      t.equal(res.status, 405, `${what}: ${who} → 405`)
+      t.equal(res.headers.allow, 'GET, POST', `${what}: ${who}: Allow: GET, POST`)
     }
   }
 
   for (const { path, status } of READS) {
     t.ok(routeOf(path), `${path} is a command route`)
-    for (const method of ['GET', 'POST'] as const) {
-      const what = `${method} ${path}`
-      t.equal((await send(method, path, {})).status, 401, `${what}: no credentials → 401`)
-      t.equal((await send(method, path, credentials.viewer)).status, status, `${what}: viewer → the backend's answer (${status})`)
-      t.equal((await send(method, path, credentials.operator)).status, status, `${what}: operator → the backend's answer (${status})`)
+    for (const method of ['GET', 'POST', 'HEAD'] as const) {
+      const what = `${method} ${base}${path}`
+      t.equal((await send(method, path, 'none', {})).status, 401, `${what}: no credentials → 401`)
+      t.equal((await send(method, path, 'viewer', credentials.viewer)).status, status, `${what}: viewer → the backend's answer (${status})`)
+      t.equal((await send(method, path, 'operator', credentials.operator)).status, status, `${what}: operator → the backend's answer (${status})`)
     }
   }
+  return sent
 }
