@@ -1,7 +1,9 @@
 /**
- * The one error module. Drivers throw these; the HTTP error handler turns every
- * one of them into the v1.2 contract (500 + {"message": ...}) while the code
- * keeps the real reason for logs and any future API.
+ * The one error module. Drivers throw these (the device bus's own, and the
+ * IPMI bridge's IpmiError, drivers/ipmi/types.ts, which extends
+ * OpenDcreError); the HTTP error handler (plugins/errors.ts) turns every one
+ * of them into the v1.2 contract (500 + {"message": ...}) while the code
+ * keeps the real reason for logs and any future API. Test with instanceof.
  */
 export type OpenDcreErrorCode =
   | 'invalid-argument' // malformed id, unknown action, rpm out of range, ...
@@ -16,6 +18,8 @@ export type OpenDcreErrorCode =
   | 'bus-busy' // waited too long for the bus
   | 'unavailable' // the transport is closed or not there
   | 'config' // a configuration file is invalid
+  | 'auth' // a peer refused our credentials (an IPMI BMC's RAKP)
+  | 'session' // a peer refused or lost the session (IPMI: no free session, Open Session refused)
 
 export class OpenDcreError extends Error {
   readonly code: OpenDcreErrorCode
@@ -56,8 +60,4 @@ export class ConfigError extends OpenDcreError {
     this.file = file
     this.path = path
   }
-}
-
-export function isOpenDcreError (err: unknown): err is OpenDcreError {
-  return err instanceof OpenDcreError
 }

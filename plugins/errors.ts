@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
-import { isOpenDcreError } from '../drivers/errors.js'
+import { OpenDcreError } from '../drivers/errors.js'
 
 /**
  * One error handler for the whole API, with v1.2's contract: a failed
@@ -10,7 +10,7 @@ import { isOpenDcreError } from '../drivers/errors.js'
  */
 export default fp(async (fastify) => {
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
-    if (isOpenDcreError(error)) {
+    if (error instanceof OpenDcreError) {
       request.log.warn({ code: error.code, reason: error.message, cause: causeText(error.cause) }, 'command failed')
       return reply.code(500).send({ message: error.message })
     }

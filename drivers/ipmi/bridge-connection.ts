@@ -5,7 +5,7 @@ import type { BmcOperations, BridgeBmc, BridgeSensor, BridgeSessionStatus } from
 
 export type { BridgeSessionStatus } from './ipmi-bus.js'
 import { DEFAULT_IPMI_POLICY, IpmiSession, type IpmiSessionOptions } from './session.js'
-import { IpmiError, type IpmiRequester } from './types.js'
+import { IpmiCompletionError, IpmiError, type IpmiRequester } from './types.js'
 
 /** Sensor types the bridge exposes (IPMI v2.0 table 42-3). */
 const SENSOR_KIND: Record<number, BridgeSensor['kind']> = { 0x01: 'temperature', 0x04: 'fan_speed' }
@@ -42,7 +42,7 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
         return answer
       } catch (err) {
         // a completion code is an answer: the session works
-        if (err instanceof IpmiError && err.name === 'IpmiCompletionError') lastSuccessAt = Date.now()
+        if (err instanceof IpmiCompletionError) lastSuccessAt = Date.now()
         else lastError = err instanceof Error ? err.message : String(err)
         throw err
       }

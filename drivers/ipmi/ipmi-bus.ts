@@ -5,9 +5,9 @@ import { boardIdHex, deviceIdHex } from '../bus.js'
 import { BOARD_ID_BITS } from '../device-bus/device-types.js'
 import type { PowerStatus } from '../device-bus/conversions.js'
 import { UNKNOWN_PHYSICAL_LOCATION } from '../device-bus/location.js'
-import { OpenDcreError, type OpenDcreErrorCode } from '../errors.js'
+import { OpenDcreError } from '../errors.js'
 import { metricFamilies } from '../metric-family.js'
-import { IpmiError, type BmcTarget } from './types.js'
+import type { BmcTarget } from './types.js'
 
 /** A sensor of a BMC's SDR repository, as the bridge lists it. */
 export interface BridgeSensor {
@@ -103,6 +103,9 @@ export interface IpmiBusOptions {
   /** Why the bridge is unavailable (its configuration could not be loaded); it then has no BMCs. */
   unavailable?: string
 }
+
+/** How v1.2 words a failed command on an IPMI board, around the failure's own message. */
+type V12Wording = (reason: string) => string
 
 export class IpmiBus implements Bus {
   readonly name = 'ipmi'
@@ -235,7 +238,7 @@ export class IpmiBus implements Bus {
 
   async scanBoard (boardId: number): Promise<ScannedBoard[]> {
     const index = this.indexOf(boardId)
-    return [await this.call(async () => await this.record(index), 'Error scanning board', 'unavailable')]
+    return [await this.call(async () => await this.record(index), (reason) => `Error scanning board ${reason}`)]
   }
 
   async version (boardId: number): Promise<string> {
@@ -259,7 +262,7 @@ export class IpmiBus implements Bus {
       const sensor = sensors.find((s) => s.number === deviceId && s.kind === type)
       if (sensor === undefined) throw new OpenDcreError('not-found', `no ${type} sensor ${deviceIdHex(deviceId)} on this BMC`)
       return await bmc.ops.readSensor(sensor.number)
-    }, 'Error reading IPMI sensor:', 'device-error', '.')
+    }, (reason) => `Error reading IPMI sensor: ${reason}.`)
   }
 
   async power (boardId: number, _deviceId: number, action: PowerAction): Promise<PowerStatus> {
@@ -268,12 +271,12 @@ export class IpmiBus implements Bus {
       if (action !== 'status') await bmc.ops.chassisControl(action)
       const status = await bmc.ops.chassisStatus()
       return { ...FIXED_POWER_FIELDS, power_ok: !status.powerFault, power_status: status.power }
-    }, 'Error returned from BMC in controlling power via IPMI (', 'device-error', ').')
+    }, (reason) => `Error returned from BMC in controlling power via IPMI (${reason}).`)
   }
 
   async asset (boardId: number, _deviceId: number): Promise<AssetInfo> {
     const bmc = this.bmc(boardId)
-    const fru = await this.call(async () => await bmc.ops.fru(), 'Error retrieving asset information via IPMI (', 'device-error', ').')
+    const fru = await this.call(async () => await bmc.ops.fru(), (reason) => `Error retrieving asset information via IPMI (${reason}).`)
     return { ...fru, bmc_ip: bmc.target.host }
   }
 
@@ -282,7 +285,7 @@ export class IpmiBus implements Bus {
     return await this.call(async () => {
       if (target !== undefined) await bmc.ops.setBootTarget(target)
       return { target: await bmc.ops.bootTarget() }
-    }, 'Error with boot target via IPMI (', 'device-error', ').')
+    }, (reason) => `Error with boot target via IPMI (${reason}).`)
   }
 
   async location (boardId: number, deviceId?: number): Promise<DeviceLocation | BoardLocation> {
@@ -304,7 +307,7 @@ export class IpmiBus implements Bus {
       // state; one that does not leaves what was just set as the best answer
       const ledState = status.identify !== 'unknown' ? status.identify : (state ?? 'unknown')
       return { led_color: 'unknown', led_state: ledState }
-    }, 'Error with LED control via IPMI (', 'device-error', ').')
+    }, (reason) => `Error with LED control via IPMI (${reason}).`)
   }
 
   async fan (boardId: number, deviceId: number, rpm?: string): Promise<{ speed_rpm: number }> {
@@ -318,17 +321,16 @@ export class IpmiBus implements Bus {
   }
 
   /**
-   * Runs one BMC operation; an IPMI failure becomes the v1.2 message
-   * `${before}${reason}${after}` (a timeout keeps its own code).
+   * Runs one BMC operation; a failure (an IpmiError or any other of the one
+   * error family) is answered in v1.2's words for this command, and keeps
+   * its own code (timeout, auth, session, malformed, ...) and itself as the cause.
    */
-  private async call<T>(op: () => Promise<T>, before: string, code: OpenDcreErrorCode, after = ''): Promise<T> {
+  private async call<T>(op: () => Promise<T>, wording: V12Wording): Promise<T> {
     try {
       return await op()
     } catch (err) {
-      const kind = err instanceof IpmiError ? (err.kind === 'timeout' ? 'timeout' : code) : err instanceof OpenDcreError ? err.code : undefined
-      if (kind === undefined) throw err
-      const sep = before.endsWith('(') ? '' : ' '
-      throw new OpenDcreError(kind, `${before}${sep}${(err as Error).message}${after}`, { cause: err })
+      if (!(err instanceof OpenDcreError)) throw err
+      throw new OpenDcreError(err.code, wording(err.message), { cause: err })
     }
   }
 }

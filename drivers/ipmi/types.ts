@@ -5,6 +5,8 @@
  * sdr.ts, fru.ts) only ever sees an IpmiRequester, so it is tested with a fake.
  */
 
+import { OpenDcreError, type OpenDcreErrorCode } from '../errors.js'
+
 export const AUTH_ALGORITHMS = ['NO_AUTHENTICATION_ALGORITHM', 'RAKP_HMAC_SHA1'] as const
 export const INTEGRITY_ALGORITHMS = ['NO_INTEGRITY_ALGORITHM', 'HMAC_SHA1_96'] as const
 export const CONFIDENTIALITY_ALGORITHMS = ['NO_ENCRYPTION_ALGORITHM', 'AES_CBC_128'] as const
@@ -75,10 +77,13 @@ export interface IpmiRequester {
 
 export type IpmiErrorKind = 'timeout' | 'auth' | 'session' | 'protocol' | 'closed'
 
+/** Each kind's place in the one error family (drivers/errors.ts). */
+const IPMI_ERROR_CODES: Record<IpmiErrorKind, OpenDcreErrorCode> = { timeout: 'timeout', auth: 'auth', session: 'session', protocol: 'malformed', closed: 'unavailable' }
+
 /** A failed IPMI exchange; the message names the BMC by host:port, never the password. */
-export class IpmiError extends Error {
-  constructor (readonly kind: IpmiErrorKind, message: string, options?: { cause?: unknown }) {
-    super(message, options)
+export class IpmiError extends OpenDcreError {
+  constructor (readonly kind: IpmiErrorKind, message: string, options?: { cause?: unknown, code?: OpenDcreErrorCode }) {
+    super(options?.code ?? IPMI_ERROR_CODES[kind], message, options)
     this.name = 'IpmiError'
   }
 }
@@ -86,7 +91,7 @@ export class IpmiError extends Error {
 /** The BMC answered with a non-zero completion code (IPMI v2.0 §5.2, table 5-2). */
 export class IpmiCompletionError extends IpmiError {
   constructor (readonly netFn: number, readonly cmd: number, readonly completionCode: number, message: string) {
-    super('protocol', message)
+    super('protocol', message, { code: 'device-error' })
     this.name = 'IpmiCompletionError'
   }
 }
