@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import type { LedState } from '../drivers/bus.js'
+import type { LedState, LedStatus } from '../drivers/bus.js'
 import { OpenDcreError } from '../drivers/errors.js'
 import { BoardIdParam, DeviceIdParam, DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { LedControl, responses } from '../schemas/responses.js'
@@ -27,7 +27,7 @@ const SET_LED: RouteDeclaration = {
  * on/off (write, check W1, read back). A colour is refused, as in v1.2.
  */
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
-  const led = async (board: string, device: string, stateText?: string, color?: string): Promise<unknown> => {
+  const led = async (board: string, device: string, stateText?: string, color?: string): Promise<LedStatus> => {
     const boardId = parseBoardId(board)
     const deviceId = parseDeviceId(device)
     if (stateText !== undefined && stateText !== 'on' && stateText !== 'off') {

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { OpenDcreError } from '../drivers/errors.js'
 import { BoardParams, DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { BoardLocation, DeviceLocation, responses } from '../schemas/responses.js'
 import { readOnly } from './declaration.js'
@@ -25,7 +26,9 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
     handler: async (request) => {
       const boardId = parseBoardId(request.params.board_id)
       const deviceId = parseDeviceId(request.params.device_id)
-      return await fastify.buses.forBoard(boardId).location(boardId, deviceId)
+      const location = await fastify.buses.forBoard(boardId).location(boardId, deviceId)
+      if (!('chassis_location' in location)) throw new OpenDcreError('unsupported', 'no chassis location for this device')
+      return location
     }
   })
 }

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox'
 import type { PowerAction } from '../drivers/bus.js'
 import { OpenDcreError } from '../drivers/errors.js'
 import { DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
-import { PowerStatus, responses } from '../schemas/responses.js'
+import { PowerStatus, responses, type PowerStatusT } from '../schemas/responses.js'
 import { readOnly, type RouteDeclaration, type RouteParams, type StateChangeTarget } from './declaration.js'
 import { COMMAND_METHODS } from './methods.js'
 
@@ -55,7 +55,7 @@ function parseAction (text: string): PowerAction {
  * /power/:device_type/:board_id/:device_id/:action  (device_type ignored)
  */
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
-  const control = async (board: string, device: string, actionText: string): Promise<unknown> => {
+  const control = async (board: string, device: string, actionText: string): Promise<PowerStatusT> => {
     const boardId = parseBoardId(board)
     const deviceId = parseDeviceId(device)
     const action = parseAction(actionText)

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { packageRoot } from '../plugins/paths.js'
@@ -16,6 +16,29 @@ interface JsonSchema {
   items?: JsonSchema
   anyOf?: JsonSchema[]
   enum?: unknown[]
+}
+
+/**
+ * The values a property's type accepts, as atoms: 'integer', 'number',
+ * 'string', 'boolean', or one enum value ('=red'). A type string is
+ * flatten()'s: 'integer|string', 'string[a,b]'.
+ */
+function atoms (type: string): Set<string> {
+  const out = new Set<string>()
+  for (const part of type.split('|')) {
+    const match = /^(\w+)\[(.*)\]$/.exec(part)
+    if (match !== null) for (const value of match[2].split(',')) out.add(`=${value}`)
+    else out.add(part)
+  }
+  return out
+}
+
+/** Whether every value type `a` accepts, `b` accepts too. */
+function within (a: string, b: string): boolean {
+  const wide = atoms(b)
+  return [...atoms(a)].every((atom) => wide.has(atom) ||
+    (atom === 'integer' && wide.has('number')) ||
+    (atom.startsWith('=') && wide.has('string')))
 }
 
 /** path -> type, for every property (arrays descend into items). */
@@ -48,8 +71,13 @@ for (const doc of documented) {
         continue
       }
       t.ok(ours.has(path), `${path} is in the schema`)
-      if (doc.narrowed?.[path] !== undefined || doc.widened?.[path] !== undefined) {
-        t.not(ours.get(path), type, `${path} differs on purpose`)
+      const mine = ours.get(path) ?? ''
+      if (doc.narrowed?.[path] !== undefined) {
+        t.ok(within(mine, type) && !within(type, mine), `${path} is narrowed: ${mine} accepts less than ${type} (${doc.narrowed[path]})`)
+        continue
+      }
+      if (doc.widened?.[path] !== undefined) {
+        t.ok(within(type, mine) && !within(mine, type), `${path} is widened: ${mine} accepts more than ${type} (${doc.widened[path]})`)
         continue
       }
       t.equal(ours.get(path), type, `${path} has the documented type`)
@@ -63,9 +91,16 @@ for (const doc of documented) {
   })
 }
 
-t.test('every documented schema file is covered', async (t) => {
-  const files = ['asset-information.json', 'board-location.json', 'boards-devices.json', 'boot-target.json',
-    'device-location.json', 'fan-speed.json', 'led-control.json', 'power-status.json', 'test-status.json',
-    'thermistor-reading.json', 'version.json']
+t.test('every documented schema file is covered, and only those', async (t) => {
+  const files = readdirSync(join(packageRoot, 'schemas', 'json')).filter((f) => f.endsWith('.json')).sort()
+  t.ok(files.length > 0, `${files.length} documents in schemas/json`)
   t.same(documented.map((d) => d.file).sort(), files)
+})
+
+t.test('the narrowed/widened check tells them apart', async (t) => {
+  t.ok(within('integer', 'number') && !within('number', 'integer'), 'integer is narrower than number')
+  t.ok(within('string', 'integer|string') && !within('integer|string', 'string'), 'integer|string is wider than string')
+  t.ok(within('string[a,b]', 'string[a,b,c]') && !within('string[a,b,c]', 'string[a,b]'), 'an enum with one more value is wider')
+  t.ok(within('string[a]', 'string') && !within('string', 'string[a]'), 'an enum is narrower than any string')
+  t.notOk(within('boolean', 'string') || within('string', 'boolean'), 'unrelated types are neither')
 })
