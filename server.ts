@@ -5,6 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import { destination, multistream, pino, type Level, type StreamEntry } from 'pino'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import app, { type AppOptions } from './app.js'
+import { clientErrorHandler, createHttpServer } from './http-server.js'
 import { readTlsFiles, resolveConfig } from './plugins/config.js'
 
 export interface ServerOptions extends AppOptions {
@@ -58,12 +59,36 @@ export function createLogger (level: string, dir?: string): FastifyBaseLogger {
   return pino({ level, redact: { paths: REDACT, censor: '[redacted]' } }, multistream(streams))
 }
 
+/** Refused connections, logged at most once a second with how many (a flood must not flood the log). */
+function refusalReporter (log: () => FastifyBaseLogger | undefined): (address: string, reason: string) => void {
+  let count = 0
+  let timer: NodeJS.Timeout | undefined
+  return (address, reason) => {
+    count++
+    if (timer !== undefined) return
+    log()?.warn({ client: address, reason }, 'connection refused')
+    count = 0
+    timer = setTimeout(() => {
+      timer = undefined
+      if (count > 0) log()?.warn({ refused: count }, 'connections refused in the last second')
+      count = 0
+    }, 1000)
+    timer.unref()
+  }
+}
+
 /** The Fastify instance with the app registered and ready; the caller listens. */
 export async function buildServer (options: ServerOptions = {}): Promise<FastifyInstance> {
   const { logger, loggerInstance, ...appOptions } = options
   const resolved = appOptions.resolved ?? resolveConfig(appOptions)
   const https = httpsOptions(resolved.tls)
+  let log: FastifyBaseLogger | undefined
+  const refused = refusalReporter(() => log)
   const server = Fastify({
+    // Node's server with the configured timeouts and connection caps (http-server.ts);
+    // `https` stays set so that Fastify names the address https://
+    serverFactory: (handler) => createHttpServer(handler, resolved.limits, https, refused),
+    clientErrorHandler,
     ...(https !== undefined ? { https } : {}),
     ...(loggerInstance !== undefined ? { loggerInstance } : { logger: logger ?? loggerOptions() }),
     // ids in URLs can be long hex strings; anything longer is refused
@@ -84,6 +109,7 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
   // server allows half-open sockets; with it, the answer goes out, then the
   // socket closes.
   ;(server.server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true
+  log = server.log
   await server.register(app, { ...appOptions, resolved })
   await server.ready()
   return server

@@ -6,6 +6,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError } from '../drivers/errors.js'
 import { firstSchemaError, readJsonFile } from '../drivers/emulator/emulator-config.js'
 import { DEFAULT_EMULATOR_CONFIG } from './paths.js'
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from '../http-server.js'
 import type { BasicOptions, JwtOptions, LdapOptions } from './auth/provider.js'
 
 /**
@@ -26,6 +27,17 @@ export const OpenDcreConfigFileSchema = Type.Object({
   time_slice: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, errorMessage: 'must be an integer from 0 to 255' })),
   bmc_config: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
   read_timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000, errorMessage: 'must be an integer from 1 to 60000' })),
+  // limits (docs/hardening.md)
+  max_connections: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000000, errorMessage: 'must be a positive integer' })),
+  max_connections_per_client: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000000, errorMessage: 'must be a positive integer' })),
+  headers_timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 600000, errorMessage: 'must be an integer from 100 to 600000' })),
+  request_timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 600000, errorMessage: 'must be an integer from 100 to 600000' })),
+  keep_alive_timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 600000, errorMessage: 'must be an integer from 100 to 600000' })),
+  max_requests_per_socket: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000000, errorMessage: 'must be an integer, 0 for no limit' })),
+  bus_queue_depth: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, errorMessage: 'must be a positive integer' })),
+  bus_queue_wait_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 600000, errorMessage: 'must be an integer from 1 to 600000' })),
+  bmc_queue_depth: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, errorMessage: 'must be a positive integer' })),
+  bmc_queue_wait_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 600000, errorMessage: 'must be an integer from 1 to 600000' })),
   auth: Type.Optional(Type.Object({
     users_file: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
     jwt: Type.Optional(Type.Object({
@@ -81,6 +93,28 @@ export interface OpenDcreConfig {
   configFile?: string
   /** Authentication providers; none configured: the API is open, as v1.2's was. */
   auth: AuthConfig
+  /** Connection, request and queue bounds (docs/hardening.md). */
+  limits: ServiceLimits
+}
+
+/** The service's bounds: HTTP connections and requests, and the queues of the bus and of each BMC. */
+export interface ServiceLimits extends HttpLimits {
+  /** Requests that may wait for the device bus; more are answered 503 at once. */
+  busQueueDepth: number
+  /** A request that waited this long for the device bus is answered 503. */
+  busQueueWaitMs: number
+  /** Requests that may wait for one BMC; more are answered 503 at once. */
+  bmcQueueDepth: number
+  /** A request that waited this long for its BMC is answered 503. */
+  bmcQueueWaitMs: number
+}
+
+export const DEFAULT_LIMITS: ServiceLimits = {
+  ...DEFAULT_HTTP_LIMITS,
+  busQueueDepth: 128,
+  busQueueWaitMs: 1000,
+  bmcQueueDepth: 32,
+  bmcQueueWaitMs: 3000
 }
 
 /** The configured authentication providers, asked in this order: basic, jwt, ldap. */
@@ -120,6 +154,10 @@ export interface ConfigOptions {
   ldapBindPassword?: string
   ldapViewerGroups?: string[]
   ldapOperatorGroups?: string[]
+  /** --max-connections */
+  maxConnections?: number
+  /** Any bound, over the config file's (tests use short ones). */
+  limits?: Partial<ServiceLimits>
 }
 
 export const API_VERSION = '1.2'
@@ -179,8 +217,30 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     bmcConfig,
     macAddress: hostMacAddress(),
     configFile: options.config,
-    auth
+    auth,
+    limits: resolveLimits(options, file, options.config ?? 'opendcre_config.json')
   }
+}
+
+function resolveLimits (options: ConfigOptions, file: OpenDcreConfigFile, where: string): ServiceLimits {
+  const limits: ServiceLimits = {
+    maxConnections: options.maxConnections ?? file.max_connections ?? DEFAULT_LIMITS.maxConnections,
+    maxConnectionsPerClient: file.max_connections_per_client ?? DEFAULT_LIMITS.maxConnectionsPerClient,
+    headersTimeoutMs: file.headers_timeout_ms ?? DEFAULT_LIMITS.headersTimeoutMs,
+    requestTimeoutMs: file.request_timeout_ms ?? DEFAULT_LIMITS.requestTimeoutMs,
+    keepAliveTimeoutMs: file.keep_alive_timeout_ms ?? DEFAULT_LIMITS.keepAliveTimeoutMs,
+    maxRequestsPerSocket: file.max_requests_per_socket ?? DEFAULT_LIMITS.maxRequestsPerSocket,
+    busQueueDepth: file.bus_queue_depth ?? DEFAULT_LIMITS.busQueueDepth,
+    busQueueWaitMs: file.bus_queue_wait_ms ?? DEFAULT_LIMITS.busQueueWaitMs,
+    bmcQueueDepth: file.bmc_queue_depth ?? DEFAULT_LIMITS.bmcQueueDepth,
+    bmcQueueWaitMs: file.bmc_queue_wait_ms ?? DEFAULT_LIMITS.bmcQueueWaitMs,
+    ...options.limits
+  }
+  // Node refuses a headers bound longer than the whole request's
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new ConfigError(where, 'headers_timeout_ms', `must not exceed request_timeout_ms (${limits.requestTimeoutMs})`)
+  }
+  return limits
 }
 
 const isLoopbackHost = (host: string): boolean => host === 'localhost' || host === '[::1]' || host.startsWith('127.')

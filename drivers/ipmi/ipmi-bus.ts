@@ -5,7 +5,7 @@ import { boardIdHex, deviceIdHex } from '../bus.js'
 import { BOARD_ID_BITS } from '../device-bus/device-types.js'
 import type { PowerStatus } from '../device-bus/conversions.js'
 import { UNKNOWN_PHYSICAL_LOCATION } from '../device-bus/location.js'
-import { OpenDcreError, type OpenDcreErrorCode } from '../errors.js'
+import { OpenDcreError, OverloadedError, type OpenDcreErrorCode } from '../errors.js'
 import { IpmiError, type BmcTarget } from './types.js'
 
 /** A sensor of a BMC's SDR repository, as the bridge lists it. */
@@ -242,6 +242,8 @@ export class IpmiBus implements Bus {
     try {
       return await op()
     } catch (err) {
+      // a refusal for load keeps its own words and its Retry-After
+      if (err instanceof OverloadedError) throw err
       const kind = err instanceof IpmiError ? (err.kind === 'timeout' ? 'timeout' : code) : err instanceof OpenDcreError ? err.code : undefined
       if (kind === undefined) throw err
       const sep = before.endsWith('(') ? '' : ' '
