@@ -44,6 +44,8 @@ opendcre serve: the REST API
   --tls-key FILE      ... and this key
   --tls-ca FILE       and require client certificates signed by this CA (mutual TLS)
   --rate-limit N      at most N requests a minute per client address (default: no limit)
+  --max-connections N at most N open connections; more are answered 503 and
+                      closed (default 1024; other bounds: docs/hardening.md)
   --cors-origin O     Access-Control-Allow-Origin: * (default, as v1.2), an origin, or '' for none
 
   Authentication (off unless a provider is named; the health check stays open):
@@ -85,6 +87,12 @@ function parseRateLimit (text: string | undefined): number | undefined {
   return Number(text)
 }
 
+function parseMaxConnections (text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  if (!/^\d+$/.test(text) || Number(text) < 1) fail(`--max-connections: not a positive number of connections: '${text}'`)
+  return Number(text)
+}
+
 function parsePort (text: string | undefined): number | undefined {
   if (text === undefined) return undefined
   const port = Number(text)
@@ -109,6 +117,7 @@ async function serve (args: string[]): Promise<void> {
         'tls-key': { type: 'string' },
         'tls-ca': { type: 'string' },
         'rate-limit': { type: 'string' },
+        'max-connections': { type: 'string' },
         'cors-origin': { type: 'string' },
         users: { type: 'string' },
         'jwks-url': { type: 'string' },
@@ -141,6 +150,7 @@ async function serve (args: string[]): Promise<void> {
     const config = resolveConfig({
       host: values.host,
       port: parsePort(values.port),
+      maxConnections: parseMaxConnections(values['max-connections']),
       emulator: values.emulator,
       serial: values.serial,
       config: values.config,

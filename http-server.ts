@@ -46,7 +46,8 @@ export function clientErrorHandler (err: NodeJS.ErrnoException, socket: Socket):
         err.code === 'HPE_URI_TOO_LONG' ? [414, 'URL too long'] :
           [400, 'malformed HTTP request']
   // an answer already under way on this connection cannot be followed by another
-  const busy = (socket as Socket & { _httpMessage?: unknown })._httpMessage != null
+  // (a request whose body is late has its answer object, but nothing sent yet)
+  const busy = (socket as Socket & { _httpMessage?: { headersSent: boolean } | null })._httpMessage?.headersSent === true
   if (!socket.writable || busy) {
     socket.destroy()
     return
@@ -121,6 +122,6 @@ function refuse (socket: Socket, tls: boolean): void {
   }
   // answer, drain what the client sends (closing on unread data would reset the answer away), then close
   socket.resume()
-  socket.end(TOO_MANY)
+  socket.end(TOO_MANY, () => setTimeout(() => socket.destroy(), 100).unref())
   setTimeout(() => socket.destroy(), 1000).unref()
 }
