@@ -19,9 +19,10 @@ interface Job {
 /**
  * One resource (a serial bus, a BMC) used by one job at a time, its waiting
  * room bounded in size and in time, shared fairly between clients: each
- * client has its own line and the lines take turns (round robin), so a
- * client with hundreds of requests waiting delays another client's request
- * by at most one job. When the waiting room is full, a newcomer takes the
+ * client has its own line and the lines take turns (round robin); a client
+ * with nothing waiting goes to the front, so a client with hundreds of
+ * requests waiting delays another client's request by at most the job
+ * running. When the waiting room is full, a newcomer takes the
  * place of the newest request of the client holding the most places, if that
  * client holds more than the newcomer would; otherwise the newcomer is
  * refused at once. Refusals are OverloadedError ('overloaded', 503).
@@ -106,8 +107,14 @@ export class FairQueue {
       evicted.fail(this.full())
     }
     const line = this.lines.get(job.client)
-    if (line === undefined) this.lines.set(job.client, [job])
-    else line.push(job)
+    if (line !== undefined) line.push(job)
+    else {
+      // a client with nothing waiting goes next: light users before those with long lines
+      const others = [...this.lines]
+      this.lines.clear()
+      this.lines.set(job.client, [job])
+      for (const [client, waiting] of others) this.lines.set(client, waiting)
+    }
     this.waiting++
     return true
   }

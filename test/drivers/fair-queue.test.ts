@@ -20,7 +20,7 @@ function gatedJobs (): { job: (name: string) => () => Promise<string>, release: 
 
 const tick = async (): Promise<void> => await new Promise((resolve) => setImmediate(resolve))
 
-t.test('one job at a time; clients take turns, so a long line delays another client by one job', async (t) => {
+t.test('one job at a time; clients take turns, a client with nothing waiting first', async (t) => {
   const q = new FairQueue({ depth: 100, waitMs: 10_000 }, 'bus')
   const { job, release, started } = gatedJobs()
   const all: Array<Promise<string>> = []
@@ -34,7 +34,7 @@ t.test('one job at a time; clients take turns, so a long line delays another cli
     release()
     await tick()
   }
-  t.same(started, ['a0', 'a1', 'b0', 'a2', 'b1', 'a3', 'a4'], 'the lines alternate')
+  t.same(started, ['a0', 'b0', 'a1', 'b1', 'a2', 'a3', 'a4'], 'B goes next, then the lines alternate')
   t.same(await Promise.all(all), ['a0', 'a1', 'a2', 'a3', 'a4', 'b0', 'b1'])
   t.equal(q.depth, 0)
 })
