@@ -5,12 +5,14 @@ import { parseArgs } from 'node:util'
 import { pino } from 'pino'
 import { loadEmulatorConfig } from './drivers/emulator/emulator-config.js'
 import { EmulatorDevice } from './drivers/emulator/emulator-device.js'
+import { ConfigError } from './drivers/errors.js'
+import { loadBmcConfig } from './drivers/ipmi/bmc-config.js'
 import { openDeviceEnd } from './drivers/transport/pty-stream.js'
 import { CLIENT_COMMANDS, runClient, type ClientCredentials } from './client.js'
 import { describeAuth } from './plugins/auth.js'
 import { ROLES, type Role } from './plugins/auth/provider.js'
 import { addUser } from './plugins/auth/users-file.js'
-import { OPENDCRE_VERSION, resolveConfig } from './plugins/config.js'
+import { OPENDCRE_VERSION, resolveConfig, type OpenDcreConfig } from './plugins/config.js'
 import { AUDIT_LOG, buildServer, createLogger, exposedWithoutAuth, tuneRuntime } from './server.js'
 
 const USAGE = `usage: opendcre serve [options]
@@ -100,6 +102,26 @@ function parsePort (text: string | undefined): number | undefined {
   return port
 }
 
+/**
+ * A startup failure as one line: the file, the setting that named it (or
+ * the field inside it) and the reason.
+ */
+function startupError (err: unknown, values: Record<string, unknown>, config: OpenDcreConfig | undefined): string {
+  if (!(err instanceof ConfigError)) return (err as Error).message
+  if (err.path !== '') return err.message
+  const settings: Array<[string | undefined, string]> = [
+    [values.config as string | undefined, '--config'],
+    [values.emulator as string | undefined, '--emulator'],
+    [values['bmc-config'] as string | undefined, '--bmc-config'],
+    [values.users as string | undefined, '--users'],
+    [config?.bus.kind === 'emulator' ? config.bus.file : undefined, '--emulator (default)'],
+    [config?.bmcConfig, 'bmc_config'],
+    [config?.auth.basic?.usersFile, 'auth.users_file']
+  ]
+  const setting = settings.find(([file]) => file === err.file)?.[1]
+  return setting === undefined ? err.message : `${err.file}: ${setting}: ${err.reason}`
+}
+
 async function serve (args: string[]): Promise<void> {
   let values
   try {
@@ -146,8 +168,9 @@ async function serve (args: string[]): Promise<void> {
     return
   }
   let server
+  let config: OpenDcreConfig | undefined
   try {
-    const config = resolveConfig({
+    config = resolveConfig({
       host: values.host,
       port: parsePort(values.port),
       maxConnections: parseMaxConnections(values['max-connections']),
@@ -174,10 +197,13 @@ async function serve (args: string[]): Promise<void> {
       ldapOperatorGroups: values['ldap-operator-group']
     })
     if (values['small-memory'] === true) tuneRuntime()
+    // the IPMI bridge's file is checked here: the service does not start on a broken one
+    if (config.bmcConfig !== undefined) loadBmcConfig(config.bmcConfig)
     const logDir = values['log-dir'] ?? 'logs'
+    const { logger } = await createLogger(values['log-level'] ?? 'info', logDir)
     server = await buildServer({
       resolved: config,
-      loggerInstance: createLogger(values['log-level'] ?? 'info', logDir),
+      loggerInstance: logger,
       auditLog: join(logDir, AUDIT_LOG),
       rateLimit: parseRateLimit(values['rate-limit']),
       corsOrigin: values['cors-origin']
@@ -198,7 +224,7 @@ async function serve (args: string[]): Promise<void> {
     }, 'OpenDCRE started')
   } catch (err) {
     if (server !== undefined) await server.close().catch(() => {})
-    fail((err as Error).message)
+    fail(startupError(err, values, config))
   }
 
   let closing = false

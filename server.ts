@@ -1,10 +1,11 @@
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import v8 from 'node:v8'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { destination, multistream, pino, type Level, type StreamEntry } from 'pino'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import app, { type AppOptions } from './app.js'
+import { ConfigError } from './drivers/errors.js'
 import { clientErrorHandler, createHttpServer } from './http-server.js'
 import { readTlsFiles, resolveConfig } from './plugins/config.js'
 
@@ -45,18 +46,62 @@ export const ERROR_LOG = 'opendcre-error.log'
 export const AUDIT_LOG = 'opendcre-audit.log'
 
 /**
+ * The log directory, made if missing, or a ConfigError naming it and the
+ * reason. Made one level at a time: Node's recursive mkdir never returns
+ * for a path under /proc.
+ */
+export function prepareLogDir (dir: string): void {
+  const missing: string[] = []
+  let at = resolve(dir)
+  for (;;) {
+    try {
+      if (!statSync(at).isDirectory()) throw new ConfigError(dir, '--log-dir', `${at} is not a directory`)
+      break
+    } catch (err) {
+      if (err instanceof ConfigError) throw err
+      const code = (err as NodeJS.ErrnoException).code
+      if (code !== 'ENOENT' || dirname(at) === at) throw new ConfigError(dir, '--log-dir', `cannot use ${at} (${code ?? (err as Error).message})`)
+      missing.unshift(at)
+      at = dirname(at)
+    }
+  }
+  for (const path of missing) {
+    try {
+      mkdirSync(path)
+    } catch (err) {
+      throw new ConfigError(dir, '--log-dir', `cannot make ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+    }
+  }
+  try {
+    accessSync(dir, constants.W_OK)
+  } catch (err) {
+    throw new ConfigError(dir, '--log-dir', `not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+  }
+}
+
+/**
  * The service's log: stdout for containers, and in `dir` (as v1.2 kept its
  * logs in /var/log/opendcre) an access log with every line at `level` and an
  * error log with warnings and errors. Bus packets are logged in hex at debug.
+ * Resolves once the log files are open (a process that exits before then
+ * cannot flush them), or fails with a ConfigError naming the file.
  */
-export function createLogger (level: string, dir?: string): FastifyBaseLogger {
+export async function createLogger (level: string, dir?: string): Promise<{ logger: FastifyBaseLogger }> {
   const streams: StreamEntry[] = [{ level: level as Level, stream: process.stdout }]
   if (dir !== undefined) {
-    mkdirSync(dir, { recursive: true })
-    streams.push({ level: level as Level, stream: destination({ dest: join(dir, ACCESS_LOG), mkdir: true, sync: false }) })
-    streams.push({ level: 'warn', stream: destination({ dest: join(dir, ERROR_LOG), mkdir: true, sync: false }) })
+    prepareLogDir(dir)
+    const files: Array<[string, Level]> = [[ACCESS_LOG, level as Level], [ERROR_LOG, 'warn']]
+    for (const [name, fileLevel] of files) {
+      const file = join(dir, name)
+      const stream = destination({ dest: file, sync: false })
+      await new Promise<void>((resolve, reject) => {
+        stream.once('ready', resolve)
+        stream.once('error', (err: NodeJS.ErrnoException) => reject(new ConfigError(file, '--log-dir', `cannot open the log (${err.code ?? err.message})`)))
+      })
+      streams.push({ level: fileLevel, stream })
+    }
   }
-  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' } }, multistream(streams))
+  return { logger: pino({ level, redact: { paths: REDACT, censor: '[redacted]' } }, multistream(streams)) }
 }
 
 /** Refused connections, logged at most once a second with how many (a flood must not flood the log). */

@@ -60,12 +60,14 @@ export class OverloadedError extends OpenDcreError {
 export class ConfigError extends OpenDcreError {
   readonly file: string
   readonly path: string
+  readonly reason: string
 
   constructor (file: string, path: string, reason: string) {
     super('config', `${file}: ${path === '' ? '' : `${path}: `}${reason}`)
     this.name = 'ConfigError'
     this.file = file
     this.path = path
+    this.reason = reason
   }
 }
 

@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs'
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
 import { networkInterfaces } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import fp from 'fastify-plugin'
 import { Type, type Static } from '@sinclair/typebox'
+import { readConfigFile } from '../drivers/config-file.js'
 import { ConfigError } from '../drivers/errors.js'
 import { firstSchemaError, readJsonFile } from '../drivers/emulator/emulator-config.js'
 import { DEFAULT_EMULATOR_CONFIG } from './paths.js'
@@ -70,6 +71,14 @@ export type BusSelection =
   | { kind: 'emulator', file: string }
   | { kind: 'serial', device: string }
 
+/** HTTPS's files, and the names of the settings that gave them (for errors). */
+export interface TlsFiles {
+  cert: string
+  key: string
+  ca?: string
+  fields?: { cert: string, key: string, ca: string }
+}
+
 /** What the service runs with, after defaults, config file and command line. */
 export interface OpenDcreConfig {
   host: string
@@ -83,7 +92,7 @@ export interface OpenDcreConfig {
   serialDefault: string
   sslEnable: boolean
   /** HTTPS: certificate and key files; a CA file turns on client certificates (mutual TLS). */
-  tls?: { cert: string, key: string, ca?: string }
+  tls?: TlsFiles
   bus: BusSelection
   /** emulator (any bus, the default) or rpi-hat-v1 (the HAT's modem is set up at startup). */
   hardware: HardwareType
@@ -373,7 +382,7 @@ function resolveTls (options: ConfigOptions, file: OpenDcreConfigFile, base: str
     if (options.tlsCert === undefined || options.tlsKey === undefined) {
       throw new ConfigError('command line', 'tls', '--tls-cert and --tls-key go together')
     }
-    return { cert: options.tlsCert, key: options.tlsKey, ca: options.tlsCa }
+    return { cert: options.tlsCert, key: options.tlsKey, ca: options.tlsCa, fields: { cert: '--tls-cert', key: '--tls-key', ca: '--tls-ca' } }
   }
   if (file.ssl_enable !== true) return undefined
   const where = configFile ?? 'opendcre_config.json'
@@ -382,20 +391,51 @@ function resolveTls (options: ConfigOptions, file: OpenDcreConfigFile, base: str
   return {
     cert: resolve(base, file.ssl_cert),
     key: resolve(base, file.ssl_key),
-    ca: file.ssl_ca !== undefined ? resolve(base, file.ssl_ca) : undefined
+    ca: file.ssl_ca !== undefined ? resolve(base, file.ssl_ca) : undefined,
+    fields: { cert: 'ssl_cert', key: 'ssl_key', ca: 'ssl_ca' }
   }
 }
 
-/** The files of a TLS configuration, read; errors name the file. */
-export function readTlsFiles (tls: NonNullable<OpenDcreConfig['tls']>): { cert: Buffer, key: Buffer, ca?: Buffer } {
-  const read = (path: string, what: string): Buffer => {
-    try {
-      return readFileSync(path)
-    } catch (err) {
-      throw new ConfigError(path, '', `cannot read the TLS ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
-    }
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
+
+/**
+ * The files of a TLS configuration, read and checked at startup: a
+ * certificate, a private key that matches it, and a CA file holding at least
+ * one certificate (else every client's handshake would fail with no hint
+ * why). Errors name the file, the setting and the reason, never the contents.
+ */
+export function readTlsFiles (tls: TlsFiles): { cert: Buffer, key: Buffer, ca?: Buffer } {
+  const fields = tls.fields ?? { cert: 'tls.cert', key: 'tls.key', ca: 'tls.ca' }
+  const cert = readConfigFile(tls.cert, fields.cert)
+  const key = readConfigFile(tls.key, fields.key)
+  let certificate: X509Certificate
+  try {
+    certificate = new X509Certificate(cert)
+  } catch {
+    throw new ConfigError(tls.cert, fields.cert, 'holds no certificate (PEM) that can be read')
   }
-  return { cert: read(tls.cert, 'certificate'), key: read(tls.key, 'key'), ca: tls.ca !== undefined ? read(tls.ca, 'CA certificate') : undefined }
+  let privateKey: KeyObject
+  try {
+    privateKey = createPrivateKey(key)
+  } catch {
+    throw new ConfigError(tls.key, fields.key, 'holds no private key (PEM, unencrypted) that can be read')
+  }
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new ConfigError(tls.key, fields.key, `is not the key of the certificate in ${tls.cert}`)
+  }
+  if (tls.ca === undefined) return { cert, key }
+  const ca = readConfigFile(tls.ca, fields.ca)
+  const blocks = ca.toString('latin1').match(PEM_CERTIFICATE) ?? []
+  if (blocks.length === 0) throw new ConfigError(tls.ca, fields.ca, 'holds no certificate (PEM): no client certificate could ever be accepted')
+  blocks.forEach((block, i) => {
+    try {
+      // eslint-disable-next-line no-new
+      new X509Certificate(block)
+    } catch {
+      throw new ConfigError(tls.ca as string, fields.ca, `certificate ${i + 1} of ${blocks.length} cannot be read`)
+    }
+  })
+  return { cert, key, ca }
 }
 
 declare module 'fastify' {
