@@ -125,3 +125,21 @@ function refuse (socket: Socket, tls: boolean): void {
   socket.end(TOO_MANY, () => setTimeout(() => socket.destroy(), 100).unref())
   setTimeout(() => socket.destroy(), 1000).unref()
 }
+
+/** Refused connections, logged at most once a second with how many (a flood must not flood the log). */
+export function refusalReporter (log: () => { warn: (obj: object, msg: string) => void } | undefined): (address: string, reason: string) => void {
+  let count = 0
+  let timer: NodeJS.Timeout | undefined
+  return (address, reason) => {
+    count++
+    if (timer !== undefined) return
+    log()?.warn({ client: address, reason }, 'connection refused')
+    count = 0
+    timer = setTimeout(() => {
+      timer = undefined
+      if (count > 0) log()?.warn({ refused: count }, 'connections refused in the last second')
+      count = 0
+    }, 1000)
+    timer.unref()
+  }
+}

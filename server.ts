@@ -1,12 +1,12 @@
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { join } from 'node:path'
 import v8 from 'node:v8'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { destination, multistream, pino, type Level, type StreamEntry } from 'pino'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import app, { type AppOptions } from './app.js'
 import { ConfigError } from './drivers/errors.js'
-import { clientErrorHandler, createHttpServer } from './http-server.js'
+import { clientErrorHandler, createHttpServer, refusalReporter } from './http-server.js'
+import { prepareLogDir } from './log-dir.js'
 import { readTlsFiles, resolveConfig } from './plugins/config.js'
 
 export interface ServerOptions extends AppOptions {
@@ -46,40 +46,6 @@ export const ERROR_LOG = 'opendcre-error.log'
 export const AUDIT_LOG = 'opendcre-audit.log'
 
 /**
- * The log directory, made if missing, or a ConfigError naming it and the
- * reason. Made one level at a time: Node's recursive mkdir never returns
- * for a path under /proc.
- */
-export function prepareLogDir (dir: string): void {
-  const missing: string[] = []
-  let at = resolve(dir)
-  for (;;) {
-    try {
-      if (!statSync(at).isDirectory()) throw new ConfigError(dir, '--log-dir', `${at} is not a directory`)
-      break
-    } catch (err) {
-      if (err instanceof ConfigError) throw err
-      const code = (err as NodeJS.ErrnoException).code
-      if (code !== 'ENOENT' || dirname(at) === at) throw new ConfigError(dir, '--log-dir', `cannot use ${at} (${code ?? (err as Error).message})`)
-      missing.unshift(at)
-      at = dirname(at)
-    }
-  }
-  for (const path of missing) {
-    try {
-      mkdirSync(path)
-    } catch (err) {
-      throw new ConfigError(dir, '--log-dir', `cannot make ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
-    }
-  }
-  try {
-    accessSync(dir, constants.W_OK)
-  } catch (err) {
-    throw new ConfigError(dir, '--log-dir', `not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
-  }
-}
-
-/**
  * The service's log: stdout for containers, and in `dir` (as v1.2 kept its
  * logs in /var/log/opendcre) an access log with every line at `level` and an
  * error log with warnings and errors. Bus packets are logged in hex at debug.
@@ -102,24 +68,6 @@ export async function createLogger (level: string, dir?: string): Promise<{ logg
     }
   }
   return { logger: pino({ level, redact: { paths: REDACT, censor: '[redacted]' } }, multistream(streams)) }
-}
-
-/** Refused connections, logged at most once a second with how many (a flood must not flood the log). */
-function refusalReporter (log: () => FastifyBaseLogger | undefined): (address: string, reason: string) => void {
-  let count = 0
-  let timer: NodeJS.Timeout | undefined
-  return (address, reason) => {
-    count++
-    if (timer !== undefined) return
-    log()?.warn({ client: address, reason }, 'connection refused')
-    count = 0
-    timer = setTimeout(() => {
-      timer = undefined
-      if (count > 0) log()?.warn({ refused: count }, 'connections refused in the last second')
-      count = 0
-    }, 1000)
-    timer.unref()
-  }
 }
 
 /** The Fastify instance with the app registered and ready; the caller listens. */
