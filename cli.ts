@@ -122,6 +122,20 @@ function startupError (err: unknown, values: Record<string, unknown>, config: Op
   return setting === undefined ? err.message : `${err.file}: ${setting}: ${err.reason}`
 }
 
+/**
+ * A broken bmc_config stops startup. v1.2's opendcre_config.json names
+ * bmc_config.json whether or not there is one: a missing file it names (not
+ * one named by --bmc-config) leaves the bridge unavailable, as before.
+ */
+function checkBmcConfig (file: string, named: boolean): void {
+  try {
+    loadBmcConfig(file)
+  } catch (err) {
+    const missing = err instanceof ConfigError && err.path === '' && err.reason.endsWith('(ENOENT)')
+    if (named || !missing) throw err
+  }
+}
+
 async function serve (args: string[]): Promise<void> {
   let values
   try {
@@ -198,7 +212,7 @@ async function serve (args: string[]): Promise<void> {
     })
     if (values['small-memory'] === true) tuneRuntime()
     // the IPMI bridge's file is checked here: the service does not start on a broken one
-    if (config.bmcConfig !== undefined) loadBmcConfig(config.bmcConfig)
+    if (config.bmcConfig !== undefined) checkBmcConfig(config.bmcConfig, values['bmc-config'] !== undefined)
     const logDir = values['log-dir'] ?? 'logs'
     const { logger } = await createLogger(values['log-level'] ?? 'info', logDir)
     server = await buildServer({

@@ -48,6 +48,7 @@ const cases: Array<[string, string[], string | RegExp]> = [
   ['bmc_config /dev/zero', ['--bmc-config', '/dev/zero'], '/dev/zero: --bmc-config: cannot read file: a character device, not a regular file'],
   ['bmc_config that is a directory', ['--bmc-config', file('a-directory')], `${file('a-directory')}: --bmc-config: cannot read file: a directory, not a regular file`],
   ['bmc_config with a syntax error', ['--bmc-config', file('bmc-broken.json')], `${file('bmc-broken.json')}: --bmc-config: invalid JSON at line 1, column 78 (the text is not quoted)`],
+  ['bmc_config named by --bmc-config, missing', ['--bmc-config', '/nonexistent/bmc_config.json'], '/nonexistent/bmc_config.json: --bmc-config: cannot read file (ENOENT)'],
   ['bmc_config named by the config file, a FIFO', ['--config', file('config-bmc-fifo.json')], `${file('fifo')}: bmc_config: cannot read file: a FIFO, not a regular file`],
   ['opendcre_config that is a FIFO', ['--config', file('fifo')], `${file('fifo')}: --config: cannot read file: a FIFO, not a regular file`],
   ['opendcre_config that is a directory', ['--config', file('a-directory')], `${file('a-directory')}: --config: cannot read file: a directory, not a regular file`],
