@@ -6,6 +6,7 @@ import audit from './plugins/audit.js'
 import auth, { createProviders } from './plugins/auth.js'
 import type { AuthProvider } from './plugins/auth/provider.js'
 import busRegistry from './plugins/bus-registry.js'
+import clientContext from './plugins/client-context.js'
 import configPlugin, { resolveConfig, type ConfigOptions, type OpenDcreConfig } from './plugins/config.js'
 import emulatorBus from './plugins/emulator-bus.js'
 import errors from './plugins/errors.js'
@@ -80,6 +81,7 @@ export const HELMET_FOR_A_JSON_API = {
 async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   const config = opts.resolved ?? resolveConfig(opts)
   await fastify.register(configPlugin, { config })
+  await fastify.register(clientContext)
   // HSTS means something only on a TLS listener
   await fastify.register(helmet, config.tls !== undefined ? { ...HELMET_FOR_A_JSON_API, strictTransportSecurity: { maxAge: 15552000, includeSubDomains: true } } : HELMET_FOR_A_JSON_API)
 
@@ -129,7 +131,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   }
 
   // the IPMI bridge: BMCs from bmc_config.json as boards 0x40000001..
-  if (config.bmcConfig !== undefined) await fastify.register(ipmiBus, { file: config.bmcConfig, connect: opts.ipmiConnect })
+  if (config.bmcConfig !== undefined) await fastify.register(ipmiBus, { file: config.bmcConfig, connect: opts.ipmiConnect, queue: { depth: config.limits.bmcQueueDepth, waitMs: config.limits.bmcQueueWaitMs } })
 
   await fastify.register(openapi, { base: `${config.endpointPrefix}/${config.apiVersion}` })
   if (opts.auditLog !== undefined) await fastify.register(audit, { file: opts.auditLog })

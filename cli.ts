@@ -5,12 +5,14 @@ import { parseArgs } from 'node:util'
 import { pino } from 'pino'
 import { loadEmulatorConfig } from './drivers/emulator/emulator-config.js'
 import { EmulatorDevice } from './drivers/emulator/emulator-device.js'
+import { ConfigError } from './drivers/errors.js'
+import { loadBmcConfig } from './drivers/ipmi/bmc-config.js'
 import { openDeviceEnd } from './drivers/transport/pty-stream.js'
 import { CLIENT_COMMANDS, runClient, type ClientCredentials } from './client.js'
 import { describeAuth } from './plugins/auth.js'
 import { ROLES, type Role } from './plugins/auth/provider.js'
 import { addUser } from './plugins/auth/users-file.js'
-import { OPENDCRE_VERSION, resolveConfig } from './plugins/config.js'
+import { OPENDCRE_VERSION, resolveConfig, type OpenDcreConfig } from './plugins/config.js'
 import { AUDIT_LOG, buildServer, createLogger, exposedWithoutAuth, tuneRuntime } from './server.js'
 
 const USAGE = `usage: opendcre serve [options]
@@ -44,6 +46,8 @@ opendcre serve: the REST API
   --tls-key FILE      ... and this key
   --tls-ca FILE       and require client certificates signed by this CA (mutual TLS)
   --rate-limit N      at most N requests a minute per client address (default: no limit)
+  --max-connections N at most N open connections; more are answered 503 and
+                      closed (default 1024; other bounds: docs/hardening.md)
   --cors-origin O     Access-Control-Allow-Origin: * (default, as v1.2), an origin, or '' for none
 
   Authentication (off unless a provider is named; the health check stays open):
@@ -85,11 +89,51 @@ function parseRateLimit (text: string | undefined): number | undefined {
   return Number(text)
 }
 
+function parseMaxConnections (text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  if (!/^\d+$/.test(text) || Number(text) < 1) fail(`--max-connections: not a positive number of connections: '${text}'`)
+  return Number(text)
+}
+
 function parsePort (text: string | undefined): number | undefined {
   if (text === undefined) return undefined
   const port = Number(text)
   if (!/^\d+$/.test(text) || port > 65535) fail(`--port: not a port number: '${text}'`)
   return port
+}
+
+/**
+ * A startup failure as one line: the file, the setting that named it (or
+ * the field inside it) and the reason.
+ */
+function startupError (err: unknown, values: Record<string, unknown>, config: OpenDcreConfig | undefined): string {
+  if (!(err instanceof ConfigError)) return (err as Error).message
+  if (err.path !== '') return err.message
+  const settings: Array<[string | undefined, string]> = [
+    [values.config as string | undefined, '--config'],
+    [values.emulator as string | undefined, '--emulator'],
+    [values['bmc-config'] as string | undefined, '--bmc-config'],
+    [values.users as string | undefined, '--users'],
+    [config?.bus.kind === 'emulator' ? config.bus.file : undefined, '--emulator (default)'],
+    [config?.bmcConfig, 'bmc_config'],
+    [config?.auth.basic?.usersFile, 'auth.users_file']
+  ]
+  const setting = settings.find(([file]) => file === err.file)?.[1]
+  return setting === undefined ? err.message : `${err.file}: ${setting}: ${err.reason}`
+}
+
+/**
+ * A broken bmc_config stops startup. v1.2's opendcre_config.json names
+ * bmc_config.json whether or not there is one: a missing file it names (not
+ * one named by --bmc-config) leaves the bridge unavailable, as before.
+ */
+function checkBmcConfig (file: string, named: boolean): void {
+  try {
+    loadBmcConfig(file)
+  } catch (err) {
+    const missing = err instanceof ConfigError && err.path === '' && err.reason.endsWith('(ENOENT)')
+    if (named || !missing) throw err
+  }
 }
 
 async function serve (args: string[]): Promise<void> {
@@ -109,6 +153,7 @@ async function serve (args: string[]): Promise<void> {
         'tls-key': { type: 'string' },
         'tls-ca': { type: 'string' },
         'rate-limit': { type: 'string' },
+        'max-connections': { type: 'string' },
         'cors-origin': { type: 'string' },
         users: { type: 'string' },
         'jwks-url': { type: 'string' },
@@ -137,10 +182,12 @@ async function serve (args: string[]): Promise<void> {
     return
   }
   let server
+  let config: OpenDcreConfig | undefined
   try {
-    const config = resolveConfig({
+    config = resolveConfig({
       host: values.host,
       port: parsePort(values.port),
+      maxConnections: parseMaxConnections(values['max-connections']),
       emulator: values.emulator,
       serial: values.serial,
       config: values.config,
@@ -164,10 +211,13 @@ async function serve (args: string[]): Promise<void> {
       ldapOperatorGroups: values['ldap-operator-group']
     })
     if (values['small-memory'] === true) tuneRuntime()
+    // the IPMI bridge's file is checked here: the service does not start on a broken one
+    if (config.bmcConfig !== undefined) checkBmcConfig(config.bmcConfig, values['bmc-config'] !== undefined)
     const logDir = values['log-dir'] ?? 'logs'
+    const { logger } = await createLogger(values['log-level'] ?? 'info', logDir)
     server = await buildServer({
       resolved: config,
-      loggerInstance: createLogger(values['log-level'] ?? 'info', logDir),
+      loggerInstance: logger,
       auditLog: join(logDir, AUDIT_LOG),
       rateLimit: parseRateLimit(values['rate-limit']),
       corsOrigin: values['cors-origin']
@@ -188,7 +238,7 @@ async function serve (args: string[]): Promise<void> {
     }, 'OpenDCRE started')
   } catch (err) {
     if (server !== undefined) await server.close().catch(() => {})
-    fail((err as Error).message)
+    fail(startupError(err, values, config))
   }
 
   let closing = false

@@ -1,10 +1,12 @@
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import v8 from 'node:v8'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { destination, multistream, pino, type Level, type StreamEntry } from 'pino'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import app, { type AppOptions } from './app.js'
+import { ConfigError } from './drivers/errors.js'
+import { clientErrorHandler, createHttpServer, refusalReporter } from './http-server.js'
+import { prepareLogDir } from './log-dir.js'
 import { readTlsFiles, resolveConfig } from './plugins/config.js'
 
 export interface ServerOptions extends AppOptions {
@@ -47,15 +49,25 @@ export const AUDIT_LOG = 'opendcre-audit.log'
  * The service's log: stdout for containers, and in `dir` (as v1.2 kept its
  * logs in /var/log/opendcre) an access log with every line at `level` and an
  * error log with warnings and errors. Bus packets are logged in hex at debug.
+ * Resolves once the log files are open (a process that exits before then
+ * cannot flush them), or fails with a ConfigError naming the file.
  */
-export function createLogger (level: string, dir?: string): FastifyBaseLogger {
+export async function createLogger (level: string, dir?: string): Promise<{ logger: FastifyBaseLogger }> {
   const streams: StreamEntry[] = [{ level: level as Level, stream: process.stdout }]
   if (dir !== undefined) {
-    mkdirSync(dir, { recursive: true })
-    streams.push({ level: level as Level, stream: destination({ dest: join(dir, ACCESS_LOG), mkdir: true, sync: false }) })
-    streams.push({ level: 'warn', stream: destination({ dest: join(dir, ERROR_LOG), mkdir: true, sync: false }) })
+    prepareLogDir(dir)
+    const files: Array<[string, Level]> = [[ACCESS_LOG, level as Level], [ERROR_LOG, 'warn']]
+    for (const [name, fileLevel] of files) {
+      const file = join(dir, name)
+      const stream = destination({ dest: file, sync: false })
+      await new Promise<void>((resolve, reject) => {
+        stream.once('ready', resolve)
+        stream.once('error', (err: NodeJS.ErrnoException) => reject(new ConfigError(file, '--log-dir', `cannot open the log (${err.code ?? err.message})`)))
+      })
+      streams.push({ level: fileLevel, stream })
+    }
   }
-  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' } }, multistream(streams))
+  return { logger: pino({ level, redact: { paths: REDACT, censor: '[redacted]' } }, multistream(streams)) }
 }
 
 /** The Fastify instance with the app registered and ready; the caller listens. */
@@ -63,7 +75,13 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
   const { logger, loggerInstance, ...appOptions } = options
   const resolved = appOptions.resolved ?? resolveConfig(appOptions)
   const https = httpsOptions(resolved.tls)
+  let log: FastifyBaseLogger | undefined
+  const refused = refusalReporter(() => log)
   const server = Fastify({
+    // Node's server with the configured timeouts and connection caps (http-server.ts);
+    // `https` stays set so that Fastify names the address https://
+    serverFactory: (handler) => createHttpServer(handler, resolved.limits, https, refused),
+    clientErrorHandler,
     ...(https !== undefined ? { https } : {}),
     ...(loggerInstance !== undefined ? { loggerInstance } : { logger: logger ?? loggerOptions() }),
     // ids in URLs can be long hex strings; anything longer is refused
@@ -84,6 +102,7 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
   // server allows half-open sockets; with it, the answer goes out, then the
   // socket closes.
   ;(server.server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true
+  log = server.log
   await server.register(app, { ...appOptions, resolved })
   await server.ready()
   return server

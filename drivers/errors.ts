@@ -15,7 +15,7 @@ export type OpenDcreErrorCode =
   | 'retry-limit' // corrupt answers up to the retry limit
   | 'device-error' // the device answered, but not with success (W0, bad value)
   | 'conversion' // a raw value that cannot be converted
-  | 'bus-busy' // waited too long for the bus
+  | 'overloaded' // a bus's or a BMC's queue is full, or the request waited too long for its turn (503)
   | 'unavailable' // the transport is closed or not there
   | 'config' // a configuration file is invalid
   | 'auth' // a peer refused our credentials (an IPMI BMC's RAKP)
@@ -50,14 +50,27 @@ export class BusTimeoutError extends OpenDcreError {
   }
 }
 
+/** Refused for load, not for what was asked: try again after `retryAfterSeconds`. */
+export class OverloadedError extends OpenDcreError {
+  readonly retryAfterSeconds: number
+
+  constructor (message: string, retryAfterSeconds: number) {
+    super('overloaded', message)
+    this.name = 'OverloadedError'
+    this.retryAfterSeconds = retryAfterSeconds
+  }
+}
+
 export class ConfigError extends OpenDcreError {
   readonly file: string
   readonly path: string
+  readonly reason: string
 
   constructor (file: string, path: string, reason: string) {
     super('config', `${file}: ${path === '' ? '' : `${path}: `}${reason}`)
     this.name = 'ConfigError'
     this.file = file
     this.path = path
+    this.reason = reason
   }
 }

@@ -1,11 +1,13 @@
-import { readFileSync } from 'node:fs'
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
 import { networkInterfaces } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import fp from 'fastify-plugin'
 import { Type, type Static } from '@sinclair/typebox'
+import { readConfigFile } from '../drivers/config-file.js'
 import { ConfigError } from '../drivers/errors.js'
 import { firstSchemaError, readJsonFile } from '../drivers/emulator/emulator-config.js'
 import { DEFAULT_EMULATOR_CONFIG } from './paths.js'
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from '../http-server.js'
 import type { BasicOptions, JwtOptions, LdapOptions } from './auth/provider.js'
 
 /**
@@ -26,6 +28,17 @@ export const OpenDcreConfigFileSchema = Type.Object({
   time_slice: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, errorMessage: 'must be an integer from 0 to 255' })),
   bmc_config: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
   read_timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000, errorMessage: 'must be an integer from 1 to 60000' })),
+  // limits (docs/hardening.md)
+  max_connections: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000000, errorMessage: 'must be a positive integer' })),
+  max_connections_per_client: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000000, errorMessage: 'must be a positive integer' })),
+  headers_timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 600000, errorMessage: 'must be an integer from 100 to 600000' })),
+  request_timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 600000, errorMessage: 'must be an integer from 100 to 600000' })),
+  keep_alive_timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 600000, errorMessage: 'must be an integer from 100 to 600000' })),
+  max_requests_per_socket: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000000, errorMessage: 'must be an integer, 0 for no limit' })),
+  bus_queue_depth: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, errorMessage: 'must be a positive integer' })),
+  bus_queue_wait_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 600000, errorMessage: 'must be an integer from 1 to 600000' })),
+  bmc_queue_depth: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, errorMessage: 'must be a positive integer' })),
+  bmc_queue_wait_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 600000, errorMessage: 'must be an integer from 1 to 600000' })),
   auth: Type.Optional(Type.Object({
     users_file: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
     jwt: Type.Optional(Type.Object({
@@ -58,6 +71,14 @@ export type BusSelection =
   | { kind: 'emulator', file: string }
   | { kind: 'serial', device: string }
 
+/** HTTPS's files, and the names of the settings that gave them (for errors). */
+export interface TlsFiles {
+  cert: string
+  key: string
+  ca?: string
+  fields?: { cert: string, key: string, ca: string }
+}
+
 /** What the service runs with, after defaults, config file and command line. */
 export interface OpenDcreConfig {
   host: string
@@ -71,7 +92,7 @@ export interface OpenDcreConfig {
   serialDefault: string
   sslEnable: boolean
   /** HTTPS: certificate and key files; a CA file turns on client certificates (mutual TLS). */
-  tls?: { cert: string, key: string, ca?: string }
+  tls?: TlsFiles
   bus: BusSelection
   /** emulator (any bus, the default) or rpi-hat-v1 (the HAT's modem is set up at startup). */
   hardware: HardwareType
@@ -81,6 +102,28 @@ export interface OpenDcreConfig {
   configFile?: string
   /** Authentication providers; none configured: the API is open, as v1.2's was. */
   auth: AuthConfig
+  /** Connection, request and queue bounds (docs/hardening.md). */
+  limits: ServiceLimits
+}
+
+/** The service's bounds: HTTP connections and requests, and the queues of the bus and of each BMC. */
+export interface ServiceLimits extends HttpLimits {
+  /** Requests that may wait for the device bus; more are answered 503 at once. */
+  busQueueDepth: number
+  /** A request that waited this long for the device bus is answered 503. */
+  busQueueWaitMs: number
+  /** Requests that may wait for one BMC; more are answered 503 at once. */
+  bmcQueueDepth: number
+  /** A request that waited this long for its BMC is answered 503. */
+  bmcQueueWaitMs: number
+}
+
+export const DEFAULT_LIMITS: ServiceLimits = {
+  ...DEFAULT_HTTP_LIMITS,
+  busQueueDepth: 128,
+  busQueueWaitMs: 1000,
+  bmcQueueDepth: 32,
+  bmcQueueWaitMs: 3000
 }
 
 /** The configured authentication providers, asked in this order: basic, jwt, ldap. */
@@ -120,6 +163,10 @@ export interface ConfigOptions {
   ldapBindPassword?: string
   ldapViewerGroups?: string[]
   ldapOperatorGroups?: string[]
+  /** --max-connections */
+  maxConnections?: number
+  /** Any bound, over the config file's (tests use short ones). */
+  limits?: Partial<ServiceLimits>
 }
 
 export const API_VERSION = '1.2'
@@ -179,8 +226,30 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     bmcConfig,
     macAddress: hostMacAddress(),
     configFile: options.config,
-    auth
+    auth,
+    limits: resolveLimits(options, file, options.config ?? 'opendcre_config.json')
   }
+}
+
+function resolveLimits (options: ConfigOptions, file: OpenDcreConfigFile, where: string): ServiceLimits {
+  const limits: ServiceLimits = {
+    maxConnections: options.maxConnections ?? file.max_connections ?? DEFAULT_LIMITS.maxConnections,
+    maxConnectionsPerClient: file.max_connections_per_client ?? DEFAULT_LIMITS.maxConnectionsPerClient,
+    headersTimeoutMs: file.headers_timeout_ms ?? DEFAULT_LIMITS.headersTimeoutMs,
+    requestTimeoutMs: file.request_timeout_ms ?? DEFAULT_LIMITS.requestTimeoutMs,
+    keepAliveTimeoutMs: file.keep_alive_timeout_ms ?? DEFAULT_LIMITS.keepAliveTimeoutMs,
+    maxRequestsPerSocket: file.max_requests_per_socket ?? DEFAULT_LIMITS.maxRequestsPerSocket,
+    busQueueDepth: file.bus_queue_depth ?? DEFAULT_LIMITS.busQueueDepth,
+    busQueueWaitMs: file.bus_queue_wait_ms ?? DEFAULT_LIMITS.busQueueWaitMs,
+    bmcQueueDepth: file.bmc_queue_depth ?? DEFAULT_LIMITS.bmcQueueDepth,
+    bmcQueueWaitMs: file.bmc_queue_wait_ms ?? DEFAULT_LIMITS.bmcQueueWaitMs,
+    ...options.limits
+  }
+  // Node refuses a headers bound longer than the whole request's
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new ConfigError(where, 'headers_timeout_ms', `must not exceed request_timeout_ms (${limits.requestTimeoutMs})`)
+  }
+  return limits
 }
 
 const isLoopbackHost = (host: string): boolean => host === 'localhost' || host === '[::1]' || host.startsWith('127.')
@@ -313,7 +382,7 @@ function resolveTls (options: ConfigOptions, file: OpenDcreConfigFile, base: str
     if (options.tlsCert === undefined || options.tlsKey === undefined) {
       throw new ConfigError('command line', 'tls', '--tls-cert and --tls-key go together')
     }
-    return { cert: options.tlsCert, key: options.tlsKey, ca: options.tlsCa }
+    return { cert: options.tlsCert, key: options.tlsKey, ca: options.tlsCa, fields: { cert: '--tls-cert', key: '--tls-key', ca: '--tls-ca' } }
   }
   if (file.ssl_enable !== true) return undefined
   const where = configFile ?? 'opendcre_config.json'
@@ -322,20 +391,51 @@ function resolveTls (options: ConfigOptions, file: OpenDcreConfigFile, base: str
   return {
     cert: resolve(base, file.ssl_cert),
     key: resolve(base, file.ssl_key),
-    ca: file.ssl_ca !== undefined ? resolve(base, file.ssl_ca) : undefined
+    ca: file.ssl_ca !== undefined ? resolve(base, file.ssl_ca) : undefined,
+    fields: { cert: 'ssl_cert', key: 'ssl_key', ca: 'ssl_ca' }
   }
 }
 
-/** The files of a TLS configuration, read; errors name the file. */
-export function readTlsFiles (tls: NonNullable<OpenDcreConfig['tls']>): { cert: Buffer, key: Buffer, ca?: Buffer } {
-  const read = (path: string, what: string): Buffer => {
-    try {
-      return readFileSync(path)
-    } catch (err) {
-      throw new ConfigError(path, '', `cannot read the TLS ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
-    }
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
+
+/**
+ * The files of a TLS configuration, read and checked at startup: a
+ * certificate, a private key that matches it, and a CA file holding at least
+ * one certificate (else every client's handshake would fail with no hint
+ * why). Errors name the file, the setting and the reason, never the contents.
+ */
+export function readTlsFiles (tls: TlsFiles): { cert: Buffer, key: Buffer, ca?: Buffer } {
+  const fields = tls.fields ?? { cert: 'tls.cert', key: 'tls.key', ca: 'tls.ca' }
+  const cert = readConfigFile(tls.cert, fields.cert)
+  const key = readConfigFile(tls.key, fields.key)
+  let certificate: X509Certificate
+  try {
+    certificate = new X509Certificate(cert)
+  } catch {
+    throw new ConfigError(tls.cert, fields.cert, 'holds no certificate (PEM) that can be read')
   }
-  return { cert: read(tls.cert, 'certificate'), key: read(tls.key, 'key'), ca: tls.ca !== undefined ? read(tls.ca, 'CA certificate') : undefined }
+  let privateKey: KeyObject
+  try {
+    privateKey = createPrivateKey(key)
+  } catch {
+    throw new ConfigError(tls.key, fields.key, 'holds no private key (PEM, unencrypted) that can be read')
+  }
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new ConfigError(tls.key, fields.key, `is not the key of the certificate in ${tls.cert}`)
+  }
+  if (tls.ca === undefined) return { cert, key }
+  const ca = readConfigFile(tls.ca, fields.ca)
+  const blocks = ca.toString('latin1').match(PEM_CERTIFICATE) ?? []
+  if (blocks.length === 0) throw new ConfigError(tls.ca, fields.ca, 'holds no certificate (PEM): no client certificate could ever be accepted')
+  blocks.forEach((block, i) => {
+    try {
+      // eslint-disable-next-line no-new
+      new X509Certificate(block)
+    } catch {
+      throw new ConfigError(tls.ca as string, fields.ca, `certificate ${i + 1} of ${blocks.length} cannot be read`)
+    }
+  })
+  return { cert, key, ca }
 }
 
 declare module 'fastify' {

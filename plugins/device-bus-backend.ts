@@ -12,6 +12,8 @@ export function busPolicy (fastify: FastifyInstance, overrides: Partial<BusPolic
     scanAttempts: Math.max(1, config.retryLimit),
     timeSlice: config.timeSlice,
     macBytes: scanAllMacBytes(config.macAddress),
+    queueDepth: config.limits.busQueueDepth,
+    queueTimeoutMs: config.limits.busQueueWaitMs,
     ...overrides
   }
 }

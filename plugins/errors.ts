@@ -1,15 +1,21 @@
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
-import { OpenDcreError } from '../drivers/errors.js'
+import { OpenDcreError, OverloadedError } from '../drivers/errors.js'
 
 /**
  * One error handler for the whole API, with v1.2's contract: a failed
  * command -> 500 {"message": "..."} (malformed ids included); an unknown
- * route -> 404 {"message": "404: Not Found"}. The typed error's code goes to
+ * route -> 404 {"message": "404: Not Found"}; a bus or BMC whose queue is
+ * full -> 503 {"message": ...} with Retry-After. The typed error's code goes to
  * the log; no stack trace ever reaches a response.
  */
 export default fp(async (fastify) => {
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof OverloadedError) {
+      // a full queue: refused at once, the client may retry (not v1.2's 500: nothing failed)
+      request.log.warn({ code: error.code, reason: error.message }, 'refused: overloaded')
+      return reply.code(503).header('retry-after', String(error.retryAfterSeconds)).send({ message: error.message })
+    }
     if (error instanceof OpenDcreError) {
       request.log.warn({ code: error.code, reason: error.message, cause: causeText(error.cause) }, 'command failed')
       return reply.code(500).send({ message: error.message })

@@ -5,22 +5,25 @@ import { loadBmcConfig, type BmcConfigEntry } from '../drivers/ipmi/bmc-config.j
 import { connectBmc, type BridgeSessionStatus } from '../drivers/ipmi/bridge-connection.js'
 import { IpmiBus, type BridgeBmc } from '../drivers/ipmi/ipmi-bus.js'
 import { boardIdHex } from '../drivers/bus.js'
+import type { QueueLimits } from '../drivers/fair-queue.js'
 
 export type { BridgeSessionStatus as BmcSessionStatus } from '../drivers/ipmi/bridge-connection.js'
 
 /** A BMC connected for the bridge: its operations plus its session's status. */
 export type BridgeConnection = BridgeBmc & { status: () => BridgeSessionStatus }
 
-export type BmcConnector = (entry: BmcConfigEntry, log: FastifyBaseLogger) => BridgeConnection
+export type BmcConnector = (entry: BmcConfigEntry, log: FastifyBaseLogger, queue?: QueueLimits) => BridgeConnection
 
-/** The real connection: an RMCP+ session over UDP and the IPMI commands over it. */
-export const connectOverUdp: BmcConnector = (entry, log) => connectBmc(entry, { log })
+/** The real connection: an RMCP+ session over UDP and the IPMI commands over it, behind a bounded fair queue. */
+export const connectOverUdp: BmcConnector = (entry, log, queue) => connectBmc(entry, { log, queue })
 
 export interface IpmiBackendOptions {
   /** bmc_config.json */
   file: string
   /** Makes one BMC's session and operations (default: connectOverUdp; tests inject fakes). */
   connect?: BmcConnector
+  /** Each BMC's queue: depth and wait (docs/hardening.md). */
+  queue?: QueueLimits
 }
 
 /**
@@ -41,7 +44,7 @@ export default fp<IpmiBackendOptions>(async (fastify, opts) => {
   }
   const connect = opts.connect ?? connectOverUdp
   const connections = entries.map((entry, i) =>
-    connect(entry, fastify.log.child({ bmc: `${entry.target.host}:${entry.target.port}`, board: boardIdHex(0x40000000 | (i + 1)) })))
+    connect(entry, fastify.log.child({ bmc: `${entry.target.host}:${entry.target.port}`, board: boardIdHex(0x40000000 | (i + 1)) }), opts.queue))
   fastify.buses.register(new IpmiBus(connections, { file: opts.file }))
   fastify.log.info({ file: opts.file, bmcs: entries.map((e) => `${e.target.host}:${e.target.port}`) }, 'IPMI bridge configured')
 }, { name: 'ipmi-bus', fastify: '5.x', dependencies: ['config', 'bus-registry'] })

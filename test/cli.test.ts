@@ -49,12 +49,12 @@ t.test('startup errors name the file, the field and the reason, and exit 1', asy
   const notJson = fixture('configs/cli-not-json.json')
   r = await runCli(['serve', '--port', '0', '--emulator', notJson])
   t.equal(r.code, 1)
-  t.match(r.stderr, `${notJson}: invalid JSON`)
+  t.match(r.stderr, `${notJson}: --emulator: invalid JSON`)
 
   const missing = fixture('configs/does-not-exist.json')
   r = await runCli(['serve', '--port', '0', '--emulator', missing])
   t.equal(r.code, 1)
-  t.match(r.stderr, `${missing}: cannot read file (ENOENT)`)
+  t.match(r.stderr, `${missing}: --emulator: cannot read file (ENOENT)`)
 
   const badPort = fixture('configs/cli-bad-port-config.json')
   r = await runCli(['serve', '--config', badPort])

@@ -45,3 +45,11 @@ export function busTransactions (app: FastifyInstance): number {
   if (status === undefined) throw new Error('no device bus configured')
   return status.health.transactions as number
 }
+
+/** One of the device bus's own metrics (a single sample), as the bus reports it of itself. */
+export function busMetric (app: FastifyInstance, name: string): number {
+  const status = app.buses.statuses().find((s) => s.backend === 'device_bus')
+  const family = status?.metrics.find((m) => m.name === name)
+  if (family === undefined || family.samples.length !== 1) throw new Error(`no single ${name} sample`)
+  return family.samples[0].value
+}

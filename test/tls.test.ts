@@ -78,7 +78,7 @@ t.test('TLS configuration errors stop startup with the file and the reason', asy
   t.match(r.stderr, 'command line: tls: --tls-cert and --tls-key go together')
   r = await run(['--tls-cert', file('nope.crt'), '--tls-key', file('server.key')])
   t.equal(r.code, 1)
-  t.match(r.stderr, `${file('nope.crt')}: cannot read the TLS certificate (ENOENT)`)
+  t.match(r.stderr, `${file('nope.crt')}: --tls-cert: cannot read file (ENOENT)`)
   writeFileSync(file('ssl-config.json'), JSON.stringify({ ssl_enable: true }))
   r = await run(['--config', file('ssl-config.json')])
   t.equal(r.code, 1)

@@ -1,4 +1,5 @@
 import { BusTimeoutError, OpenDcreError, PacketError } from '../errors.js'
+import { FairQueue } from '../fair-queue.js'
 import { logs, silentLogger, type DriverLogger } from '../logger.js'
 import type { BusTransport } from '../transport/bus-transport.js'
 import { BOARD_ID_BITS, COMMANDS } from './device-types.js'
@@ -18,8 +19,10 @@ export interface BusPolicy {
   timeSlice: number
   /** The last two bytes of this host's MAC address, for scan-all. */
   macBytes: [number, number]
-  /** A request that waited this long for the bus fails with 'bus-busy'. */
+  /** A request that waited this long for the bus fails with 'overloaded' (503). */
   queueTimeoutMs: number
+  /** Requests that may wait for the bus; more are refused at once with 'overloaded' (503). */
+  queueDepth: number
 }
 
 export const DEFAULT_POLICY: BusPolicy = {
@@ -29,7 +32,8 @@ export const DEFAULT_POLICY: BusPolicy = {
   scanAttempts: 3,
   timeSlice: 75,
   macBytes: [0, 0],
-  queueTimeoutMs: 30_000
+  queueTimeoutMs: 1000,
+  queueDepth: 128
 }
 
 export interface BusRequest {
@@ -85,7 +89,8 @@ export class BusClient {
   private waiter?: Waiter
   private packetsWritten = 0
   private peerIdle = false
-  private tail: Promise<unknown> = Promise.resolve()
+  /** One transaction at a time; clients take turns; bounded in depth and wait. */
+  private readonly queue: FairQueue
   private closed = false
   /** The last operation ended cleanly with nothing left over: no OS-level flush needed. */
   private lineClean = false
@@ -96,6 +101,8 @@ export class BusClient {
     this.policy = { ...DEFAULT_POLICY, ...options.policy }
     this.log = options.log ?? silentLogger
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)))
+    this.queue = new FairQueue({ depth: this.policy.queueDepth, waitMs: this.policy.queueTimeoutMs }, 'device bus')
+    Object.defineProperty(this.stats, 'queueDepth', { get: () => this.queue.depth, enumerable: true })
     transport.setDataListener((chunk) => this.onData(chunk))
     transport.setIdleListener?.((packets) => this.onIdle(packets))
   }
@@ -156,6 +163,7 @@ export class BusClient {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.queue.close(() => new OpenDcreError('unavailable', 'device bus closed'))
     this.waiter?.(undefined)
     await this.transport.close()
   }
@@ -336,23 +344,15 @@ export class BusClient {
     waiter(this.framer.next())
   }
 
-  /** Run `fn` when every earlier transaction is done; fail if that takes too long. */
+  /** Run `fn` when it is this request's turn on the bus (FairQueue: bounded, clients take turns). */
   private exclusive<T> (fn: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new OpenDcreError('unavailable', 'device bus closed'))
-    this.stats.queueDepth++
-    const queuedAt = Date.now()
-    const run = this.tail.then(async () => {
-      this.stats.queueDepth--
+    return this.queue.run(async () => {
       if (this.closed) throw new OpenDcreError('unavailable', 'device bus closed')
-      if (Date.now() - queuedAt > this.policy.queueTimeoutMs) {
-        throw new OpenDcreError('bus-busy', `device bus busy: waited more than ${this.policy.queueTimeoutMs} ms`)
-      }
       const result = await fn()
       this.lineClean = this.framer.pending === 0
       return result
     })
-    this.tail = run.catch(() => {})
-    return run
   }
 }
 

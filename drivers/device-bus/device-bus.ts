@@ -11,7 +11,7 @@ import {
   type Reading,
   type ScannedBoard
 } from '../bus.js'
-import { BusTimeoutError, OpenDcreError } from '../errors.js'
+import { BusTimeoutError, OpenDcreError, OverloadedError } from '../errors.js'
 import { metricFamilies } from '../metric-family.js'
 import type { BusClient, BusRequest, BusSession } from './bus-client.js'
 import {
@@ -225,7 +225,8 @@ async function writeChecked (bus: BusSession, boardId: number, deviceId: number,
 
 /** Keep the error's code and cause; give it the API's wording. */
 function reword (err: unknown, wording: (e: string) => string): unknown {
-  if (!(err instanceof OpenDcreError)) return err
+  // a refusal for load keeps its own words and its Retry-After
+  if (!(err instanceof OpenDcreError) || err instanceof OverloadedError) return err
   return new OpenDcreError(err.code, wording(err.message), { cause: err })
 }
 

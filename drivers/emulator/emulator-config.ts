@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs'
 import { Type, type Static, type TSchema, type TString } from '@sinclair/typebox'
 import { Value, ValueErrorType } from '@sinclair/typebox/value'
 import { isSafeNumber, parse as parseLossless } from 'lossless-json'
+import { readConfigFile, jsonErrorPlace } from '../config-file.js'
 import { ConfigError } from '../errors.js'
 import { DEVICE_TYPE_CODES } from '../device-bus/device-types.js'
 
@@ -154,16 +154,13 @@ export function validateEmulatorConfig (value: unknown, file: string): EmulatorC
  * reason. `parse` defaults to JSON.parse.
  */
 export function readJsonFile (file: string, parse: (text: string) => unknown = JSON.parse): unknown {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new ConfigError(file, '', `cannot read file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
-  }
+  const text = readConfigFile(file).toString('utf8')
   try {
     return parse(text)
   } catch (err) {
-    throw new ConfigError(file, '', `invalid JSON: ${(err as Error).message}`)
+    // never the parser's own words: they quote the file (passwords, hashes)
+    const place = jsonErrorPlace(text, err)
+    throw new ConfigError(file, '', `invalid JSON${place === '' ? '' : ` ${place}`} (the text is not quoted)`)
   }
 }
 

@@ -1,3 +1,4 @@
+import { FairQueue, type QueueLimits } from '../fair-queue.js'
 import type { DriverLogger } from '../logger.js'
 import type { BmcConfigEntry } from './bmc-config.js'
 import { BmcCommands } from './bmc.js'
@@ -15,6 +16,23 @@ export const SDR_RECHECK_MS = 10_000
 
 export interface BridgeConnectionOptions extends Omit<IpmiSessionOptions, 'log'> {
   log?: DriverLogger
+  /** The BMC's waiting room: how many requests may wait, and how long (default DEFAULT_BMC_QUEUE). */
+  queue?: QueueLimits
+}
+
+export const DEFAULT_BMC_QUEUE: QueueLimits = { depth: 32, waitMs: 3000 }
+
+/**
+ * Every operation on one BMC through one bounded, fair queue: one operation
+ * at a time (the session runs one request at a time anyway), clients taking
+ * turns, requests beyond the depth or the wait refused with 'overloaded'.
+ */
+export function queuedOperations (ops: BmcOperations, queue: FairQueue): BmcOperations {
+  const queued = {} as Record<string, unknown>
+  for (const [name, op] of Object.entries(ops) as Array<[string, (...args: unknown[]) => Promise<unknown>]>) {
+    queued[name] = async (...args: unknown[]) => await queue.run(async () => await op(...args))
+  }
+  return queued as unknown as BmcOperations
 }
 
 /**
@@ -29,7 +47,9 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
     ? options.policy
     // a short bound keeps room for one retransmission at least
     : { retransmitMs: Math.min(DEFAULT_IPMI_POLICY.retransmitMs, Math.floor(timeout / 3)), ...options.policy, requestTimeoutMs: timeout }
-  const session = new IpmiSession(entry.target, { ...options, policy })
+  const { queue: queueLimits, ...sessionOptions } = options
+  const session = new IpmiSession(entry.target, { ...sessionOptions, policy })
+  const queue = new FairQueue(queueLimits ?? DEFAULT_BMC_QUEUE, `BMC ${entry.target.host}:${entry.target.port}`)
   let lastSuccessAt: number | null = null
   let lastError: string | undefined
   // every request goes through here: the time of the last answer and the last failure
@@ -49,7 +69,7 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
     }
   }
   const commands = new BmcCommands(requester, { bootValidBit: entry.bootValidBit, sdrRecheckMs: SDR_RECHECK_MS })
-  const ops: BmcOperations = {
+  const ops: BmcOperations = queuedOperations({
     sensors: async () => (await commands.sensors()).map((s) => ({ number: s.sensorNumber, name: s.name, kind: SENSOR_KIND[s.sensorType] ?? 'other' })),
     readSensor: async (n) => {
       const reading = await commands.readSensor(n)
@@ -67,11 +87,14 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
     bootTarget: async () => await commands.bootTarget(),
     setBootTarget: async (target) => await commands.setBootTarget(target),
     fru: async () => await commands.fru()
-  }
+  }, queue)
   return {
     target: { ...entry.target, password: '' },
     ops,
-    close: async () => await session.close(),
+    close: async () => {
+      queue.close(() => new IpmiError('closed', `IPMI session to BMC ${entry.target.host}:${entry.target.port} is closed`))
+      await session.close()
+    },
     status: () => {
       const c = session.counters
       return {

@@ -5,7 +5,7 @@ import { boardIdHex, deviceIdHex } from '../bus.js'
 import { BOARD_ID_BITS } from '../device-bus/device-types.js'
 import type { PowerStatus } from '../device-bus/conversions.js'
 import { UNKNOWN_PHYSICAL_LOCATION } from '../device-bus/location.js'
-import { OpenDcreError } from '../errors.js'
+import { OpenDcreError, OverloadedError } from '../errors.js'
 import { metricFamilies } from '../metric-family.js'
 import type { BmcTarget } from './types.js'
 
@@ -329,6 +329,8 @@ export class IpmiBus implements Bus {
     try {
       return await op()
     } catch (err) {
+      // a refusal for load keeps its own words and its Retry-After
+      if (err instanceof OverloadedError) throw err
       if (!(err instanceof OpenDcreError)) throw err
       throw new OpenDcreError(err.code, wording(err.message), { cause: err })
     }

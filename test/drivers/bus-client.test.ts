@@ -549,7 +549,7 @@ t.test('a session holds the bus for several transactions', async (t) => {
   t.same(order, ['session done', 'other done'])
 })
 
-t.test('a request that waited too long for the bus fails bus-busy and takes no number', async (t) => {
+t.test('a request that waited too long for the bus fails overloaded and takes no number', async (t) => {
   const device = new FakeDevice((req) => [answer(req, 'ok')])
   const bus = client(device, { queueTimeoutMs: 5 })
   let release: () => void = () => {}
@@ -562,7 +562,7 @@ t.test('a request that waited too long for the bus fails bus-busy and takes no n
   setTimeout(release, 50)
   await holder
   const err = await waiting
-  t.equal((err as OpenDcreError).code, 'bus-busy')
+  t.equal((err as OpenDcreError).code, 'overloaded')
   t.equal(device.sent.length, 1)
   await bus.transact(READ)
   t.same(sequences(device), [1, 2])

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { FastifyInstance } from 'fastify'
 import { packageRoot } from '../../plugins/paths.js'
+import type { ServerOptions } from '../../server.js'
 import { build } from '../helper.js'
 
 /**
@@ -100,10 +101,10 @@ export class PtyRig {
 }
 
 /** A service whose device bus is the PTY, with the emulator process on the other end. */
-export async function buildOverPty (t: Teardown, config: string): Promise<{ app: FastifyInstance, rig: PtyRig }> {
+export async function buildOverPty (t: Teardown, config: string, options: ServerOptions = {}): Promise<{ app: FastifyInstance, rig: PtyRig }> {
   const rig = new PtyRig(t, config)
   await rig.startLink()
   await rig.startEmulator()
-  const app = await build(t, { serial: rig.servicePath })
+  const app = await build(t, { ...options, serial: rig.servicePath })
   return { app, rig }
 }

@@ -53,7 +53,7 @@ t.test('bmc_port picks another UDP port; empty user and password are allowed', a
 })
 
 const broken: Array<[string, string, string, RegExp]> = [
-  ['not JSON', '{"bmcs": [', '', /not valid JSON/],
+  ['not JSON', '{"bmcs": [', '', /invalid JSON/],
   ['not an object', '[1, 2]', '', /JSON object/],
   ['no bmcs list', '{}', 'bmcs', /missing/],
   ['bmcs not a list', '{"bmcs": 3}', 'bmcs', /list of BMCs/],
