@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { pino } from 'pino'
 import { loadEmulatorConfig } from './drivers/emulator/emulator-config.js'
+import { runBmcEmulator } from './drivers/bmc-emulator/bmc-emulator-cli.js'
 import { EmulatorDevice } from './drivers/emulator/emulator-device.js'
 import { openDeviceEnd } from './drivers/transport/pty-stream.js'
 import { CLIENT_COMMANDS, runClient, type ClientCredentials } from './client.js'
@@ -15,6 +16,7 @@ import { AUDIT_LOG, buildServer, createLogger, exposedWithoutAuth, tuneRuntime }
 
 const USAGE = `usage: opendcre serve [options]
        opendcre emulator --device PATH [--baud N] [--log-level LEVEL] CONFIG
+       opendcre bmc-emulator [--host H] [--port P] [--count N] CONFIG
        opendcre user add NAME --role viewer|operator --users FILE
        opendcre COMMAND [ARGS] [--url URL] [--json] [--user NAME | --token TOKEN]
 
@@ -72,6 +74,16 @@ socat PTY pair, say), answering the byte protocol from CONFIG
   --device PATH       the serial device to serve on (a socat PTY end is used
                       as a raw tty; a real serial port is opened at --baud)
   --baud N            line speed (default 115200)
+
+opendcre bmc-emulator: IPMI 2.0 BMCs over RMCP+ (UDP), from CONFIG (see
+emulator-configs/bmc-emulator.json); N independent BMCs on ports P..P+N-1
+  --host H            address to listen on (default 127.0.0.1)
+  --port P            the first BMC's UDP port (default 623)
+  --count N           how many BMCs (default 1)
+  --drop F            drop this fraction (0-1) of datagrams
+  --delay-ms MS       answer every datagram MS milliseconds late
+  --stats-ms MS       print a JSON line of statistics every MS milliseconds
+  --log-level LEVEL   (default info)
 `
 
 function fail (message: string): never {
@@ -330,6 +342,8 @@ async function main (argv: string[]): Promise<void> {
       return await serve(rest)
     case 'emulator':
       return await emulator(rest)
+    case 'bmc-emulator':
+      return await runBmcEmulator(rest, USAGE)
     case 'user':
       return await user(rest)
     case undefined:
