@@ -710,8 +710,8 @@ export class BmcDevice {
         out[17] = this.powerOnNow() ? 0x40 : 0x00 // power measurement active
         return { cc: 0, data: out }
       }
-      case 0x03: // Get Power Limit (§6.6.2): 0x80 = no active set power limit
-        return { cc: 0x80, data: Uint8Array.of(DCMI_GROUP) }
+      case 0x03: // Get Power Limit (§6.6.2): 0x80 = no active set power limit, with the (empty) limit fields
+        return { cc: 0x80, data: Uint8Array.of(DCMI_GROUP, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) }
     }
     return this.unknown(NETFN.groupExtension, cmd)
   }
