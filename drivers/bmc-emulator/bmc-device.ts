@@ -678,7 +678,8 @@ export class BmcDevice {
 
   /** DCMI group extension commands (DCMI v1.5 §6): the first data byte is the group id 0xDC. */
   private dcmi (cmd: number, data: Buffer): Answer {
-    if (data.length < 1 || data[0] !== DCMI_GROUP) return this.unknown(NETFN.groupExtension, cmd) // PICMG, HPM, ...: not this BMC
+    // PICMG / HPM.1 probes (group 0x00): not an ATCA board, "invalid command" as real server BMCs answer
+    if (data.length < 1 || data[0] !== DCMI_GROUP) return { cc: CC.invalidCommand }
     if (this.config.dcmi === undefined) return this.unknown(NETFN.groupExtension, cmd)
     switch (cmd) {
       case 0x01: { // Get DCMI Capability Info (§6.1.1): group, spec 1.5, parameter revision 2, data
