@@ -22,6 +22,17 @@ export interface BmcTarget {
   username: string
   /** Never logged, never in an error message or a response. */
   password: string
+  /**
+   * The algorithms to propose in Open Session. All three absent: the session
+   * asks the BMC (Get Channel Cipher Suites, IPMI v2.0 §22.15) and takes the
+   * strongest suite it offers of 17, 3, 2, 1, 0.
+   */
+  auth?: AuthAlgorithm
+  integrity?: IntegrityAlgorithm
+  confidentiality?: ConfidentialityAlgorithm
+}
+
+export interface Algorithms {
   auth: AuthAlgorithm
   integrity: IntegrityAlgorithm
   confidentiality: ConfidentialityAlgorithm
@@ -33,7 +44,7 @@ export interface BmcTarget {
  * from the authentication exchange (IPMI v2.0 §13.28), and encryption is only
  * ever used with integrity.
  */
-export function algorithmConflict (t: Pick<BmcTarget, 'auth' | 'integrity' | 'confidentiality'>): { field: 'integrity' | 'confidentiality', reason: string } | undefined {
+export function algorithmConflict (t: Algorithms): { field: 'integrity' | 'confidentiality', reason: string } | undefined {
   if (t.auth === 'NO_AUTHENTICATION_ALGORITHM' && t.integrity !== 'NO_INTEGRITY_ALGORITHM') {
     return { field: 'integrity', reason: 'integrity needs an authentication algorithm (RAKP_HMAC_SHA1 or RAKP_HMAC_SHA256)' }
   }
