@@ -201,6 +201,12 @@ export class BmcServer {
     return n
   }
 
+  /** The cipher suite of each active session (tests check what a client negotiated). */
+  get activeSuites (): number[] {
+    this.expire()
+    return [...this.sessions.values()].filter((s) => s.state === 'active' && s.phantom !== true).map((s) => s.suite)
+  }
+
   // ---------------------------------------------------------------------------
 
   private expire (): void {
