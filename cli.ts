@@ -35,7 +35,10 @@ opendcre serve: the REST API
   --host H            address to listen on (default 0.0.0.0)
   --port P            port to listen on (default 5000, or the config file's)
   --emulator FILE     run the device bus on the emulator with this config
-                      (default: emulator-configs/simple.json)
+                      (default: emulator-configs/simple.json; with no
+                      --emulator, --serial, --bmc-config, --config or
+                      --hardware, two emulated BMCs on loopback are added as
+                      IPMI boards 40000001 (suite 17) and 40000002 (suite 3))
   --serial DEVICE     run the device bus on a serial device (e.g. /dev/ttyAMA0)
   --config FILE       an opendcre_config.json
   --bmc-config FILE   the IPMI bridge's bmc_config.json
@@ -157,6 +160,8 @@ async function serve (args: string[]): Promise<void> {
       serial: values.serial,
       config: values.config,
       bmcConfig: values['bmc-config'],
+      // no backend named at all: the device-bus emulator and two emulated BMCs
+      embeddedBmcs: [values.emulator, values.serial, values['bmc-config'], values.config, values.hardware].every((v) => v === undefined),
       hardware: values.hardware,
       tlsCert: values['tls-cert'],
       tlsKey: values['tls-key'],
@@ -193,7 +198,7 @@ async function serve (args: string[]): Promise<void> {
       version: OPENDCRE_VERSION,
       address,
       prefix: `${config.endpointPrefix}/${config.apiVersion}`,
-      backends: { device_bus: config.bus, hardware: config.hardware, ipmi: config.bmcConfig ?? null },
+      backends: { device_bus: config.bus, hardware: config.hardware, ipmi: config.bmcConfig ?? (config.embeddedBmcs ? 'embedded emulator' : null) },
       configs: { opendcre: config.configFile ?? null, emulator: config.bus.kind === 'emulator' ? config.bus.file : null, bmc: config.bmcConfig ?? null },
       auth,
       log_dir: logDir
