@@ -155,8 +155,16 @@ const Faults = Type.Object({
   reboot_every_s: Type.Optional(Type.Integer({ minimum: 1, errorMessage: 'must be a number of seconds >= 1' })),
   reboot_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 600000, errorMessage: 'must be 0-600000 (milliseconds)' })),
   /** Start with the session table full. */
-  session_table_full: Type.Optional(Type.Boolean())
-}, { additionalProperties: false, errorMessage: 'faults take {drop, delay_ms, reboot_every_s, reboot_ms, session_table_full}' })
+  session_table_full: Type.Optional(Type.Boolean()),
+  /** This many seconds after start, the SDR repository changes: the last sensor is removed. */
+  sdr_change_after_s: Type.Optional(Type.Number({ minimum: 0, errorMessage: 'must be a number of seconds >= 0' })),
+  /** This many seconds after start, a sensor crosses one of its thresholds (and logs a SEL event). */
+  threshold_crossing: Type.Optional(Type.Object({
+    sensor: Byte,
+    threshold: Type.Union(['lnr', 'lcr', 'lnc', 'unc', 'ucr', 'unr'].map((n) => Type.Literal(n)), { errorMessage: 'must be one of lnr, lcr, lnc, unc, ucr, unr' }),
+    after_s: Type.Number({ minimum: 0, errorMessage: 'must be a number of seconds >= 0' })
+  }, { additionalProperties: false, errorMessage: 'threshold_crossing is {sensor, threshold, after_s}' }))
+}, { additionalProperties: false, errorMessage: 'faults take {drop, delay_ms, reboot_every_s, reboot_ms, session_table_full, sdr_change_after_s, threshold_crossing}' })
 
 export const BmcEmulatorConfigSchema = Type.Object({
   users: Type.Array(User, { minItems: 1, maxItems: 15, errorMessage: 'must be a list of 1 to 15 users' }),
@@ -209,6 +217,12 @@ export function validateBmcEmulatorConfig (value: unknown, file: string): BmcEmu
     if (!numbers.has(e.sensor)) throw new ConfigError(file, `sel[${i}].sensor`, `no sensor number ${e.sensor} in sensors`)
     if (Number.isNaN(Date.parse(e.time))) throw new ConfigError(file, `sel[${i}].time`, `'${e.time}' is not a date`)
   })
+  const crossing = config.faults?.threshold_crossing
+  if (crossing !== undefined) {
+    const s = config.sensors.find((x) => x.number === crossing.sensor)
+    if (s === undefined) throw new ConfigError(file, 'faults.threshold_crossing.sensor', `no sensor number ${crossing.sensor} in sensors`)
+    if (s.thresholds?.[crossing.threshold as 'lnr'] === undefined) throw new ConfigError(file, 'faults.threshold_crossing.threshold', `sensor ${s.number} (${s.name}) has no ${crossing.threshold} threshold`)
+  }
   if (config.dcmi?.min !== undefined && config.dcmi.max !== undefined && config.dcmi.min > config.dcmi.max) {
     throw new ConfigError(file, 'dcmi.min', 'is above max')
   }

@@ -23,6 +23,7 @@ import {
 } from '../ipmi/rmcp.js'
 import { silentLogger, type DriverLogger } from '../logger.js'
 import type { BmcEmulatorConfig } from './bmc-emulator-config.js'
+import type { ThresholdName } from './records.js'
 import { BmcDevice, CC, NETFN, PRIV, PRIVILEGE_LEVEL, type Answer, type BmcDeviceOptions } from './bmc-device.js'
 
 /** §13.24 table 13-15 RMCP+ status codes the BMC answers with. */
@@ -156,6 +157,19 @@ export class BmcServer {
       t.unref()
       this.timers.add(t)
     }
+    if (f.sdr_change_after_s !== undefined) {
+      this.after(f.sdr_change_after_s, () => this.device.replaceSensors(this.device.sensorConfigs.slice(0, -1)))
+    }
+    const crossing = f.threshold_crossing
+    if (crossing !== undefined) {
+      this.after(crossing.after_s, () => this.device.crossThreshold(crossing.sensor, crossing.threshold as ThresholdName))
+    }
+  }
+
+  private after (seconds: number, run: () => void): void {
+    const t = setTimeout(() => { this.timers.delete(t); run() }, seconds * 1000)
+    t.unref()
+    this.timers.add(t)
   }
 
   /** Binds the UDP socket; resolves with the port. */
@@ -181,7 +195,7 @@ export class BmcServer {
   }
 
   async close (): Promise<void> {
-    for (const t of this.timers) clearInterval(t)
+    for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
     const socket = this.socket
     this.socket = undefined
