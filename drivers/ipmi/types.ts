@@ -71,7 +71,9 @@ export const NETFN = {
   chassis: 0x00,
   sensorEvent: 0x04,
   app: 0x06,
-  storage: 0x0a
+  storage: 0x0a,
+  /** Group extension (§5.1): DCMI commands carry group extension id 0xDC first. */
+  groupExtension: 0x2c
 } as const
 
 /**
