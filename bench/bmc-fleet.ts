@@ -1,8 +1,8 @@
 /**
  * One BMC emulator process serving a fleet (npm run bench:bmc-emulator):
  * `opendcre bmc-emulator --count 1000` on loopback, the service's IPMI bridge
- * configured with all of them (cipher suite 17), and every temperature and fan
- * sensor of every BMC read once through the bridge (GET /read/...), 32
+ * configured with all of them (cipher suite 17), and every analog sensor
+ * (temperature, fan, voltage, current, power) of every BMC read once through the bridge (GET /read/...), 32
  * requests in flight. Reported: the time it took, reads that failed, the
  * sessions the emulator holds afterwards (one per BMC: the bridge keeps its
  * sessions), and the emulator process's CPU time and RSS.
@@ -32,7 +32,9 @@ const firstPort = Number(values.port)
 const concurrency = Number(values.concurrency)
 const configFile = join(packageRoot, 'emulator-configs', 'bmc-emulator.json')
 const config = loadBmcEmulatorConfig(configFile)
-const sensors = config.sensors.filter((s) => s.kind === 'temperature' || s.kind === 'fan')
+/** The API's device type of each analog sensor kind (discrete sensors are not readable). */
+const DEVICE_TYPE: Record<string, string> = { temperature: 'temperature', fan: 'fan_speed', voltage: 'voltage', current: 'current', power: 'power' }
+const sensors = config.sensors.filter((s) => DEVICE_TYPE[s.kind] !== undefined)
 const dir = mkdtempSync(join(tmpdir(), 'opendcre-bench-fleet-'))
 
 interface Stats { sessions: number, active_sessions: number, datagrams: number, rss_mb: number, cpu_total_ms: number }
@@ -69,7 +71,7 @@ try {
   const urls: string[] = []
   for (let i = 0; i < count; i++) {
     const board = (0x40000001 + i).toString(16)
-    for (const s of sensors) urls.push(`${base}/read/${s.kind === 'fan' ? 'fan_speed' : 'temperature'}/${board}/${s.number.toString(16).padStart(4, '0')}`)
+    for (const s of sensors) urls.push(`${base}/read/${DEVICE_TYPE[s.kind]}/${board}/${s.number.toString(16).padStart(4, '0')}`)
   }
   let next = 0
   let failed = 0
