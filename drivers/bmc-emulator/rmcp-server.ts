@@ -38,6 +38,9 @@ export const RMCP_STATUS = {
   noCipherSuiteMatch: 0x11
 } as const
 
+/** A session still being set up (Open Session or RAKP 2 answered, no RAKP 3 yet) is dropped after this long. */
+export const SETUP_TIMEOUT_MS = 5000
+
 /** The replay window: sequence numbers accepted around the highest seen (§6.12.13: 16 for RMCP+). */
 export const SEQUENCE_WINDOW = 16
 
@@ -226,7 +229,8 @@ export class BmcServer {
   private expire (): void {
     const now = this.now()
     for (const [sid, s] of this.sessions) {
-      if (now - s.lastActivity > this.idleMs) {
+      const limit = s.state === 'active' ? this.idleMs : Math.min(this.idleMs, SETUP_TIMEOUT_MS)
+      if (now - s.lastActivity > limit) {
         this.sessions.delete(sid)
         this.counters.expired++
       }

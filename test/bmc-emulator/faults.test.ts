@@ -9,7 +9,7 @@ import { createSocket } from 'node:dgram'
 import t from 'tap'
 import { connectBmc } from '../../drivers/ipmi/bridge-connection.js'
 import {
-  PAYLOAD_TYPE, decodeLanResponse, decodeOpenSessionResponse, decodeRakp2, decodeRakp4, decodeRmcpPlusPacket,
+  PAYLOAD_TYPE, decodeAsfPong, decodeLanResponse, encodeAsfPing, decodeOpenSessionResponse, decodeRakp2, decodeRakp4, decodeRmcpPlusPacket,
   encodeLanRequest, encodeOpenSessionRequest, encodeRakp1, encodeRakp3, encodeRmcpPlusPacket
 } from '../../drivers/ipmi/rmcp.js'
 import { cells, ipmitool, startBmc, steadyConfig } from './emulator-kit.js'
@@ -41,17 +41,34 @@ t.test('a full session table answers Open Session with "insufficient resources"'
 
 t.test('idle sessions expire; the bridge logs in again', async (t) => {
   let now = 1_700_000_000_000
-  const bmc = await startBmc(t, steadyConfig((c) => { c.session = { idle_timeout_s: 5 } }), { now: () => now })
+  const bmc = await startBmc(t, steadyConfig((c) => { c.session = { idle_timeout_s: 20 } }), { now: () => now })
   const conn = connectBmc({ target: { host: '127.0.0.1', port: bmc.port, username: 'ADMIN', password: 'ADMIN', ...suite3 }, bootValidBit: 'honour' })
   t.teardown(async () => await conn.close())
   await conn.ops.chassisStatus()
   t.equal(bmc.sessionCount, 1)
-  now += 6000
-  t.equal(bmc.sessionCount, 0, 'expired after 5 idle seconds')
+  now += 21_000
+  t.equal(bmc.sessionCount, 0, 'expired after 20 idle seconds')
   t.equal(bmc.counters.expired, 1)
   t.equal((await conn.ops.chassisStatus()).power, 'on', 'the next request logs in again')
   t.equal(conn.status().counters.relogins, 1)
   t.equal(bmc.sessionCount, 1, 'one session, not two')
+  // a console that gave up half way (wrong password: it never sends RAKP 3) holds a slot for 5 s only
+  t.not((await ipmitool(bmc.port, 3, ['mc', 'info'], 'ADMIN', 'wrong')).code, 0)
+  t.equal(bmc.sessionCount, 2, 'the half-open session holds a slot')
+  now += 5001
+  t.equal(bmc.sessionCount, 1, 'dropped after 5 s; the idle limit is for active sessions')
+})
+
+t.test('ASF presence ping is answered with a pong', async (t) => {
+  const bmc = await startBmc(t)
+  const socket = createSocket('udp4')
+  t.teardown(() => socket.close())
+  const pong = await new Promise<Buffer>((resolve) => {
+    socket.once('message', resolve)
+    socket.send(encodeAsfPing(0x42), bmc.port, '127.0.0.1')
+  })
+  t.same(decodeAsfPong(pong), { tag: 0x42 })
+  t.equal(pong[20] & 0x80, 0x80, 'supported entities: IPMI')
 })
 
 t.test('a wrong password or an unknown user fails RAKP; privileges are enforced', async (t) => {
