@@ -104,12 +104,21 @@ for (const suite of [3, 17]) {
     t.equal(sel[2][5], 'Deasserted')
     t.match(sel[3][4], /Upper Non-critical going high/)
 
+    t.match(await tool('sel', 'info'), new RegExp(`Entries\\s+: ${config.sel!.length}\\n`))
+    // MM/DD/YY HH:MM:SS UTC
+    const selTime = Date.parse((await tool('sel', 'time', 'get')).trim().replace(/^(\d\d)\/(\d\d)\/(\d\d) (\S+) UTC$/, '20$3-$1-$2T$4Z'))
+    t.ok(Math.abs(selTime - Date.now()) < 120_000, 'SEL time is now')
+
     const sessions = await tool('session', 'info', 'all')
     t.match(sessions, /active sessions\s+: 1\n/)
     t.match(sessions, /privilege level\s+: ADMINISTRATOR/)
     t.match(sessions, /session type\s+: IPMIv2\/RMCP\+/)
     t.match(sessions, /console ip\s+: 127\.0\.0\.1/)
     t.match(await tool('dcmi', 'power', 'get_limit'), /No Active Power Limit/)
+    t.match(await tool('sel', 'clear'), /Clearing SEL/)
+    t.equal(bmc.device.selCount, 0)
+    const empty = await ipmitool(bmc.port, suite, ['sel', 'list'])
+    t.match(empty.stdout + empty.stderr, /SEL has no entries/)
     t.equal(bmc.activeSessionCount, 0, 'ipmitool closed every session it opened')
     t.same([...bmc.device.unknownCommands], [], 'no command ipmitool sent went unanswered')
   })
