@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { loadBmcEmulatorConfig, type BmcEmulatorConfig } from '../../drivers/bmc-emulator/bmc-emulator-config.js'
@@ -48,7 +49,9 @@ export async function ipmitool (port: number, suite: number, args: string[], use
 
 /** A FreeIPMI tool over LAN_2_0, with its SDR cache in `cacheDir`. */
 export async function freeipmi (tool: string, port: number, suite: number, args: string[], user = 'ADMIN', password = 'ADMIN'): Promise<ToolRun> {
-  return await run(tool, ['-h', `127.0.0.1:${port}`, '-u', user, '-p', password, '-I', String(suite), '--driver-type=LAN_2_0', '--config-file', '/dev/null', ...args], 30_000)
+  // Debian installs FreeIPMI's tools in /usr/sbin, which a non-root PATH may lack
+  const path = existsSync(`/usr/sbin/${tool}`) ? `/usr/sbin/${tool}` : tool
+  return await run(path, ['-h', `127.0.0.1:${port}`, '-u', user, '-p', password, '-I', String(suite), '--driver-type=LAN_2_0', '--config-file', '/dev/null', ...args], 30_000)
 }
 
 /** The cells of a '|'-separated table line. */
