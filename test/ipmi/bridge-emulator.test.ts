@@ -91,6 +91,9 @@ t.test('the bridge over suites 17 and 3 against the BMC emulator agrees with ipm
         }
       }
       t.ok(compared >= 2, `${compared} threshold events with reading and threshold compared`)
+      const scanned = ((await get(app, `/scan/${board}`)).json() as { boards: Array<{ devices: Array<{ device_id: string }> }> }).boards[0].devices.map((d) => d.device_id)
+      t.ok(body.events.every((e) => e.device_id === undefined || scanned.includes(String(e.device_id))), 'every device_id is a device scan lists')
+      t.ok(body.events.some((e) => e.device_id === undefined && e.sensor === 'PS1 Status'), 'the discrete power supply sensor is named but is no device')
     })
 
     t.same(bmc.activeSuites.filter((s) => s !== suite), [], `${board}: the bridge's session used suite ${suite}`)
