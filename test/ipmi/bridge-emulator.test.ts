@@ -100,3 +100,28 @@ t.test('the bridge over suites 17 and 3 against the BMC emulator agrees with ipm
     t.ok(bmc.activeSuites.includes(suite))
   }
 })
+
+t.test('a sensor crossing its upper critical threshold on a suite-17 BMC shows in /read and as new critical events in /events', async (t) => {
+  const bmc = await startBmc(t, steadyConfig((c) => { c.cipher_suites = [17] }))
+  const dir = mkdtempSync(join(tmpdir(), 'opendcre-bridge-emu-'))
+  const file = join(dir, 'bmc_config.json')
+  writeFileSync(file, JSON.stringify({ bmcs: [{ bmc_ip: '127.0.0.1', bmc_port: bmc.port, username: 'ADMIN', password: 'ADMIN' }] }))
+  const app = await build(t, { bmcConfig: file })
+  const before = (await get(app, '/events/40000001')).json().events.length as number
+  const startedAt = Date.now()
+  const value = bmc.device.crossThreshold(1, 'ucr')
+  t.same((await get(app, '/read/temperature/40000001/0001')).json(), { temperature_c: value }, `CPU1 Temp reads ${value}`)
+  const events = (await get(app, '/events/40000001')).json().events as Array<Record<string, string | number | null>>
+  const added = events.slice(before)
+  t.same(added.map((e) => [e.sensor, e.event, e.direction, e.severity, e.device_id]), [
+    ['CPU1 Temp', 'Upper Non-critical going high', 'asserted', 'warning', '0001'],
+    ['CPU1 Temp', 'Upper Critical going high', 'asserted', 'critical', '0001']
+  ], 'the two crossings, newest last')
+  for (const e of added) {
+    const at = Date.parse(String(e.time))
+    t.ok(at >= startedAt - 2000 && at <= Date.now() + 1000, `${String(e.event)}: stamped now by the BMC clock (${String(e.time)})`)
+  }
+  const sel = (await ipmitool(bmc.port, 17, ['sel', 'elist'])).stdout.trim().split('\n').map(cells)
+  t.equal(sel.length, events.length, 'ipmitool -C 17 sees as many entries')
+  t.equal(sel[sel.length - 1][4], 'Upper Critical going high')
+})
