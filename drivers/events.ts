@@ -12,7 +12,7 @@ export interface BoardEvent {
   time: string | null
   /** The sensor's name (its SDR id string), or "<type> #0x<number>" when the SDR has none for it. */
   sensor?: string
-  /** The sensor as a device of this board (4 hex digits, as scan lists it) when the BMC owns it. */
+  /** The sensor as a device of this board (4 hex digits), when scan lists it as one. */
   device_id?: string
   /** The sensor type (IPMI v2.0 table 42-3), e.g. "Temperature", "Power Supply". */
   sensor_type?: string

@@ -2,8 +2,9 @@ import { Type, type Static } from '@sinclair/typebox'
 
 /**
  * GET /events/:board_id (not in v1.2): a board's event log, oldest first. For
- * an IPMI board this is the BMC's System Event Log, decoded. Properties are in
- * alphabetical order, as the v1.2 responses sort their keys.
+ * an IPMI board this is the BMC's System Event Log, decoded. Properties are
+ * listed in alphabetical order; the serializer writes the required ones
+ * (event, record_id, severity, time) first.
  */
 export const BoardEventSchema = Type.Object({
   device_id: Type.Optional(Type.String({ description: 'the sensor as a device of this board (as scan lists it), when the BMC owns it' })),

@@ -136,7 +136,8 @@ function withSensor (e: BridgeEvent, sensors: SensorRecord[]): BridgeEvent {
   const owner = e.generatorId & 0xff
   const record = sensors.find((s) => s.sensorNumber === e.sensorNumber && s.ownerId === owner && s.ownerLun === ((e.generatorId as number) >> 8 & 0x03))
   if (record === undefined) return e
-  const out: BridgeEvent = { ...e, sensorName: record.name, ownSensor: true }
+  // a device id only for sensors the board lists (discrete sensors are not devices)
+  const out: BridgeEvent = { ...e, sensorName: record.name, ownSensor: sensorKind(record) !== 'other' }
   if (e.eventType === 0x01 && record.eventReadingType === 0x01) {
     if (e.triggerReadingRaw !== undefined) out.reading = convertReading(record, e.triggerReadingRaw) ?? undefined
     if (e.triggerThresholdRaw !== undefined) out.threshold = convertReading(record, e.triggerThresholdRaw) ?? undefined

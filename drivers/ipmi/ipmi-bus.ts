@@ -27,7 +27,7 @@ const READING_FIELD = { temperature: 'temperature_c', fan_speed: 'speed_rpm', vo
 export interface BridgeEvent extends SelEvent {
   /** The SDR id string of the sensor, when the BMC owns it and has a record. */
   sensorName?: string
-  /** True when the sensor is one of the BMC's own (its device id on the board is the sensor number). */
+  /** True when the sensor is one of the board's devices (its device id is the sensor number). */
   ownSensor?: boolean
   /** Threshold events: trigger reading and threshold converted with the sensor's SDR. */
   reading?: number

@@ -437,3 +437,60 @@ t.test('§22.15 Get Channel Cipher Suites: request, records, strongest suite', a
   rejects(t, () => decodeCipherSuiteRecords(hex('0103')), /starts with/, 'records that do not start with 0xC0/0xC1')
   rejects(t, () => encodeCipherSuiteRecords([16]), /cipher suite 16/, 'only the suites in the table')
 })
+
+t.test('recorded ipmitool -C 17 exchange with the BMC emulator: SHA-256 RAKP, HMAC-SHA256-128 and AES-CBC-128 agree with ipmitool', async (t) => {
+  // recorded with test/ipmi/record.ts through a proxy to `opendcre bmc-emulator emulator-configs/bmc-emulator.json`
+  const rec = recording('recorded-cs17-mc-info.json')
+  const frames = rec.frames.map((f) => ({ dir: f.dir, buf: hex(f.hex) }))
+  const openRq = decodeRmcpPlusPacket(frames[2].buf)
+  t.equal(openRq.payloadType, PAYLOAD_TYPE.openSessionRequest)
+  t.same([openRq.payload[8], openRq.payload[16], openRq.payload[24]], [0x00, 0x01, 0x02], 'ipmitool proposes auth, integrity, confidentiality payloads')
+  t.same([openRq.payload[12], openRq.payload[20], openRq.payload[28]], [SHA256, INTEGRITY_ALGORITHM_CODE.HMAC_SHA256_128, CONFIDENTIALITY_ALGORITHM_CODE.AES_CBC_128], 'suite 17: 3 / 4 / 1')
+  const openRs = decodeOpenSessionResponse(decodeRmcpPlusPacket(frames[3].buf).payload)
+  t.same([openRs.auth, openRs.integrity, openRs.confidentiality], [3, 4, 1])
+  const rakp1 = decodeRakp1(decodeRmcpPlusPacket(frames[4].buf).payload)
+  const rakp2 = decodeRakp2(decodeRmcpPlusPacket(frames[5].buf).payload)
+  const rakp3 = decodeRakp3(decodeRmcpPlusPacket(frames[6].buf).payload)
+  const rakp4 = decodeRakp4(decodeRmcpPlusPacket(frames[7].buf).payload)
+  const ctx: RakpContext = {
+    consoleSessionId: openRs.consoleSessionId as number,
+    bmcSessionId: openRs.bmcSessionId as number,
+    consoleRandom: rakp1.consoleRandom,
+    bmcRandom: rakp2.bmcRandom as Buffer,
+    bmcGuid: rakp2.bmcGuid as Buffer,
+    role: rakp1.role,
+    username: rakp1.username
+  }
+  const kuid = passwordKey(rec.password)
+  t.equal(rakp2.authCode?.length, 32, 'RAKP2 auth code: 32 bytes of HMAC-SHA256')
+  t.equal(rakp2AuthCode(kuid, ctx, SHA256).toString('hex'), rakp2.authCode?.toString('hex'), 'our RAKP2 auth code = the BMC\'s')
+  t.equal(Buffer.from(rakp3.authCode).length, 32)
+  t.equal(rakp3AuthCode(kuid, ctx, SHA256).toString('hex'), Buffer.from(rakp3.authCode).toString('hex'), 'our RAKP3 auth code = ipmitool\'s')
+  const sik = sessionIntegrityKey(kuid, ctx, SHA256)
+  t.equal(rakp4.icv.length, 16, 'RAKP4 ICV: 16 bytes (HMAC-SHA256-128)')
+  t.equal(rakp4Icv(sik, ctx, SHA256).toString('hex'), rakp4.icv.toString('hex'), 'our RAKP4 ICV = the BMC\'s, and ipmitool accepted it')
+
+  const keys = sessionKeys(sik, 4, 1, SHA256)
+  const session = frames.slice(8)
+  t.ok(session.length >= 4)
+  let deviceId: Buffer | undefined
+  for (const [i, f] of session.entries()) {
+    const p = decodeRmcpPlusPacket(f.buf, keys)
+    t.ok(p.encrypted && p.authenticated, `frame ${i + 8} encrypted and authenticated (16-byte AuthCode checked)`)
+    if (f.dir === 'rs') {
+      const lan = decodeLanResponse(p.payload)
+      if (lan.cmd === 0x01 && lan.netFn === 0x07) deviceId = lan.data
+    } else {
+      // ipmitool's own datagram, rebuilt by our encoder with its IV: byte for byte
+      const again = encodeRmcpPlusPacket({ payloadType: 0, sessionId: p.sessionId, sequence: p.sequence, payload: p.payload, keys, iv: f.buf.subarray(16, 32) })
+      t.equal(again.toString('hex'), f.buf.toString('hex'), `frame ${i + 8} re-encodes identically`)
+    }
+  }
+  t.match(rec.stdout, /Firmware Revision\s+: 2\.15/)
+  t.equal(deviceId?.[0], 32, 'device id 32 as ipmitool printed')
+  t.equal(deviceId?.[2], 2, 'firmware 2.15 as ipmitool printed')
+  t.equal(deviceId?.[3], 0x15)
+  const flipped = Buffer.from(session[1].buf); flipped[flipped.length - 1] ^= 1
+  rejects(t, () => decodeRmcpPlusPacket(flipped, keys), /integrity check failed/, 'a flipped AuthCode bit')
+  rejects(t, () => decodeRmcpPlusPacket(session[1].buf, sessionKeys(sik, 4, 1)), /integrity check failed|pad/, 'keys derived with SHA-1 do not verify it')
+})
