@@ -21,7 +21,7 @@ import {
   encodeRmcpHeader, encodeRmcpPlusPacket, encodeV15Packet, passwordKey, rakp2AuthCode, rakp3AuthCode, rakp4Icv,
   sessionIntegrityKey, sessionKeys, type RakpContext, type SessionKeys
 } from '../ipmi/rmcp.js'
-import { silentLogger, type DriverLogger } from '../logger.js'
+import { logs, silentLogger, type DriverLogger } from '../logger.js'
 import type { BmcEmulatorConfig } from './bmc-emulator-config.js'
 import type { ThresholdName } from './records.js'
 import { BmcDevice, CC, NETFN, PRIV, PRIVILEGE_LEVEL, type Answer, type BmcDeviceOptions } from './bmc-device.js'
@@ -358,6 +358,9 @@ export class BmcServer {
     s.lastActivity = this.now()
     const lan = decodeLanRequest(p.payload)
     const answer = this.inSession(s, lan.netFn, lan.cmd, lan.data)
+    if (logs(this.log, 'debug')) {
+      this.log.debug({ session: s.handle, seq, netFn: lan.netFn, cmd: lan.cmd, data: lan.data.toString('hex'), cc: answer.cc }, 'BMC emulator request')
+    }
     const reply = encodeLanResponse({ netFn: lan.netFn | 1, rqSeq: lan.rqSeq, cmd: lan.cmd, completionCode: answer.cc, data: answer.data })
     const out = encodeRmcpPlusPacket({ payloadType: PAYLOAD_TYPE.ipmi, sessionId: s.consoleSessionId, sequence: s.outSequence, payload: reply, keys: s.keys, iv: randomBytes(16) })
     s.outSequence = s.outSequence >= 0xffffffff ? 1 : s.outSequence + 1
