@@ -82,8 +82,13 @@ async function startEmulator (t: { teardown: (fn: () => unknown) => void }, args
 const firstPort = 20000 + Math.floor(Math.random() * 20000)
 
 t.test('opendcre bmc-emulator --count 3: three BMCs on consecutive ports, each with its own state', async (t) => {
-  const e = await startEmulator(t, ['--port', String(firstPort), '--count', '3', 'emulator-configs/bmc-emulator.json'])
+  const e = await startEmulator(t, ['--port', String(firstPort), '--count', '3', '--stats-ms', '200', 'emulator-configs/bmc-emulator.json'])
   t.equal(e.firstPort, firstPort)
+  const stats = await new Promise<Record<string, number>>((resolve) => {
+    createInterface({ input: e.child.stdout! }).on('line', (line) => { if (line.includes('"event":"stats"')) resolve(JSON.parse(line)) })
+  })
+  t.match(stats, { sessions: 0, active_sessions: 0, datagrams: Number, cpu_percent: Number, rss_mb: Number }, '--stats-ms prints statistics lines')
+  t.ok(stats.rss_mb > 10)
   t.equal((await ipmitool(firstPort + 1, 17, ['chassis', 'power', 'off'])).code, 0)
   t.match((await ipmitool(firstPort, 17, ['chassis', 'power', 'status'])).stdout, /is on/)
   t.match((await ipmitool(firstPort + 1, 3, ['chassis', 'power', 'status'])).stdout, /is off/)
