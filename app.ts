@@ -8,6 +8,7 @@ import type { AuthProvider } from './plugins/auth/provider.js'
 import busRegistry from './plugins/bus-registry.js'
 import clientContext from './plugins/client-context.js'
 import configPlugin, { resolveConfig, type ConfigOptions, type OpenDcreConfig } from './plugins/config.js'
+import embeddedBmc from './plugins/embedded-bmc.js'
 import emulatorBus from './plugins/emulator-bus.js'
 import errors from './plugins/errors.js'
 import hat from './plugins/hat.js'
@@ -132,6 +133,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
 
   // the IPMI bridge: BMCs from bmc_config.json as boards 0x40000001..
   if (config.bmcConfig !== undefined) await fastify.register(ipmiBus, { file: config.bmcConfig, connect: opts.ipmiConnect, queue: { depth: config.limits.bmcQueueDepth, waitMs: config.limits.bmcQueueWaitMs } })
+  else if (config.embeddedBmcs) await fastify.register(embeddedBmc, { connect: opts.ipmiConnect, queue: { depth: config.limits.bmcQueueDepth, waitMs: config.limits.bmcQueueWaitMs } })
 
   await fastify.register(openapi, { base: `${config.endpointPrefix}/${config.apiVersion}` })
   if (opts.auditLog !== undefined) await fastify.register(audit, { file: opts.auditLog })

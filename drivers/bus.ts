@@ -1,5 +1,6 @@
 import type { ChassisLocation, PhysicalLocation } from './device-bus/location.js'
 import type { PowerStatus } from './device-bus/conversions.js'
+import type { BoardEvent } from './events.js'
 
 /**
  * The one interface routes call. Every backend (the device bus over the
@@ -29,6 +30,9 @@ export type Reading =
   | { speed_rpm: number | bigint }
   | { led_state: LedState }
   | { device_raw: number | bigint }
+  | { voltage_v: number }
+  | { current_a: number }
+  | { power_w: number }
 
 export interface LedStatus {
   led_state: string
@@ -100,6 +104,8 @@ export interface Bus {
   led: (boardId: number, deviceId: number, state?: LedState) => Promise<LedStatus>
   /** `rpm`: the validated text from the URL, sent as given. */
   fan: (boardId: number, deviceId: number, rpm?: string) => Promise<{ speed_rpm: number | bigint }>
+  /** The board's event log, oldest first; absent on backends that keep none. */
+  events?: (boardId: number) => Promise<BoardEvent[]>
   close: () => Promise<void>
 }
 

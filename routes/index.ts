@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import asset from './asset.js'
 import bootTarget from './boot-target.js'
+import events from './events.js'
 import fan from './fan.js'
 import led from './led.js'
 import location from './location.js'
@@ -19,7 +20,7 @@ const routes: FastifyPluginAsync = async (fastify) => {
   fastify.removeAllContentTypeParsers()
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => { done(null, undefined) })
 
-  for (const command of [test, scan, version, read, power, asset, bootTarget, location, led, fan]) {
+  for (const command of [test, scan, version, read, power, asset, bootTarget, location, led, fan, events]) {
     await fastify.register(command)
   }
   // the modem configuration read back at startup (the HAT); 500 on other hardware

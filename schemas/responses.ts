@@ -19,7 +19,7 @@ const wideInteger = (): TUnsafe<number | bigint> => Type.Unsafe<number | bigint>
 
 export const TestStatus = Type.Object({ status: Type.String() }, { $id: 'TestStatus', title: 'OpenDCRE Test Status' })
 
-export const DEVICE_TYPES = ['temperature', 'thermistor', 'humidity', 'led', 'system', 'power', 'fan_speed', 'pressure'] as const
+export const DEVICE_TYPES = ['temperature', 'thermistor', 'humidity', 'led', 'system', 'power', 'fan_speed', 'pressure', 'voltage', 'current'] as const
 
 export const ScannedDevice = Type.Object({
   device_id: Type.String(),
@@ -42,11 +42,14 @@ export const Version = Type.Object({
 
 /** A reading: which fields are present depends on the device type. */
 export const Reading = Type.Object({
+  current_a: Type.Optional(Type.Number({ description: 'IPMI current sensors: amperes' })),
   device_raw: Type.Optional(wideInteger()),
   humidity: Type.Optional(Type.Number()),
   led_state: Type.Optional(Type.String()),
+  power_w: Type.Optional(Type.Number({ description: 'IPMI power sensors: watts' })),
   speed_rpm: Type.Optional(wideInteger()),
-  temperature_c: Type.Optional(Type.Number())
+  temperature_c: Type.Optional(Type.Number()),
+  voltage_v: Type.Optional(Type.Number({ description: 'IPMI voltage sensors: volts' }))
 }, { $id: 'Reading', title: 'OpenDCRE Device Reading' })
 
 export const AssetInformation = Type.Object({
@@ -156,7 +159,10 @@ export const documented: DocumentedSchema[] = [
       humidity: 'humidity devices (protocol.md §5)',
       speed_rpm: 'fan_speed devices',
       led_state: 'led devices',
-      device_raw: 'other device types (protocol.md §3)'
+      device_raw: 'other device types (protocol.md §3)',
+      voltage_v: 'IPMI bridge voltage sensors (docs/ipmi.md)',
+      current_a: 'IPMI bridge current sensors (docs/ipmi.md)',
+      power_w: 'IPMI bridge power sensors (docs/ipmi.md)'
     }
   },
   { file: 'asset-information.json', schema: AssetInformation },

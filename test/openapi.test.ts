@@ -123,3 +123,19 @@ t.test('the docs page (swagger-ui)', async (t) => {
   const document = await app.inject({ method: 'GET', url: `${PREFIX}/openapi.json` })
   t.same(pageDocument.json(), document.json(), 'the page shows the same document')
 })
+
+t.test('GET /events/{board_id} (not in v1.2) is documented: GET only, its schema, the error schema; reads document the IPMI fields', async (t) => {
+  const app = await build(t)
+  const doc = (await app.inject({ method: 'GET', url: `${PREFIX}/openapi.json` })).json()
+  const item = doc.paths[`${PREFIX}/events/{board_id}`]
+  t.same(Object.keys(item ?? {}), ['get'], 'GET only')
+  const operation: Operation = item.get
+  const ok = operation.responses['200']?.content?.['application/json']?.schema
+  t.equal(ok?.title, 'OpenDCRE Board Events')
+  t.same(Object.keys(ok?.properties ?? {}), ['board_id', 'events'])
+  t.equal(operation.responses['500']?.content?.['application/json']?.schema?.title, 'OpenDCRE Error')
+  t.same((operation.parameters ?? []).filter((p) => p.in === 'path').map((p) => p.name), ['board_id'])
+  const read: Operation = doc.paths[`${PREFIX}/read/{device_type}/{board_id}/{device_id}`].get
+  const reading = read.responses['200'].content?.['application/json'].schema
+  for (const field of ['voltage_v', 'current_a', 'power_w']) t.ok(reading?.properties?.[field], `read 200 has ${field}`)
+})

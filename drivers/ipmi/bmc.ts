@@ -1,7 +1,7 @@
 /**
  * What the IPMI bridge asks of one BMC, over that BMC's IpmiRequester: power,
- * identify, boot device, sensors (SDR repository cached per instance) and FRU
- * inventory. One instance per BMC; every piece of learnt state (the SDR cache,
+ * identify, boot device, sensors (SDR repository cached per instance), FRU
+ * inventory, DCMI power reading and the System Event Log. One instance per BMC; every piece of learnt state (the SDR cache,
  * chunk sizes, whether set-in-progress works) is a field of the instance.
  */
 import {
@@ -36,6 +36,8 @@ import {
   type IdentifyState,
   type SdrRepositoryInfo
 } from './commands.js'
+import { DCMI_CMD, packGetPowerReadingRequest, unpackGetPowerReadingResponse, type PowerReading } from './dcmi.js'
+import { readSel } from './sel.js'
 import { FRU_HEADER_LENGTH, FruFormatError, parseCommonHeader, parseFru, toAssetInfo, type AssetFru, type FruInventory } from './fru.js'
 import { convertReading, parseSdr, type SensorRecord } from './sdr.js'
 import { IpmiError, NETFN, type IpmiRequester } from './types.js'
@@ -131,6 +133,8 @@ export class BmcCommands {
   private useSetInProgress = true
   /** Cleared when the BMC refuses the 2-byte (force) Chassis Identify. */
   private identifyForceSupported = true
+  /** DCMI Get Power Reading: 'no' once the BMC answered it with a completion code before ever answering it. */
+  private dcmi: 'unknown' | 'yes' | 'no' = 'unknown'
 
   constructor (private readonly requester: IpmiRequester, options: BmcCommandsOptions = {}) {
     this.sdrState = { chunk: options.sdrChunk ?? 32 }
@@ -316,6 +320,35 @@ export class BmcCommands {
       scanningEnabled: res.scanningEnabled,
       state: res.state
     }
+  }
+
+  /**
+   * DCMI Get Power Reading (DCMI v1.5 §6.6.1, system power statistics).
+   * Undefined when the BMC has no DCMI (the first completion code it answers
+   * is remembered, so such a BMC is asked once) or when it says power
+   * measurement is not active; a BMC that has answered before keeps being asked.
+   */
+  async powerReading (): Promise<PowerReading | undefined> {
+    if (this.dcmi === 'no') return undefined
+    try {
+      const reading = unpackGetPowerReadingResponse(await this.requester.request(NETFN.groupExtension, DCMI_CMD.getPowerReading, packGetPowerReadingRequest()))
+      this.dcmi = 'yes'
+      return reading.active ? reading : undefined
+    } catch (err) {
+      if (completionCodeOf(err) === undefined) throw err
+      if (this.dcmi === 'unknown') this.dcmi = 'no'
+      return undefined
+    }
+  }
+
+  /** Whether the BMC answered DCMI Get Power Reading ('unknown' until asked). */
+  get dcmiSupport (): 'unknown' | 'yes' | 'no' {
+    return this.dcmi
+  }
+
+  /** The System Event Log's raw 16-byte records, oldest first (§31). */
+  async selRecords (): Promise<Buffer[]> {
+    return await readSel(this.requester)
   }
 
   /**

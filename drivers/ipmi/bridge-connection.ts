@@ -2,14 +2,33 @@ import { FairQueue, type QueueLimits } from '../fair-queue.js'
 import type { DriverLogger } from '../logger.js'
 import type { BmcConfigEntry } from './bmc-config.js'
 import { BmcCommands } from './bmc.js'
-import type { BmcOperations, BridgeBmc, BridgeSensor, BridgeSessionStatus } from './ipmi-bus.js'
+import type { BmcOperations, BridgeBmc, BridgeEvent, BridgeSensor, BridgeSessionStatus } from './ipmi-bus.js'
+import { convertReading, type SensorRecord } from './sdr.js'
+import { decodeSelRecord } from './sel.js'
 
 export type { BridgeSessionStatus } from './ipmi-bus.js'
 import { DEFAULT_IPMI_POLICY, IpmiSession, type IpmiSessionOptions } from './session.js'
 import { IpmiCompletionError, IpmiError, type IpmiRequester } from './types.js'
 
-/** Sensor types the bridge exposes (IPMI v2.0 table 42-3). */
-const SENSOR_KIND: Record<number, BridgeSensor['kind']> = { 0x01: 'temperature', 0x04: 'fan_speed' }
+/** Sensor unit type codes (IPMI v2.0 §43.17) of the sensors the bridge exposes by unit. */
+const UNIT = { volts: 4, amps: 5, watts: 6 } as const
+
+/**
+ * The device type of a sensor: temperature (sensor type 0x01) and fan (0x04)
+ * as in v1.2, whatever their unit; then threshold sensors with an analog
+ * reading by their unit: Watts is power (BMCs file power sensors under
+ * Current, Power Supply or Other), Volts voltage, Amps current. Discrete
+ * sensors have no value to convert and stay off the board.
+ */
+export function sensorKind (r: SensorRecord): BridgeSensor['kind'] {
+  if (r.sensorType === 0x01) return 'temperature'
+  if (r.sensorType === 0x04) return 'fan_speed'
+  if (r.eventReadingType !== 0x01 || r.analogFormat === 'none') return 'other'
+  if (r.baseUnit === UNIT.watts) return 'power'
+  if (r.baseUnit === UNIT.volts) return 'voltage'
+  if (r.baseUnit === UNIT.amps) return 'current'
+  return 'other'
+}
 
 /** How long the bridge trusts its SDR cache before asking whether the repository changed. */
 export const SDR_RECHECK_MS = 10_000
@@ -70,7 +89,7 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
   }
   const commands = new BmcCommands(requester, { bootValidBit: entry.bootValidBit, sdrRecheckMs: SDR_RECHECK_MS })
   const ops: BmcOperations = queuedOperations({
-    sensors: async () => (await commands.sensors()).map((s) => ({ number: s.sensorNumber, name: s.name, kind: SENSOR_KIND[s.sensorType] ?? 'other' })),
+    sensors: async () => (await commands.sensors()).map((s) => ({ number: s.sensorNumber, name: s.name, kind: sensorKind(s) })),
     readSensor: async (n) => {
       const reading = await commands.readSensor(n)
       if (reading.value === null) {
@@ -86,7 +105,13 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
     identify: async (state) => await commands.identify(state),
     bootTarget: async () => await commands.bootTarget(),
     setBootTarget: async (target) => await commands.setBootTarget(target),
-    fru: async () => await commands.fru()
+    fru: async () => await commands.fru(),
+    powerReading: async () => (await commands.powerReading())?.currentWatts,
+    events: async () => {
+      const records = await commands.selRecords()
+      const sensors = records.length === 0 ? [] : await commands.sensors()
+      return records.map((r) => withSensor(decodeSelRecord(r), sensors))
+    }
   }, queue)
   return {
     target: { ...entry.target, password: '' },
@@ -112,4 +137,20 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
       }
     }
   }
+}
+
+/** Names the SEL entry's sensor and converts a threshold event's reading and threshold with its SDR. */
+function withSensor (e: BridgeEvent, sensors: SensorRecord[]): BridgeEvent {
+  if (e.sensorNumber === undefined || e.generatorId === undefined) return e
+  // generator id byte 1: the IPMB slave address (bit 0 clear) of the controller that owns the sensor
+  const owner = e.generatorId & 0xff
+  const record = sensors.find((s) => s.sensorNumber === e.sensorNumber && s.ownerId === owner && s.ownerLun === ((e.generatorId as number) >> 8 & 0x03))
+  if (record === undefined) return e
+  // a device id only for sensors the board lists (discrete sensors are not devices)
+  const out: BridgeEvent = { ...e, sensorName: record.name, ownSensor: sensorKind(record) !== 'other' }
+  if (e.eventType === 0x01 && record.eventReadingType === 0x01) {
+    if (e.triggerReadingRaw !== undefined) out.reading = convertReading(record, e.triggerReadingRaw) ?? undefined
+    if (e.triggerThresholdRaw !== undefined) out.threshold = convertReading(record, e.triggerThresholdRaw) ?? undefined
+  }
+  return out
 }

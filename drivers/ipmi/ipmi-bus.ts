@@ -2,19 +2,37 @@ import type {
   AssetInfo, BootTarget, Bus, BusStatus, DeviceLocation, BoardLocation, LedState, LedStatus, PowerAction, Reading, ScannedBoard, ScannedDevice
 } from '../bus.js'
 import { boardIdHex, deviceIdHex } from '../bus.js'
+import type { BoardEvent } from '../events.js'
 import { BOARD_ID_BITS } from '../device-bus/device-types.js'
 import type { PowerStatus } from '../device-bus/conversions.js'
 import { UNKNOWN_PHYSICAL_LOCATION } from '../device-bus/location.js'
 import { OpenDcreError, OverloadedError } from '../errors.js'
 import { metricFamilies } from '../metric-family.js'
 import type { BmcTarget } from './types.js'
+import type { SelEvent } from './sel.js'
 
 /** A sensor of a BMC's SDR repository, as the bridge lists it. */
 export interface BridgeSensor {
   number: number
   /** The SDR's id string. */
   name: string
-  kind: 'temperature' | 'fan_speed' | 'other'
+  kind: SensorKind | 'other'
+}
+
+/** The sensor device types of an IPMI board, and the reading field of each (converted with the SDR). */
+export const SENSOR_KINDS = ['temperature', 'fan_speed', 'voltage', 'current', 'power'] as const
+export type SensorKind = typeof SENSOR_KINDS[number]
+const READING_FIELD = { temperature: 'temperature_c', fan_speed: 'speed_rpm', voltage: 'voltage_v', current: 'current_a', power: 'power_w' } as const
+
+/** One SEL entry, decoded, with the sensor it names as the BMC's SDR knows it. */
+export interface BridgeEvent extends SelEvent {
+  /** The SDR id string of the sensor, when the BMC owns it and has a record. */
+  sensorName?: string
+  /** True when the sensor is one of the board's devices (its device id is the sensor number). */
+  ownSensor?: boolean
+  /** Threshold events: trigger reading and threshold converted with the sensor's SDR. */
+  reading?: number
+  threshold?: number
 }
 
 export interface BridgeChassisStatus {
@@ -35,6 +53,10 @@ export interface BmcOperations {
   bootTarget: () => Promise<BootTarget>
   setBootTarget: (target: BootTarget) => Promise<void>
   fru: () => Promise<Omit<AssetInfo, 'bmc_ip'>>
+  /** DCMI input power (W); undefined when the BMC has no DCMI power reading. */
+  powerReading?: () => Promise<number | undefined>
+  /** The System Event Log, oldest first. */
+  events?: () => Promise<BridgeEvent[]>
 }
 
 /** One BMC's session as health and metrics read it. */
@@ -76,7 +98,7 @@ export const POWER_DEVICE = 0x0100
 export const SYSTEM_DEVICE = 0x0200
 export const IPMI_FIRMWARE_VERSION = 'OpenDCRE IPMI Bridge v2.0'
 
-/** The v1.2 power fields a BMC has no source for. */
+/** The v1.2 power fields a BMC has no source for (input_power comes from DCMI where the BMC has it). */
 const FIXED_POWER_FIELDS = {
   input_power: 0,
   input_voltage: 0,
@@ -191,7 +213,7 @@ export class IpmiBus implements Bus {
     return this.bmcs[this.indexOf(boardId)]
   }
 
-  /** A board's scan record: power, system, then its temperature and fan sensors. */
+  /** A board's scan record: power, system, then its temperature, fan, voltage, current and power sensors. */
   private async record (index: number): Promise<ScannedBoard> {
     const sensors = await this.bmcs[index].ops.sensors()
     const devices: ScannedDevice[] = [
@@ -248,15 +270,15 @@ export class IpmiBus implements Bus {
 
   async read (boardId: number, deviceId: number, deviceType: string): Promise<Reading> {
     const bmc = this.bmc(boardId)
-    const type = deviceType.toLowerCase()
-    if (type !== 'temperature' && type !== 'fan_speed') {
-      throw new OpenDcreError('unsupported', `Error reading IPMI sensor: ${deviceType} is not an IPMI sensor type (temperature, fan_speed).`)
+    const type = deviceType.toLowerCase() as SensorKind
+    if (!SENSOR_KINDS.includes(type)) {
+      throw new OpenDcreError('unsupported', `Error reading IPMI sensor: ${deviceType} is not an IPMI sensor type (${SENSOR_KINDS.join(', ')}).`)
     }
     const value = await this.sensorValue(bmc, deviceId, type)
-    return type === 'temperature' ? { temperature_c: value } : { speed_rpm: value }
+    return { [READING_FIELD[type]]: value } as unknown as Reading
   }
 
-  private async sensorValue (bmc: BridgeBmc, deviceId: number, type: 'temperature' | 'fan_speed'): Promise<number> {
+  private async sensorValue (bmc: BridgeBmc, deviceId: number, type: SensorKind): Promise<number> {
     return await this.call(async () => {
       const sensors = await bmc.ops.sensors()
       const sensor = sensors.find((s) => s.number === deviceId && s.kind === type)
@@ -270,7 +292,8 @@ export class IpmiBus implements Bus {
     return await this.call(async () => {
       if (action !== 'status') await bmc.ops.chassisControl(action)
       const status = await bmc.ops.chassisStatus()
-      return { ...FIXED_POWER_FIELDS, power_ok: !status.powerFault, power_status: status.power }
+      const inputPower = await bmc.ops.powerReading?.()
+      return { ...FIXED_POWER_FIELDS, input_power: inputPower ?? 0, power_ok: !status.powerFault, power_status: status.power }
     }, (reason) => `Error returned from BMC in controlling power via IPMI (${reason}).`)
   }
 
@@ -316,6 +339,15 @@ export class IpmiBus implements Bus {
     return { speed_rpm: await this.sensorValue(bmc, deviceId, 'fan_speed') }
   }
 
+  /** The BMC's System Event Log as the API lists it, oldest first. */
+  async events (boardId: number): Promise<BoardEvent[]> {
+    const bmc = this.bmc(boardId)
+    const events = bmc.ops.events
+    if (events === undefined) throw new OpenDcreError('unsupported', 'Error reading the event log via IPMI: unsupported for this BMC.')
+    const entries = await this.call(async () => await events(), (reason) => `Error reading the event log via IPMI (${reason}).`)
+    return entries.map(toBoardEvent)
+  }
+
   async close (): Promise<void> {
     await Promise.allSettled(this.bmcs.map(async (bmc) => await bmc.close()))
   }
@@ -335,4 +367,22 @@ export class IpmiBus implements Bus {
       throw new OpenDcreError(err.code, wording(err.message), { cause: err })
     }
   }
+}
+
+function toBoardEvent (e: BridgeEvent): BoardEvent {
+  const out: BoardEvent = {
+    record_id: e.recordId.toString(16).padStart(4, '0'),
+    time: e.time === undefined ? null : e.time.toISOString(),
+    event: e.event,
+    severity: e.severity
+  }
+  if (e.sensorNumber !== undefined) {
+    out.sensor = e.sensorName ?? `${e.sensorTypeName ?? 'Sensor'} #0x${e.sensorNumber.toString(16).padStart(2, '0')}`
+    if (e.ownSensor === true) out.device_id = deviceIdHex(e.sensorNumber)
+    out.sensor_type = e.sensorTypeName
+    out.direction = e.asserted === false ? 'deasserted' : 'asserted'
+  }
+  if (e.reading !== undefined) out.reading = e.reading
+  if (e.threshold !== undefined) out.threshold = e.threshold
+  return out
 }

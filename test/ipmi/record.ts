@@ -1,5 +1,5 @@
 /**
- * Records one ipmitool lanplus exchange with an ipmi_sim as hex, through a
+ * Records one ipmitool lanplus exchange with a BMC (ipmi_sim, or the BMC emulator for -C 17) as hex, through a
  * loopback UDP proxy, for the golden vectors in test/drivers/ipmi/rmcp.test.ts:
  *
  *   node --loader @isaacs/ts-node-temp-fork-for-pr-2009/esm test/ipmi/record.ts <sim-port> <cipher-suite> <out.json> [ipmitool args...]

@@ -161,3 +161,73 @@ t.test('a slow BMC does not delay another', async (t) => {
   release()
   t.equal((await pending).power_status, 'on')
 })
+
+t.test('events: decoded SEL entries in the API shape; a BMC connection without events -> unsupported', async (t) => {
+  const bus = new IpmiBus([
+    fakeBmc('10.0.0.1', {
+      events: async () => [
+        { recordId: 0x12, recordType: 2, time: new Date(Date.UTC(2026, 10, 25, 12)), generatorId: 0x20, sensorType: 1, sensorTypeName: 'Temperature', sensorNumber: 1, eventType: 1, asserted: true, event: 'Upper Critical going high', severity: 'critical', sensorName: 'CPU Temp', ownSensor: true, reading: 91, threshold: 85 },
+        { recordId: 0x13, recordType: 0xe0, event: 'OEM record 0xe0', severity: 'info' }
+      ]
+    }),
+    fakeBmc('10.0.0.2'),
+    fakeBmc('10.0.0.3', { events: async () => { throw new IpmiError('timeout', 'no answer from BMC 10.0.0.3:623 within 3000 ms') } })
+  ])
+  t.same(await bus.events(0x40000001), [
+    { record_id: '0012', time: '2026-11-25T12:00:00.000Z', event: 'Upper Critical going high', severity: 'critical', sensor: 'CPU Temp', device_id: '0001', sensor_type: 'Temperature', direction: 'asserted', reading: 91, threshold: 85 },
+    { record_id: '0013', time: null, event: 'OEM record 0xe0', severity: 'info' }
+  ])
+  const unsupported = await rejection(bus.events(0x40000002))
+  t.equal(unsupported.code, 'unsupported')
+  t.match(unsupported.message, /unsupported/)
+  const timeout = await rejection(bus.events(0x40000003))
+  t.equal(timeout.code, 'timeout')
+  t.match(timeout.message, /^Error reading the event log via IPMI \(no answer/)
+})
+
+t.test('voltage, current and power sensors are devices and read into their own fields; power input_power from DCMI', async (t) => {
+  const bmc = fakeBmc('10.0.0.1', {
+    sensors: async () => [
+      { number: 0x20, name: '12V', kind: 'voltage' },
+      { number: 0x21, name: 'PSU Curr', kind: 'current' },
+      { number: 0x22, name: 'PSU Power', kind: 'power' },
+      { number: 0x23, name: 'PSU state', kind: 'other' }
+    ],
+    readSensor: async (n) => ({ 0x20: 12.1, 0x21: 7.5, 0x22: 250 } as Record<number, number>)[n],
+    powerReading: async () => 312
+  })
+  const bus = new IpmiBus([bmc, fakeBmc('10.0.0.2')])
+  t.same((await bus.scanBoard(0x40000001))[0].devices.slice(2), [
+    { device_id: '0020', device_type: 'voltage', device_info: '12V' },
+    { device_id: '0021', device_type: 'current', device_info: 'PSU Curr' },
+    { device_id: '0022', device_type: 'power', device_info: 'PSU Power' }
+  ])
+  t.same(await bus.read(0x40000001, 0x20, 'voltage'), { voltage_v: 12.1 })
+  t.same(await bus.read(0x40000001, 0x21, 'CURRENT'), { current_a: 7.5 })
+  t.same(await bus.read(0x40000001, 0x22, 'power'), { power_w: 250 })
+  t.match((await rejection(bus.read(0x40000001, 0x22, 'current'))).message, /no current sensor 0022/)
+  t.equal((await bus.power(0x40000001, 0x100, 'status')).input_power, 312, 'DCMI watts')
+  t.equal((await bus.power(0x40000002, 0x100, 'status')).input_power, 0, 'no DCMI: 0 as v1.2')
+})
+
+t.test('sensorKind: v1.2 types by sensor type; threshold sensors by unit; discrete sensors stay off the board', async (t) => {
+  const { sensorKind } = await import('../../../drivers/ipmi/bridge-connection.js')
+  const rec = (sensorType: number, eventReadingType: number, baseUnit: number, analogFormat: 'unsigned' | 'none' = 'unsigned'): Parameters<typeof sensorKind>[0] => ({
+    kind: 'full', recordId: 1, sdrVersion: 0x51, ownerId: 0x20, ownerLun: 0, channel: 0, sensorNumber: 1, entityId: 3, entityInstance: 1, logicalEntity: false,
+    sensorType, eventReadingType, analogFormat, rateUnit: 0, modifierUnitUse: 0, percentage: false, baseUnit, modifierUnit: 0, unit: '', factors: null, name: 'x'
+  })
+  const table: Array<[string, Parameters<typeof sensorKind>[0], string]> = [
+    ['temperature (0x01)', rec(0x01, 0x01, 1), 'temperature'],
+    ['fan (0x04) in RPM', rec(0x04, 0x01, 18), 'fan_speed'],
+    ['voltage (0x02) in Volts', rec(0x02, 0x01, 4), 'voltage'],
+    ['current (0x03) in Amps', rec(0x03, 0x01, 5), 'current'],
+    ['"Current" (0x03) in Watts, as some BMCs file power', rec(0x03, 0x01, 6), 'power'],
+    ['Power Supply (0x08) in Watts', rec(0x08, 0x01, 6), 'power'],
+    ['Other units (0x0b) in Watts', rec(0x0b, 0x01, 6), 'power'],
+    ['Power Supply status (sensor-specific 0x6f)', rec(0x08, 0x6f, 0), 'other'],
+    ['a voltage state sensor (discrete 0x05)', rec(0x02, 0x05, 4), 'other'],
+    ['threshold without an analog reading', rec(0x02, 0x01, 4, 'none'), 'other'],
+    ['Other units in CFM', rec(0x0b, 0x01, 17), 'other']
+  ]
+  for (const [name, r, kind] of table) t.equal(sensorKind(r), kind, name)
+})
