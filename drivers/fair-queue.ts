@@ -104,7 +104,7 @@ export class FairQueue {
       if (biggest === undefined || biggest.length <= mine + 1) return false
       const evicted = biggest[biggest.length - 1]
       this.remove(evicted)
-      evicted.fail(this.full())
+      evicted.fail(new OverloadedError(`${this.what} busy: more than ${this.limits.depth} requests waiting; this one gave its place to another client's`, this.retryAfterSeconds()))
     }
     const line = this.lines.get(job.client)
     if (line !== undefined) line.push(job)

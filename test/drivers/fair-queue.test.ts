@@ -54,7 +54,9 @@ t.test('beyond the depth: refused at once with 503 material, unless another clie
 
   // another client still gets in: A's newest waiting request gives up its place
   const b = runAs('B', () => q.run(job('b0')))
-  t.ok(await waiting[2] instanceof OverloadedError, "A's newest waiting request is refused")
+  const evicted = await waiting[2]
+  t.ok(evicted instanceof OverloadedError, "A's newest waiting request is refused")
+  t.match((evicted as Error).message, "device bus busy: more than 3 requests waiting; this one gave its place to another client's")
   t.equal(q.depth, 3)
   // B holds 1, A holds 2: a second request of B would not take from A fairly (2 <= 1 + 1)
   const b1 = await runAs('B', async () => await q.run(job('b1')).catch((err: unknown) => err))
