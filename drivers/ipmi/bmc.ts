@@ -37,7 +37,7 @@ import {
   type SdrRepositoryInfo
 } from './commands.js'
 import { DCMI_CMD, packGetPowerReadingRequest, unpackGetPowerReadingResponse, type PowerReading } from './dcmi.js'
-import { readSel } from './sel.js'
+import { getSelInfo, readSel, selVersion } from './sel.js'
 import { FRU_HEADER_LENGTH, FruFormatError, parseCommonHeader, parseFru, toAssetInfo, type AssetFru, type FruInventory } from './fru.js'
 import { convertReading, parseSdr, type SensorRecord } from './sdr.js'
 import { IpmiError, NETFN, type IpmiRequester } from './types.js'
@@ -135,6 +135,7 @@ export class BmcCommands {
   private identifyForceSupported = true
   /** DCMI Get Power Reading: 'no' once the BMC answered it with a completion code before ever answering it. */
   private dcmi: 'unknown' | 'yes' | 'no' = 'unknown'
+  private selCache: { version: string, records: Buffer[] } | undefined
 
   constructor (private readonly requester: IpmiRequester, options: BmcCommandsOptions = {}) {
     this.sdrState = { chunk: options.sdrChunk ?? 32 }
@@ -346,9 +347,18 @@ export class BmcCommands {
     return this.dcmi
   }
 
-  /** The System Event Log's raw 16-byte records, oldest first (§31). */
+  /**
+   * The System Event Log's raw 16-byte records, oldest first (§31). Kept
+   * and read again only when Get SEL Info's entry count or add/erase
+   * timestamps change, so asking an unchanged log costs one request.
+   */
   async selRecords (): Promise<Buffer[]> {
-    return await readSel(this.requester)
+    const info = await getSelInfo(this.requester)
+    const version = selVersion(info)
+    if (this.selCache?.version === version) return this.selCache.records
+    const records = await readSel(this.requester, undefined, info)
+    this.selCache = { version, records }
+    return records
   }
 
   /**
