@@ -325,9 +325,11 @@ export class BmcCommands {
 
   /**
    * DCMI Get Power Reading (DCMI v1.5 §6.6.1, system power statistics).
-   * Undefined when the BMC has no DCMI (the first completion code it answers
-   * is remembered, so such a BMC is asked once) or when it says power
-   * measurement is not active; a BMC that has answered before keeps being asked.
+   * Undefined when the BMC has no DCMI or when it says power measurement is
+   * not active. The first ask decides: a completion code, or no answer at all
+   * (some BMCs drop what they do not know), means no DCMI, and the BMC is not
+   * asked again; a BMC that has answered keeps being asked, and a refusal
+   * then is no reading this time.
    */
   async powerReading (): Promise<PowerReading | undefined> {
     if (this.dcmi === 'no') return undefined
@@ -336,9 +338,13 @@ export class BmcCommands {
       this.dcmi = 'yes'
       return reading.active ? reading : undefined
     } catch (err) {
-      if (completionCodeOf(err) === undefined) throw err
-      if (this.dcmi === 'unknown') this.dcmi = 'no'
-      return undefined
+      const refused = completionCodeOf(err) !== undefined
+      if (this.dcmi === 'unknown' && (refused || (err instanceof IpmiError && err.kind === 'timeout'))) {
+        this.dcmi = 'no'
+        return undefined
+      }
+      if (refused) return undefined
+      throw err
     }
   }
 
