@@ -10,17 +10,21 @@
  * 2. GET /scan over 20 simulated BMCs: the first scan (20 log-ins and SDR
  *    repositories read, in parallel) and the following ones (SDRs cached):
  *    target < 1 s.
+ * 3. Cipher suite 17 (RAKP-HMAC-SHA256, HMAC-SHA256-128, AES-CBC-128), which
+ *    ipmi_sim lacks: the same comparison against the BMC emulator
+ *    (`opendcre bmc-emulator emulator-configs/bmc-emulator.json`, its own
+ *    process), the bridge versus `ipmitool -C 17 sensor reading` per call.
  *
  *   npm run bench:ipmi
  *   npm run bench:ipmi -- --rounds 5 --duration 5 --bmcs 20
  */
-import { execFile } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { packageRoot } from '../plugins/paths.js'
-import { startSim, type Sim } from '../test/ipmi/sim.js'
+import { freeUdpPort, startSim, waitForBmc, type Sim } from '../test/ipmi/sim.js'
 import { load, median, start, stop, type Sample } from './harness.js'
 
 const { values } = parseArgs({
@@ -55,15 +59,15 @@ function bmcConfig (sims: Sim[]): string {
   return file
 }
 
-async function ipmitoolReads (sim: Sim, seconds: number): Promise<number> {
-  const args = ['-I', 'lanplus', '-H', sim.host, '-p', String(sim.port), '-U', sim.user, '-P', sim.password, '-C', '3', 'sensor', 'reading', 'CPU1 Temp']
+async function ipmitoolReads (sim: Pick<Sim, 'host' | 'port' | 'user' | 'password'>, seconds: number, suite = 3, expect = /CPU1 Temp\s+\| 48\.5/): Promise<number> {
+  const args = ['-I', 'lanplus', '-H', sim.host, '-p', String(sim.port), '-U', sim.user, '-P', sim.password, '-C', String(suite), 'sensor', 'reading', 'CPU1 Temp']
   const until = Date.now() + seconds * 1000
   const started = Date.now()
   let calls = 0
   while (Date.now() < until) {
     await new Promise<void>((resolve, reject) => {
       execFile('ipmitool', args, { timeout: 10_000 }, (err, stdout) => {
-        if (err !== null || !/CPU1 Temp\s+\| 48\.5/.test(stdout)) reject(new Error(`ipmitool failed: ${err?.message ?? stdout}`))
+        if (err !== null || !expect.test(stdout)) reject(new Error(`ipmitool failed: ${err?.message ?? stdout}`))
         else resolve()
       })
     })
@@ -108,6 +112,28 @@ try {
   const warmScans: number[] = []
   for (let i = 0; i < 10; i++) warmScans.push(await timeScan())
   await stop(many)
+  for (const sim of sims) await sim.stop()
+
+  // 3. suite 17 against the BMC emulator in its own process
+  const emuPort = await freeUdpPort()
+  const emulator: ChildProcess = spawn(process.execPath, [join(packageRoot, 'dist', 'cli.js'), 'bmc-emulator', '--host', '127.0.0.1', '--port', String(emuPort),
+    join(packageRoot, 'emulator-configs', 'bmc-emulator.json')], { stdio: 'ignore' })
+  cleanups.push(async () => { if (emulator.exitCode === null) { emulator.kill(); await new Promise((resolve) => emulator.once('exit', resolve)) } })
+  if (!await waitForBmc('127.0.0.1', emuPort, 10_000)) throw new Error('the BMC emulator did not answer')
+  const emuBmc = { host: '127.0.0.1', port: emuPort, user: 'ADMIN', password: 'ADMIN' }
+  const file17 = join(dir, 'bmc_config-17.json')
+  writeFileSync(file17, JSON.stringify({ bmcs: [{ bmc_ip: '127.0.0.1', bmc_port: emuPort, username: 'ADMIN', password: 'ADMIN', cipher_suite: 17 }] }))
+  const s17 = await start('opendcre-options', JSON.stringify({ bmcConfig: file17 }))
+  const url17 = `http://127.0.0.1:${s17.port}/opendcre/1.2/read/temperature/40000001/0001`
+  const warm17 = await load(url17, { seconds: 1, connections: 1 })
+  if (warm17.non2xx > 0 || warm17.errors > 0) throw new Error('the bridge did not read the emulated sensor over suite 17')
+  const bridge17: Sample[] = []
+  const tool17: number[] = []
+  for (let round = 0; round < rounds; round++) {
+    bridge17.push(await load(url17, { seconds: duration, connections: 1, pid: s17.child.pid }))
+    tool17.push(await ipmitoolReads(emuBmc, duration, 17, /CPU1 Temp\s+\| \d+/))
+  }
+  await stop(s17)
 
   const fmt = (n: number, digits = 0): string => n.toFixed(digits)
   const rps1 = median(bridge1.map((s) => s.rps))
@@ -126,7 +152,16 @@ try {
     `Bridge / ipmitool, same round: ${fmt(median(ratios), 1)}x (rounds: ${ratios.map((r) => `${fmt(r, 1)}x`).join(', ')}; target >= 10x)`,
     '',
     `GET /scan over ${bmcCount} ipmi_sim BMCs (plus the emulator's boards): first ${fmt(cold)} ms (log-ins and SDR reads), ` +
-      `then median ${fmt(median(warmScans))} ms, max ${fmt(Math.max(...warmScans))} ms over ${warmScans.length} scans (target < 1000 ms)`
+      `then median ${fmt(median(warmScans))} ms, max ${fmt(Math.max(...warmScans))} ms over ${warmScans.length} scans (target < 1000 ms)`,
+    '',
+    'Cipher suite 17 (RAKP-HMAC-SHA256, HMAC-SHA256-128, AES-CBC-128) against the BMC emulator in its own process:',
+    '',
+    '| sensor read, suite 17 | reads/s | p50 ms | p99 ms | server CPU µs/read |',
+    '|---|---:|---:|---:|---:|',
+    `| bridge, GET /read/temperature/40000001/0001, 1 connection | ${fmt(median(bridge17.map((s) => s.rps)))} | ${fmt(median(bridge17.map((s) => s.p50)), 1)} | ${fmt(median(bridge17.map((s) => s.p99)), 1)} | ${fmt(median(bridge17.map((s) => s.cpuUs)))} |`,
+    `| ipmitool -C 17 sensor reading, one process per call | ${fmt(median(tool17), 1)} | ${fmt(1000 / median(tool17), 1)} | - | - |`,
+    '',
+    `Bridge / ipmitool over suite 17, same round: ${fmt(median(bridge17.map((s, i) => s.rps / tool17[i])), 1)}x`
   ].join('\n') + '\n')
 } finally {
   for (const fn of cleanups.reverse()) await fn()

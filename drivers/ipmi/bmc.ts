@@ -37,7 +37,7 @@ import {
   type SdrRepositoryInfo
 } from './commands.js'
 import { DCMI_CMD, packGetPowerReadingRequest, unpackGetPowerReadingResponse, type PowerReading } from './dcmi.js'
-import { readSel } from './sel.js'
+import { getSelInfo, readSel, selVersion } from './sel.js'
 import { FRU_HEADER_LENGTH, FruFormatError, parseCommonHeader, parseFru, toAssetInfo, type AssetFru, type FruInventory } from './fru.js'
 import { convertReading, parseSdr, type SensorRecord } from './sdr.js'
 import { IpmiError, NETFN, type IpmiRequester } from './types.js'
@@ -135,6 +135,7 @@ export class BmcCommands {
   private identifyForceSupported = true
   /** DCMI Get Power Reading: 'no' once the BMC answered it with a completion code before ever answering it. */
   private dcmi: 'unknown' | 'yes' | 'no' = 'unknown'
+  private selCache: { version: string, records: Buffer[] } | undefined
 
   constructor (private readonly requester: IpmiRequester, options: BmcCommandsOptions = {}) {
     this.sdrState = { chunk: options.sdrChunk ?? 32 }
@@ -324,9 +325,11 @@ export class BmcCommands {
 
   /**
    * DCMI Get Power Reading (DCMI v1.5 §6.6.1, system power statistics).
-   * Undefined when the BMC has no DCMI (the first completion code it answers
-   * is remembered, so such a BMC is asked once) or when it says power
-   * measurement is not active; a BMC that has answered before keeps being asked.
+   * Undefined when the BMC has no DCMI or when it says power measurement is
+   * not active. The first ask decides: a completion code, or no answer at all
+   * (some BMCs drop what they do not know), means no DCMI, and the BMC is not
+   * asked again; a BMC that has answered keeps being asked, and a refusal
+   * then is no reading this time.
    */
   async powerReading (): Promise<PowerReading | undefined> {
     if (this.dcmi === 'no') return undefined
@@ -335,9 +338,13 @@ export class BmcCommands {
       this.dcmi = 'yes'
       return reading.active ? reading : undefined
     } catch (err) {
-      if (completionCodeOf(err) === undefined) throw err
-      if (this.dcmi === 'unknown') this.dcmi = 'no'
-      return undefined
+      const refused = completionCodeOf(err) !== undefined
+      if (this.dcmi === 'unknown' && (refused || (err instanceof IpmiError && err.kind === 'timeout'))) {
+        this.dcmi = 'no'
+        return undefined
+      }
+      if (refused) return undefined
+      throw err
     }
   }
 
@@ -346,9 +353,18 @@ export class BmcCommands {
     return this.dcmi
   }
 
-  /** The System Event Log's raw 16-byte records, oldest first (§31). */
+  /**
+   * The System Event Log's raw 16-byte records, oldest first (§31). Kept
+   * and read again only when Get SEL Info's entry count or add/erase
+   * timestamps change, so asking an unchanged log costs one request.
+   */
   async selRecords (): Promise<Buffer[]> {
-    return await readSel(this.requester)
+    const info = await getSelInfo(this.requester)
+    const version = selVersion(info)
+    if (this.selCache?.version === version) return this.selCache.records
+    const records = await readSel(this.requester, undefined, info)
+    this.selCache = { version, records }
+    return records
   }
 
   /**

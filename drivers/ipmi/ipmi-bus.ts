@@ -292,7 +292,8 @@ export class IpmiBus implements Bus {
     return await this.call(async () => {
       if (action !== 'status') await bmc.ops.chassisControl(action)
       const status = await bmc.ops.chassisStatus()
-      const inputPower = await bmc.ops.powerReading?.()
+      // best effort: the power state answered; a failed DCMI reading is input_power 0, as v1.2 always had
+      const inputPower = await bmc.ops.powerReading?.().catch(() => undefined)
       return { ...FIXED_POWER_FIELDS, input_power: inputPower ?? 0, power_ok: !status.powerFault, power_status: status.power }
     }, (reason) => `Error returned from BMC in controlling power via IPMI (${reason}).`)
   }

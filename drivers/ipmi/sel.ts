@@ -67,14 +67,24 @@ export function unpackGetSelEntryResponse (data: Buffer): { nextRecordId: number
   return { nextRecordId: data.readUInt16LE(0), record: Buffer.from(data.subarray(2, 2 + SEL_RECORD_LENGTH)) }
 }
 
+export async function getSelInfo (requester: IpmiRequester): Promise<SelInfo> {
+  return unpackGetSelInfoResponse(await requester.request(NETFN.storage, SEL_CMD.getSelInfo))
+}
+
+/** What identifies one state of the log: an entry added, deleted or the log cleared changes it. */
+export function selVersion (info: SelInfo): string {
+  return `${info.entries}/${info.addTimestamp}/${info.eraseTimestamp}`
+}
+
 /**
- * Walks the SEL from the first record until the next record id is 0xffff.
+ * Walks the SEL from the first record until the next record id is 0xffff
+ * (`known`: Get SEL Info's answer when the caller already asked).
  * Reserves the SEL when the BMC supports it (a reservation cancelled by a
  * new entry, 0xc5, restarts the walk under a fresh one, a few times at
  * most); refuses to loop on a next id seen before.
  */
-export async function readSel (requester: IpmiRequester, maxRecords = 4096): Promise<Buffer[]> {
-  const info = unpackGetSelInfoResponse(await requester.request(NETFN.storage, SEL_CMD.getSelInfo))
+export async function readSel (requester: IpmiRequester, maxRecords = 4096, known?: SelInfo): Promise<Buffer[]> {
+  const info = known ?? await getSelInfo(requester)
   if (info.entries === 0) return []
   for (let attempt = 0; ; attempt++) {
     const reservation = info.reserveSupported ? unpackReserveSelResponse(await requester.request(NETFN.storage, SEL_CMD.reserveSel)) : 0

@@ -63,9 +63,19 @@ t.test('BmcCommands.powerReading: DCMI or not, asked once on a BMC without it', 
   t.equal((await cmds.powerReading())?.currentWatts, 312, 'and it is asked again')
 
   t.equal(await new BmcCommands(requester([hex('dc 3801 7800 c201 2c01 00812469 e8030000 00')])).powerReading(), undefined, 'measurement not active: no reading')
-  const failing: IpmiRequester = { request: async () => { throw new IpmiError('timeout', 'no answer') } }
-  const err = await new BmcCommands(failing).powerReading().then(() => undefined, (e: unknown) => e)
-  t.ok(err instanceof IpmiError && err.kind === 'timeout', 'a timeout is not "no DCMI": it fails the request')
+  let silentAsked = 0
+  const silent: IpmiRequester = { request: async () => { silentAsked++; throw new IpmiError('timeout', 'no answer') } }
+  const dropsDcmi = new BmcCommands(silent)
+  t.equal(await dropsDcmi.powerReading(), undefined, 'no answer to the first ask: no DCMI')
+  t.equal(await dropsDcmi.powerReading(), undefined)
+  t.equal(silentAsked, 1, 'a BMC that drops DCMI requests is asked once')
+  let fails = false
+  const later: IpmiRequester = { request: async () => { if (fails) throw new IpmiError('timeout', 'no answer'); return reading } }
+  const laterCmds = new BmcCommands(later)
+  t.equal((await laterCmds.powerReading())?.currentWatts, 312)
+  fails = true
+  const err = await laterCmds.powerReading().then(() => undefined, (e: unknown) => e)
+  t.ok(err instanceof IpmiError && err.kind === 'timeout', 'a BMC with DCMI that stops answering: the error is passed on (the bus reports input_power 0)')
 })
 
 t.test('the power command: input_power from DCMI over a real RMCP+ session (suite 17) to a fake BMC', async (t) => {
@@ -90,4 +100,24 @@ t.test('the power command: input_power from DCMI over a real RMCP+ session (suit
   t.equal((await get(app, '/power/status/40000001/0100')).json().input_power, 287, 'a fresh reading per request')
   const session = [...fake.sessions.values()][0]
   t.same([session.auth, session.integrity, session.confidentiality], [3, 4, 1], 'over cipher suite 17')
+})
+
+t.test('a BMC that silently drops DCMI requests: the first power command still answers (input_power 0), later ones do not ask', async (t) => {
+  const fake = new FakeBmc({
+    handler: (netFn, cmd) => (netFn === 0x00 && cmd === 0x01 ? { cc: 0, data: [0x01, 0x00, 0x00] } : { cc: 0xc1 }),
+    drop: (netFn) => netFn === 0x2c
+  })
+  const dir = mkdtempSync(join(tmpdir(), 'dcmi-'))
+  const file = join(dir, 'bmc_config.json')
+  writeFileSync(file, JSON.stringify({ timeout_ms: 1500, bmcs: [{ bmc_ip: 'fake-bmc', username: 'ADMIN', password: 'ADMIN', cipher_suite: 17 }] }))
+  const app = await build(t, { bmcConfig: file, ipmiConnect: (entry) => connectBmc(entry, { transport: fake.factory }) })
+  const first = await get(app, '/power/status/40000001/0100')
+  t.equal(first.statusCode, 200)
+  t.same([first.json().power_status, first.json().input_power], ['on', 0])
+  const dcmiAsked = fake.seen.filter((r) => r.netFn === 0x2c).length
+  const started = Date.now()
+  const second = await get(app, '/power/status/40000001/0100')
+  t.same([second.statusCode, second.json().input_power], [200, 0])
+  t.ok(Date.now() - started < 1000, 'no wait for DCMI the second time')
+  t.equal(fake.seen.filter((r) => r.netFn === 0x2c).length, dcmiAsked, 'not asked again')
 })

@@ -208,6 +208,11 @@ t.test('voltage, current and power sensors are devices and read into their own f
   t.match((await rejection(bus.read(0x40000001, 0x22, 'current'))).message, /no current sensor 0022/)
   t.equal((await bus.power(0x40000001, 0x100, 'status')).input_power, 312, 'DCMI watts')
   t.equal((await bus.power(0x40000002, 0x100, 'status')).input_power, 0, 'no DCMI: 0 as v1.2')
+  const flaky = new IpmiBus([fakeBmc('10.0.0.3', { powerReading: async () => { throw new IpmiError('timeout', 'no answer') } })])
+  const status = await bus.power(0x40000001, 0x100, 'on')
+  t.equal(status.power_status, 'on')
+  t.same(await flaky.power(0x40000001, 0x100, 'status'), { input_power: 0, input_voltage: 0, output_current: 0, over_current: false, pmbus_raw: '0,0,0,0', power_ok: true, power_status: 'off', under_voltage: false },
+    'a failed DCMI reading does not fail the power command: input_power 0')
 })
 
 t.test('sensorKind: v1.2 types by sensor type; threshold sensors by unit; discrete sensors stay off the board', async (t) => {

@@ -5,6 +5,7 @@
  * sent by `ipmitool raw` and the result compared with `ipmitool sel list`.
  */
 import t from 'tap'
+import { BmcCommands } from '../../../drivers/ipmi/bmc.js'
 import { decodeSelRecord, packGetSelEntryRequest, readSel, sensorTypeName, unpackGetSelInfoResponse, SEL_CMD } from '../../../drivers/ipmi/sel.js'
 import { IpmiCompletionError, IpmiError, NETFN, type IpmiRequester } from '../../../drivers/ipmi/types.js'
 import { startSim } from './ipmi-test-kit.js'
@@ -139,6 +140,18 @@ t.test('readSel: no reservation support -> reservation id 0; an empty log is no 
 
 t.test('readSel: a log whose next id points back is refused, not walked forever', async (t) => {
   await t.rejects(readSel(scripted([r1, r2], { loop: true })), /loops/)
+})
+
+t.test('BmcCommands.selRecords: an unchanged log (Get SEL Info) is not read again; a new entry is', async (t) => {
+  const records = [r1, r2]
+  const req = scripted(records)
+  const cmds = new BmcCommands(req)
+  t.equal((await cmds.selRecords()).length, 2)
+  const first = req.log.length
+  t.equal((await cmds.selRecords()).length, 2)
+  t.same(req.log.slice(first), ['info'], 'one request for an unchanged log')
+  records.push(r3)
+  t.same((await cmds.selRecords()).map((r) => r.readUInt16LE(0)), [1, 2, 3], 'a new entry: read again')
 })
 
 t.test('live ipmi_sim bmc-a: the SEL read by `ipmitool raw` requests matches `ipmitool sel list`', async (t) => {
