@@ -11,10 +11,12 @@ import { describeAuth } from './plugins/auth.js'
 import { ROLES, type Role } from './plugins/auth/provider.js'
 import { addUser } from './plugins/auth/users-file.js'
 import { OPENDCRE_VERSION, resolveConfig } from './plugins/config.js'
+import { redfishEmulator } from './drivers/redfish-emulator/emulator-cli.js'
 import { AUDIT_LOG, buildServer, createLogger, exposedWithoutAuth, tuneRuntime } from './server.js'
 
 const USAGE = `usage: opendcre serve [options]
        opendcre emulator --device PATH [--baud N] [--log-level LEVEL] CONFIG
+       opendcre redfish-emulator [--host H] [--port P] [--count N] [--tls-cert F --tls-key F] [CONFIG]
        opendcre user add NAME --role viewer|operator --users FILE
        opendcre COMMAND [ARGS] [--url URL] [--json] [--user NAME | --token TOKEN]
 
@@ -37,6 +39,7 @@ opendcre serve: the REST API
   --serial DEVICE     run the device bus on a serial device (e.g. /dev/ttyAMA0)
   --config FILE       an opendcre_config.json
   --bmc-config FILE   the IPMI bridge's bmc_config.json
+  --redfish-config FILE  Redfish servers (redfish_config.json)
   --hardware TYPE     emulator (default) or rpi-hat-v1: wake and configure the
                       OpenDCRE HAT's power-line modem over GPIO at startup
                       (the bus is then --serial, or serial_default)
@@ -72,6 +75,16 @@ socat PTY pair, say), answering the byte protocol from CONFIG
   --device PATH       the serial device to serve on (a socat PTY end is used
                       as a raw tty; a real serial port is opened at --baud)
   --baud N            line speed (default 115200)
+
+opendcre redfish-emulator: emulated Redfish BMCs over HTTP(S), stateful,
+with SessionService and Basic (CONFIG default:
+emulator-configs/redfish-emulator.json, user ADMIN / password ADMIN)
+  --host H            address to listen on (default 127.0.0.1)
+  --port P            first port (default 8000; 0: ephemeral ports)
+  --count N           N servers on consecutive ports (default 1)
+  --tls-cert FILE, --tls-key FILE   serve HTTPS
+  Faults for tests: POST /emulator/faults {"latency_ms", "fail_status",
+  "fail_count", "drop_count", "expire_sessions", "away_ms"}
 `
 
 function fail (message: string): never {
@@ -332,6 +345,8 @@ async function main (argv: string[]): Promise<void> {
       return await emulator(rest)
     case 'user':
       return await user(rest)
+    case 'redfish-emulator':
+      return await redfishEmulator(rest, fail, USAGE)
     case undefined:
     case '-h':
     case '--help':
