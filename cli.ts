@@ -117,6 +117,7 @@ async function serve (args: string[]): Promise<void> {
         serial: { type: 'string' },
         config: { type: 'string' },
         'bmc-config': { type: 'string' },
+        'redfish-config': { type: 'string' },
         hardware: { type: 'string' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
@@ -158,6 +159,7 @@ async function serve (args: string[]): Promise<void> {
       serial: values.serial,
       config: values.config,
       bmcConfig: values['bmc-config'],
+      redfishConfig: values['redfish-config'],
       hardware: values.hardware,
       tlsCert: values['tls-cert'],
       tlsKey: values['tls-key'],
@@ -183,7 +185,9 @@ async function serve (args: string[]): Promise<void> {
       loggerInstance: createLogger(values['log-level'] ?? 'info', logDir),
       auditLog: join(logDir, AUDIT_LOG),
       rateLimit: parseRateLimit(values['rate-limit']),
-      corsOrigin: values['cors-origin']
+      corsOrigin: values['cors-origin'],
+      // no backend named at all: one emulated Redfish server in-process beside the emulated bus
+      redfish: [values.emulator, values.serial, values.config, values['bmc-config'], values['redfish-config']].every((v) => v === undefined) ? { embedded: true } : undefined
     })
     const address = await server.listen({ host: config.host, port: config.port })
     const auth = describeAuth(config.auth)
@@ -194,7 +198,7 @@ async function serve (args: string[]): Promise<void> {
       version: OPENDCRE_VERSION,
       address,
       prefix: `${config.endpointPrefix}/${config.apiVersion}`,
-      backends: { device_bus: config.bus, hardware: config.hardware, ipmi: config.bmcConfig ?? null },
+      backends: { device_bus: config.bus, hardware: config.hardware, ipmi: config.bmcConfig ?? null, redfish: config.redfishConfig ?? null },
       configs: { opendcre: config.configFile ?? null, emulator: config.bus.kind === 'emulator' ? config.bus.file : null, bmc: config.bmcConfig ?? null },
       auth,
       log_dir: logDir

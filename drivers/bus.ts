@@ -29,6 +29,9 @@ export type Reading =
   | { speed_rpm: number | bigint }
   | { led_state: LedState }
   | { device_raw: number | bigint }
+  | { voltage: number }
+  | { current: number }
+  | { power: number }
 
 export interface LedStatus {
   led_state: string
@@ -49,6 +52,8 @@ export interface AssetInfo {
   board_info?: Record<string, string>
   chassis_info?: Record<string, string>
   product_info?: Record<string, string>
+  /** Redfish: the service's URL (no credentials). */
+  service_url?: string
 }
 
 /**
@@ -80,6 +85,18 @@ export interface BusStatus {
   metrics: MetricFamily[]
 }
 
+/** One event log entry (an IPMI SEL record, a Redfish LogEntry). */
+export interface BusEvent {
+  id: number | string
+  /** ISO 8601. */
+  timestamp: string
+  sensor: string
+  sensor_type: string
+  event: string
+  direction: 'asserted' | 'deasserted'
+  severity: string
+}
+
 export interface Bus {
   /** A name for logs and errors ("device bus", "ipmi"). */
   readonly name: string
@@ -100,6 +117,8 @@ export interface Bus {
   led: (boardId: number, deviceId: number, state?: LedState) => Promise<LedStatus>
   /** `rpm`: the validated text from the URL, sent as given. */
   fan: (boardId: number, deviceId: number, rpm?: string) => Promise<{ speed_rpm: number | bigint }>
+  /** The board's event log, oldest first (backends that keep one). */
+  events?: (boardId: number) => Promise<BusEvent[]>
   close: () => Promise<void>
 }
 

@@ -25,6 +25,7 @@ export const OpenDcreConfigFileSchema = Type.Object({
   retry_limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 20, errorMessage: 'must be an integer from 0 to 20' })),
   time_slice: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, errorMessage: 'must be an integer from 0 to 255' })),
   bmc_config: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
+  redfish_config: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
   read_timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000, errorMessage: 'must be an integer from 1 to 60000' })),
   auth: Type.Optional(Type.Object({
     users_file: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
@@ -76,6 +77,8 @@ export interface OpenDcreConfig {
   /** emulator (any bus, the default) or rpi-hat-v1 (the HAT's modem is set up at startup). */
   hardware: HardwareType
   bmcConfig?: string
+  /** Redfish servers (redfish_config.json). */
+  redfishConfig?: string
   /** The host MAC address that seeds the scan-all board id. */
   macAddress: string
   configFile?: string
@@ -98,6 +101,8 @@ export interface ConfigOptions {
   serial?: string
   config?: string
   bmcConfig?: string
+  /** Redfish servers (redfish_config.json). */
+  redfishConfig?: string
   readTimeoutMs?: number
   hardware?: string
   tlsCert?: string
@@ -160,6 +165,7 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     ? { kind: 'serial', device: serial }
     : { kind: 'emulator', file: options.emulator ?? DEFAULT_EMULATOR_CONFIG }
   const bmcConfig = options.bmcConfig ?? (file.bmc_config !== undefined ? resolve(base, file.bmc_config) : undefined)
+  const redfishConfig = options.redfishConfig ?? (file.redfish_config !== undefined ? resolve(base, file.redfish_config) : undefined)
   const tls = resolveTls(options, file, base, options.config)
   const auth = resolveAuth(options, file, base, options.config ?? 'opendcre_config.json')
   return {
@@ -177,6 +183,7 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     bus,
     hardware: hardware as HardwareType,
     bmcConfig,
+    redfishConfig,
     macAddress: hostMacAddress(),
     configFile: options.config,
     auth

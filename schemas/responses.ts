@@ -12,7 +12,7 @@ const str = (): TSchema => Type.String()
 
 export const TestStatus = Type.Object({ status: Type.String() }, { $id: 'TestStatus', title: 'OpenDCRE Test Status' })
 
-export const DEVICE_TYPES = ['temperature', 'thermistor', 'humidity', 'led', 'system', 'power', 'fan_speed', 'pressure'] as const
+export const DEVICE_TYPES = ['temperature', 'thermistor', 'humidity', 'led', 'system', 'power', 'fan_speed', 'pressure', 'voltage', 'current'] as const
 
 export const ScannedDevice = Type.Object({
   device_id: Type.String(),
@@ -37,9 +37,12 @@ export const Version = Type.Object({
 export const Reading = Type.Object({
   device_raw: Type.Optional(Type.Integer()),
   humidity: Type.Optional(Type.Number()),
+  current: Type.Optional(Type.Number()),
   led_state: Type.Optional(Type.String()),
+  power: Type.Optional(Type.Number()),
   speed_rpm: Type.Optional(Type.Integer()),
-  temperature_c: Type.Optional(Type.Number())
+  temperature_c: Type.Optional(Type.Number()),
+  voltage: Type.Optional(Type.Number())
 }, { $id: 'Reading', title: 'OpenDCRE Device Reading' })
 
 export const AssetInformation = Type.Object({
@@ -62,7 +65,8 @@ export const AssetInformation = Type.Object({
     product_name: Type.Optional(str()),
     serial_number: Type.Optional(str()),
     version: Type.Optional(str())
-  }))
+  })),
+  service_url: Type.Optional(str())
 }, { $id: 'AssetInformation', title: 'OpenDCRE Asset Information' })
 
 export const PowerStatus = Type.Object({
@@ -135,7 +139,7 @@ export const documented: DocumentedSchema[] = [
     schema: BoardsDevices,
     renames: { 'boards.board_index': { to: 'boards.board_id', why: 'the reference example and v1.2 responses say board_id' } },
     additions: { 'boards.devices.device_info': 'IPMI bridge: the SDR id string (protocol.md §8)' },
-    narrowed: { 'boards.devices.device_type': "'none' added to the enum for device types v1.2 cannot name" }
+    narrowed: { 'boards.devices.device_type': "'none' added to the enum for device types v1.2 cannot name; voltage and current for Redfish sensors" }
   },
   { file: 'version.json', schema: Version },
   {
@@ -145,10 +149,13 @@ export const documented: DocumentedSchema[] = [
       humidity: 'humidity devices (protocol.md §5)',
       speed_rpm: 'fan_speed devices',
       led_state: 'led devices',
-      device_raw: 'other device types (protocol.md §3)'
+      device_raw: 'other device types (protocol.md §3)',
+      voltage: 'Redfish voltage sensors (volts)',
+      current: 'Redfish current sensors (amperes)',
+      power: 'Redfish power sensors (watts)'
     }
   },
-  { file: 'asset-information.json', schema: AssetInformation },
+  { file: 'asset-information.json', schema: AssetInformation, additions: { service_url: 'Redfish boards: the service URL' } },
   { file: 'power-status.json', schema: PowerStatus },
   { file: 'boot-target.json', schema: BootTarget },
   {

@@ -10,7 +10,7 @@ import { RedfishEmulatorService, redfishError, type RedfishAnswer } from './emul
  * sessions (SessionService, X-Auth-Token) and HTTP Basic, and fault
  * injection for tests. Faults are set from code (`faults`) or over HTTP:
  * POST /emulator/faults {"latency_ms", "fail_status", "fail_count",
- * "drop_count", "expire_sessions", "away_ms"} (outside /redfish, no auth).
+ * "drop_count", "drop_method", "expire_sessions", "away_ms"} (outside /redfish, no auth).
  */
 
 export interface EmulatorFaults {
@@ -19,8 +19,9 @@ export interface EmulatorFaults {
   /** The next `failCount` requests under /redfish/v1 answer `failStatus` (a 5xx). */
   failStatus: number
   failCount: number
-  /** The next `dropCount` requests get their connection closed without an answer. */
+  /** The next `dropCount` requests (of `dropMethod` only, when set) get their connection closed without an answer. */
   dropCount: number
+  dropMethod?: string
 }
 
 export interface RedfishEmulatorServerOptions {
@@ -144,8 +145,9 @@ export class RedfishEmulatorServer {
       this.send(res, this.faultControl(method, text))
       return
     }
+    if (method in this.service.requests) this.service.requests[method as keyof RedfishEmulatorService['requests']]++
     if (path.startsWith('/redfish/v1')) {
-      if (this.faults.dropCount > 0) {
+      if (this.faults.dropCount > 0 && (this.faults.dropMethod === undefined || this.faults.dropMethod === method)) {
         this.faults.dropCount--
         req.socket.destroy()
         return
@@ -170,7 +172,6 @@ export class RedfishEmulatorServer {
 
   private route (method: string, path: string, req: IncomingMessage, body: unknown): RedfishAnswer {
     const p = path.replace(/\/$/, '')
-    if (method in this.service.requests) this.service.requests[method as keyof RedfishEmulatorService['requests']]++
     // the version document, the service root and logging in are open (DSP0266 §13.3.1)
     if (p === '/redfish' || p === '/redfish/v1' || p === '/redfish/v1/odata' || p === '/redfish/v1/$metadata') {
       if (method !== 'GET' && method !== 'HEAD') return redfishError(405, 'OperationNotAllowed', `${method} is not allowed here.`)
@@ -271,6 +272,7 @@ export class RedfishEmulatorServer {
     if (f.fail_status !== undefined) this.faults.failStatus = int(f.fail_status) ?? this.faults.failStatus
     if (f.fail_count !== undefined) this.faults.failCount = int(f.fail_count) ?? this.faults.failCount
     if (f.drop_count !== undefined) this.faults.dropCount = int(f.drop_count) ?? this.faults.dropCount
+    if (f.drop_method !== undefined) this.faults.dropMethod = typeof f.drop_method === 'string' && f.drop_method !== '' ? f.drop_method : undefined
     if (f.expire_sessions === true) this.expireSessions()
     const awayMs = int(f.away_ms)
     if (awayMs !== undefined && awayMs > 0) {
