@@ -167,10 +167,10 @@ export class RedfishEmulatorServer {
         return
       }
     }
-    this.send(res, this.route(method, path, req, body), method === 'HEAD')
+    this.send(res, this.route(method, path, url, req, body), method === 'HEAD')
   }
 
-  private route (method: string, path: string, req: IncomingMessage, body: unknown): RedfishAnswer {
+  private route (method: string, path: string, url: URL, req: IncomingMessage, body: unknown): RedfishAnswer {
     const p = path.replace(/\/$/, '')
     // the version document, the service root and logging in are open (DSP0266 §13.3.1)
     if (p === '/redfish' || p === '/redfish/v1' || p === '/redfish/v1/odata' || p === '/redfish/v1/$metadata') {
@@ -197,7 +197,10 @@ export class RedfishEmulatorServer {
       }
       if (method === 'GET') return { status: 200, body: { '@odata.id': p, '@odata.type': '#Session.v1_3_0.Session', Id: session.id, Name: 'User Session', UserName: session.user } }
     }
-    if (method === 'GET' || method === 'HEAD') return this.service.get(p)
+    if (method === 'GET' || method === 'HEAD') {
+      const expand = url.searchParams.get('$expand')
+      return this.service.get(p, expand !== null && /^[.*](\(\$levels=1\))?$/.test(expand))
+    }
     if (method === 'POST' && p === '/redfish/v1/Systems/1/Actions/ComputerSystem.Reset') return this.service.reset(body)
     if (method === 'PATCH') {
       const current = this.service.etag(p)

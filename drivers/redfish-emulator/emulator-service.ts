@@ -129,10 +129,16 @@ export class RedfishEmulatorService {
     return sensor.type === 'fan' ? Math.round(value) : Math.round(value * 100) / 100
   }
 
-  /** GET: the resource at `path`, with its ETag. */
-  get (path: string): RedfishAnswer {
+  /**
+   * GET: the resource at `path`, with its ETag. `expand` ($expand=. or *,
+   * DSP0266 §7.3.1, one level): a collection's members come whole.
+   */
+  get (path: string, expand = false): RedfishAnswer {
     const body = this.resource(path)
     if (body === undefined) return redfishError(404, 'ResourceNotFound', `The resource at ${path} was not found.`)
+    if (expand && Array.isArray(body.Members)) {
+      body.Members = (body.Members as Json[]).map((m) => (typeof m['@odata.id'] === 'string' && Object.keys(m).length === 1 ? this.resource(m['@odata.id']) ?? m : m))
+    }
     const etag = etagOf(body)
     if (path === SYSTEM || path === CHASSIS) body['@odata.etag'] = etag
     return { status: 200, body, headers: { etag } }
@@ -228,6 +234,7 @@ export class RedfishEmulatorService {
       Systems: { '@odata.id': `${ROOT}/Systems` },
       Chassis: { '@odata.id': `${ROOT}/Chassis` },
       Managers: { '@odata.id': `${ROOT}/Managers` },
+      ProtocolFeaturesSupported: { ExpandQuery: { ExpandAll: true, Levels: true, MaxLevels: 1, Links: false, NoLinks: true } },
       Links: {}
     }
     if (this.sessionService) {

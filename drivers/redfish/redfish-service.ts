@@ -123,6 +123,9 @@ export class RedfishService {
     let manager: string | undefined = Array.isArray(system.Links?.ManagedBy) ? odataId(system.Links.ManagedBy[0]) : undefined
     if (manager === undefined && odataId(root.Managers) !== undefined) manager = members((await this.get(odataId(root.Managers) as string)).body)[0]
 
+    // $expand (DSP0266 §7.3.1) where the service offers it: a Sensors collection in one GET, not one per sensor
+    const expandQuery = root.ProtocolFeaturesSupported?.ExpandQuery
+    const expand = expandQuery?.NoLinks === true ? '?$expand=.($levels=1)' : expandQuery?.ExpandAll === true ? '?$expand=*($levels=1)' : ''
     const sensors: Array<Omit<RedfishSensor, 'deviceId'>> = []
     let style: Inventory['style'] = 'none'
     for (const chassisUri of chassis) {
@@ -130,7 +133,7 @@ export class RedfishService {
       const sensorsUri = odataId(body.Sensors)
       if (sensorsUri !== undefined) {
         style = 'sensors'
-        sensors.push(...await this.sensorsCollection(sensorsUri))
+        sensors.push(...await this.sensorsCollection(sensorsUri, expand))
       } else {
         if (style === 'none' && (odataId(body.Thermal) !== undefined || odataId(body.Power) !== undefined)) style = 'legacy'
         sensors.push(...await this.legacySensors(body))
@@ -147,8 +150,8 @@ export class RedfishService {
   }
 
   /** A Sensors collection: members may come expanded (with Reading) or as links. */
-  private async sensorsCollection (uri: string): Promise<Array<Omit<RedfishSensor, 'deviceId'>>> {
-    const collection = (await this.get(uri)).body as Json
+  private async sensorsCollection (uri: string, expand: string): Promise<Array<Omit<RedfishSensor, 'deviceId'>>> {
+    const collection = (await this.get(uri + expand)).body as Json
     const list: Json[] = Array.isArray(collection.Members) ? collection.Members : []
     const bodies = await Promise.all(list.map(async (m) => (m.ReadingType !== undefined || m.ReadingUnits !== undefined ? m : (await this.get(odataId(m) as string)).body as Json)))
     const found: Array<Omit<RedfishSensor, 'deviceId'>> = []

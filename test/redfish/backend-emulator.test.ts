@@ -56,8 +56,10 @@ t.test('a Redfish server is board 70000001: scan, version, reads, power, led, bo
     ['4001', 'current', 'PSU1 Input Current'],
     ['5001', 'power', 'Total Power']
   ], 'one device per sensor, by kind, then by the sensor\'s URI (natural order), with the Redfish Name')
+  const getsBefore = emu.service.requests.GET
   const one = await get(app, '/scan/70000001')
   t.equal(one.statusCode, 200)
+  t.equal(emu.service.requests.GET - getsBefore, 5, 'a fresh discovery: root, systems, system, chassis and the Sensors collection with $expand')
   t.same(one.json().boards[0].devices, board?.devices, 'scanning the one board gives the same ids')
 
   t.same((await get(app, '/version/70000001')).json().firmware_version, '2.14.0-opendcre-emulator')
