@@ -114,7 +114,7 @@ export class RedfishClient {
     return await this.request('PATCH', path, body, etag !== undefined ? { 'if-match': etag } : {})
   }
 
-  /** Logs out (DELETE of the session) and closes the pool. */
+  /** Logs out (DELETE of the session, bounded like any call) and closes the pool, aborting calls still waiting for a slow service. */
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
@@ -123,7 +123,7 @@ export class RedfishClient {
       this.token = undefined
       this.sessionUri = undefined
     }
-    await this.pool.close().catch(() => {})
+    await this.pool.destroy().catch(() => {})
   }
 
   async request (method: Method, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RedfishResponse> {

@@ -197,7 +197,7 @@ t.test('faults: 5xx, dropped connections, latency past timeout_ms, a server that
   t.ok(Date.now() - started < 1500, 'bounded by timeout_ms')
   const meanwhile = Date.now()
   t.equal((await get(app, '/read/temperature/70000001/1001')).statusCode, 200)
-  t.ok(Date.now() - meanwhile < 300, 'the other server is not delayed')
+  t.ok(Date.now() - meanwhile < 1000, 'the other server is not delayed (the slow one holds each call 2.5 s)')
   const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
   t.match(metrics, /opendcre_redfish_timeouts_total\{board="70000002",server="http:\/\/127\.0\.0\.1:\d+"\} [1-9]/)
   t.match(metrics, /opendcre_redfish_up\{board="70000002",server="http:\/\/127\.0\.0\.1:\d+"\} 0/)
@@ -215,18 +215,18 @@ t.test('faults: 5xx, dropped connections, latency past timeout_ms, a server that
 
 t.test('scan-all: a slow or dead server is listed as it last answered and holds the scan up for at most the budget', async (t) => {
   const servers = await emulators(t, 3)
-  const app = await build(t, { redfish: { scanBudgetMs: 1000, inventoryMaxAgeMs: 0 }, redfishConfig: redfishConfig(servers.map((s) => withCredentials(s, { timeout_ms: 5000 }))) })
+  const app = await build(t, { redfish: { scanBudgetMs: 1500, inventoryMaxAgeMs: 0 }, redfishConfig: redfishConfig(servers.map((s) => withCredentials(s, { timeout_ms: 8000 }))) })
   const coldStart = Date.now()
   const first = (await get(app, '/scan')).json().boards.filter((b: { board_id: string }) => b.board_id.startsWith('7'))
   t.comment(`cold scan of 3 servers: ${Date.now() - coldStart} ms`)
   t.same(first.map((b: { board_id: string }) => b.board_id), ['70000001', '70000002', '70000003'])
   t.same(first.map((b: { devices: unknown[] }) => b.devices.length), [11, 11, 11], 'a cold scan within the budget lists every sensor')
-  servers[1].faults.latencyMs = 3000
+  servers[1].faults.latencyMs = 6000
   await servers[2].goAway()
   const started = Date.now()
   const second = (await get(app, '/scan')).json().boards.filter((b: { board_id: string }) => b.board_id.startsWith('7'))
   const took = Date.now() - started
-  t.ok(took < 2000, `scan took ${took} ms with a slow and a dead server`)
+  t.ok(took < 4000, `scan took ${took} ms with a slow and a dead server (budget 1.5 s, the slow one answers in 6 s)`)
   t.same(second, first, 'each listed as it last answered')
   servers[1].faults.latencyMs = 0
 })
