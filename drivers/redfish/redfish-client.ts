@@ -93,6 +93,8 @@ export class RedfishClient {
     this.pool = new Pool(config.url, {
       connections: options.connections ?? 4,
       keepAliveTimeout: 10_000,
+      // a service answering without end is cut off rather than filling memory
+      maxResponseSize: 16 * 1024 * 1024,
       connect: { timeout: config.timeoutMs, ...tls }
     })
   }
@@ -259,6 +261,9 @@ export class RedfishClient {
     if (err instanceof OpenDcreError) return err
     if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError) {
       return new OpenDcreError('timeout', `no answer from ${this.url} within ${this.config.timeoutMs} ms (${method} ${path})`, { cause: err })
+    }
+    if (err instanceof undiciErrors.ResponseExceededMaxSizeError) {
+      return new OpenDcreError('device-error', `${method} ${path}: the answer from ${this.url} is larger than 16 MiB`, { cause: err })
     }
     const e = err as NodeJS.ErrnoException
     const reason = e.code === 'ECONNREFUSED' ? 'connection refused' : e.message

@@ -30,10 +30,10 @@ function merge (target: Record<string, any>, patch: Record<string, any>): void {
 
 const etagOf = (body: unknown): string => `"${createHash('sha1').update(JSON.stringify(body)).digest('hex').slice(0, 12)}"`
 
-async function serve (t: { teardown: (fn: () => unknown) => void }, name: string): Promise<{ url: string, seen: Seen[], resources: Record<string, any>, control: { changeBeforeNextPatch: boolean } }> {
+async function serve (t: { teardown: (fn: () => unknown) => void }, name: string): Promise<{ url: string, seen: Seen[], resources: Record<string, any>, control: { changeBeforeNextPatch: boolean, hugeAnswers: boolean } }> {
   const { auth, resources } = JSON.parse(readFileSync(fixture(`redfish/${name}`), 'utf8')) as Fixture
   const seen: Seen[] = []
-  const control = { changeBeforeNextPatch: false }
+  const control = { changeBeforeNextPatch: false, hugeAnswers: false }
   const tokens = new Set<string>()
   const server: Server = createServer((req, res) => {
     let text = ''
@@ -59,6 +59,7 @@ async function serve (t: { teardown: (fn: () => unknown) => void }, name: string
       if (!authorised) return send(401, { error: { code: 'Base.1.8.NoValidSession', message: 'No valid session' } })
       if (req.method === 'DELETE' && path.startsWith(`${sessions}/`)) return send(204)
       const resource = resources[path]
+      if (req.method === 'GET' && control.hugeAnswers) return send(200, { ...resource, Padding: 'x'.repeat(17 * 1024 * 1024) })
       if (req.method === 'GET') return resource === undefined ? send(404, { error: { code: 'Base.1.8.ResourceMissingAtURI', message: `${path} not found` } }) : send(200, resource, { etag: etagOf(resource) })
       if (req.method === 'PATCH' && resource !== undefined) {
         if (control.changeBeforeNextPatch) {
@@ -202,6 +203,13 @@ t.test('a service whose Reset allows only On and GracefulShutdown (Basic, expand
   t.not(bootPatches[1].headers['if-match'], bootPatches[2].headers['if-match'])
   t.equal(svc.resources['/redfish/v1/Systems/Self'].Boot.BootSourceOverrideTarget, 'Pxe')
   t.equal((await get(app, '/fan/70000001/2001/2000')).statusCode, 500, 'no fan control')
+
+  svc.control.hugeAnswers = true
+  const huge = await get(app, '/version/70000001')
+  t.equal(huge.statusCode, 500)
+  t.match(huge.json().message, /the answer from http:\/\/127\.0\.0\.1:\d+ is larger than 16 MiB/)
+  svc.control.hugeAnswers = false
+  t.equal((await get(app, '/version/70000001')).json().firmware_version, '01.01.08', 'the next answer is read as usual')
 })
 
 t.test('wrong credentials on a Sensors-style service: 500, health down, the password nowhere', async (t) => {
