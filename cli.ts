@@ -84,7 +84,7 @@ emulator-configs/redfish-emulator.json, user ADMIN / password ADMIN)
   --count N           N servers on consecutive ports (default 1)
   --tls-cert FILE, --tls-key FILE   serve HTTPS
   Faults for tests: POST /emulator/faults {"latency_ms", "fail_status",
-  "fail_count", "drop_count", "expire_sessions", "away_ms"}
+  "fail_count", "drop_count", "drop_method", "expire_sessions", "away_ms"}
 `
 
 function fail (message: string): never {
@@ -179,6 +179,8 @@ async function serve (args: string[]): Promise<void> {
       ldapOperatorGroups: values['ldap-operator-group']
     })
     if (values['small-memory'] === true) tuneRuntime()
+    // no backend named at all: one emulated Redfish server in-process beside the emulated bus
+    const embeddedRedfish = [values.emulator, values.serial, values.config, values['bmc-config'], values['redfish-config']].every((v) => v === undefined)
     const logDir = values['log-dir'] ?? 'logs'
     server = await buildServer({
       resolved: config,
@@ -186,8 +188,7 @@ async function serve (args: string[]): Promise<void> {
       auditLog: join(logDir, AUDIT_LOG),
       rateLimit: parseRateLimit(values['rate-limit']),
       corsOrigin: values['cors-origin'],
-      // no backend named at all: one emulated Redfish server in-process beside the emulated bus
-      redfish: [values.emulator, values.serial, values.config, values['bmc-config'], values['redfish-config']].every((v) => v === undefined) ? { embedded: true } : undefined
+      redfish: embeddedRedfish ? { embedded: true } : undefined
     })
     const address = await server.listen({ host: config.host, port: config.port })
     const auth = describeAuth(config.auth)
@@ -198,7 +199,7 @@ async function serve (args: string[]): Promise<void> {
       version: OPENDCRE_VERSION,
       address,
       prefix: `${config.endpointPrefix}/${config.apiVersion}`,
-      backends: { device_bus: config.bus, hardware: config.hardware, ipmi: config.bmcConfig ?? null, redfish: config.redfishConfig ?? null },
+      backends: { device_bus: config.bus, hardware: config.hardware, ipmi: config.bmcConfig ?? null, redfish: config.redfishConfig ?? (embeddedRedfish ? 'embedded emulator' : null) },
       configs: { opendcre: config.configFile ?? null, emulator: config.bus.kind === 'emulator' ? config.bus.file : null, bmc: config.bmcConfig ?? null },
       auth,
       log_dir: logDir
