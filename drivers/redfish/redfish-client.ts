@@ -133,12 +133,14 @@ export class RedfishClient {
     this.state.counters.requests++
     try {
       await this.authenticate()
+      const token = this.token
       let response = await this.send(method, path, body, headers)
       if (response.status === 401 && this.auth === 'session') {
-        // the session expired or the BMC restarted: log in again, resend once
+        // the session expired or the BMC restarted: log in again (once, for
+        // every call that met the same dead token), resend once
         this.log?.debug({ path }, 'Redfish session rejected (401): logging in again')
-        this.token = undefined
-        await this.authenticate(true)
+        if (this.token === token) this.token = undefined
+        await this.authenticate()
         response = await this.send(method, path, body, headers)
       }
       if (response.status >= 400) {
@@ -164,12 +166,12 @@ export class RedfishClient {
   }
 
   /** Picks the authentication once (service root: a SessionService means sessions) and logs in. */
-  private async authenticate (force = false): Promise<void> {
+  private async authenticate (): Promise<void> {
     if (this.config.credentials === undefined) {
       this.auth = 'none'
       return
     }
-    if (!force && (this.auth === 'basic' || (this.auth === 'session' && this.token !== undefined))) return
+    if (this.auth === 'basic' || (this.auth === 'session' && this.token !== undefined)) return
     this.login ??= this.doLogin().finally(() => { this.login = undefined })
     await this.login
   }
