@@ -15,6 +15,7 @@ import hat from './plugins/hat.js'
 import ipmiBus, { type BmcConnector } from './plugins/ipmi-bus.js'
 import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
+import redfishBus, { type RedfishBackendOptions } from './plugins/redfish-bus.js'
 import routeDeclarations from './plugins/route-declarations.js'
 import serialBus from './plugins/serial-bus.js'
 import health from './routes/health.js'
@@ -37,6 +38,8 @@ export interface AppOptions extends ConfigOptions {
   authProviders?: AuthProvider[]
   /** How the IPMI bridge connects to a BMC (default: RMCP+ over UDP; tests inject fakes). */
   ipmiConnect?: BmcConnector
+  /** Redfish without a redfish_config.json: servers given directly, or `embedded` (one in-process emulated server). */
+  redfish?: Omit<RedfishBackendOptions, 'file'>
 }
 
 /** No command needs a long URL: a longer one answers 414 at once. */
@@ -134,6 +137,9 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   // the IPMI bridge: BMCs from bmc_config.json as boards 0x40000001..
   if (config.bmcConfig !== undefined) await fastify.register(ipmiBus, { file: config.bmcConfig, connect: opts.ipmiConnect, queue: { depth: config.limits.bmcQueueDepth, waitMs: config.limits.bmcQueueWaitMs } })
   else if (config.embeddedBmcs) await fastify.register(embeddedBmc, { connect: opts.ipmiConnect, queue: { depth: config.limits.bmcQueueDepth, waitMs: config.limits.bmcQueueWaitMs } })
+
+  // Redfish: services from redfish_config.json as boards 0x70000001..
+  if (config.redfishConfig !== undefined || opts.redfish !== undefined) await fastify.register(redfishBus, { ...opts.redfish, file: config.redfishConfig })
 
   await fastify.register(openapi, { base: `${config.endpointPrefix}/${config.apiVersion}` })
   if (opts.auditLog !== undefined) await fastify.register(audit, { file: opts.auditLog })

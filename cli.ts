@@ -14,11 +14,13 @@ import { describeAuth } from './plugins/auth.js'
 import { ROLES, type Role } from './plugins/auth/provider.js'
 import { addUser } from './plugins/auth/users-file.js'
 import { OPENDCRE_VERSION, resolveConfig, type OpenDcreConfig } from './plugins/config.js'
+import { redfishEmulator } from './drivers/redfish-emulator/emulator-cli.js'
 import { AUDIT_LOG, buildServer, createLogger, exposedWithoutAuth, tuneRuntime } from './server.js'
 
 const USAGE = `usage: opendcre serve [options]
        opendcre emulator --device PATH [--baud N] [--log-level LEVEL] CONFIG
        opendcre bmc-emulator [--host H] [--port P] [--count N] CONFIG
+       opendcre redfish-emulator [--host H] [--port P] [--count N] [--tls-cert F --tls-key F] [CONFIG]
        opendcre user add NAME --role viewer|operator --users FILE
        opendcre COMMAND [ARGS] [--url URL] [--json] [--user NAME | --token TOKEN]
 
@@ -44,6 +46,7 @@ opendcre serve: the REST API
   --serial DEVICE     run the device bus on a serial device (e.g. /dev/ttyAMA0)
   --config FILE       an opendcre_config.json
   --bmc-config FILE   the IPMI bridge's bmc_config.json
+  --redfish-config FILE  Redfish servers (redfish_config.json)
   --hardware TYPE     emulator (default) or rpi-hat-v1: wake and configure the
                       OpenDCRE HAT's power-line modem over GPIO at startup
                       (the bus is then --serial, or serial_default)
@@ -91,6 +94,16 @@ emulator-configs/bmc-emulator.json); N independent BMCs on ports P..P+N-1
   --delay-ms MS       answer every datagram MS milliseconds late
   --stats-ms MS       print a JSON line of statistics every MS milliseconds
   --log-level LEVEL   (default info)
+
+opendcre redfish-emulator: emulated Redfish BMCs over HTTP(S), stateful,
+with SessionService and Basic (CONFIG default:
+emulator-configs/redfish-emulator.json, user ADMIN / password ADMIN)
+  --host H            address to listen on (default 127.0.0.1)
+  --port P            first port (default 8000; 0: ephemeral ports)
+  --count N           N servers on consecutive ports (default 1)
+  --tls-cert FILE, --tls-key FILE   serve HTTPS
+  Faults for tests: POST /emulator/faults {"latency_ms", "fail_status",
+  "fail_count", "drop_count", "drop_method", "expire_sessions", "away_ms"}
 `
 
 function fail (message: string): never {
@@ -163,6 +176,7 @@ async function serve (args: string[]): Promise<void> {
         serial: { type: 'string' },
         config: { type: 'string' },
         'bmc-config': { type: 'string' },
+        'redfish-config': { type: 'string' },
         hardware: { type: 'string' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
@@ -198,6 +212,8 @@ async function serve (args: string[]): Promise<void> {
   }
   let server
   let config: OpenDcreConfig | undefined
+  // no backend named at all: the device-bus emulator, two emulated BMCs and an emulated Redfish server
+  const embeddedRedfish = [values.emulator, values.serial, values.config, values.hardware, values['bmc-config'], values['redfish-config']].every((v) => v === undefined)
   try {
     config = resolveConfig({
       host: values.host,
@@ -207,8 +223,8 @@ async function serve (args: string[]): Promise<void> {
       serial: values.serial,
       config: values.config,
       bmcConfig: values['bmc-config'],
-      // no backend named at all: the device-bus emulator and two emulated BMCs
-      embeddedBmcs: [values.emulator, values.serial, values['bmc-config'], values.config, values.hardware].every((v) => v === undefined),
+      embeddedBmcs: embeddedRedfish,
+      redfishConfig: values['redfish-config'],
       hardware: values.hardware,
       tlsCert: values['tls-cert'],
       tlsKey: values['tls-key'],
@@ -237,7 +253,8 @@ async function serve (args: string[]): Promise<void> {
       loggerInstance: logger,
       auditLog: join(logDir, AUDIT_LOG),
       rateLimit: parseRateLimit(values['rate-limit']),
-      corsOrigin: values['cors-origin']
+      corsOrigin: values['cors-origin'],
+      redfish: embeddedRedfish ? { embedded: true } : undefined
     })
     const address = await server.listen({ host: config.host, port: config.port })
     const auth = describeAuth(config.auth)
@@ -248,7 +265,7 @@ async function serve (args: string[]): Promise<void> {
       version: OPENDCRE_VERSION,
       address,
       prefix: `${config.endpointPrefix}/${config.apiVersion}`,
-      backends: { device_bus: config.bus, hardware: config.hardware, ipmi: config.bmcConfig ?? (config.embeddedBmcs ? 'embedded emulator' : null) },
+      backends: { device_bus: config.bus, hardware: config.hardware, ipmi: config.bmcConfig ?? (config.embeddedBmcs ? 'embedded emulator' : null), redfish: config.redfishConfig ?? (embeddedRedfish ? 'embedded emulator' : null) },
       configs: { opendcre: config.configFile ?? null, emulator: config.bus.kind === 'emulator' ? config.bus.file : null, bmc: config.bmcConfig ?? null },
       auth,
       log_dir: logDir
@@ -401,6 +418,8 @@ async function main (argv: string[]): Promise<void> {
       return await runBmcEmulator(rest, USAGE)
     case 'user':
       return await user(rest)
+    case 'redfish-emulator':
+      return await redfishEmulator(rest, fail, USAGE)
     case undefined:
     case '-h':
     case '--help':

@@ -53,6 +53,8 @@ export interface AssetInfo {
   board_info?: Record<string, string>
   chassis_info?: Record<string, string>
   product_info?: Record<string, string>
+  /** Redfish: the service's URL (no credentials). */
+  service_url?: string
 }
 
 /**

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { Bus, BusStatus, ScannedBoard } from '../drivers/bus.js'
 import { OpenDcreError } from '../drivers/errors.js'
 import { isIpmiBoardId } from '../drivers/ipmi/ipmi-bus.js'
+import { isRedfishBoardId } from '../drivers/redfish/redfish-bus.js'
 
 /**
  * Routes reach backends only through this registry. Each backend says which
@@ -66,6 +67,7 @@ export default fp(async (fastify) => {
   const registry = new BusRegistry()
   // v1.2's answer for an IPMI board when no bridge is configured
   registry.unclaimed(isIpmiBoardId, 'BMC with board_num was not found.')
+  registry.unclaimed(isRedfishBoardId, 'Redfish server with board_num was not found.')
   fastify.decorate('buses', registry)
   fastify.addHook('onClose', async () => await registry.close())
 }, { name: 'bus-registry', fastify: '5.x' })

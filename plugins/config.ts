@@ -27,6 +27,7 @@ export const OpenDcreConfigFileSchema = Type.Object({
   retry_limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 20, errorMessage: 'must be an integer from 0 to 20' })),
   time_slice: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, errorMessage: 'must be an integer from 0 to 255' })),
   bmc_config: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
+  redfish_config: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
   read_timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000, errorMessage: 'must be an integer from 1 to 60000' })),
   // limits (docs/hardening.md)
   max_connections: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000000, errorMessage: 'must be a positive integer' })),
@@ -99,6 +100,8 @@ export interface OpenDcreConfig {
   bmcConfig?: string
   /** No backend named: the IPMI bridge runs on two in-process emulated BMCs (plugins/embedded-bmc.ts). */
   embeddedBmcs: boolean
+  /** Redfish servers (redfish_config.json). */
+  redfishConfig?: string
   /** The host MAC address that seeds the scan-all board id. */
   macAddress: string
   configFile?: string
@@ -145,6 +148,8 @@ export interface ConfigOptions {
   bmcConfig?: string
   /** The CLI's `serve` with no backend named: emulated BMCs beside the device-bus emulator. */
   embeddedBmcs?: boolean
+  /** Redfish servers (redfish_config.json). */
+  redfishConfig?: string
   readTimeoutMs?: number
   hardware?: string
   tlsCert?: string
@@ -211,6 +216,7 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     ? { kind: 'serial', device: serial }
     : { kind: 'emulator', file: options.emulator ?? DEFAULT_EMULATOR_CONFIG }
   const bmcConfig = options.bmcConfig ?? (file.bmc_config !== undefined ? resolve(base, file.bmc_config) : undefined)
+  const redfishConfig = options.redfishConfig ?? (file.redfish_config !== undefined ? resolve(base, file.redfish_config) : undefined)
   const tls = resolveTls(options, file, base, options.config)
   const auth = resolveAuth(options, file, base, options.config ?? 'opendcre_config.json')
   return {
@@ -229,6 +235,7 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     hardware: hardware as HardwareType,
     bmcConfig,
     embeddedBmcs: options.embeddedBmcs === true && bmcConfig === undefined && bus.kind === 'emulator',
+    redfishConfig,
     macAddress: hostMacAddress(),
     configFile: options.config,
     auth,

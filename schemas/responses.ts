@@ -42,14 +42,14 @@ export const Version = Type.Object({
 
 /** A reading: which fields are present depends on the device type. */
 export const Reading = Type.Object({
-  current_a: Type.Optional(Type.Number({ description: 'IPMI current sensors: amperes' })),
+  current_a: Type.Optional(Type.Number({ description: 'IPMI and Redfish current sensors: amperes' })),
   device_raw: Type.Optional(wideInteger()),
   humidity: Type.Optional(Type.Number()),
   led_state: Type.Optional(Type.String()),
-  power_w: Type.Optional(Type.Number({ description: 'IPMI power sensors: watts' })),
+  power_w: Type.Optional(Type.Number({ description: 'IPMI and Redfish power sensors: watts' })),
   speed_rpm: Type.Optional(wideInteger()),
   temperature_c: Type.Optional(Type.Number()),
-  voltage_v: Type.Optional(Type.Number({ description: 'IPMI voltage sensors: volts' }))
+  voltage_v: Type.Optional(Type.Number({ description: 'IPMI and Redfish voltage sensors: volts' }))
 }, { $id: 'Reading', title: 'OpenDCRE Device Reading' })
 
 export const AssetInformation = Type.Object({
@@ -72,7 +72,8 @@ export const AssetInformation = Type.Object({
     product_name: Type.Optional(str()),
     serial_number: Type.Optional(str()),
     version: Type.Optional(str())
-  }))
+  })),
+  service_url: Type.Optional(str())
 }, { $id: 'AssetInformation', title: 'OpenDCRE Asset Information' })
 
 export const PowerStatus = Type.Object({
@@ -149,7 +150,7 @@ export const documented: DocumentedSchema[] = [
     schema: BoardsDevices,
     renames: { 'boards.board_index': { to: 'boards.board_id', why: 'the reference example and v1.2 responses say board_id' } },
     additions: { 'boards.devices.device_info': 'IPMI bridge: the SDR id string (protocol.md §8)' },
-    widened: { 'boards.devices.device_type': "'none' added to the enum for device types v1.2 cannot name" }
+    widened: { 'boards.devices.device_type': "'none' added to the enum for device types v1.2 cannot name; voltage and current for IPMI and Redfish sensors" }
   },
   { file: 'version.json', schema: Version },
   {
@@ -160,12 +161,12 @@ export const documented: DocumentedSchema[] = [
       speed_rpm: 'fan_speed devices',
       led_state: 'led devices',
       device_raw: 'other device types (protocol.md §3)',
-      voltage_v: 'IPMI bridge voltage sensors (docs/ipmi.md)',
-      current_a: 'IPMI bridge current sensors (docs/ipmi.md)',
-      power_w: 'IPMI bridge power sensors (docs/ipmi.md)'
+      voltage_v: 'IPMI and Redfish voltage sensors (docs/ipmi.md, docs/redfish.md)',
+      current_a: 'IPMI and Redfish current sensors (docs/ipmi.md, docs/redfish.md)',
+      power_w: 'IPMI and Redfish power sensors (docs/ipmi.md, docs/redfish.md)'
     }
   },
-  { file: 'asset-information.json', schema: AssetInformation },
+  { file: 'asset-information.json', schema: AssetInformation, additions: { service_url: 'Redfish boards: the service URL' } },
   { file: 'power-status.json', schema: PowerStatus },
   { file: 'boot-target.json', schema: BootTarget },
   {

@@ -113,7 +113,7 @@ function entryAlgorithms (file: string, where: string, bmc: Static<typeof BmcEnt
  * JSON.parse, whose errors quote the text around the fault: in this file that
  * text may be a password, so only the line and column are reported.
  */
-function parseWithoutEcho (text: string): unknown {
+export function parseWithoutEcho (text: string): unknown {
   try {
     return JSON.parse(text)
   } catch (err) {

@@ -1,0 +1,274 @@
+import { Pool, errors as undiciErrors, type Dispatcher } from 'undici'
+import type { Logger } from 'pino'
+import { OpenDcreError, type OpenDcreErrorCode } from '../errors.js'
+import type { RedfishServerConfig } from './redfish-config.js'
+
+/**
+ * One Redfish service's HTTP client: it owns the keep-alive connection pool
+ * (undici), the authentication (a SessionService session with X-Auth-Token,
+ * reused and renewed on 401, deleted on close; HTTP Basic when the service has
+ * no SessionService; nothing without credentials), the time bound of every
+ * call, and the counters health and metrics read. Retries live only here:
+ * a GET whose connection dropped before an answer is sent once more; a 401
+ * logs in again and resends once; nothing else is ever re-sent.
+ */
+
+export interface RedfishResponse {
+  status: number
+  body: any
+  /** The ETag header, else the body's @odata.etag. */
+  etag?: string
+  headers: Record<string, string | string[] | undefined>
+}
+
+export class RedfishHttpError extends OpenDcreError {
+  readonly status: number
+  constructor (code: OpenDcreErrorCode, status: number, message: string) {
+    super(code, message)
+    this.name = 'RedfishHttpError'
+    this.status = status
+  }
+}
+
+export interface RedfishClientStatus {
+  state: 'idle' | 'up' | 'down'
+  auth: 'unknown' | 'none' | 'basic' | 'session'
+  reason?: string
+  lastSuccessAt: number | null
+  counters: { requests: number, errors: number, timeouts: number, sessionLogins: number }
+}
+
+export interface RedfishClientOptions {
+  log?: Pick<Logger, 'debug' | 'warn'>
+  /** Connections kept per service (default 4). */
+  connections?: number
+  now?: () => number
+}
+
+type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
+
+/** The service's address without credentials, for logs, health and metric labels. */
+export function safeUrl (url: string): string {
+  try {
+    const u = new URL(url)
+    u.username = ''
+    u.password = ''
+    return u.origin
+  } catch {
+    return '(invalid url)'
+  }
+}
+
+/** The message of a Redfish error body (DSP0266 §9.6), if any. */
+function redfishMessage (body: any): string | undefined {
+  const error = body?.error
+  if (error === undefined || error === null) return undefined
+  const info = Array.isArray(error['@Message.ExtendedInfo']) ? error['@Message.ExtendedInfo'][0]?.Message : undefined
+  return typeof info === 'string' ? info : typeof error.message === 'string' ? error.message : undefined
+}
+
+export class RedfishClient {
+  readonly url: string
+  private readonly config: RedfishServerConfig
+  private readonly pool: Pool
+  private readonly log?: RedfishClientOptions['log']
+  private readonly now: () => number
+  private auth: RedfishClientStatus['auth'] = 'unknown'
+  private token?: string
+  private sessionUri?: string
+  private login?: Promise<void>
+  private closed = false
+  private readonly state: Omit<RedfishClientStatus, 'auth'> = {
+    state: 'idle',
+    lastSuccessAt: null,
+    counters: { requests: 0, errors: 0, timeouts: 0, sessionLogins: 0 }
+  }
+
+  constructor (config: RedfishServerConfig, options: RedfishClientOptions = {}) {
+    this.config = config
+    this.url = safeUrl(config.url)
+    this.log = options.log
+    this.now = options.now ?? Date.now
+    const tls = config.url.startsWith('https:') ? { rejectUnauthorized: config.verifyTls, ca: config.ca } : {}
+    this.pool = new Pool(config.url, {
+      connections: options.connections ?? 4,
+      keepAliveTimeout: 10_000,
+      // a service answering without end is cut off rather than filling memory
+      maxResponseSize: 16 * 1024 * 1024,
+      connect: { timeout: config.timeoutMs, ...tls }
+    })
+  }
+
+  status (): RedfishClientStatus {
+    return { ...this.state, counters: { ...this.state.counters }, auth: this.auth }
+  }
+
+  async get (path: string): Promise<RedfishResponse> {
+    return await this.request('GET', path)
+  }
+
+  async post (path: string, body: unknown): Promise<RedfishResponse> {
+    return await this.request('POST', path, body)
+  }
+
+  /** PATCH with If-Match when the resource's ETag is known (DSP0266 §9.4.5: a 412 means it changed since). */
+  async patch (path: string, body: unknown, etag?: string): Promise<RedfishResponse> {
+    return await this.request('PATCH', path, body, etag !== undefined ? { 'if-match': etag } : {})
+  }
+
+  /** Logs out (DELETE of the session, bounded like any call) and closes the pool, aborting calls still waiting for a slow service. */
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.sessionUri !== undefined && this.token !== undefined) {
+      await this.send('DELETE', this.sessionUri, undefined, {}).catch(() => {})
+      this.token = undefined
+      this.sessionUri = undefined
+    }
+    await this.pool.destroy().catch(() => {})
+  }
+
+  async request (method: Method, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RedfishResponse> {
+    if (this.closed) throw new OpenDcreError('unavailable', `Redfish client for ${this.url} is closed`)
+    this.state.counters.requests++
+    try {
+      await this.authenticate()
+      const token = this.token
+      let response = await this.send(method, path, body, headers)
+      if (response.status === 401 && this.auth === 'session') {
+        // the session expired or the BMC restarted: log in again (once, for
+        // every call that met the same dead token), resend once
+        this.log?.debug({ path }, 'Redfish session rejected (401): logging in again')
+        if (this.token === token) this.token = undefined
+        await this.authenticate()
+        response = await this.send(method, path, body, headers)
+      }
+      if (response.status >= 400) {
+        const code: OpenDcreErrorCode = response.status === 404 ? 'not-found' : response.status === 405 || response.status === 501 ? 'unsupported' : 'device-error'
+        const detail = redfishMessage(response.body)
+        throw new RedfishHttpError(code, response.status, `${method} ${path}: HTTP ${response.status}${detail !== undefined ? ` (${detail})` : ''}`)
+      }
+      this.state.state = 'up'
+      this.state.lastSuccessAt = this.now()
+      delete this.state.reason
+      return response
+    } catch (err) {
+      const e = err as OpenDcreError
+      if (e.code === 'timeout') this.state.counters.timeouts++
+      else this.state.counters.errors++
+      // an HTTP error answer means the service is there; no answer means it is down
+      if (!(err instanceof RedfishHttpError) || err.status === 401 || err.status >= 500) {
+        this.state.state = 'down'
+        this.state.reason = e.message
+      }
+      throw err
+    }
+  }
+
+  /** Picks the authentication once (service root: a SessionService means sessions) and logs in. */
+  private async authenticate (): Promise<void> {
+    if (this.config.credentials === undefined) {
+      this.auth = 'none'
+      return
+    }
+    if (this.auth === 'basic' || (this.auth === 'session' && this.token !== undefined)) return
+    this.login ??= this.doLogin().finally(() => { this.login = undefined })
+    await this.login
+  }
+
+  private async doLogin (): Promise<void> {
+    const credentials = this.config.credentials
+    if (credentials === undefined) return
+    if (this.auth === 'unknown') {
+      const root = await this.send('GET', '/redfish/v1/', undefined, {}, false)
+      if (root.status >= 400) throw new RedfishHttpError('device-error', root.status, `GET /redfish/v1/: HTTP ${root.status}`)
+      const sessions = root.body?.Links?.Sessions?.['@odata.id'] ?? (root.body?.SessionService !== undefined ? '/redfish/v1/SessionService/Sessions' : undefined)
+      this.sessionsPath = typeof sessions === 'string' ? sessions : undefined
+      this.auth = this.sessionsPath !== undefined ? 'session' : 'basic'
+    }
+    if (this.auth !== 'session' || this.sessionsPath === undefined) return
+    const answer = await this.send('POST', this.sessionsPath, { UserName: credentials.username, Password: credentials.password }, {}, false)
+    const token = answer.headers['x-auth-token']
+    if (answer.status >= 300 || typeof token !== 'string') {
+      throw new RedfishHttpError('device-error', answer.status === 200 ? 401 : answer.status, `login to ${this.url} refused: HTTP ${answer.status}${redfishMessage(answer.body) !== undefined ? ` (${String(redfishMessage(answer.body))})` : ''}`)
+    }
+    this.token = token
+    const location = answer.headers.location
+    this.sessionUri = typeof location === 'string' ? new URL(location, this.config.url).pathname : answer.body?.['@odata.id']
+    this.state.counters.sessionLogins++
+    this.log?.debug({ session: this.sessionUri }, 'Redfish session established')
+  }
+
+  private sessionsPath?: string
+
+  /** One HTTP exchange, bounded by timeout_ms; a GET whose connection dropped is sent once more. */
+  private async send (method: Method, path: string, body: unknown, extra: Record<string, string>, withAuth = true): Promise<RedfishResponse> {
+    const headers: Record<string, string> = { accept: 'application/json', 'odata-version': '4.0', ...extra }
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    const credentials = this.config.credentials
+    if (withAuth && credentials !== undefined) {
+      if (this.auth === 'session' && this.token !== undefined) headers['x-auth-token'] = this.token
+      else if (this.auth === 'basic') headers.authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`
+    }
+    const attempts = method === 'GET' || method === 'DELETE' ? 2 : 1
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.exchange(method, path, body, headers)
+      } catch (err) {
+        const dropped = err instanceof undiciErrors.SocketError || (err as NodeJS.ErrnoException).code === 'ECONNRESET' || (err as NodeJS.ErrnoException).code === 'UND_ERR_SOCKET'
+        if (dropped && attempt < attempts) continue
+        throw this.translate(err, method, path)
+      }
+    }
+  }
+
+  private async exchange (method: Method, path: string, body: unknown, headers: Record<string, string>): Promise<RedfishResponse> {
+    const controller = new AbortController()
+    const timer = setTimeout(() => controller.abort(new OpenDcreError('timeout', `no answer from ${this.url} within ${this.config.timeoutMs} ms (${method} ${path})`)), this.config.timeoutMs)
+    try {
+      const answer: Dispatcher.ResponseData = await this.pool.request({
+        method,
+        path,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: controller.signal,
+        headersTimeout: this.config.timeoutMs,
+        bodyTimeout: this.config.timeoutMs
+      })
+      const text = await answer.body.text()
+      let parsed: any
+      if (text !== '') {
+        try {
+          parsed = JSON.parse(text)
+        } catch {
+          if (answer.statusCode < 400) throw new OpenDcreError('device-error', `${method} ${path}: the answer is not JSON`)
+        }
+      }
+      const etag = answer.headers.etag
+      return {
+        status: answer.statusCode,
+        body: parsed,
+        etag: typeof etag === 'string' ? etag : typeof parsed?.['@odata.etag'] === 'string' ? parsed['@odata.etag'] : undefined,
+        headers: answer.headers
+      }
+    } catch (err) {
+      if (controller.signal.aborted) throw controller.signal.reason as Error
+      throw err
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  private translate (err: unknown, method: Method, path: string): Error {
+    if (err instanceof OpenDcreError) return err
+    if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError) {
+      return new OpenDcreError('timeout', `no answer from ${this.url} within ${this.config.timeoutMs} ms (${method} ${path})`, { cause: err })
+    }
+    if (err instanceof undiciErrors.ResponseExceededMaxSizeError) {
+      return new OpenDcreError('device-error', `${method} ${path}: the answer from ${this.url} is larger than 16 MiB`, { cause: err })
+    }
+    const e = err as NodeJS.ErrnoException
+    const reason = e.code === 'ECONNREFUSED' ? 'connection refused' : e.message
+    return new OpenDcreError('unavailable', `cannot reach ${this.url}: ${reason} (${method} ${path})`, { cause: err })
+  }
+}

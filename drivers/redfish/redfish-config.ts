@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { Type, type Static } from '@sinclair/typebox'
+import { ConfigError } from '../errors.js'
+import { firstSchemaError, readJsonFile } from '../emulator/emulator-config.js'
+import { parseWithoutEcho } from '../ipmi/bmc-config.js'
+
+/**
+ * redfish_config.json: the Redfish services, in board order (the n-th is
+ * board 0x70000000 | n). `username`/`password` are optional: a service
+ * without authentication (a mockup) is used as is. `ca` is a PEM file,
+ * relative to the config file; `timeout_ms` bounds every call (default 3000).
+ */
+const TimeoutMs = Type.Integer({ minimum: 100, maximum: 60000, errorMessage: 'must be an integer from 100 to 60000 (milliseconds)' })
+
+export const RedfishServerSchema = Type.Object({
+  url: Type.String({ pattern: '^https?://[^/?#@\\s]+/?$', errorMessage: 'must be the service\'s http:// or https:// address (scheme, host and port only, no credentials)' }),
+  username: Type.Optional(Type.String({ minLength: 1, maxLength: 256, errorMessage: 'must be a non-empty string' })),
+  password: Type.Optional(Type.String({ maxLength: 256, errorMessage: 'must be a string' })),
+  verify_tls: Type.Optional(Type.Boolean({ errorMessage: 'must be true or false' })),
+  ca: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a PEM file path' })),
+  timeout_ms: Type.Optional(TimeoutMs)
+}, { additionalProperties: false, errorMessage: 'a server takes {url[, username, password, verify_tls, ca, timeout_ms]}' })
+
+export const RedfishConfigSchema = Type.Object({
+  servers: Type.Array(RedfishServerSchema, { maxItems: 0x0fffffff, errorMessage: 'must be a list of Redfish servers' }),
+  timeout_ms: Type.Optional(TimeoutMs)
+}, { additionalProperties: false, errorMessage: 'takes {servers[, timeout_ms]}' })
+
+export type RedfishConfigFile = Static<typeof RedfishConfigSchema>
+
+/** One Redfish service, validated and resolved. */
+export interface RedfishServerConfig {
+  /** scheme://host[:port], no trailing slash. */
+  url: string
+  credentials?: { username: string, password: string }
+  verifyTls: boolean
+  /** The CA certificates (PEM) the service's certificate must chain to. */
+  ca?: Buffer
+  timeoutMs: number
+}
+
+export const DEFAULT_REDFISH_TIMEOUT_MS = 3000
+
+/** The servers of a redfish_config.json; errors name the file, the field and the reason, never a password. */
+export function loadRedfishConfig (file: string): RedfishServerConfig[] {
+  const value = readJsonFile(file, parseWithoutEcho)
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(file, '', 'must be a JSON object with a "servers" list')
+  if (!('servers' in value)) throw new ConfigError(file, 'servers', 'missing: list the Redfish servers under "servers"')
+  const error = firstSchemaError(RedfishConfigSchema, value)
+  if (error !== undefined) throw new ConfigError(file, error[0], error[1])
+  const config = value as RedfishConfigFile
+  return config.servers.map((s, i) => {
+    const where = `servers[${i}]`
+    if ((s.username === undefined) !== (s.password === undefined)) {
+      throw new ConfigError(file, `${where}.${s.username === undefined ? 'username' : 'password'}`, 'username and password go together (leave both out for a service without authentication)')
+    }
+    let ca: Buffer | undefined
+    if (s.ca !== undefined) {
+      if (!s.url.startsWith('https:')) throw new ConfigError(file, `${where}.ca`, 'a CA certificate needs an https:// url')
+      try {
+        ca = readFileSync(resolve(dirname(resolve(file)), s.ca))
+      } catch (err) {
+        throw new ConfigError(file, `${where}.ca`, `cannot read the CA certificate (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+      }
+    }
+    return {
+      url: s.url.replace(/\/$/, ''),
+      credentials: s.username !== undefined ? { username: s.username, password: s.password ?? '' } : undefined,
+      verifyTls: s.verify_tls ?? true,
+      ca,
+      timeoutMs: s.timeout_ms ?? config.timeout_ms ?? DEFAULT_REDFISH_TIMEOUT_MS
+    }
+  })
+}
