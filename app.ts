@@ -38,7 +38,7 @@ export interface AppOptions extends ConfigOptions {
 }
 
 /** No command needs a long URL: a longer one answers 414 at once. */
-export const MAX_URL_LENGTH = 1024
+const MAX_URL_LENGTH = 1024
 
 /** The answer to a CORS preflight: every command is GET or POST; clients send credentials in Authorization. */
 const PREFLIGHT = {
@@ -56,7 +56,7 @@ const CREDENTIALED_PREFLIGHT = { ...PREFLIGHT, 'access-control-allow-credentials
  * legacy) protect HTML pages, not JSON, and each costs throughput; HSTS
  * belongs to a TLS listener.
  */
-export const HELMET_FOR_A_JSON_API = {
+const HELMET_FOR_A_JSON_API = {
   contentSecurityPolicy: false,
   crossOriginEmbedderPolicy: false,
   crossOriginOpenerPolicy: false,

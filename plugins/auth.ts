@@ -66,7 +66,7 @@ export default fp<AuthPluginOptions>(async (fastify, opts) => {
     labelNames: ['provider', 'result'] as const,
     registers: [fastify.metricsRegistry]
   })
-  new Counter({ // eslint-disable-line no-new
+  new Counter({
     name: 'opendcre_auth_verifications_total',
     help: 'Credential checks that did the full work (scrypt, a signature, an LDAP bind), not answered from the verification cache.',
     labelNames: ['provider'] as const,
