@@ -25,7 +25,6 @@ COPY drivers ./drivers
 COPY plugins ./plugins
 COPY routes ./routes
 COPY schemas ./schemas
-COPY bench ./bench
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

@@ -3,7 +3,8 @@ import helmet from '@fastify/helmet'
 import type { FastifyInstance } from 'fastify'
 import type { BusPolicy } from './drivers/device-bus/bus-client.js'
 import audit from './plugins/audit.js'
-import auth, { createProviders } from './plugins/auth.js'
+import auth from './plugins/auth.js'
+import { createProviders } from './plugins/auth/from-config.js'
 import type { AuthProvider } from './plugins/auth/provider.js'
 import busRegistry from './plugins/bus-registry.js'
 import clientContext from './plugins/client-context.js'
@@ -43,7 +44,7 @@ export interface AppOptions extends ConfigOptions {
 }
 
 /** No command needs a long URL: a longer one answers 414 at once. */
-export const MAX_URL_LENGTH = 1024
+const MAX_URL_LENGTH = 1024
 
 /** The answer to a CORS preflight: every command is GET or POST; clients send credentials in Authorization. */
 const PREFLIGHT = {
@@ -61,7 +62,7 @@ const CREDENTIALED_PREFLIGHT = { ...PREFLIGHT, 'access-control-allow-credentials
  * legacy) protect HTML pages, not JSON, and each costs throughput; HSTS
  * belongs to a TLS listener.
  */
-export const HELMET_FOR_A_JSON_API = {
+const HELMET_FOR_A_JSON_API = {
   contentSecurityPolicy: false,
   crossOriginEmbedderPolicy: false,
   crossOriginOpenerPolicy: false,

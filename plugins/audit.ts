@@ -43,4 +43,4 @@ export default fp<AuditOptions>(async (fastify, opts) => {
   fastify.addHook('onClose', async () => {
     await new Promise<void>((resolve) => out.end(resolve))
   })
-}, { name: 'audit', fastify: '5.x' })
+}, { name: 'audit', fastify: '5.x', dependencies: ['route-declarations'] })

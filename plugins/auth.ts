@@ -2,10 +2,8 @@ import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Counter } from 'prom-client'
 import { changesState, declarationOf, describeRequest } from '../routes/declaration.js'
-import type { AuthConfig } from './config.js'
-import { createBasicProvider } from './auth/basic.js'
 import type { AuthFailure, AuthOutcome } from './auth/outcome.js'
-import type { AuthProvider, Identity, JwtOptions, LdapOptions, Role } from './auth/provider.js'
+import type { AuthProvider, Identity, Role } from './auth/provider.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -66,7 +64,7 @@ export default fp<AuthPluginOptions>(async (fastify, opts) => {
     labelNames: ['provider', 'result'] as const,
     registers: [fastify.metricsRegistry]
   })
-  new Counter({ // eslint-disable-line no-new
+  new Counter({
     name: 'opendcre_auth_verifications_total',
     help: 'Credential checks that did the full work (scrypt, a signature, an LDAP bind), not answered from the verification cache.',
     labelNames: ['provider'] as const,
@@ -147,54 +145,11 @@ export default fp<AuthPluginOptions>(async (fastify, opts) => {
   fastify.addHook('onClose', async () => {
     await Promise.all(providers.map(async (p) => await p.close?.()))
   })
-}, { name: 'auth', fastify: '5.x', dependencies: ['metrics'] })
+}, { name: 'auth', fastify: '5.x', dependencies: ['metrics', 'route-declarations'] })
 
 /** The scheme of an Authorization header, for the log (never its value). */
 function authScheme (request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
   if (header === undefined) return undefined
   return header.split(' ')[0].slice(0, 20)
-}
-
-/** The providers a configuration names, in order: the users file, JWT, LDAP. */
-export async function createProviders (auth: AuthConfig): Promise<AuthProvider[]> {
-  const providers: AuthProvider[] = []
-  if (auth.basic !== undefined) providers.push(createBasicProvider(auth.basic))
-  if (auth.jwt !== undefined) providers.push(await jwtProvider(auth.jwt))
-  if (auth.ldap !== undefined) providers.push(await ldapProvider(auth.ldap))
-  return providers
-}
-
-/** jose is loaded only when JWT is configured (an open service keeps its memory). */
-async function jwtProvider (options: JwtOptions): Promise<AuthProvider> {
-  const { createJwtProvider } = await import('./auth/jwt.js')
-  return createJwtProvider(options)
-}
-
-/** ldapts is loaded only when LDAP is configured. */
-async function ldapProvider (options: LdapOptions): Promise<AuthProvider> {
-  const { createLdapProvider } = await import('./auth/ldap.js')
-  return createLdapProvider(options)
-}
-
-/** What the startup log line says about authentication: providers and their public settings, never a secret. */
-export function describeAuth (auth: AuthConfig): Record<string, unknown> | 'off' {
-  const out: Record<string, unknown> = {}
-  if (auth.basic !== undefined) out.basic = { users_file: auth.basic.usersFile }
-  if (auth.jwt !== undefined) {
-    const url = new URL(auth.jwt.jwksUrl)
-    url.username = ''
-    url.password = ''
-    url.search = ''
-    out.jwt = { jwks_url: url.toString(), issuer: auth.jwt.issuer, audience: auth.jwt.audience, role_claim: auth.jwt.roleClaim ?? 'role' }
-  }
-  if (auth.ldap !== undefined) {
-    const l = auth.ldap
-    out.ldap = {
-      url: l.url,
-      ...(l.userDnTemplate !== undefined ? { user_dn_template: l.userDnTemplate } : { search_base: l.searchBase, search_filter: l.searchFilter, bind_dn: l.bindDn ?? null }),
-      groups: l.groups
-    }
-  }
-  return Object.keys(out).length === 0 ? 'off' : out
 }

@@ -18,7 +18,7 @@ declare module 'fastify' {
 }
 
 /** Latency buckets (seconds): emulator reads take ~1 ms, a bus timeout 250 ms, a retried read up to ~1 s. */
-export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
 type Recorder = (request: FastifyRequest, reply: FastifyReply) => void
 
@@ -117,7 +117,7 @@ export default fp<MetricsOptions>(async (fastify, opts) => {
  * sight, and every scrape replaces all of their values, so nothing is
  * counted twice and a backend added later needs nothing here.
  */
-export class BackendMetrics {
+class BackendMetrics {
   private readonly metrics = new Map<string, Counter | Gauge>()
 
   constructor (private readonly registry: Registry) {}

@@ -6,13 +6,13 @@ import { FanSpeed, responses } from '../schemas/responses.js'
 import { readOnly, type RouteDeclaration } from './declaration.js'
 import { COMMAND_METHODS } from './methods.js'
 
-export const MIN_FAN_SPEED = 0
-export const MAX_FAN_SPEED = 10000
+const MIN_FAN_SPEED = 0
+const MAX_FAN_SPEED = 10000
 
 const SpeedParams = Type.Object({ board_id: BoardIdParam, device_id: DeviceIdParam, speed_rpm: Type.String({ minLength: 1, maxLength: 64 }) })
 
 /** The rpm must be a decimal integer 0..10000; it is sent as given (v1.2). */
-export function checkFanSpeed (text: string): string {
+function checkFanSpeed (text: string): string {
   if (!/^\s*[+-]?\d+\s*$/.test(text)) {
     throw new OpenDcreError('invalid-argument', `Error converting fan_speed to integer (invalid literal for int() with base 10: '${text}').`)
   }

@@ -8,7 +8,7 @@ import { readOnly } from './declaration.js'
  * Every configured backend's state, as each backend reports it of itself;
  * 'degraded' when one says it is down.
  */
-export function healthReport (buses: BusRegistry): HealthT {
+function healthReport (buses: BusRegistry): HealthT {
   const backends: Record<string, unknown> = {}
   let up = true
   for (const status of buses.statuses()) {

@@ -12,7 +12,7 @@ import scan from './scan.js'
 import test from './test.js'
 import version from './version.js'
 
-/** Every v1.2 command; registered under /opendcre/1.2 by app.ts. */
+/** Every v1.2 command; registered under the configured prefix (/opendcre/1.2 by default) by app.ts. */
 const routes: FastifyPluginAsync = async (fastify) => {
   // A POST's body means nothing to a command and is never parsed: no body, an
   // empty one, JSON or anything else, with or without a content type, answers

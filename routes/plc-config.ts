@@ -26,7 +26,7 @@ export interface PlcConfigRouteOptions {
   modem?: { readConfiguration: () => Promise<PlcConfigT> }
 }
 
-export const UNSUPPORTED_HARDWARE = 'Unsupported hardware type in use. Unable to retrieve modem configuration.'
+const UNSUPPORTED_HARDWARE = 'Unsupported hardware type in use. Unable to retrieve modem configuration.'
 
 /** GET|POST /plc_config: the power-line modem's configuration, read from the modem (HAT only). */
 const route: FastifyPluginAsyncTypebox<PlcConfigRouteOptions> = async (fastify, opts) => {

@@ -24,7 +24,7 @@ const WithDeviceType = Type.Object({
 })
 
 /** /power/:first/:second/:third in either order: the deprecated one starts with the action. */
-export function threeSegmentTarget (p: RouteParams): StateChangeTarget {
+function threeSegmentTarget (p: RouteParams): StateChangeTarget {
   if (ACTIONS.includes(p.first.toLowerCase())) return { action: p.first, board: p.second, device: p.third }
   return { action: p.third, board: p.first, device: p.second }
 }

@@ -48,5 +48,3 @@ export const Health = Type.Object({
 }, { $id: 'Health', title: 'OpenDCRE Health' })
 
 export type HealthT = Static<typeof Health>
-export type DeviceBusHealthT = Static<typeof DeviceBusHealth>
-export type IpmiHealthT = Static<typeof IpmiHealth>

@@ -19,7 +19,7 @@ const wideInteger = (): TUnsafe<number | bigint> => Type.Unsafe<number | bigint>
 
 export const TestStatus = Type.Object({ status: Type.String() }, { $id: 'TestStatus', title: 'OpenDCRE Test Status' })
 
-export const DEVICE_TYPES = ['temperature', 'thermistor', 'humidity', 'led', 'system', 'power', 'fan_speed', 'pressure', 'voltage', 'current'] as const
+const DEVICE_TYPES = ['temperature', 'thermistor', 'humidity', 'led', 'system', 'power', 'fan_speed', 'pressure', 'voltage', 'current'] as const
 
 export const ScannedDevice = Type.Object({
   device_id: Type.String(),
@@ -117,9 +117,7 @@ export const FanSpeed = Type.Object({ speed_rpm: wideInteger() }, { $id: 'FanSpe
 /** Every failed command: HTTP 500 (404 for an unknown route). */
 export const ErrorResponse = Type.Object({ message: Type.String() }, { $id: 'ErrorResponse', title: 'OpenDCRE Error' })
 
-export type TestStatusT = Static<typeof TestStatus>
 export type PowerStatusT = Static<typeof PowerStatus>
-export type ErrorResponseT = Static<typeof ErrorResponse>
 
 /**
  * The 200 and error schemas of a route. Generic, so the TypeBox type

@@ -41,6 +41,9 @@ function script (entrypoint: string[]): string {
 t.test('the stages build what the runtime stage copies and runs', async (t) => {
   t.match(dockerfile, /FROM node:20-bookworm-slim AS build/)
   t.match(dockerfile, /RUN npm run build && npm prune --omit=dev/)
+  t.notMatch(dockerfile, /COPY (bench|test)\b/, 'neither the benchmarks nor the tests go into the image')
+  const build = JSON.parse(readFileSync(join(packageRoot, 'tsconfig.build.json'), 'utf8')) as { include: string[] }
+  t.notOk(build.include.some((glob) => /^(bench|test)\//.test(glob)), 'the production build compiles neither bench/ nor test/')
   const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
   t.match(runtime, /USER node/, 'the runtime runs as a non-root user')
   t.match(runtime, /VOLUME \["\/logs"\]/)

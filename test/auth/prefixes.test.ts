@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { addUser } from '../../plugins/auth/users-file.js'
+import { hashPassword } from '../../plugins/auth/users-file.js'
 import { build } from '../helper.js'
 import { expectedChangeOf } from '../routes/command-routes.js'
 import { checkRoleMatrix, type Sent } from './role-matrix.js'
@@ -21,9 +21,17 @@ const users = join(dir, 'users.json')
 const VIEWER = { name: 'vera', password: 'prefix-Viewer-1' }
 const OPERATOR = { name: 'otto', password: 'prefix-Operator-2' }
 
+// a cheap scrypt cost (the file carries it per hash): every wrong password costs a full
+// verification, and the matrix sends many under each prefix; basic.test.ts uses the real cost
+const CHEAP = { N: 1024, r: 8, p: 1 }
+
 t.before(async () => {
-  await addUser(users, VIEWER.name, 'viewer', VIEWER.password)
-  await addUser(users, OPERATOR.name, 'operator', OPERATOR.password)
+  writeFileSync(users, JSON.stringify({
+    users: [
+      { name: VIEWER.name, role: 'viewer', hash: await hashPassword(VIEWER.password, CHEAP) },
+      { name: OPERATOR.name, role: 'operator', hash: await hashPassword(OPERATOR.password, CHEAP) }
+    ]
+  }), { mode: 0o600 })
 })
 
 /** An opendcre_config.json naming this endpoint_prefix (undefined: the key left out, the default). */
@@ -61,8 +69,8 @@ for (const { name, prefix, base } of PREFIXES.filter((p) => process.env.ONLY_PRE
     const sent: Sent[] = await checkRoleMatrix(t, app, {
       viewer: basic(VIEWER.name, VIEWER.password),
       operator: basic(OPERATOR.name, OPERATOR.password),
-      // a wrong password (one scrypt per request) and a header without a password;
-      // basic.test.ts tries more kinds of wrong credentials, under the default prefix
+      // a wrong password and a header without one (an unknown user costs a full-cost
+      // scrypt against the dummy hash: basic.test.ts tries it, under the default prefix)
       wrong: [basic(OPERATOR.name, VIEWER.password), { authorization: 'Basic bm9jb2xvbg==' }]
     }, { challenge: /Basic realm="opendcre"/, base })
     await app.close()
