@@ -49,7 +49,7 @@ t.test('redfish_config.json: each mistake names the file, the field and the reas
       return (err as Error).message
     }
   })()
-  t.match(message, /not valid JSON at line 1, column \d+/)
+  t.match(message, /invalid JSON at line 1, column \d+/)
   t.notOk(message.includes('Secret-99'), 'the text around the fault is not quoted')
   const good = write('good.json', { timeout_ms: 5000, servers: [{ url: 'https://10.1.2.3/', username: 'root', password: 'pw' }, { url: 'http://127.0.0.1:8000', timeout_ms: 200, verify_tls: false }] })
   t.same(loadRedfishConfig(good), [
