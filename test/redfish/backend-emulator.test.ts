@@ -255,6 +255,6 @@ t.test('an invalid redfish_config.json leaves Redfish unavailable with one log l
   writeFileSync(broken, '{"servers": [{"url": "http://x", "password": "leaky-Secret" ')
   lines.length = 0
   await build(t, { loggerInstance: pino(stream), redfishConfig: broken })
-  t.match(lines.join(''), /not valid JSON at line 1/)
+  t.match(lines.join(''), /invalid JSON at line 1/)
   t.notOk(lines.join('').includes('leaky-Secret'))
 })
