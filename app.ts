@@ -15,6 +15,7 @@ import ipmiBus, { type BmcConnector } from './plugins/ipmi-bus.js'
 import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
 import serialBus from './plugins/serial-bus.js'
+import dashboard, { DASHBOARD_ROUTES } from './routes/dashboard.js'
 import health from './routes/health.js'
 import routes from './routes/index.js'
 
@@ -116,7 +117,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   // Authentication and roles when a provider is configured; the health check stays open
   const base = `${config.endpointPrefix}/${config.apiVersion}`
   const providers = opts.authProviders ?? await createProviders(config.auth)
-  if (providers.length > 0) await fastify.register(auth, { providers, openRoutes: [`${base}/health`] })
+  if (providers.length > 0) await fastify.register(auth, { providers, openRoutes: [`${base}/health`, ...DASHBOARD_ROUTES] })
 
   if (config.bus.kind === 'emulator') {
     await fastify.register(emulatorBus, { file: config.bus.file, policy: opts.busPolicy, idleHints: opts.emulatorIdleHints })
@@ -133,6 +134,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   if (opts.auditLog !== undefined) await fastify.register(audit, { file: opts.auditLog })
   await fastify.register(routes, { prefix: `${config.endpointPrefix}/${config.apiVersion}` })
   await fastify.register(health, { prefix: `${config.endpointPrefix}/${config.apiVersion}` })
+  // the operator's dashboard at /: open to load, every API call it makes needs credentials
+  await fastify.register(dashboard, { apiBase: base })
 }
 
 export default fp(app, { name: 'opendcre', fastify: '5.x' })

@@ -10,6 +10,7 @@ import read from './read.js'
 import scan from './scan.js'
 import test from './test.js'
 import version from './version.js'
+import whoami from './whoami.js'
 
 /** Every v1.2 command; registered under /opendcre/1.2 by app.ts. */
 const routes: FastifyPluginAsync = async (fastify) => {
@@ -19,7 +20,7 @@ const routes: FastifyPluginAsync = async (fastify) => {
   fastify.removeAllContentTypeParsers()
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => { done(null, undefined) })
 
-  for (const command of [test, scan, version, read, power, asset, bootTarget, location, led, fan]) {
+  for (const command of [test, scan, version, read, power, asset, bootTarget, location, led, fan, whoami]) {
     await fastify.register(command)
   }
   // the modem configuration read back at startup (the HAT); 500 on other hardware
