@@ -32,17 +32,34 @@ class Plot {
       const unit = this.unit
       this.uplot = new window.uPlot({
         width: Math.max(200, this.el.clientWidth),
-        height: 110,
+        height: 140,
         legend: { show: false },
         cursor: { show: false },
+        // the last hour at most; a minute at least, so the first points have room
+        scales: { x: { time: true, range: () => this.xRange() }, y: { range: () => this.yRange() } },
         series: [{}, { label: this.label, stroke: '#0b5cad', width: 2, points: { show: true, size: 5, fill: '#0b5cad' } }],
-        axes: [{ stroke: '#333' }, { stroke: '#333', size: 78, values: (_u, ticks) => ticks.map((v) => `${v} ${unit}`) }]
+        axes: [{ stroke: '#333' }, { stroke: '#333', size: 86, values: (_u, ticks) => ticks.map((v) => `${Math.abs(v) >= 1000 ? `${+(v / 1000).toFixed(2)}k` : +v.toFixed(2)} ${unit}`) }]
       }, [this.xs, this.ys], this.el)
     } else {
       this.uplot.setData([this.xs, this.ys])
     }
     this.el.dataset.points = String(this.xs.length)
     this.el.setAttribute('aria-label', `${this.label} over the last hour: ${this.xs.length} readings, latest ${formatValue(this.ys[this.ys.length - 1], this.unit)}`)
+  }
+
+  /** The last hour at most; a minute at least, so the first points have room. */
+  xRange () {
+    const last = this.xs[this.xs.length - 1]
+    return [Math.max(Math.min(this.xs[0], last - 60), last - HOUR_S), last + 2]
+  }
+
+  /** The values with a margin; a flat line sits in the middle. */
+  yRange () {
+    let min = Infinity
+    let max = -Infinity
+    for (const y of this.ys) { if (y < min) min = y; if (y > max) max = y }
+    const pad = max > min ? (max - min) * 0.15 : Math.max(1, Math.abs(max) * 0.05)
+    return [min - pad, max + pad]
   }
 
   destroy () { this.uplot?.destroy() }
