@@ -7,6 +7,7 @@ import { ConfigError } from '../drivers/errors.js'
 import { firstSchemaError, readJsonFile } from '../drivers/emulator/emulator-config.js'
 import { DEFAULT_EMULATOR_CONFIG } from './paths.js'
 import type { BasicOptions, JwtOptions, LdapOptions } from './auth/provider.js'
+import { PollConfigFileSchema, resolvePollConfig, type PollConfig } from '../drivers/poller/poll-config.js'
 
 /**
  * opendcre_config.json: the v1.2 keys, validated like the emulator config.
@@ -26,6 +27,7 @@ export const OpenDcreConfigFileSchema = Type.Object({
   time_slice: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, errorMessage: 'must be an integer from 0 to 255' })),
   bmc_config: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
   read_timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000, errorMessage: 'must be an integer from 1 to 60000' })),
+  poll: Type.Optional(PollConfigFileSchema),
   auth: Type.Optional(Type.Object({
     users_file: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
     jwt: Type.Optional(Type.Object({
@@ -81,6 +83,8 @@ export interface OpenDcreConfig {
   configFile?: string
   /** Authentication providers; none configured: the API is open, as v1.2's was. */
   auth: AuthConfig
+  /** The shared poller (docs/monitoring.md): schedule, bounds, history. */
+  poll: PollConfig
 }
 
 /** The configured authentication providers, asked in this order: basic, jwt, ldap. */
@@ -116,6 +120,8 @@ export interface ConfigOptions {
   ldapSearchBase?: string
   ldapSearchFilter?: string
   ldapBindDn?: string
+  /** Run the poller (true/false), whatever opendcre_config.json's `poll` says; unset: the file decides (off without a `poll` key). */
+  poll?: boolean
   /** The search account's password: from $OPENDCRE_LDAP_BIND_PASSWORD, never a flag or the config file. */
   ldapBindPassword?: string
   ldapViewerGroups?: string[]
@@ -179,7 +185,8 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     bmcConfig,
     macAddress: hostMacAddress(),
     configFile: options.config,
-    auth
+    auth,
+    poll: resolvePollConfig(file.poll, options.poll)
   }
 }
 
