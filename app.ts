@@ -14,7 +14,7 @@ import hat from './plugins/hat.js'
 import ipmiBus, { type BmcConnector } from './plugins/ipmi-bus.js'
 import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
-import poller from './plugins/poller.js'
+import poller, { type PollerPluginOptions } from './plugins/poller.js'
 import serialBus from './plugins/serial-bus.js'
 import health from './routes/health.js'
 import routes from './routes/index.js'
@@ -36,6 +36,8 @@ export interface AppOptions extends ConfigOptions {
   authProviders?: AuthProvider[]
   /** How the IPMI bridge connects to a BMC (default: RMCP+ over UDP; tests inject fakes). */
   ipmiConnect?: BmcConnector
+  /** The poller's clock and randomness (tests fix them). */
+  poller?: PollerPluginOptions
 }
 
 /**
@@ -130,7 +132,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   // the IPMI bridge: BMCs from bmc_config.json as boards 0x40000001..
   if (config.bmcConfig !== undefined) await fastify.register(ipmiBus, { file: config.bmcConfig, connect: opts.ipmiConnect })
   // the shared poller over every backend registered above (docs/monitoring.md)
-  await fastify.register(poller)
+  await fastify.register(poller, opts.poller ?? {})
 
   await fastify.register(openapi, { base: `${config.endpointPrefix}/${config.apiVersion}` })
   if (opts.auditLog !== undefined) await fastify.register(audit, { file: opts.auditLog })

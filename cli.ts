@@ -44,6 +44,10 @@ opendcre serve: the REST API
   --tls-key FILE      ... and this key
   --tls-ca FILE       and require client certificates signed by this CA (mutual TLS)
   --rate-limit N      at most N requests a minute per client address (default: no limit)
+  --poll, --no-poll   run the shared poller (readings kept for ?max_age, the
+                      stream, history and per-sensor metrics) or not; default:
+                      the config file's poll key, else on with the embedded
+                      emulator (no --emulator/--serial), off otherwise
   --cors-origin O     Access-Control-Allow-Origin: * (default, as v1.2), an origin, or '' for none
 
   Authentication (off unless a provider is named; the health check stays open):
@@ -109,6 +113,8 @@ async function serve (args: string[]): Promise<void> {
         'tls-key': { type: 'string' },
         'tls-ca': { type: 'string' },
         'rate-limit': { type: 'string' },
+        poll: { type: 'boolean' },
+        'no-poll': { type: 'boolean' },
         'cors-origin': { type: 'string' },
         users: { type: 'string' },
         'jwks-url': { type: 'string' },
@@ -146,6 +152,8 @@ async function serve (args: string[]): Promise<void> {
       config: values.config,
       bmcConfig: values['bmc-config'],
       hardware: values.hardware,
+      poll: values['no-poll'] === true ? false : values.poll === true ? true : undefined,
+      pollEmbedded: values.emulator === undefined && values.serial === undefined && values.hardware === undefined,
       tlsCert: values['tls-cert'],
       tlsKey: values['tls-key'],
       tlsCa: values['tls-ca'],

@@ -122,6 +122,8 @@ export interface ConfigOptions {
   ldapBindDn?: string
   /** Run the poller (true/false), whatever opendcre_config.json's `poll` says; unset: the file decides (off without a `poll` key). */
   poll?: boolean
+  /** The embedded default (the CLI with no --emulator/--serial): the poller runs unless the file's poll key says otherwise. */
+  pollEmbedded?: boolean
   /** The search account's password: from $OPENDCRE_LDAP_BIND_PASSWORD, never a flag or the config file. */
   ldapBindPassword?: string
   ldapViewerGroups?: string[]
@@ -186,7 +188,7 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     macAddress: hostMacAddress(),
     configFile: options.config,
     auth,
-    poll: resolvePollConfig(file.poll, options.poll)
+    poll: resolvePollConfig(file.poll, options.poll ?? (file.poll === undefined && options.pollEmbedded === true ? true : undefined))
   }
 }
 
