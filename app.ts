@@ -8,6 +8,7 @@ import auth, { createProviders } from './plugins/auth.js'
 import type { AuthProvider } from './plugins/auth/provider.js'
 import busRegistry from './plugins/bus-registry.js'
 import configPlugin, { resolveConfig, type ConfigOptions, type OpenDcreConfig } from './plugins/config.js'
+import embeddedBmc from './plugins/embedded-bmc.js'
 import emulatorBus from './plugins/emulator-bus.js'
 import errors from './plugins/errors.js'
 import hat from './plugins/hat.js'
@@ -131,6 +132,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
 
   // the IPMI bridge: BMCs from bmc_config.json as boards 0x40000001..
   if (config.bmcConfig !== undefined) await fastify.register(ipmiBus, { file: config.bmcConfig, connect: opts.ipmiConnect })
+  else if (config.embeddedBmcs) await fastify.register(embeddedBmc, { connect: opts.ipmiConnect })
   // the shared poller over every backend registered above (docs/monitoring.md)
   await fastify.register(poller, opts.poller ?? {})
 

@@ -78,6 +78,8 @@ export interface OpenDcreConfig {
   /** emulator (any bus, the default) or rpi-hat-v1 (the HAT's modem is set up at startup). */
   hardware: HardwareType
   bmcConfig?: string
+  /** No backend named: the IPMI bridge runs on two in-process emulated BMCs (plugins/embedded-bmc.ts). */
+  embeddedBmcs: boolean
   /** The host MAC address that seeds the scan-all board id. */
   macAddress: string
   configFile?: string
@@ -102,6 +104,8 @@ export interface ConfigOptions {
   serial?: string
   config?: string
   bmcConfig?: string
+  /** The CLI's `serve` with no backend named: emulated BMCs beside the device-bus emulator. */
+  embeddedBmcs?: boolean
   readTimeoutMs?: number
   hardware?: string
   tlsCert?: string
@@ -185,6 +189,7 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     bus,
     hardware: hardware as HardwareType,
     bmcConfig,
+    embeddedBmcs: options.embeddedBmcs === true && bmcConfig === undefined && bus.kind === 'emulator',
     macAddress: hostMacAddress(),
     configFile: options.config,
     auth,

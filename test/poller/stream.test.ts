@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import { build, get, PREFIX } from '../helper.js'
 
 /** The service on the embedded emulator with the poller on, every 0.2 s, listening on loopback. */
-async function pollingApp (t: Parameters<typeof build>[0] & { testdir?: string }, poll: Record<string, unknown>): Promise<{ app: FastifyInstance, url: string }> {
+async function pollingApp (t: Parameters<typeof build>[0], poll: Record<string, unknown>): Promise<{ app: FastifyInstance, url: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'opendcre-poll-'))
   const config = join(dir, 'opendcre_config.json')
   writeFileSync(config, JSON.stringify({ poll }))
