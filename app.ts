@@ -8,12 +8,14 @@ import auth, { createProviders } from './plugins/auth.js'
 import type { AuthProvider } from './plugins/auth/provider.js'
 import busRegistry from './plugins/bus-registry.js'
 import configPlugin, { resolveConfig, type ConfigOptions, type OpenDcreConfig } from './plugins/config.js'
+import embeddedBmc from './plugins/embedded-bmc.js'
 import emulatorBus from './plugins/emulator-bus.js'
 import errors from './plugins/errors.js'
 import hat from './plugins/hat.js'
 import ipmiBus, { type BmcConnector } from './plugins/ipmi-bus.js'
 import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
+import poller, { type PollerPluginOptions } from './plugins/poller.js'
 import serialBus from './plugins/serial-bus.js'
 import dashboard, { DASHBOARD_ROUTES } from './routes/dashboard.js'
 import health from './routes/health.js'
@@ -36,6 +38,8 @@ export interface AppOptions extends ConfigOptions {
   authProviders?: AuthProvider[]
   /** How the IPMI bridge connects to a BMC (default: RMCP+ over UDP; tests inject fakes). */
   ipmiConnect?: BmcConnector
+  /** The poller's clock and randomness (tests fix them). */
+  poller?: PollerPluginOptions
 }
 
 /**
@@ -129,6 +133,9 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
 
   // the IPMI bridge: BMCs from bmc_config.json as boards 0x40000001..
   if (config.bmcConfig !== undefined) await fastify.register(ipmiBus, { file: config.bmcConfig, connect: opts.ipmiConnect })
+  else if (config.embeddedBmcs) await fastify.register(embeddedBmc, { connect: opts.ipmiConnect })
+  // the shared poller over every backend registered above (docs/monitoring.md)
+  await fastify.register(poller, opts.poller ?? {})
 
   await fastify.register(openapi, { base: `${config.endpointPrefix}/${config.apiVersion}` })
   if (opts.auditLog !== undefined) await fastify.register(audit, { file: opts.auditLog })

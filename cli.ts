@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { pino } from 'pino'
 import { loadEmulatorConfig } from './drivers/emulator/emulator-config.js'
+import { runBmcEmulator } from './drivers/bmc-emulator/bmc-emulator-cli.js'
 import { EmulatorDevice } from './drivers/emulator/emulator-device.js'
 import { openDeviceEnd } from './drivers/transport/pty-stream.js'
 import { CLIENT_COMMANDS, runClient, type ClientCredentials } from './client.js'
@@ -15,6 +16,7 @@ import { AUDIT_LOG, buildServer, createLogger, exposedWithoutAuth, tuneRuntime }
 
 const USAGE = `usage: opendcre serve [options]
        opendcre emulator --device PATH [--baud N] [--log-level LEVEL] CONFIG
+       opendcre bmc-emulator [--host H] [--port P] [--count N] CONFIG
        opendcre user add NAME --role viewer|operator --users FILE
        opendcre COMMAND [ARGS] [--url URL] [--json] [--user NAME | --token TOKEN]
 
@@ -33,7 +35,10 @@ opendcre serve: the REST API
   --host H            address to listen on (default 0.0.0.0)
   --port P            port to listen on (default 5000, or the config file's)
   --emulator FILE     run the device bus on the emulator with this config
-                      (default: emulator-configs/simple.json)
+                      (default: emulator-configs/simple.json; with no
+                      --emulator, --serial, --bmc-config, --config or
+                      --hardware, two emulated BMCs on loopback are added as
+                      IPMI boards 40000001 (suite 17) and 40000002 (suite 3))
   --serial DEVICE     run the device bus on a serial device (e.g. /dev/ttyAMA0)
   --config FILE       an opendcre_config.json
   --bmc-config FILE   the IPMI bridge's bmc_config.json
@@ -44,6 +49,10 @@ opendcre serve: the REST API
   --tls-key FILE      ... and this key
   --tls-ca FILE       and require client certificates signed by this CA (mutual TLS)
   --rate-limit N      at most N requests a minute per client address (default: no limit)
+  --poll, --no-poll   run the shared poller (readings kept for ?max_age, the
+                      stream, history and per-sensor metrics) or not; default:
+                      the config file's poll key, else on with the embedded
+                      emulator (no --emulator/--serial), off otherwise
   --cors-origin O     Access-Control-Allow-Origin: * (default, as v1.2), an origin, or '' for none
 
   Authentication (off unless a provider is named; the health check stays open):
@@ -72,6 +81,16 @@ socat PTY pair, say), answering the byte protocol from CONFIG
   --device PATH       the serial device to serve on (a socat PTY end is used
                       as a raw tty; a real serial port is opened at --baud)
   --baud N            line speed (default 115200)
+
+opendcre bmc-emulator: IPMI 2.0 BMCs over RMCP+ (UDP), from CONFIG (see
+emulator-configs/bmc-emulator.json); N independent BMCs on ports P..P+N-1
+  --host H            address to listen on (default 127.0.0.1)
+  --port P            the first BMC's UDP port (default 623)
+  --count N           how many BMCs (default 1)
+  --drop F            drop this fraction (0-1) of datagrams
+  --delay-ms MS       answer every datagram MS milliseconds late
+  --stats-ms MS       print a JSON line of statistics every MS milliseconds
+  --log-level LEVEL   (default info)
 `
 
 function fail (message: string): never {
@@ -109,6 +128,8 @@ async function serve (args: string[]): Promise<void> {
         'tls-key': { type: 'string' },
         'tls-ca': { type: 'string' },
         'rate-limit': { type: 'string' },
+        poll: { type: 'boolean' },
+        'no-poll': { type: 'boolean' },
         'cors-origin': { type: 'string' },
         users: { type: 'string' },
         'jwks-url': { type: 'string' },
@@ -145,7 +166,11 @@ async function serve (args: string[]): Promise<void> {
       serial: values.serial,
       config: values.config,
       bmcConfig: values['bmc-config'],
+      // no backend named at all: the device-bus emulator and two emulated BMCs
+      embeddedBmcs: [values.emulator, values.serial, values['bmc-config'], values.config, values.hardware].every((v) => v === undefined),
       hardware: values.hardware,
+      poll: values['no-poll'] === true ? false : values.poll === true ? true : undefined,
+      pollEmbedded: values.emulator === undefined && values.serial === undefined && values.hardware === undefined,
       tlsCert: values['tls-cert'],
       tlsKey: values['tls-key'],
       tlsCa: values['tls-ca'],
@@ -181,7 +206,7 @@ async function serve (args: string[]): Promise<void> {
       version: OPENDCRE_VERSION,
       address,
       prefix: `${config.endpointPrefix}/${config.apiVersion}`,
-      backends: { device_bus: config.bus, hardware: config.hardware, ipmi: config.bmcConfig ?? null },
+      backends: { device_bus: config.bus, hardware: config.hardware, ipmi: config.bmcConfig ?? (config.embeddedBmcs ? 'embedded emulator' : null) },
       configs: { opendcre: config.configFile ?? null, emulator: config.bus.kind === 'emulator' ? config.bus.file : null, bmc: config.bmcConfig ?? null },
       auth,
       log_dir: logDir
@@ -330,6 +355,8 @@ async function main (argv: string[]): Promise<void> {
       return await serve(rest)
     case 'emulator':
       return await emulator(rest)
+    case 'bmc-emulator':
+      return await runBmcEmulator(rest, USAGE)
     case 'user':
       return await user(rest)
     case undefined:

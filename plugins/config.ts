@@ -7,6 +7,7 @@ import { ConfigError } from '../drivers/errors.js'
 import { firstSchemaError, readJsonFile } from '../drivers/emulator/emulator-config.js'
 import { DEFAULT_EMULATOR_CONFIG } from './paths.js'
 import type { BasicOptions, JwtOptions, LdapOptions } from './auth/provider.js'
+import { PollConfigFileSchema, resolvePollConfig, type PollConfig } from '../drivers/poller/poll-config.js'
 
 /**
  * opendcre_config.json: the v1.2 keys, validated like the emulator config.
@@ -26,6 +27,7 @@ export const OpenDcreConfigFileSchema = Type.Object({
   time_slice: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, errorMessage: 'must be an integer from 0 to 255' })),
   bmc_config: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
   read_timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000, errorMessage: 'must be an integer from 1 to 60000' })),
+  poll: Type.Optional(PollConfigFileSchema),
   auth: Type.Optional(Type.Object({
     users_file: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
     jwt: Type.Optional(Type.Object({
@@ -76,11 +78,15 @@ export interface OpenDcreConfig {
   /** emulator (any bus, the default) or rpi-hat-v1 (the HAT's modem is set up at startup). */
   hardware: HardwareType
   bmcConfig?: string
+  /** No backend named: the IPMI bridge runs on two in-process emulated BMCs (plugins/embedded-bmc.ts). */
+  embeddedBmcs: boolean
   /** The host MAC address that seeds the scan-all board id. */
   macAddress: string
   configFile?: string
   /** Authentication providers; none configured: the API is open, as v1.2's was. */
   auth: AuthConfig
+  /** The shared poller (docs/monitoring.md): schedule, bounds, history. */
+  poll: PollConfig
 }
 
 /** The configured authentication providers, asked in this order: basic, jwt, ldap. */
@@ -98,6 +104,8 @@ export interface ConfigOptions {
   serial?: string
   config?: string
   bmcConfig?: string
+  /** The CLI's `serve` with no backend named: emulated BMCs beside the device-bus emulator. */
+  embeddedBmcs?: boolean
   readTimeoutMs?: number
   hardware?: string
   tlsCert?: string
@@ -116,6 +124,10 @@ export interface ConfigOptions {
   ldapSearchBase?: string
   ldapSearchFilter?: string
   ldapBindDn?: string
+  /** Run the poller (true/false), whatever opendcre_config.json's `poll` says; unset: the file decides (off without a `poll` key). */
+  poll?: boolean
+  /** The embedded default (the CLI with no --emulator/--serial): the poller runs unless the file's poll key says otherwise. */
+  pollEmbedded?: boolean
   /** The search account's password: from $OPENDCRE_LDAP_BIND_PASSWORD, never a flag or the config file. */
   ldapBindPassword?: string
   ldapViewerGroups?: string[]
@@ -177,9 +189,11 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     bus,
     hardware: hardware as HardwareType,
     bmcConfig,
+    embeddedBmcs: options.embeddedBmcs === true && bmcConfig === undefined && bus.kind === 'emulator',
     macAddress: hostMacAddress(),
     configFile: options.config,
-    auth
+    auth,
+    poll: resolvePollConfig(file.poll, options.poll ?? (file.poll === undefined && options.pollEmbedded === true ? true : undefined))
   }
 }
 

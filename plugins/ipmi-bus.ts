@@ -19,6 +19,8 @@ export const connectOverUdp: BmcConnector = (entry, log) => connectBmc(entry, { 
 export interface IpmiBackendOptions {
   /** bmc_config.json */
   file: string
+  /** BMCs given directly (the embedded default), in place of reading `file`. */
+  entries?: BmcConfigEntry[]
   /** Makes one BMC's session and operations (default: connectOverUdp; tests inject fakes). */
   connect?: BmcConnector
 }
@@ -32,7 +34,7 @@ export interface IpmiBackendOptions {
 export default fp<IpmiBackendOptions>(async (fastify, opts) => {
   let entries: BmcConfigEntry[]
   try {
-    entries = loadBmcConfig(opts.file)
+    entries = opts.entries ?? loadBmcConfig(opts.file)
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
     fastify.log.error({ file: opts.file, reason: err.message }, `IPMI bridge unavailable: ${err.message}`)

@@ -13,6 +13,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** This service's Prometheus registry: its own, never prom-client's global one. */
     metricsRegistry: Registry
+    /** Adds scrape-time metric families besides the backends' (the poller's per-sensor series). */
+    addMetricFamilies: (source: () => MetricFamily[]) => void
   }
 }
 
@@ -99,6 +101,8 @@ export default fp<MetricsOptions>(async (fastify, opts) => {
 
   const backendMetrics = new BackendMetrics(registry)
   fastify.decorate('metricsRegistry', registry)
+  const sources: Array<() => MetricFamily[]> = []
+  fastify.decorate('addMetricFamilies', (source: () => MetricFamily[]) => { sources.push(source) })
 
   fastify.get(path, {
     schema: {
@@ -106,7 +110,7 @@ export default fp<MetricsOptions>(async (fastify, opts) => {
       response: { 200: Type.String({ description: 'Prometheus text format 0.0.4' }) }
     }
   }, async (_request, reply) => {
-    backendMetrics.update(fastify.buses.statuses().flatMap((status) => status.metrics))
+    backendMetrics.update([...fastify.buses.statuses().flatMap((status) => status.metrics), ...sources.flatMap((source) => source())])
     const text = await registry.metrics()
     return reply.type(registry.contentType).send(text)
   })

@@ -2,12 +2,14 @@ import type { FastifyPluginAsync } from 'fastify'
 import asset from './asset.js'
 import bootTarget from './boot-target.js'
 import fan from './fan.js'
+import history from './history.js'
 import led from './led.js'
 import location from './location.js'
 import plcConfig from './plc-config.js'
 import power from './power.js'
 import read from './read.js'
 import scan from './scan.js'
+import stream from './stream.js'
 import test from './test.js'
 import version from './version.js'
 import whoami from './whoami.js'
@@ -24,6 +26,9 @@ const routes: FastifyPluginAsync = async (fastify) => {
     await fastify.register(command)
   }
   // the modem configuration read back at startup (the HAT); 500 on other hardware
+  // live readings and recent history from the shared poller (docs/monitoring.md)
+  await fastify.register(stream)
+  await fastify.register(history)
   const config = fastify.plcConfig
   await fastify.register(plcConfig, config === undefined ? {} : { modem: { readConfiguration: async () => config } })
 }

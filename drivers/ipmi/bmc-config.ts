@@ -1,9 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError } from '../errors.js'
+import { CIPHER_SUITES } from './rmcp.js'
 import { firstSchemaError, readJsonFile } from '../emulator/emulator-config.js'
 import {
   algorithmConflict, AUTH_ALGORITHMS, CONFIDENTIALITY_ALGORITHMS, INTEGRITY_ALGORITHMS,
-  type AuthAlgorithm, type BmcTarget, type ConfidentialityAlgorithm, type IntegrityAlgorithm
+  type Algorithms, type AuthAlgorithm, type BmcTarget, type ConfidentialityAlgorithm, type IntegrityAlgorithm
 } from './types.js'
 
 /**
@@ -14,6 +15,10 @@ import {
  * flags' valid bit (ipmi_sim), so the stored boot device is reported anyway.
  * `timeout_ms` (not in v1.2), for all BMCs or one: the bound for a request
  * (default 3000).
+ * `cipher_suite` (not in v1.2): 0, 1, 2, 3 or 17 in place of the three
+ * algorithm names. An entry that names neither (no auth_type, integrity_type,
+ * encryption_type, cipher_suite) lets the bridge ask the BMC (Get Channel
+ * Cipher Suites) and take the strongest suite it offers: 17, then 3, 2, 1, 0.
  */
 const oneOf = (values: readonly string[]): ReturnType<typeof Type.Union> =>
   Type.Union(values.map((v) => Type.Literal(v)), { errorMessage: `must be one of ${values.join(', ')}` })
@@ -26,9 +31,12 @@ export const BmcEntrySchema = Type.Object({
   bmc_port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, errorMessage: 'must be a UDP port number (1-65535)' })),
   username: Type.String({ maxLength: 16, errorMessage: 'must be a string of at most 16 characters (may be empty)' }),
   password: Type.String({ maxLength: 20, errorMessage: 'must be a string of at most 20 characters (may be empty)' }),
-  auth_type: oneOf(AUTH_ALGORITHMS),
-  integrity_type: oneOf(INTEGRITY_ALGORITHMS),
-  encryption_type: oneOf(CONFIDENTIALITY_ALGORITHMS),
+  auth_type: Type.Optional(oneOf(AUTH_ALGORITHMS)),
+  integrity_type: Type.Optional(oneOf(INTEGRITY_ALGORITHMS)),
+  encryption_type: Type.Optional(oneOf(CONFIDENTIALITY_ALGORITHMS)),
+  cipher_suite: Type.Optional(Type.Union(Object.keys(CIPHER_SUITES).map((id) => Type.Literal(Number(id))), {
+    errorMessage: `must be one of the cipher suites ${Object.keys(CIPHER_SUITES).join(', ')}`
+  })),
   boot_valid_bit: Type.Optional(Type.Union([Type.Literal('honour'), Type.Literal('ignore')], {
     errorMessage: "must be 'honour' (the default) or 'ignore'"
   })),
@@ -60,9 +68,12 @@ export function loadBmcConfig (file: string): BmcConfigEntry[] {
   const config = value as BmcConfigFile
   return config.bmcs.map((bmc, i) => {
     const where = `bmcs[${i}]`
-    const conflict = algorithmConflict({ auth: bmc.auth_type as AuthAlgorithm, integrity: bmc.integrity_type as IntegrityAlgorithm, confidentiality: bmc.encryption_type as ConfidentialityAlgorithm })
-    if (conflict !== undefined) {
-      throw new ConfigError(file, `${where}.${conflict.field === 'integrity' ? 'integrity_type' : 'encryption_type'}`, conflict.reason)
+    const algorithms = entryAlgorithms(file, where, bmc)
+    if (algorithms !== undefined) {
+      const conflict = algorithmConflict(algorithms)
+      if (conflict !== undefined) {
+        throw new ConfigError(file, `${where}.${conflict.field === 'integrity' ? 'integrity_type' : 'encryption_type'}`, conflict.reason)
+      }
     }
     return {
       target: {
@@ -70,14 +81,32 @@ export function loadBmcConfig (file: string): BmcConfigEntry[] {
         port: bmc.bmc_port ?? 623,
         username: bmc.username,
         password: bmc.password,
-        auth: bmc.auth_type as AuthAlgorithm,
-        integrity: bmc.integrity_type as IntegrityAlgorithm,
-        confidentiality: bmc.encryption_type as ConfidentialityAlgorithm
+        ...algorithms
       },
       bootValidBit: bmc.boot_valid_bit ?? 'honour',
       timeoutMs: bmc.timeout_ms ?? config.timeout_ms
     }
   })
+}
+
+const ALGORITHM_FIELDS = [['auth_type', 'auth'], ['integrity_type', 'integrity'], ['encryption_type', 'confidentiality']] as const
+
+/** The entry's algorithms: named, or from cipher_suite, or undefined (ask the BMC). */
+function entryAlgorithms (file: string, where: string, bmc: Static<typeof BmcEntrySchema>): Algorithms | undefined {
+  const named = ALGORITHM_FIELDS.filter(([field]) => bmc[field] !== undefined)
+  if (bmc.cipher_suite !== undefined) {
+    const suite = CIPHER_SUITES[bmc.cipher_suite]
+    for (const [field, key] of named) {
+      if (bmc[field] !== suite[key]) throw new ConfigError(file, `${where}.${field}`, `cipher suite ${suite.id} uses ${suite[key]}, not ${String(bmc[field])}`)
+    }
+    return { auth: suite.auth, integrity: suite.integrity, confidentiality: suite.confidentiality }
+  }
+  if (named.length === 0) return undefined
+  const missing = ALGORITHM_FIELDS.find(([field]) => bmc[field] === undefined)
+  if (missing !== undefined) {
+    throw new ConfigError(file, `${where}.${missing[0]}`, 'missing: name auth_type, integrity_type and encryption_type together, or a cipher_suite, or none of them to use the strongest suite the BMC offers')
+  }
+  return { auth: bmc.auth_type as AuthAlgorithm, integrity: bmc.integrity_type as IntegrityAlgorithm, confidentiality: bmc.encryption_type as ConfidentialityAlgorithm }
 }
 
 /**

@@ -2,10 +2,14 @@
  * IPMI over LAN, the codec: pure encode/decode functions for RMCP, the IPMI v1.5
  * session wrapper (authentication type none only, for the pre-session Get
  * Channel Authentication Capabilities), the IPMI v2.0 RMCP+ session wrapper
- * (integrity HMAC-SHA1-96, confidentiality AES-CBC-128), the IPMI LAN message,
- * the RMCP+ session set-up payloads (Open Session, RAKP 1-4) and their
- * RAKP-HMAC-SHA1 key derivation. Section numbers are those of the IPMI v2.0
- * specification (rev. 1.1). No state, no sockets: session.ts owns those.
+ * (integrity HMAC-SHA1-96 or HMAC-SHA256-128, confidentiality AES-CBC-128),
+ * the IPMI LAN message, the RMCP+ session set-up payloads (Open Session,
+ * RAKP 1-4) and their RAKP-HMAC-SHA1 / RAKP-HMAC-SHA256 key derivation, the
+ * cipher suite table and Get Channel Cipher Suites. Section numbers are those
+ * of the IPMI v2.0 specification (rev. 1.1; the SHA-256 algorithms and cipher
+ * suite 17 come from its errata 4 / markup E4 to §13.28 and table 22-20).
+ * No state, no sockets: the client session (session.ts) and the BMC emulator
+ * own those, and both use these functions.
  *
  * Every decoder throws IpmiError('protocol', ...) on bytes that cannot be what
  * it decodes; the session counts them as garbage and carries on.
@@ -240,6 +244,15 @@ export const PAYLOAD_TYPE = {
 
 /** §13.28.4 table 13-18: HMAC-SHA1-96 is 12 bytes of HMAC-SHA1. */
 export const HMAC_SHA1_96_LENGTH = 12
+/** §13.28.4 (errata 4): HMAC-SHA256-128 is the first 16 bytes of HMAC-SHA256. */
+export const HMAC_SHA256_128_LENGTH = 16
+const AUTH_RAKP_NONE = 0x00
+const AUTH_RAKP_HMAC_SHA1 = 0x01
+const AUTH_RAKP_HMAC_SHA256 = 0x03
+const INTEGRITY_HMAC_SHA1_96 = 0x01
+const INTEGRITY_HMAC_SHA256_128 = 0x04
+const CONFIDENTIALITY_AES_CBC_128 = 0x01
+
 /** §13.28.5 next header field: always 0x07. */
 export const NEXT_HEADER = 0x07
 /** RMCP header + authtype + payload type + session id + sequence + payload length. */
@@ -248,8 +261,10 @@ export const AES_CBC_128_BLOCK = 16
 
 /** The keys of an active session; absent when the algorithm is "none". */
 export interface SessionKeys {
-  /** K1, 20 bytes (§13.32): integrity key for HMAC-SHA1-96. */
+  /** K1 (§13.32): the integrity key, 20 bytes from RAKP-HMAC-SHA1, 32 from RAKP-HMAC-SHA256. */
   integrityKey?: Buffer
+  /** The integrity algorithm number (table 13-18) the AuthCode uses; HMAC-SHA1-96 when absent. */
+  integrity?: number
   /** The first 16 bytes of K2 (§13.29): AES-CBC-128 key. */
   confidentialityKey?: Buffer
 }
@@ -279,7 +294,8 @@ export interface RmcpPlusEncodeOptions {
  * encrypted, bit 6 authenticated), session id, session sequence, payload
  * length, payload, and when authenticated the integrity pad (0xFF to a 4-byte
  * boundary of authtype..next header), pad length, next header 0x07 and the
- * AuthCode (HMAC-SHA1-96 keyed with K1 over authtype..next header, §13.28.4).
+ * AuthCode (HMAC-SHA1-96 or HMAC-SHA256-128 keyed with K1 over authtype..next
+ * header, §13.28.4).
  */
 export function encodeRmcpPlusPacket (opts: RmcpPlusEncodeOptions): Buffer {
   const keys = opts.keys ?? NO_KEYS
@@ -293,7 +309,8 @@ export function encodeRmcpPlusPacket (opts: RmcpPlusEncodeOptions): Buffer {
   if (payload.length > 0xffff) throw protocol('RMCP+ payload longer than 65535 bytes')
   const afterPayload = RMCP_PLUS_HEADER_LENGTH + payload.length
   const pad = authenticated ? integrityPadLength(payload.length) : 0
-  const total = authenticated ? afterPayload + pad + 2 + HMAC_SHA1_96_LENGTH : afterPayload
+  const macLength = authenticated ? authCodeLength(keys.integrity) : 0
+  const total = authenticated ? afterPayload + pad + 2 + macLength : afterPayload
   const out = Buffer.allocUnsafe(total)
   encodeRmcpHeader(RMCP_CLASS_IPMI, out)
   out[4] = AUTHTYPE_RMCP_PLUS
@@ -306,8 +323,8 @@ export function encodeRmcpPlusPacket (opts: RmcpPlusEncodeOptions): Buffer {
     out.fill(0xff, afterPayload, afterPayload + pad)
     out[afterPayload + pad] = pad
     out[afterPayload + pad + 1] = NEXT_HEADER
-    const mac = integrityAuthCode(keys.integrityKey as Buffer, out.subarray(RMCP_HEADER_LENGTH, total - HMAC_SHA1_96_LENGTH))
-    mac.copy(out, total - HMAC_SHA1_96_LENGTH)
+    const mac = integrityAuthCode(keys.integrityKey as Buffer, out.subarray(RMCP_HEADER_LENGTH, total - macLength), keys.integrity)
+    mac.copy(out, total - macLength)
   }
   return out
 }
@@ -341,13 +358,14 @@ export function decodeRmcpPlusPacket (buf: Buffer, keys: SessionKeys = NO_KEYS):
   if (keys.integrityKey !== undefined) {
     if (!authenticated) throw protocol('unauthenticated packet in a session with integrity')
     const total = buf.length
-    if (total < afterPayload + 2 + HMAC_SHA1_96_LENGTH) throw protocol('RMCP+ integrity trailer too short')
-    if (buf[total - HMAC_SHA1_96_LENGTH - 1] !== NEXT_HEADER) throw protocol('RMCP+ next header is not 0x07')
-    const pad = buf[total - HMAC_SHA1_96_LENGTH - 2]
-    if (afterPayload + pad + 2 + HMAC_SHA1_96_LENGTH !== total) throw protocol('RMCP+ integrity pad length does not match the datagram')
-    if ((total - RMCP_HEADER_LENGTH - HMAC_SHA1_96_LENGTH) % 4 !== 0) throw protocol('RMCP+ integrity data is not 4-byte aligned')
-    const expected = integrityAuthCode(keys.integrityKey, buf.subarray(RMCP_HEADER_LENGTH, total - HMAC_SHA1_96_LENGTH))
-    if (!timingSafeEqual(expected, buf.subarray(total - HMAC_SHA1_96_LENGTH))) throw protocol('RMCP+ integrity check failed')
+    const mac = authCodeLength(keys.integrity)
+    if (total < afterPayload + 2 + mac) throw protocol('RMCP+ integrity trailer too short')
+    if (buf[total - mac - 1] !== NEXT_HEADER) throw protocol('RMCP+ next header is not 0x07')
+    const pad = buf[total - mac - 2]
+    if (afterPayload + pad + 2 + mac !== total) throw protocol('RMCP+ integrity pad length does not match the datagram')
+    if ((total - RMCP_HEADER_LENGTH - mac) % 4 !== 0) throw protocol('RMCP+ integrity data is not 4-byte aligned')
+    const expected = integrityAuthCode(keys.integrityKey, buf.subarray(RMCP_HEADER_LENGTH, total - mac), keys.integrity)
+    if (!timingSafeEqual(expected, buf.subarray(total - mac))) throw protocol('RMCP+ integrity check failed')
   } else if (authenticated && sessionId === 0) {
     throw protocol('authenticated packet outside a session')
   }
@@ -401,10 +419,19 @@ export function decryptAesCbc128 (key: Buffer, payload: Buffer): Buffer {
 }
 
 // ---------------------------------------------------------------------------
-// §13.28.4 integrity: HMAC-SHA1-96
+// §13.28.4 integrity: HMAC-SHA1-96 (algorithm 1), HMAC-SHA256-128 (algorithm 4)
 
-export function integrityAuthCode (k1: Buffer, data: Uint8Array): Buffer {
-  return createHmac('sha1', k1).update(data).digest().subarray(0, HMAC_SHA1_96_LENGTH)
+/** The AuthCode length of an integrity algorithm (default HMAC-SHA1-96). */
+export function authCodeLength (integrity: number = INTEGRITY_HMAC_SHA1_96): number {
+  if (integrity === INTEGRITY_HMAC_SHA1_96) return HMAC_SHA1_96_LENGTH
+  if (integrity === INTEGRITY_HMAC_SHA256_128) return HMAC_SHA256_128_LENGTH
+  throw protocol(`integrity algorithm ${integrity} is not supported`)
+}
+
+/** The AuthCode trailer of an authenticated packet: HMAC(K1, data) truncated per algorithm (default HMAC-SHA1-96). */
+export function integrityAuthCode (k1: Buffer, data: Uint8Array, integrity: number = INTEGRITY_HMAC_SHA1_96): Buffer {
+  const hash = integrity === INTEGRITY_HMAC_SHA256_128 ? 'sha256' : 'sha1'
+  return createHmac(hash, k1).update(data).digest().subarray(0, authCodeLength(integrity))
 }
 
 // ---------------------------------------------------------------------------
@@ -412,11 +439,13 @@ export function integrityAuthCode (k1: Buffer, data: Uint8Array): Buffer {
 
 export const AUTH_ALGORITHM_CODE: Record<AuthAlgorithm, number> = {
   NO_AUTHENTICATION_ALGORITHM: 0x00,
-  RAKP_HMAC_SHA1: 0x01
+  RAKP_HMAC_SHA1: 0x01,
+  RAKP_HMAC_SHA256: 0x03
 }
 export const INTEGRITY_ALGORITHM_CODE: Record<IntegrityAlgorithm, number> = {
   NO_INTEGRITY_ALGORITHM: 0x00,
-  HMAC_SHA1_96: 0x01
+  HMAC_SHA1_96: 0x01,
+  HMAC_SHA256_128: 0x04
 }
 export const CONFIDENTIALITY_ALGORITHM_CODE: Record<ConfidentialityAlgorithm, number> = {
   NO_ENCRYPTION_ALGORITHM: 0x00,
@@ -688,7 +717,14 @@ export function encodeRakp4 (r: Rakp4): Buffer {
 }
 
 // ---------------------------------------------------------------------------
-// §13.31 RAKP-HMAC-SHA1 and §13.32 key derivation
+// §13.31 RAKP-HMAC-SHA1 / RAKP-HMAC-SHA256 and §13.32 key derivation
+//
+// Every function takes the authentication algorithm number (table 13-17: 1
+// RAKP-HMAC-SHA1, 3 RAKP-HMAC-SHA256; default 1): the HMAC of the key
+// exchange auth codes, the SIK and K1/K2 is SHA-1 or SHA-256 accordingly, and
+// the RAKP4 integrity check value is HMAC-SHA1-96 (12 bytes) or
+// HMAC-SHA256-128 (16 bytes). The keys stay what they are in §13.31/§13.32:
+// Kuid is the 20-byte password, and K1/K2 are keyed over 20 bytes of 0x01/0x02.
 
 /** Kuid: the user's password, zero-padded to 20 bytes (§13.31, IPMI v2.0 passwords are up to 20 bytes). */
 export function passwordKey (password: string): Buffer {
@@ -716,50 +752,203 @@ function u32le (n: number): Buffer {
   return b
 }
 
-/** RAKP2 key exchange auth code: HMAC-SHA1(Kuid, SIDm | SIDc | Rm | Rc | GUIDc | RoleM | ULengthM | UNameM) (§13.31). */
-export function rakp2AuthCode (kuid: Buffer, c: RakpContext): Buffer {
-  return createHmac('sha1', kuid)
+/** The hash of a RAKP authentication algorithm's HMAC; throws for RAKP-none and unknown numbers. */
+export function rakpHash (auth: number = AUTH_RAKP_HMAC_SHA1): 'sha1' | 'sha256' {
+  if (auth === AUTH_RAKP_HMAC_SHA1) return 'sha1'
+  if (auth === AUTH_RAKP_HMAC_SHA256) return 'sha256'
+  throw protocol(auth === AUTH_RAKP_NONE ? 'RAKP-none has no key exchange auth codes' : `authentication algorithm ${auth} is not supported`)
+}
+
+/** Length of the RAKP2/RAKP3 auth codes and of the SIK: 20 (SHA-1), 32 (SHA-256), 0 for RAKP-none. */
+export function rakpAuthCodeLength (auth: number = AUTH_RAKP_HMAC_SHA1): number {
+  if (auth === AUTH_RAKP_NONE) return 0
+  return rakpHash(auth) === 'sha1' ? 20 : 32
+}
+
+/** Length of the RAKP4 integrity check value: 12 (HMAC-SHA1-96), 16 (HMAC-SHA256-128), 0 for RAKP-none. */
+export function rakp4IcvLength (auth: number = AUTH_RAKP_HMAC_SHA1): number {
+  if (auth === AUTH_RAKP_NONE) return 0
+  return rakpHash(auth) === 'sha1' ? HMAC_SHA1_96_LENGTH : HMAC_SHA256_128_LENGTH
+}
+
+/** RAKP2 key exchange auth code: HMAC(Kuid, SIDm | SIDc | Rm | Rc | GUIDc | RoleM | ULengthM | UNameM) (§13.31). */
+export function rakp2AuthCode (kuid: Buffer, c: RakpContext, auth: number = AUTH_RAKP_HMAC_SHA1): Buffer {
+  return createHmac(rakpHash(auth), kuid)
     .update(u32le(c.consoleSessionId)).update(u32le(c.bmcSessionId))
     .update(c.consoleRandom).update(c.bmcRandom).update(c.bmcGuid)
     .update(Uint8Array.of(c.role, c.username.length)).update(c.username)
     .digest()
 }
 
-/** RAKP3 key exchange auth code: HMAC-SHA1(Kuid, Rc | SIDm | RoleM | ULengthM | UNameM) (§13.31). */
-export function rakp3AuthCode (kuid: Buffer, c: RakpContext): Buffer {
-  return createHmac('sha1', kuid)
+/** RAKP3 key exchange auth code: HMAC(Kuid, Rc | SIDm | RoleM | ULengthM | UNameM) (§13.31). */
+export function rakp3AuthCode (kuid: Buffer, c: RakpContext, auth: number = AUTH_RAKP_HMAC_SHA1): Buffer {
+  return createHmac(rakpHash(auth), kuid)
     .update(c.bmcRandom).update(u32le(c.consoleSessionId))
     .update(Uint8Array.of(c.role, c.username.length)).update(c.username)
     .digest()
 }
 
-/** SIK = HMAC-SHA1(Kg, Rm | Rc | RoleM | ULengthM | UNameM); Kg is Kuid when the BMC key is null (§13.31). */
-export function sessionIntegrityKey (kg: Buffer, c: RakpContext): Buffer {
-  return createHmac('sha1', kg)
+/** SIK = HMAC(Kg, Rm | Rc | RoleM | ULengthM | UNameM); Kg is Kuid when the BMC key is null (§13.31). */
+export function sessionIntegrityKey (kg: Buffer, c: RakpContext, auth: number = AUTH_RAKP_HMAC_SHA1): Buffer {
+  return createHmac(rakpHash(auth), kg)
     .update(c.consoleRandom).update(c.bmcRandom)
     .update(Uint8Array.of(c.role, c.username.length)).update(c.username)
     .digest()
 }
 
-/** RAKP4 integrity check value: HMAC-SHA1-96(SIK, Rm | SIDc | GUIDc) (§13.31). */
-export function rakp4Icv (sik: Buffer, c: RakpContext): Buffer {
-  return createHmac('sha1', sik)
+/** RAKP4 integrity check value: HMAC-SHA1-96 or HMAC-SHA256-128 (SIK, Rm | SIDc | GUIDc) (§13.31). */
+export function rakp4Icv (sik: Buffer, c: RakpContext, auth: number = AUTH_RAKP_HMAC_SHA1): Buffer {
+  return createHmac(rakpHash(auth), sik)
     .update(c.consoleRandom).update(u32le(c.bmcSessionId)).update(c.bmcGuid)
-    .digest().subarray(0, HMAC_SHA1_96_LENGTH)
+    .digest().subarray(0, rakp4IcvLength(auth))
 }
 
-/** §13.32: K1 = HMAC(SIK, 0x01 * 20), K2 = HMAC(SIK, 0x02 * 20), ... */
-export function deriveKey (sik: Buffer, n: number): Buffer {
-  return createHmac('sha1', sik).update(Buffer.alloc(20, n)).digest()
+/** §13.32: K1 = HMAC(SIK, 0x01 * 20), K2 = HMAC(SIK, 0x02 * 20), ...; 20 bytes (SHA-1) or 32 (SHA-256). */
+export function deriveKey (sik: Buffer, n: number, auth: number = AUTH_RAKP_HMAC_SHA1): Buffer {
+  return createHmac(rakpHash(auth), sik).update(Buffer.alloc(20, n)).digest()
 }
 
-/** The session keys a negotiated cipher suite uses. */
-export function sessionKeys (sik: Buffer | undefined, integrity: number, confidentiality: number): SessionKeys {
+/** The session keys a negotiated cipher suite uses (`auth`: the RAKP algorithm that made the SIK, default RAKP-HMAC-SHA1). */
+export function sessionKeys (sik: Buffer | undefined, integrity: number, confidentiality: number, auth: number = AUTH_RAKP_HMAC_SHA1): SessionKeys {
   if (sik === undefined) return NO_KEYS
   const keys: SessionKeys = {}
-  if (integrity === INTEGRITY_ALGORITHM_CODE.HMAC_SHA1_96) keys.integrityKey = deriveKey(sik, 1)
-  if (confidentiality === CONFIDENTIALITY_ALGORITHM_CODE.AES_CBC_128) keys.confidentialityKey = deriveKey(sik, 2).subarray(0, 16)
+  if (integrity !== 0) {
+    authCodeLength(integrity) // throws for an algorithm we cannot compute
+    keys.integrityKey = deriveKey(sik, 1, auth)
+    keys.integrity = integrity
+  }
+  if (confidentiality === CONFIDENTIALITY_AES_CBC_128) keys.confidentialityKey = deriveKey(sik, 2, auth).subarray(0, 16)
+  else if (confidentiality !== 0) throw protocol(`confidentiality algorithm ${confidentiality} is not supported`)
   return keys
+}
+
+// ---------------------------------------------------------------------------
+// §22.15.2 table 22-20 cipher suite ids: the suites this bridge speaks
+
+export interface CipherSuite {
+  id: number
+  auth: AuthAlgorithm
+  integrity: IntegrityAlgorithm
+  confidentiality: ConfidentialityAlgorithm
+}
+
+export const CIPHER_SUITES: Readonly<Record<number, CipherSuite>> = Object.freeze({
+  0: { id: 0, auth: 'NO_AUTHENTICATION_ALGORITHM', integrity: 'NO_INTEGRITY_ALGORITHM', confidentiality: 'NO_ENCRYPTION_ALGORITHM' },
+  1: { id: 1, auth: 'RAKP_HMAC_SHA1', integrity: 'NO_INTEGRITY_ALGORITHM', confidentiality: 'NO_ENCRYPTION_ALGORITHM' },
+  2: { id: 2, auth: 'RAKP_HMAC_SHA1', integrity: 'HMAC_SHA1_96', confidentiality: 'NO_ENCRYPTION_ALGORITHM' },
+  3: { id: 3, auth: 'RAKP_HMAC_SHA1', integrity: 'HMAC_SHA1_96', confidentiality: 'AES_CBC_128' },
+  17: { id: 17, auth: 'RAKP_HMAC_SHA256', integrity: 'HMAC_SHA256_128', confidentiality: 'AES_CBC_128' }
+})
+
+/** The suites above, strongest first: what a client picks from when a BMC offers several. */
+export const CIPHER_SUITE_PREFERENCE: readonly number[] = Object.freeze([17, 3, 2, 1, 0])
+
+/** The cipher suite id of an algorithm triple, or undefined when it is not one of CIPHER_SUITES. */
+export function cipherSuiteId (auth: number, integrity: number, confidentiality: number): number | undefined {
+  for (const s of Object.values(CIPHER_SUITES)) {
+    if (AUTH_ALGORITHM_CODE[s.auth] === auth && INTEGRITY_ALGORITHM_CODE[s.integrity] === integrity &&
+      CONFIDENTIALITY_ALGORITHM_CODE[s.confidentiality] === confidentiality) return s.id
+  }
+  return undefined
+}
+
+// ---------------------------------------------------------------------------
+// §22.15 Get Channel Cipher Suites (App 0x54)
+
+export const CMD_GET_CHANNEL_CIPHER_SUITES = 0x54
+/** §22.15.1 records: start of a standard (0xC0) or OEM (0xC1) cipher suite record; algorithm tags. */
+const CS_RECORD_STANDARD = 0xc0
+const CS_RECORD_OEM = 0xc1
+const CS_TAG_MASK = 0xc0
+const CS_TAG_AUTH = 0x00
+const CS_TAG_INTEGRITY = 0x40
+const CS_TAG_CONFIDENTIALITY = 0x80
+/** Each response carries at most 16 bytes of the record data. */
+export const CIPHER_SUITE_DATA_CHUNK = 16
+
+/** Request: channel (0x0E: this one), payload type IPMI, bit 7 "list algorithms by cipher suite", list index 0-63. */
+export function encodeGetChannelCipherSuites (index: number, channel = 0x0e): Buffer {
+  return Buffer.from([channel & 0x0f, PAYLOAD_TYPE.ipmi, 0x80 | (index & 0x3f)])
+}
+
+export function decodeGetChannelCipherSuitesRequest (data: Buffer): { channel: number, payloadType: number, byCipherSuite: boolean, index: number } {
+  if (data.length < 3) throw protocol(`Get Channel Cipher Suites request: 3 data bytes expected, got ${data.length}`)
+  return { channel: data[0] & 0x0f, payloadType: data[1] & 0x3f, byCipherSuite: (data[2] & 0x80) !== 0, index: data[2] & 0x3f }
+}
+
+/** Response data after the completion code: the channel number and up to 16 bytes of records. */
+export function decodeGetChannelCipherSuitesChunk (data: Buffer): { channel: number, records: Buffer } {
+  if (data.length < 1) throw protocol('Get Channel Cipher Suites: no channel number in the answer')
+  return { channel: data[0] & 0x0f, records: data.subarray(1, 1 + CIPHER_SUITE_DATA_CHUNK) }
+}
+
+export interface CipherSuiteRecord {
+  id: number
+  /** The IANA enterprise number of an OEM suite (record 0xC1). */
+  oemIana?: number
+  auth: number[]
+  integrity: number[]
+  confidentiality: number[]
+}
+
+/** Parses the concatenated record data (§22.15.1 table 22-19): one entry per cipher suite record. */
+export function decodeCipherSuiteRecords (records: Buffer): CipherSuiteRecord[] {
+  const out: CipherSuiteRecord[] = []
+  let i = 0
+  while (i < records.length) {
+    const start = records[i]
+    if (start !== CS_RECORD_STANDARD && start !== CS_RECORD_OEM) throw protocol(`cipher suite record starts with 0x${hex8(start)}, expected 0xC0 or 0xC1`)
+    if (i + 1 >= records.length) throw protocol('cipher suite record without an id')
+    const rec: CipherSuiteRecord = { id: records[i + 1], auth: [], integrity: [], confidentiality: [] }
+    i += 2
+    if (start === CS_RECORD_OEM) {
+      if (i + 3 > records.length) throw protocol('OEM cipher suite record without its IANA number')
+      rec.oemIana = records[i] | (records[i + 1] << 8) | (records[i + 2] << 16)
+      i += 3
+    }
+    while (i < records.length && records[i] !== CS_RECORD_STANDARD && records[i] !== CS_RECORD_OEM) {
+      const tag = records[i] & CS_TAG_MASK
+      const alg = records[i] & 0x3f
+      if (tag === CS_TAG_AUTH) rec.auth.push(alg)
+      else if (tag === CS_TAG_INTEGRITY) rec.integrity.push(alg)
+      else if (tag === CS_TAG_CONFIDENTIALITY) rec.confidentiality.push(alg)
+      i++
+    }
+    out.push(rec)
+  }
+  return out
+}
+
+/** For BMCs (the emulator) and fakes: the record data of standard suites, to be served 16 bytes per answer. */
+export function encodeCipherSuiteRecords (suites: readonly number[]): Buffer {
+  const bytes: number[] = []
+  for (const id of suites) {
+    const s = CIPHER_SUITES[id]
+    if (s === undefined) throw protocol(`cipher suite ${id} is not one of ${Object.keys(CIPHER_SUITES).join(', ')}`)
+    bytes.push(CS_RECORD_STANDARD, id,
+      CS_TAG_AUTH | AUTH_ALGORITHM_CODE[s.auth],
+      CS_TAG_INTEGRITY | INTEGRITY_ALGORITHM_CODE[s.integrity],
+      CS_TAG_CONFIDENTIALITY | CONFIDENTIALITY_ALGORITHM_CODE[s.confidentiality])
+  }
+  return Buffer.from(bytes)
+}
+
+/** For BMCs: the answer data to list index `index` (channel number, then that 16-byte slice of the records). */
+export function encodeGetChannelCipherSuitesChunk (channel: number, records: Buffer, index: number): Buffer {
+  const slice = records.subarray(index * CIPHER_SUITE_DATA_CHUNK, (index + 1) * CIPHER_SUITE_DATA_CHUNK)
+  return Buffer.concat([Uint8Array.of(channel & 0x0f), slice])
+}
+
+/** The strongest suite of CIPHER_SUITE_PREFERENCE that a BMC's records offer with exactly its algorithms; undefined if none. */
+export function strongestCipherSuite (records: readonly CipherSuiteRecord[]): number | undefined {
+  for (const id of CIPHER_SUITE_PREFERENCE) {
+    const s = CIPHER_SUITES[id]
+    const offered = records.some((r) => r.oemIana === undefined && r.id === id &&
+      r.auth.includes(AUTH_ALGORITHM_CODE[s.auth]) && r.integrity.includes(INTEGRITY_ALGORITHM_CODE[s.integrity]) &&
+      r.confidentiality.includes(CONFIDENTIALITY_ALGORITHM_CODE[s.confidentiality]))
+    if (offered) return id
+  }
+  return undefined
 }
 
 // ---------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 /**
  * One long-lived IPMI v2.0 RMCP+ session per BMC (IPMI v2.0 §13.15 session
- * activation, §13.17-§13.23 Open Session and RAKP, §22.18 Set Session
+ * activation, §22.15 Get Channel Cipher Suites when the configuration names
+ * no algorithms, §13.17-§13.23 Open Session and RAKP with RAKP-HMAC-SHA1 or
+ * RAKP-HMAC-SHA256 (cipher suites 0-3 and 17), §22.18 Set Session
  * Privilege Level, §22.19 Close Session). This is the one place that owns
  * session ids, sequence numbers, keys, retransmission, timeouts, re-login and
  * the request queue (one request in flight per BMC). It implements
@@ -17,7 +19,10 @@ import { randomBytes, randomFillSync } from 'node:crypto'
 import { logs, silentLogger, type DriverLogger } from '../logger.js'
 import {
   AUTH_ALGORITHM_CODE,
+  CIPHER_SUITES,
   CMD_CLOSE_SESSION,
+  CMD_GET_CHANNEL_CIPHER_SUITES,
+  CIPHER_SUITE_DATA_CHUNK,
   CMD_GET_CHANNEL_AUTH_CAPABILITIES,
   CMD_GET_DEVICE_ID,
   CMD_SET_SESSION_PRIVILEGE_LEVEL,
@@ -28,7 +33,12 @@ import {
   PRIVILEGE,
   ROLE_NAME_ONLY_LOOKUP,
   AUTHTYPE_RMCP_PLUS,
+  cipherSuiteId,
+  decodeCipherSuiteRecords,
   decodeGetChannelAuthCapabilities,
+  decodeGetChannelCipherSuitesChunk,
+  encodeGetChannelCipherSuites,
+  strongestCipherSuite,
   decodeLanResponse,
   decodeOpenSessionResponse,
   decodeRakp2,
@@ -53,7 +63,7 @@ import {
   type RakpContext,
   type SessionKeys
 } from './rmcp.js'
-import { algorithmConflict, IpmiCompletionError, IpmiError, type BmcTarget, type IpmiPolicy, type IpmiRequester } from './types.js'
+import { algorithmConflict, IpmiCompletionError, IpmiError, type Algorithms, type BmcTarget, type IpmiPolicy, type IpmiRequester } from './types.js'
 import { udpTransportFactory, type DatagramTransport, type DatagramTransportFactory } from './udp-transport.js'
 
 export const DEFAULT_IPMI_POLICY: Readonly<IpmiPolicy> = Object.freeze({
@@ -207,6 +217,9 @@ export class IpmiSession implements IpmiRequester {
   private drained: (() => void) | undefined
   private rqSeq = 0
   private tag = 0
+  /** The configured algorithms, or the suite the BMC offered (asked at the first log-in); undefined until then. */
+  private algorithms: Algorithms | undefined
+  private readonly negotiates: boolean
   private lastActivity = 0
   private keepAliveTimer: unknown
   private _state: IpmiSessionState = 'idle'
@@ -226,8 +239,21 @@ export class IpmiSession implements IpmiRequester {
     this.kuid = passwordKey(target.password)
     this.username = Buffer.from(target.username, 'latin1')
     if (this.username.length > 16) throw new IpmiError('auth', `BMC ${this.label}: user names are at most 16 bytes`)
-    const conflict = algorithmConflict(target)
-    if (conflict !== undefined) throw new IpmiError('session', `BMC ${this.label}: ${conflict.reason}`)
+    const named = [target.auth, target.integrity, target.confidentiality].filter((a) => a !== undefined).length
+    if (named !== 0 && named !== 3) throw new IpmiError('session', `BMC ${this.label}: name all three algorithms or none`)
+    this.negotiates = named === 0
+    if (!this.negotiates) {
+      this.algorithms = { auth: target.auth, integrity: target.integrity, confidentiality: target.confidentiality } as Algorithms
+      const conflict = algorithmConflict(this.algorithms)
+      if (conflict !== undefined) throw new IpmiError('session', `BMC ${this.label}: ${conflict.reason}`)
+    }
+  }
+
+  /** The cipher suite of the algorithms in use (configured or negotiated); undefined before a negotiating session's first log-in. */
+  get cipherSuite (): number | undefined {
+    const a = this.algorithms
+    if (a === undefined) return undefined
+    return cipherSuiteId(AUTH_ALGORITHM_CODE[a.auth], INTEGRITY_ALGORITHM_CODE[a.integrity], CONFIDENTIALITY_ALGORITHM_CODE[a.confidentiality])
   }
 
   get state (): IpmiSessionState {
@@ -344,7 +370,8 @@ export class IpmiSession implements IpmiRequester {
     this.ensureTransport()
     try {
       await this.getChannelAuthCapabilities(deadline)
-      const active = await this.openAndAuthenticate(deadline)
+      if (this.algorithms === undefined) this.algorithms = await this.chooseCipherSuite(deadline)
+      const active = await this.openAndAuthenticate(this.algorithms, deadline)
       this.session = active
       await this.setPrivilege(active, deadline)
       this._state = 'up'
@@ -356,6 +383,8 @@ export class IpmiSession implements IpmiRequester {
       // activated but the privilege step failed: close it on the BMC rather than leave it to expire
       this.dropSession('log-in failed')
       this._state = 'down'
+      // ask again next time: the BMC may have been reconfigured or replaced
+      if (this.negotiates) this.algorithms = undefined
       if (err instanceof IpmiError && err.kind === 'auth') this.counters.authFailures++
       if (err instanceof AttemptsExhausted || err instanceof DeadlinePassed) {
         throw new IpmiError('timeout', `no answer from BMC ${this.label} while logging in within ${this.policy.requestTimeoutMs} ms`)
@@ -380,10 +409,42 @@ export class IpmiSession implements IpmiRequester {
     }
   }
 
-  private async openAndAuthenticate (deadline: number): Promise<ActiveSession> {
-    const auth = AUTH_ALGORITHM_CODE[this.target.auth]
-    const integrity = INTEGRITY_ALGORITHM_CODE[this.target.integrity]
-    const confidentiality = CONFIDENTIALITY_ALGORITHM_CODE[this.target.confidentiality]
+  /**
+   * §22.15 Get Channel Cipher Suites, outside a session (authtype none), list
+   * by cipher suite, 16 bytes of records per answer until a short one; then
+   * the strongest suite of 17, 3, 2, 1, 0 that the BMC offers. A BMC that
+   * does not know the command is offered suite 3, the v1.2 bridge's usual.
+   */
+  private async chooseCipherSuite (deadline: number): Promise<Algorithms> {
+    const chunks: Buffer[] = []
+    for (let index = 0; index < 64; index++) {
+      const rqSeq = this.nextRqSeq()
+      const datagram = encodeV15Packet(encodeLanRequest({ netFn: NETFN_APP, cmd: CMD_GET_CHANNEL_CIPHER_SUITES, rqSeq, data: encodeGetChannelCipherSuites(index) }))
+      const m = await this.exchange(datagram, (m) => m.kind === 'v15' && m.lan.rqSeq === rqSeq && m.lan.cmd === CMD_GET_CHANNEL_CIPHER_SUITES, deadline)
+      const lan = (m as { lan: LanResponse }).lan
+      if (lan.completionCode !== 0) {
+        if (index > 0) break
+        this.log.info({ event: 'ipmi-cipher-suites-unknown', completionCode: lan.completionCode }, 'BMC does not list its cipher suites; proposing suite 3')
+        return { ...CIPHER_SUITES[3] }
+      }
+      const { records } = decodeGetChannelCipherSuitesChunk(lan.data)
+      chunks.push(records)
+      if (records.length < CIPHER_SUITE_DATA_CHUNK) break
+    }
+    const offered = decodeCipherSuiteRecords(Buffer.concat(chunks))
+    const id = strongestCipherSuite(offered)
+    if (id === undefined) {
+      throw new IpmiError('session', `BMC ${this.label} offers no cipher suite the bridge speaks (offered: ${offered.map((r) => r.id).join(', ') || 'none'}; the bridge speaks 17, 3, 2, 1, 0)`)
+    }
+    this.log.info({ event: 'ipmi-cipher-suite', cipherSuite: id, offered: offered.map((r) => r.id) }, `using cipher suite ${id}`)
+    const { auth, integrity, confidentiality } = CIPHER_SUITES[id]
+    return { auth, integrity, confidentiality }
+  }
+
+  private async openAndAuthenticate (algorithms: Algorithms, deadline: number): Promise<ActiveSession> {
+    const auth = AUTH_ALGORITHM_CODE[algorithms.auth]
+    const integrity = INTEGRITY_ALGORITHM_CODE[algorithms.integrity]
+    const confidentiality = CONFIDENTIALITY_ALGORITHM_CODE[algorithms.confidentiality]
     let privilege: number = PRIVILEGE.administrator
     let backoff = 50
     let refusedBusy = false
@@ -448,27 +509,27 @@ export class IpmiSession implements IpmiRequester {
       role,
       username: this.username
     }
-    const rakpSha1 = auth === AUTH_ALGORITHM_CODE.RAKP_HMAC_SHA1
+    const rakp = auth !== AUTH_ALGORITHM_CODE.NO_AUTHENTICATION_ALGORITHM
     let sik: Buffer | undefined
     const tag3 = this.nextTag()
-    if (rakpSha1) {
-      const expected = rakp2AuthCode(this.kuid, ctx)
+    if (rakp) {
+      const expected = rakp2AuthCode(this.kuid, ctx, auth)
       if (r2.authCode === undefined || !expected.equals(r2.authCode)) {
         // tell the BMC to drop the half-open session (§13.22 RAKP 3 with an error status)
         this.send(encodeRmcpPlusPacket({ payloadType: PAYLOAD_TYPE.rakp3, sessionId: 0, sequence: 0, payload: encodeRakp3({ tag: tag3, status: 0x0f, bmcSessionId, authCode: EMPTY }) }))
         throw this.authError('RAKP 2 key exchange auth code mismatch (wrong password?)')
       }
-      sik = sessionIntegrityKey(this.kuid, ctx)
+      sik = sessionIntegrityKey(this.kuid, ctx, auth)
     }
     const r4 = decodeRakp4(await this.setup(PAYLOAD_TYPE.rakp3, encodeRakp3({
-      tag: tag3, status: 0, bmcSessionId, authCode: rakpSha1 ? rakp3AuthCode(this.kuid, ctx) : EMPTY
+      tag: tag3, status: 0, bmcSessionId, authCode: rakp ? rakp3AuthCode(this.kuid, ctx, auth) : EMPTY
     }), PAYLOAD_TYPE.rakp4, tag3, consoleSessionId, deadline))
     if (r4.status !== 0) throw this.authError(`RAKP 4: ${rmcpPlusStatusText(r4.status)}`)
-    if (sik !== undefined && !rakp4Icv(sik, ctx).equals(r4.icv)) throw this.authError('RAKP 4 integrity check value mismatch')
+    if (sik !== undefined && !rakp4Icv(sik, ctx, auth).equals(r4.icv)) throw this.authError('RAKP 4 integrity check value mismatch')
     return {
       consoleSessionId,
       bmcSessionId,
-      keys: sessionKeys(sik, integrity, confidentiality),
+      keys: sessionKeys(sik, integrity, confidentiality, auth),
       encrypted: confidentiality !== 0,
       sequence: 1,
       inboundHigh: 0,

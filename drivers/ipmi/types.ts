@@ -5,8 +5,9 @@
  * sdr.ts, fru.ts) only ever sees an IpmiRequester, so it is tested with a fake.
  */
 
-export const AUTH_ALGORITHMS = ['NO_AUTHENTICATION_ALGORITHM', 'RAKP_HMAC_SHA1'] as const
-export const INTEGRITY_ALGORITHMS = ['NO_INTEGRITY_ALGORITHM', 'HMAC_SHA1_96'] as const
+/** §13.28 tables 13-17/13-18 (and the SHA-256 additions of IPMI v2.0 rev. 1.1 errata 4): cipher suites 0-3 and 17. */
+export const AUTH_ALGORITHMS = ['NO_AUTHENTICATION_ALGORITHM', 'RAKP_HMAC_SHA1', 'RAKP_HMAC_SHA256'] as const
+export const INTEGRITY_ALGORITHMS = ['NO_INTEGRITY_ALGORITHM', 'HMAC_SHA1_96', 'HMAC_SHA256_128'] as const
 export const CONFIDENTIALITY_ALGORITHMS = ['NO_ENCRYPTION_ALGORITHM', 'AES_CBC_128'] as const
 
 export type AuthAlgorithm = typeof AUTH_ALGORITHMS[number]
@@ -21,6 +22,17 @@ export interface BmcTarget {
   username: string
   /** Never logged, never in an error message or a response. */
   password: string
+  /**
+   * The algorithms to propose in Open Session. All three absent: the session
+   * asks the BMC (Get Channel Cipher Suites, IPMI v2.0 §22.15) and takes the
+   * strongest suite it offers of 17, 3, 2, 1, 0.
+   */
+  auth?: AuthAlgorithm
+  integrity?: IntegrityAlgorithm
+  confidentiality?: ConfidentialityAlgorithm
+}
+
+export interface Algorithms {
   auth: AuthAlgorithm
   integrity: IntegrityAlgorithm
   confidentiality: ConfidentialityAlgorithm
@@ -32,12 +44,12 @@ export interface BmcTarget {
  * from the authentication exchange (IPMI v2.0 §13.28), and encryption is only
  * ever used with integrity.
  */
-export function algorithmConflict (t: Pick<BmcTarget, 'auth' | 'integrity' | 'confidentiality'>): { field: 'integrity' | 'confidentiality', reason: string } | undefined {
+export function algorithmConflict (t: Algorithms): { field: 'integrity' | 'confidentiality', reason: string } | undefined {
   if (t.auth === 'NO_AUTHENTICATION_ALGORITHM' && t.integrity !== 'NO_INTEGRITY_ALGORITHM') {
-    return { field: 'integrity', reason: 'integrity needs an authentication algorithm (RAKP_HMAC_SHA1)' }
+    return { field: 'integrity', reason: 'integrity needs an authentication algorithm (RAKP_HMAC_SHA1 or RAKP_HMAC_SHA256)' }
   }
   if (t.integrity === 'NO_INTEGRITY_ALGORITHM' && t.confidentiality !== 'NO_ENCRYPTION_ALGORITHM') {
-    return { field: 'confidentiality', reason: 'encryption needs an integrity algorithm (HMAC_SHA1_96)' }
+    return { field: 'confidentiality', reason: 'encryption needs an integrity algorithm (HMAC_SHA1_96 or HMAC_SHA256_128)' }
   }
   return undefined
 }

@@ -9,11 +9,14 @@
 import { randomBytes } from 'node:crypto'
 import {
   PAYLOAD_TYPE,
+  decodeGetChannelCipherSuitesRequest,
   decodeLanRequest,
   decodeRakp1,
   decodeRakp3,
   decodeRmcpPlusPacket,
   decodeV15Packet,
+  encodeCipherSuiteRecords,
+  encodeGetChannelCipherSuitesChunk,
   encodeLanResponse,
   encodeOpenSessionResponse,
   encodeRakp2,
@@ -53,6 +56,10 @@ export interface FakeBmcOptions {
   duplicate?: boolean
   /** Corrupt the AuthCode of the n-th in-session answer (1-based). */
   corruptAnswer?: number
+  /** The suites Get Channel Cipher Suites lists (outside a session); unset: the command is unknown (0xC1). */
+  cipherSuites?: number[]
+  /** Open Session with other algorithms than these answers status 0x11 (no cipher suite match). */
+  onlyAlgorithms?: [number, number, number]
 }
 
 interface FakeSession {
@@ -90,6 +97,7 @@ export class FakeBmc {
   readonly seen: SeenRequest[] = []
   readonly sessions = new Map<number, FakeSession>()
   openSessionRequests = 0
+  cipherSuiteRequests = 0
   inSessionRequests = 0
   private answers = 0
   private nextSid = 0x100
@@ -164,6 +172,15 @@ export class FakeBmc {
 
   private v15 (d: Buffer): void {
     const msg = decodeLanRequest(decodeV15Packet(d).message)
+    if (msg.cmd === 0x54) {
+      this.cipherSuiteRequests++
+      const suites = this.options.cipherSuites
+      const answer = suites === undefined
+        ? { completionCode: 0xc1, data: new Uint8Array(0) }
+        : { completionCode: 0, data: encodeGetChannelCipherSuitesChunk(1, encodeCipherSuiteRecords(suites), decodeGetChannelCipherSuitesRequest(msg.data).index) }
+      this.reply(encodeV15Packet(encodeLanResponse({ netFn: 0x07, rqSeq: msg.rqSeq, cmd: 0x54, ...answer })))
+      return
+    }
     if (msg.cmd !== 0x38) return
     const data = [0x01, 0x97, 0x04, 0x03, 0x00, 0x00, 0x00, 0x00]
     this.reply(encodeV15Packet(encodeLanResponse({ netFn: 0x07, rqSeq: msg.rqSeq, cmd: 0x38, completionCode: 0, data: Uint8Array.from(data) })))
@@ -174,7 +191,9 @@ export class FakeBmc {
     this.seen.push({ sessionId: 0, sequence: p.sequence, payloadType: p.payloadType, encrypted: false, authenticated: false })
     const q = p.payload
     if (p.payloadType === PAYLOAD_TYPE.openSessionRequest) {
-      const status = this.options.openSessionStatus?.[this.openSessionRequests] ?? 0
+      const only = this.options.onlyAlgorithms
+      const mismatch = only !== undefined && (q[12] !== only[0] || q[20] !== only[1] || q[28] !== only[2])
+      const status = this.options.openSessionStatus?.[this.openSessionRequests] ?? (mismatch ? 0x11 : 0)
       this.openSessionRequests++
       const tag = q[0]
       const consoleSessionId = q.readUInt32LE(4)
@@ -218,7 +237,7 @@ export class FakeBmc {
         role: r1.role,
         username: Buffer.from(r1.username)
       }
-      const authCode = s.auth === 1 ? rakp2AuthCode(this.kuid, s.ctx) : Buffer.alloc(0)
+      const authCode = s.auth !== 0 ? rakp2AuthCode(this.kuid, s.ctx, s.auth) : Buffer.alloc(0)
       return this.reply(encodeRmcpPlusPacket({
         payloadType: PAYLOAD_TYPE.rakp2, sessionId: 0, sequence: 0,
         payload: encodeRakp2({ tag: r1.tag, status: 0, consoleSessionId: s.consoleSessionId, bmcRandom: s.ctx.bmcRandom as Buffer, bmcGuid: GUID, authCode })
@@ -233,14 +252,14 @@ export class FakeBmc {
         this.sessions.delete(s.bmcSessionId)
         return
       }
-      if (s.auth === 1 && !rakp3AuthCode(this.kuid, s.ctx).equals(Buffer.from(r3.authCode))) status = 0x0f
+      if (s.auth !== 0 && !rakp3AuthCode(this.kuid, s.ctx, s.auth).equals(Buffer.from(r3.authCode))) status = 0x0f
       let icv = Buffer.alloc(0)
-      if (s.auth === 1) {
-        s.sik = sessionIntegrityKey(this.kuid, s.ctx)
-        icv = Buffer.from(rakp4Icv(s.sik, s.ctx))
+      if (s.auth !== 0) {
+        s.sik = sessionIntegrityKey(this.kuid, s.ctx, s.auth)
+        icv = Buffer.from(rakp4Icv(s.sik, s.ctx, s.auth))
         if (this.options.corruptRakp4 === true) icv[0] ^= 0xff
       }
-      s.keys = sessionKeys(s.sik, s.integrity, s.confidentiality)
+      s.keys = sessionKeys(s.sik, s.integrity, s.confidentiality, s.auth)
       s.active = status === 0
       if (status !== 0) this.sessions.delete(s.bmcSessionId)
       return this.reply(encodeRmcpPlusPacket({

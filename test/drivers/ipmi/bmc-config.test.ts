@@ -52,13 +52,32 @@ t.test('bmc_port picks another UDP port; empty user and password are allowed', a
   t.same(timed.map((e) => e.timeoutMs), [1500, 800], 'a bound for every BMC, or for one')
 })
 
+t.test('suite 17 by name or by cipher_suite; no algorithms at all: ask the BMC', async (t) => {
+  const sha256 = { ...good, auth_type: 'RAKP_HMAC_SHA256', integrity_type: 'HMAC_SHA256_128', encryption_type: 'AES_CBC_128' }
+  const { auth_type: _a, integrity_type: _i, encryption_type: _e, ...bare } = good
+  const bmcs = loadBmcConfig(file(JSON.stringify({
+    bmcs: [sha256, { ...bare, cipher_suite: 17 }, { ...bare, cipher_suite: 3 }, { ...bare, cipher_suite: 0 }, bare, { ...good, cipher_suite: 3 }]
+  }))).map((e) => [e.target.auth, e.target.integrity, e.target.confidentiality])
+  t.same(bmcs, [
+    ['RAKP_HMAC_SHA256', 'HMAC_SHA256_128', 'AES_CBC_128'],
+    ['RAKP_HMAC_SHA256', 'HMAC_SHA256_128', 'AES_CBC_128'],
+    ['RAKP_HMAC_SHA1', 'HMAC_SHA1_96', 'AES_CBC_128'],
+    ['NO_AUTHENTICATION_ALGORITHM', 'NO_INTEGRITY_ALGORITHM', 'NO_ENCRYPTION_ALGORITHM'],
+    [undefined, undefined, undefined],
+    ['RAKP_HMAC_SHA1', 'HMAC_SHA1_96', 'AES_CBC_128']
+  ], 'names, suite numbers, nothing (negotiate), and a suite that agrees with the names')
+})
+
 const broken: Array<[string, string, string, RegExp]> = [
   ['not JSON', '{"bmcs": [', '', /not valid JSON/],
   ['not an object', '[1, 2]', '', /JSON object/],
   ['no bmcs list', '{}', 'bmcs', /missing/],
   ['bmcs not a list', '{"bmcs": 3}', 'bmcs', /list of BMCs/],
   ['missing bmc_ip', JSON.stringify({ bmcs: [{ ...good, bmc_ip: undefined }] }), 'bmcs[0].bmc_ip', /missing required field/],
-  ['unknown auth type', JSON.stringify({ bmcs: [good, { ...good, auth_type: 'MD5' }] }), 'bmcs[1].auth_type', /one of NO_AUTHENTICATION_ALGORITHM, RAKP_HMAC_SHA1/],
+  ['unknown auth type', JSON.stringify({ bmcs: [good, { ...good, auth_type: 'MD5' }] }), 'bmcs[1].auth_type', /one of NO_AUTHENTICATION_ALGORITHM, RAKP_HMAC_SHA1, RAKP_HMAC_SHA256/],
+  ['unknown cipher suite', JSON.stringify({ bmcs: [{ ...good, cipher_suite: 16 }] }), 'bmcs[0].cipher_suite', /one of the cipher suites 0, 1, 2, 3, 17/],
+  ['cipher suite disagrees with a name', JSON.stringify({ bmcs: [{ ...good, cipher_suite: 17 }] }), 'bmcs[0].auth_type', /cipher suite 17 uses RAKP_HMAC_SHA256, not RAKP_HMAC_SHA1/],
+  ['only some algorithms named', JSON.stringify({ bmcs: [{ ...good, encryption_type: undefined }] }), 'bmcs[0].encryption_type', /name auth_type, integrity_type and encryption_type together/],
   ['unknown integrity', JSON.stringify({ bmcs: [{ ...good, integrity_type: 'HMAC_MD5_128' }] }), 'bmcs[0].integrity_type', /one of/],
   ['unknown encryption', JSON.stringify({ bmcs: [{ ...good, encryption_type: 'xRC4_128' }] }), 'bmcs[0].encryption_type', /one of/],
   ['port out of range', JSON.stringify({ bmcs: [{ ...good, bmc_port: 70000 }] }), 'bmcs[0].bmc_port', /UDP port/],

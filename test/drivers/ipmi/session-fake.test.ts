@@ -287,3 +287,81 @@ t.test('keep-alive timing on a manual clock: an idle session is never idle longe
   t.equal(getDeviceIds(), before + 2, 'and one per 15-20 s after')
   t.equal(s.counters.keepAlives, 2)
 })
+
+// ---------------------------------------------------------------------------
+// cipher suite 17 and choosing a suite from what the BMC lists (§22.15)
+
+const CS17: Partial<BmcTarget> = { auth: 'RAKP_HMAC_SHA256', integrity: 'HMAC_SHA256_128', confidentiality: 'AES_CBC_128' }
+const NEGOTIATE: Partial<BmcTarget> = { auth: undefined, integrity: undefined, confidentiality: undefined }
+
+t.test('suite 17: RAKP-HMAC-SHA256 log-in, HMAC-SHA256-128 and AES-CBC-128 in session', async (t) => {
+  const { fake, s } = setup(t, { onlyAlgorithms: [3, 4, 1] }, CS17)
+  t.equal(s.cipherSuite, 17)
+  const id = await s.request(6, 1)
+  t.equal(id[2], 0x09, 'Get Device ID answered through the suite-17 session')
+  const session = [...fake.sessions.values()][0]
+  t.same([session.auth, session.integrity, session.confidentiality], [3, 4, 1], 'Open Session proposed 3/4/1')
+  t.equal(session.keys.integrityKey?.length, 32, 'K1 from HMAC-SHA256')
+  const inSession = fake.seen.filter((r) => r.sessionId !== 0)
+  t.ok(inSession.length >= 2 && inSession.every((r) => r.encrypted && r.authenticated), 'every in-session request encrypted and authenticated')
+  t.equal(fake.cipherSuiteRequests, 0, 'named algorithms: the BMC is not asked')
+})
+
+t.test('suite 17 with another password on the BMC: the SHA-256 RAKP 2 auth code does not match', async (t) => {
+  const { s } = setup(t, { password: 'other', onlyAlgorithms: [3, 4, 1] }, CS17)
+  const err = await failure(s.request(6, 1))
+  t.equal(err.kind, 'auth')
+  t.match(err.message, /RAKP 2 key exchange auth code mismatch/)
+})
+
+t.test('suite 17 with a corrupted RAKP 4 ICV -> auth', async (t) => {
+  const { s } = setup(t, { corruptRakp4: true }, CS17)
+  t.match((await failure(s.request(6, 1))).message, /RAKP 4 integrity check value mismatch/)
+})
+
+t.test('no algorithms named: the strongest suite the BMC lists (17, then 3, 2, 1, 0)', async (t) => {
+  const cases: Array<[number[], number, [number, number, number]]> = [
+    [[0, 1, 2, 3, 17], 17, [3, 4, 1]],
+    [[0, 1, 2, 3], 3, [1, 1, 1]],
+    [[1, 2], 2, [1, 1, 0]],
+    [[0, 1], 1, [1, 0, 0]],
+    [[0], 0, [0, 0, 0]]
+  ]
+  for (const [offered, chosen, algorithms] of cases) {
+    const { fake, s } = setup(t, { cipherSuites: offered, onlyAlgorithms: algorithms }, NEGOTIATE)
+    t.equal(s.cipherSuite, undefined, 'not known before the first log-in')
+    t.ok((await s.request(6, 1)).length > 0, `offers ${offered.join(',')}: logged in`)
+    t.equal(s.cipherSuite, chosen, `offers ${offered.join(',')}: suite ${chosen}`)
+    const session = [...fake.sessions.values()][0]
+    t.same([session.auth, session.integrity, session.confidentiality], algorithms)
+    t.equal(fake.cipherSuiteRequests, offered.length * 5 >= 16 ? 2 : 1, 'one Get Channel Cipher Suites per 16 bytes of records, until a short answer')
+  }
+})
+
+t.test('negotiation: asked once per log-in that needs it, kept while the session lives', async (t) => {
+  const { fake, s } = setup(t, { cipherSuites: [3, 17], onlyAlgorithms: [3, 4, 1] }, NEGOTIATE)
+  await s.request(6, 1)
+  await s.request(6, 1)
+  t.equal(fake.cipherSuiteRequests, 1)
+  t.equal(fake.openSessionRequests, 1)
+})
+
+t.test('negotiation: a BMC without Get Channel Cipher Suites is offered suite 3', async (t) => {
+  const { fake, s } = setup(t, { onlyAlgorithms: [1, 1, 1] }, NEGOTIATE)
+  t.ok((await s.request(6, 1)).length > 0)
+  t.equal(s.cipherSuite, 3)
+  t.equal(fake.cipherSuiteRequests, 1)
+})
+
+t.test('negotiation: a BMC listing only suites the bridge does not speak -> session error naming them', async (t) => {
+  const { s } = setup(t, { cipherSuites: [] }, NEGOTIATE)
+  const err = await failure(s.request(6, 1))
+  t.equal(err.kind, 'session')
+  t.match(err.message, /offers no cipher suite the bridge speaks/)
+})
+
+t.test('a target naming some algorithms but not all is refused', async (t) => {
+  let caught: unknown
+  try { new IpmiSession({ ...CS3, confidentiality: undefined }) } catch (err) { caught = err } // eslint-disable-line no-new
+  t.ok(caught instanceof IpmiError && caught.kind === 'session' && /all three algorithms or none/.test(caught.message))
+})

@@ -141,6 +141,31 @@ t.test('every valid cipher combination logs in and reads Get Device ID as ipmito
   }
 })
 
+t.test('no algorithms configured: the bridge asks ipmi_sim for its cipher suites and takes 3, the strongest it speaks of those listed', async (t) => {
+  const sim = await startSim(t, { name: 'negotiate' })
+  const listed = await ipmitool(sim, ['channel', 'getciphers', 'ipmi'])
+  t.match(listed, /^3\s+N\/A\s+hmac_sha1\s+hmac_sha1_96\s+aes_cbc_128/m, 'ipmitool sees suite 3 listed')
+  t.notMatch(listed, /^17\s/m, 'and no suite 17 (ipmi_sim has no SHA-256)')
+  const { factory, transports } = tapped()
+  const s = session(t, { host: sim.host, port: sim.port, username: sim.user, password: sim.password }, { transport: factory })
+  const expected = parseMcInfo(await ipmitool(sim, ['mc', 'info']))
+  const ours = deviceInfo(await s.request(...GET_DEVICE_ID))
+  t.equal(ours['Firmware Revision'], expected['Firmware Revision'])
+  t.equal(s.cipherSuite, 3)
+  const asked = transports[0].sent.filter((d) => d[4] === 0x00 && d.includes(Buffer.from([0x18, 0xc8, 0x81]))) // v1.5, App netFn to the BMC
+  t.ok(asked.some((d) => d[19] === 0x54), 'Get Channel Cipher Suites went out before the session')
+  const inSession = transports[0].sent.filter((d) => d[4] === 0x06 && (d[5] & 0x3f) === 0)
+  t.ok(inSession.length >= 2 && inSession.every((d) => (d[5] & 0xc0) === 0xc0), 'then encrypted and authenticated, as suite 3 is')
+})
+
+t.test('suite 17 named for ipmi_sim, which has no SHA-256: refused with a session error, not a hang', async (t) => {
+  const sim = await startSim(t, { name: 'no17' })
+  const s = session(t, target(sim, ['RAKP_HMAC_SHA256', 'HMAC_SHA256_128', 'AES_CBC_128']))
+  const err = await s.request(...GET_DEVICE_ID).then(() => undefined, (e: unknown) => e)
+  t.ok(err instanceof IpmiError && err.kind === 'session', String(err))
+  t.match(String(err), /refused Open Session/)
+})
+
 t.test('configuration that cannot be a valid cipher suite is refused up front', async (t) => {
   const tgt = { host: '127.0.0.1', port: 9, username: 'u', password: 'p' }
   const kindOf = (fn: () => unknown): string => {
