@@ -118,7 +118,7 @@ class Card {
 /** A sensor read with GET /read/<type>/<board>/<device>: value, unit, plot; fan speed settable. */
 class SensorCard extends Card {
   constructor (view, device) {
-    super(view, device, device.device_type.replace('_', ' '))
+    super(view, device, device.device_info !== undefined && device.device_info !== '' ? device.device_info : device.device_type.replace('_', ' '))
     this.value = h('p', { class: 'value', dataset: { testid: 'reading' } }, '—')
     this.updated = h('p', { class: 'updated' }, 'no reading yet')
     this.body.append(this.value, this.updated)
@@ -233,7 +233,13 @@ class SystemCard extends Card {
     this.target = h('p', { class: 'value', dataset: { testid: 'boot-target' } }, '—')
     const id = `boot-${device.device_id}`
     this.select = h('select', { id, disabled: !view.ctx.canOperate() }, BOOT_TARGETS.map((t) => h('option', { value: t }, t)))
+    // the identify LED, where the system device has one (an IPMI BMC's chassis identify)
+    this.led = h('p', { class: 'value', dataset: { testid: 'led-state' } }, '—')
+    this.ledBox = h('div', { hidden: true }, h('h4', {}, 'Identify LED'), this.led, h('div', { class: 'control' },
+      this.button('LED on', () => this.setLed('on')),
+      this.button('LED off', () => this.setLed('off'))))
     this.body.append(
+      this.ledBox,
       h('h4', {}, 'Boot target'), this.target,
       h('div', { class: 'control' }, h('label', { for: id }, 'Boot from'), this.select, this.button('Set boot target', () => this.setTarget())),
       h('h4', {}, 'Asset'), this.asset)
@@ -254,10 +260,20 @@ class SystemCard extends Card {
   }
 
   apply (answer) {
+    if (typeof answer?.led_state === 'string') {
+      this.ledBox.hidden = false
+      replace(this.led, answer.led_state)
+      this.led.className = `value led-${answer.led_state}`
+    }
     if (typeof answer?.target !== 'string') return
     this.target.className = 'value'
     replace(this.target, answer.target)
     if (BOOT_TARGETS.includes(answer.target)) this.select.value = answer.target
+  }
+
+  setLed (state) {
+    if (!this.view.ctx.canOperate()) return
+    return this.command(`/led/${this.view.boardId}/${this.device.device_id}/${state}`, (a) => `LED set ${state}; it reports ${a.led_state}`)
   }
 
   setTarget () {
@@ -311,11 +327,7 @@ export class BoardView {
     }
     this.loadFacts()
     this.loadEvents()
-    for (const card of this.cards.values()) {
-      if (card instanceof SystemCard) card.load()
-      if (card instanceof PowerCard) this.api.call(`/power/${this.boardId}/${card.device.device_id}`).then((a) => card.apply(a), (err) => card.say(`unavailable: ${err.message}`, true))
-      if (card instanceof LedCard) this.api.call(`/led/${this.boardId}/${card.device.device_id}`).then((a) => card.apply(a), (err) => card.say(`unavailable: ${err.message}`, true))
-    }
+    for (const card of this.cards.values()) if (card instanceof SystemCard) card.load()
     this.timers.push(setInterval(() => { for (const c of this.sensors()) c.refreshAge() }, 1000))
     await this.loadHistory()
     this.follow()
@@ -394,6 +406,12 @@ export class BoardView {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS))
     }
     replace(this.live, `Live: reading the sensors every ${POLL_MS / 1000} s (this service has no event stream).`)
+    // without the stream, power and LED are read once (and after each command)
+    for (const card of this.cards.values()) {
+      if (card instanceof PowerCard) this.api.call(`/power/${this.boardId}/${card.device.device_id}`).then((a) => card.apply(a), (err) => card.say(`unavailable: ${err.message}`, true))
+      if (card instanceof SystemCard) this.api.call(`/led/${this.boardId}/${card.device.device_id}`).then((a) => card.apply(a), () => {})
+      if (card instanceof LedCard) this.api.call(`/led/${this.boardId}/${card.device.device_id}`).then((a) => card.apply(a), (err) => card.say(`unavailable: ${err.message}`, true))
+    }
     this.poll()
     this.timers.push(setInterval(() => this.poll(), POLL_MS))
   }

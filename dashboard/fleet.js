@@ -53,9 +53,10 @@ export class FleetView {
   }
 
   async mount (main) {
-    this.filterText = h('input', { id: 'fleet-filter', type: 'search', placeholder: 'board id, backend, up/down', autocomplete: 'off', oninput: () => this.applyFilter() })
-    this.filterBackend = h('select', { id: 'fleet-backend', onchange: () => this.applyFilter() }, h('option', { value: '' }, 'all backends'))
-    this.filterHealth = h('select', { id: 'fleet-health', onchange: () => this.applyFilter() },
+    const refilter = () => { this.scroller.scrollTop = 0; this.applyFilter() }
+    this.filterText = h('input', { id: 'fleet-filter', type: 'search', placeholder: 'board id, backend, up/down', autocomplete: 'off', oninput: refilter })
+    this.filterBackend = h('select', { id: 'fleet-backend', onchange: refilter }, h('option', { value: '' }, 'all backends'))
+    this.filterHealth = h('select', { id: 'fleet-health', onchange: refilter },
       h('option', { value: '' }, 'any health'), h('option', { value: 'up' }, 'up'), h('option', { value: 'down' }, 'down'))
     this.summary = h('p', { id: 'fleet-summary', class: 'summary', role: 'status' }, 'Scanning…')
     this.live = h('p', { class: 'live', id: 'fleet-live' })

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -20,12 +20,13 @@ const API = '/opendcre/1.2'
 
 /**
  * Answers of 400 and above the page expects from the embedded default and
- * shows as such: a command the service does not have yet (404), and what the
- * emulator's simple.json does not support (asset, boot target: 500).
+ * shows as such: events, which this service does not have yet (404), and
+ * what the device-bus emulator's simple.json does not support (asset, boot
+ * target: 500).
  */
 const EXPECTED_FAILURES: Array<{ path: RegExp, status: number }> = [
-  { path: /^\/opendcre\/1\.2\/(stream|history\/[^/]+\/[^/]+|events\/[^/]+)$/, status: 404 },
-  { path: /^\/opendcre\/1\.2\/(asset|boot_target)\/[^/]+\/[^/]+$/, status: 500 }
+  { path: /^\/opendcre\/1\.2\/events\/[^/]+$/, status: 404 },
+  { path: /^\/opendcre\/1\.2\/(asset|boot_target)\/0000000[12]\/[^/]+$/, status: 500 }
 ]
 
 /** No script errors; the browser's only error lines are its notes on the expected failed API answers. */
@@ -81,12 +82,18 @@ t.test('open service: fleet, live readings, plots, LED, power confirmation, acce
   // the fleet lists every board as the API writes its id
   await page.goto(url + '/')
   await page.locator('#fleet-list [data-board]').first().waitFor()
-  t.same(await page.locator('#fleet-list [data-board] a.board-id').allTextContents(), ['00000001', '00000002'], 'the fleet page lists the boards')
-  t.match(await text(page, '#fleet-summary'), '2 of 2 boards shown · 2 up, 0 down')
+  // the embedded default: the device-bus emulator's two boards and two emulated BMCs
+  t.same(await page.locator('#fleet-list [data-board] a.board-id').allTextContents(), ['00000001', '00000002', '40000001', '40000002'], 'the fleet page lists the boards')
+  t.same(await page.locator('#fleet-list [data-board="40000001"] span').first().textContent(), 'ipmi', 'with their backend')
+  t.equal(await text(page, '#fleet-summary'), '4 of 4 boards shown · 4 up, 0 down')
   t.match(await text(page, '#who'), 'Authentication off')
   await page.fill('#fleet-filter', '02')
-  t.same(await page.locator('#fleet-list a.board-id').allTextContents(), ['00000002'], 'the filter narrows the list')
+  t.same(await page.locator('#fleet-list a.board-id').allTextContents(), ['00000002', '40000002'], 'the filter narrows the list')
   await page.fill('#fleet-filter', '')
+  await page.selectOption('#fleet-backend', 'ipmi')
+  t.same(await page.locator('#fleet-list a.board-id').allTextContents(), ['40000001', '40000002'], 'so does the backend')
+  await page.selectOption('#fleet-backend', '')
+  await until(page, '#fleet-live', (v) => v.includes('streamed'), 'streaming')
   await screenshot(page, 'fleet')
   t.same(await axeViolations(page), [], 'axe: no serious or critical violations on the fleet page')
 
@@ -94,6 +101,7 @@ t.test('open service: fleet, live readings, plots, LED, power confirmation, acce
   await page.click('#fleet-list a:text("00000001")')
   const temperature = '[data-device="2000"] [data-testid="reading"]'
   const first = await until(page, temperature, (v) => v.endsWith('°C'), 'a temperature')
+  t.equal(await text(page, '#board-live'), 'Live: readings streamed as the service polls the hardware.')
   t.match(first, /^\d+\.\d °C$/, `a temperature with its unit (${first})`)
   const second = await until(page, temperature, (v) => v !== first, 'changed')
   t.not(second, first, `the reading changed with the emulator's value (${first} → ${second})`)
@@ -215,4 +223,38 @@ t.test('with a users file: a login, the identity shown, a viewer cannot change s
     { path: /^\/opendcre\/1\.2\/whoami$/, status: 401 }, // the page asks who it is before anyone signs in
     { path: /^\/opendcre\/1\.2\/led\/00000001\/0005\/on$/, status: 403 } // the viewer's fetch above
   ])
+})
+
+t.test('1,000 boards: the list stays small in the page, scrolls, filters', async (t) => {
+  // a device-bus emulator config with 1,000 boards of one sensor each
+  const config = join(dir, 'many-boards.json')
+  const boards = Array.from({ length: 1000 }, (_, i) => ({
+    board_id: (i + 1).toString(16).padStart(8, '0'),
+    firmware_version: 'emulated',
+    devices: [{ device_id: '0001', device_type: 'temperature', read: { repeatable: true, responses: [28.78, 29.77] } }]
+  }))
+  writeFileSync(config, JSON.stringify({ boards }))
+  const { url } = await serve(t, ['--emulator', config])
+  const browser = await launch()
+  t.teardown(browser.close)
+  const page = await browser.context.newPage()
+  const log = watch(page)
+
+  const started = Date.now()
+  await page.goto(url + '/')
+  await until(page, '#fleet-summary', (v) => v.startsWith('1000 of 1000 boards shown'), 'all boards', undefined, 20_000)
+  const listed = Date.now() - started
+  t.ok(listed < 10_000, `listed in ${listed} ms`)
+  const rows = await page.locator('#fleet-list [data-board]').count()
+  t.ok(rows > 10 && rows < 60, `only the rows in view exist (${rows} of 1000)`)
+  await page.locator('#fleet-list').evaluate((el) => { el.scrollTop = el.scrollHeight })
+  await page.locator('#fleet-list [data-board="000003e8"]').waitFor()
+  t.pass('scrolled to the end: the last board, 000003e8')
+  t.ok(await page.locator('#fleet-list [data-board]').count() < 60, 'still only the rows in view')
+  await page.fill('#fleet-filter', '3e8')
+  t.same(await page.locator('#fleet-list a.board-id').allTextContents(), ['000003e8'])
+  t.equal(await text(page, '#fleet-summary'), '1 of 1000 boards shown · 1000 up, 0 down')
+  await page.fill('#fleet-filter', '')
+  await screenshot(page, 'fleet-1000')
+  checkErrors(t, log)
 })
