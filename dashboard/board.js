@@ -372,16 +372,14 @@ export class BoardView {
     }
   }
 
-  /** The last hour from GET /history, when the service keeps it. */
+  /** The last hour from GET /history, when the service keeps it (404: the plots start now). */
   async loadHistory () {
-    for (const card of this.sensors()) {
+    await Promise.all(this.sensors().map(async (card) => {
       try {
         const history = await this.api.call(`/history/${this.boardId}/${card.device.device_id}`, { signal: this.abort.signal })
         for (const r of history.readings ?? []) card.apply(r.reading, r.timestamp)
-      } catch (err) {
-        if (err.status === 404) return // no history on this service: the plots start now
-      }
-    }
+      } catch { /* no history here */ }
+    }))
   }
 
   /** Readings pushed by GET /stream?board_id=; polling reads when the service has no stream. */
