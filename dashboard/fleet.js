@@ -154,7 +154,10 @@ export class FleetView {
       row.style.transform = `translateY(${i * ROW_HEIGHT}px)`
       rows.push(row)
     }
+    // keep the keyboard's place across re-renders
+    const focused = this.scroller.contains(document.activeElement) ? document.activeElement.closest('[data-board]')?.dataset.board : undefined
     replace(this.scroller, this.spacer, ...rows)
+    if (focused !== undefined) this.scroller.querySelector(`[data-board="${focused}"] a`)?.focus({ preventScroll: true })
   }
 
   destroy () {
