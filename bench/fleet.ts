@@ -17,7 +17,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
@@ -147,8 +147,9 @@ async function main (): Promise<void> {
       scrape_under_500ms: scrapes[scrapes.length - 1] < 500,
       cpu_under_half_core: cpu < 0.5,
       rss_under_300mb: rssMax < 300,
-      sessions_equal_bmcs: emulatorStats?.sessions === bmcs && loginsInWindow === 0
-    }
+      sessions_equal_bmcs: emulatorStats?.sessions === bmcs && logins === bmcs && relogins === 0
+    },
+    machine: { cores: cpus().length, load_average_1m: Math.round(loadavg()[0] * 10) / 10 }
   }
   process.stdout.write(JSON.stringify(result, null, 2) + '\n')
 }

@@ -103,6 +103,7 @@ export default fp<MetricsOptions>(async (fastify, opts) => {
 
   fastify.decorate('metricsRegistry', registry)
   const sources: Array<() => MetricFamily[]> = []
+  const labelCache = new WeakMap<object, string>()
   fastify.decorate('addMetricFamilies', (source: () => MetricFamily[]) => { sources.push(source) })
 
   fastify.get(path, {
@@ -113,7 +114,7 @@ export default fp<MetricsOptions>(async (fastify, opts) => {
   }, async (_request, reply) => {
     const families = [...fastify.buses.statuses().flatMap((status) => status.metrics), ...sources.flatMap((source) => source())]
     const text = await registry.metrics()
-    return reply.type(registry.contentType).send(text + renderFamilies(families))
+    return reply.type(registry.contentType).send(text + renderFamilies(families, labelCache))
   })
 }, { name: 'metrics', fastify: '5.x', dependencies: ['config', 'bus-registry'] })
 
@@ -124,29 +125,39 @@ export default fp<MetricsOptions>(async (fastify, opts) => {
  * takes 0.2-0.7 s to reset, set and render, and this a few tens of ms.
  * Families of one name from several backends are merged under one HELP/TYPE.
  */
-export function renderFamilies (families: MetricFamily[]): string {
+export function renderFamilies (families: MetricFamily[], labelCache: WeakMap<object, string> = new WeakMap()): string {
   const byName = new Map<string, MetricFamily[]>()
   for (const family of families) {
     const list = byName.get(family.name)
     if (list === undefined) byName.set(family.name, [family])
     else list.push(family)
   }
-  const out: string[] = []
+  let out = ''
   for (const [name, list] of byName) {
-    out.push(`# HELP ${name} ${escapeHelp(list[0].help)}\n# TYPE ${name} ${list[0].type}\n`)
+    out += `# HELP ${name} ${escapeHelp(list[0].help)}\n# TYPE ${name} ${list[0].type}\n`
     for (const family of list) {
       for (const sample of family.samples) {
-        let labels = ''
-        for (const label of family.labelNames) {
-          const value = sample.labels[label]
-          if (value === undefined) continue
-          labels += `${labels === '' ? '' : ','}${label}="${escapeLabel(value)}"`
+        // a labels object a source keeps from scrape to scrape is written once
+        let labels = labelCache.get(sample.labels)
+        if (labels === undefined) {
+          labels = renderLabels(family.labelNames, sample.labels)
+          labelCache.set(sample.labels, labels)
         }
-        out.push(`${name}${labels === '' ? '' : `{${labels}}`} ${formatValue(sample.value)}\n`)
+        out += `${name}${labels} ${formatValue(sample.value)}\n`
       }
     }
   }
-  return out.join('')
+  return out
+}
+
+function renderLabels (names: readonly string[], values: Record<string, string>): string {
+  let text = ''
+  for (const label of names) {
+    const value = values[label]
+    if (value === undefined) continue
+    text += `${text === '' ? '' : ','}${label}="${escapeLabel(value)}"`
+  }
+  return text === '' ? '' : `{${text}}`
 }
 
 function escapeHelp (text: string): string {

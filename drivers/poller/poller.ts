@@ -41,6 +41,8 @@ export interface SensorState {
   /** When the poller reads it next (Infinity: never; only API reads refresh it). */
   nextDue: number
   history: HistoryRing
+  /** Its metric labels, kept from scrape to scrape. */
+  labels?: Record<string, string>
 }
 
 export interface BoardState {
@@ -57,6 +59,8 @@ export interface BoardState {
   inventoryDue: number
   busy: boolean
   timer: unknown
+  /** Its metric labels, kept from scrape to scrape. */
+  labels?: Record<string, string>
 }
 
 export interface PollerOptions {
