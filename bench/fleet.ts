@@ -30,7 +30,9 @@ const { values } = parseArgs({
     interval: { type: 'string', default: '15' },
     window: { type: 'string', default: '60' },
     'base-port': { type: 'string', default: String(30000 + Math.floor(Math.random() * 20000)) },
-    'service-port': { type: 'string', default: '0' }
+    'service-port': { type: 'string', default: '0' },
+    // the bare baseline: the same service and BMCs with the poller off (one scan logs in to every BMC)
+    baseline: { type: 'boolean', default: false }
   }
 })
 const bmcs = Number(values.bmcs)
@@ -78,7 +80,7 @@ async function main (): Promise<void> {
     bmcs: Array.from({ length: bmcs }, (_, i) => ({ bmc_ip: '127.0.0.1', bmc_port: basePort + i, username: 'ADMIN', password: 'ADMIN', cipher_suite: 3 }))
   }))
   const config = join(dir, 'opendcre_config.json')
-  writeFileSync(config, JSON.stringify({ poll: { intervals: { ipmi: { default: interval } } } }))
+  writeFileSync(config, JSON.stringify({ poll: { enabled: !values.baseline, intervals: { ipmi: { default: interval } } } }))
 
   // the service as it ships
   const servicePort = Number(values['service-port']) === 0 ? basePort - 1 : Number(values['service-port'])
@@ -95,6 +97,7 @@ async function main (): Promise<void> {
   const pid = service.pid as number
   const warmup = interval + 15
   process.stderr.write(`${bmcs} BMCs on ports ${basePort}..${basePort + bmcs - 1}, polled every ${interval} s; warming up ${warmup} s, then measuring ${windowS} s\n`)
+  if (values.baseline) await fetch(`${url}/opendcre/1.2/scan`)
   await new Promise((resolve) => setTimeout(resolve, warmup * 1000))
 
   const startMetrics = await (await fetch(`${url}/metrics`)).text()
@@ -129,6 +132,7 @@ async function main (): Promise<void> {
   const loginsInWindow = logins - sumMetric(startMetrics, 'opendcre_ipmi_sessions_established_total')
   const relogins = sumMetric(endMetrics, 'opendcre_ipmi_relogins_total')
   const result = {
+    poller: values.baseline ? 'off (baseline: sessions opened by one scan)' : 'on',
     bmcs,
     interval_s: interval,
     window_s: windowS,
@@ -138,6 +142,11 @@ async function main (): Promise<void> {
     scrape_ms: { p50: Math.round(percentile(scrapes, 0.5)), max: Math.round(scrapes[scrapes.length - 1]) },
     service_cpu_cores: Math.round(cpu * 1000) / 1000,
     service_rss_mb_max: Math.round(rssMax),
+    service_heap_mb: {
+      used: Math.round(sumMetric(endMetrics, 'nodejs_heap_size_used_bytes') / 1048576),
+      total: Math.round(sumMetric(endMetrics, 'nodejs_heap_size_total_bytes') / 1048576),
+      external: Math.round(sumMetric(endMetrics, 'nodejs_external_memory_bytes') / 1048576)
+    },
     emulator_sessions_held: emulatorStats?.sessions,
     logins_total: logins,
     logins_in_window: loginsInWindow,

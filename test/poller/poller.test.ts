@@ -243,3 +243,24 @@ t.test('metrics: per-sensor series with the API ids as labels', async (t) => {
   t.equal(families.get('opendcre_led_on')?.[0].value, 0)
   t.equal(families.get('opendcre_reading_age_seconds')?.length, 4, 'one age per polled device')
 })
+
+t.test('history ring: bounded, oldest first, numbers and objects, unchanged objects kept once', async (t) => {
+  const { HistoryRing } = await import('../../drivers/poller/history-ring.js')
+  const ring = new HistoryRing(3)
+  for (let i = 1; i <= 5; i++) ring.push(i * 1000, { temperature_c: 20 + i })
+  t.same(ring.entries(), [
+    { timestamp: 3000, reading: { temperature_c: 23 } },
+    { timestamp: 4000, reading: { temperature_c: 24 } },
+    { timestamp: 5000, reading: { temperature_c: 25 } }
+  ], 'the 3 newest, oldest first')
+  t.same(ring.entries(4000).map((e) => e.timestamp), [4000, 5000], 'from a time on')
+  ring.push(6000, { temperature_c: 26, humidity: 40 })
+  t.same(ring.entries().map((e) => e.reading), [{ temperature_c: 24 }, { temperature_c: 25 }, { temperature_c: 26, humidity: 40 }], 'a reading of another shape keeps the numbers before it')
+  const power = new HistoryRing(4)
+  power.push(1, { power_status: 'on', power_ok: true })
+  power.push(2, { power_status: 'on', power_ok: true })
+  power.push(3, { power_status: 'off', power_ok: true })
+  const [a, b, c] = power.entries().map((e) => e.reading)
+  t.equal(a, b, 'an unchanged status is stored once')
+  t.same(c, { power_status: 'off', power_ok: true })
+})
