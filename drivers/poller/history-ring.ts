@@ -32,7 +32,10 @@ export class HistoryRing {
       this.numbers[index] = number.value
       return
     }
-    this.toObjects()[index] = reading
+    const objects = this.toObjects()
+    // a value that did not change (a power status, an LED) is kept once, referenced from each entry
+    const previous = this.count > 1 ? objects[(index + this.capacity - 1) % this.capacity] : undefined
+    objects[index] = previous !== undefined && shallowEqual(previous, reading) ? previous : reading
   }
 
   /** Entries from `since` (ms) on, oldest first. */
@@ -62,6 +65,15 @@ export class HistoryRing {
     this.objects = objects
     return objects
   }
+}
+
+function shallowEqual (a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false
+  const ka = Object.keys(a)
+  if (ka.length !== Object.keys(b).length) return false
+  for (const k of ka) if ((a as Record<string, unknown>)[k] !== (b as Record<string, unknown>)[k]) return false
+  return true
 }
 
 function singleNumber (reading: unknown, field: string | undefined): { field: string, value: number } | undefined {

@@ -32,11 +32,11 @@ export type PollConfigFile = Static<typeof PollConfigFileSchema>
 export interface PollConfig {
   /** Whether the poller refreshes values on its own (off: only API reads fill it). */
   enabled: boolean
-  /** Seconds between two polls of one device, unless `intervals` says otherwise. */
+  /** The longest a device's value goes unrefreshed (seconds), unless `intervals` says otherwise. */
   intervalS: number
   /** Per backend, per device type (or "default"): seconds. */
   intervals: Record<string, Record<string, number>>
-  /** Each wait is the interval times 1 ± jitter (random), so polls spread out. */
+  /** Each wait is the interval shortened by a random fraction of up to `jitter`, so polls spread out and none comes late. */
   jitter: number
   /** At most this many requests in flight at once, all backends together. */
   concurrency: number

@@ -41,6 +41,8 @@ export interface SensorState {
   /** When the poller reads it next (Infinity: never; only API reads refresh it). */
   nextDue: number
   history: HistoryRing
+  /** Its metric labels, kept from scrape to scrape. */
+  labels?: Record<string, string>
 }
 
 export interface BoardState {
@@ -53,8 +55,12 @@ export interface BoardState {
   up: boolean | undefined
   /** When the board last answered (ms since the epoch). */
   lastContact: number | undefined
+  /** When to take this board's own inventory (scan of the board): at once, then Infinity once it has answered. */
+  inventoryDue: number
   busy: boolean
   timer: unknown
+  /** Its metric labels, kept from scrape to scrape. */
+  labels?: Record<string, string>
 }
 
 export interface PollerOptions {
@@ -162,15 +168,25 @@ export class Poller extends EventEmitter {
     const id = boardIdHex(boardId)
     let board = this.boards.get(id)
     if (board === undefined) {
-      board = { board_id: id, boardId, backend: this.backendOf(bus), bus, sensors: [], up: undefined, lastContact: undefined, busy: false, timer: undefined }
+      board = { board_id: id, boardId, backend: this.backendOf(bus), bus, sensors: [], up: undefined, lastContact: undefined, inventoryDue: Infinity, busy: false, timer: undefined }
       this.boards.set(id, board)
     }
     return board
   }
 
+  /**
+   * A board of a scan-all. Its own scan follows in its loop: scan-all may
+   * list a slow board with only some of its devices (the IPMI bridge lists
+   * a BMC that has not answered in time with its power and system devices).
+   */
   private addBoard (bus: Bus, scanned: ScannedBoard): void {
     const boardId = Number.parseInt(scanned.board_id, 16) >>> 0
     const board = this.boardFor(bus, boardId)
+    if (board.inventoryDue === Infinity && board.lastContact === undefined) board.inventoryDue = this.clock.now()
+    this.addDevices(board, scanned)
+  }
+
+  private addDevices (board: BoardState, scanned: ScannedBoard): void {
     const now = this.clock.now()
     for (const device of scanned.devices) {
       const operation = pollOperation(this.config, board.backend, device.device_type)
@@ -221,7 +237,7 @@ export class Poller extends EventEmitter {
 
   private schedule (board: BoardState): void {
     if (!this.running || board.busy) return
-    let due = Infinity
+    let due = board.inventoryDue
     for (const sensor of board.sensors) if (sensor.nextDue < due) due = sensor.nextDue
     if (due === Infinity) return
     if (board.timer !== undefined) this.clock.clearTimeout(board.timer)
@@ -235,6 +251,7 @@ export class Poller extends EventEmitter {
   private async runBoard (board: BoardState): Promise<void> {
     board.busy = true
     try {
+      if (board.inventoryDue <= this.clock.now() && this.running) await this.limit(async () => await this.inventory(board))
       let unreachable = false
       for (const sensor of board.sensors) {
         if (!this.running) break
@@ -252,11 +269,34 @@ export class Poller extends EventEmitter {
     }
   }
 
+  /** The board's own scan; retried after the board's shortest interval until it answers. */
+  private async inventory (board: BoardState): Promise<void> {
+    try {
+      for (const scanned of await board.bus.scanBoard(board.boardId)) {
+        if (scanned.board_id === board.board_id) this.addDevices(board, scanned)
+      }
+      board.inventoryDue = Infinity
+      board.lastContact = this.clock.now()
+      this.setUp(board, true)
+    } catch (err) {
+      const retryMs = Math.min(...board.sensors.map((s) => s.intervalMs), this.config.intervalS * 1000)
+      board.inventoryDue = this.clock.now() + retryMs
+      const unreachable = err instanceof OpenDcreError && UNREACHABLE.has(err.code)
+      this.log.debug({ board: board.board_id, err: (err as Error).message }, 'poller: board scan failed')
+      if (unreachable) this.setUp(board, false)
+    }
+  }
+
+  /**
+   * The interval is the longest a value goes unrefreshed: each wait is the
+   * interval shortened by a random part of up to `jitter`, so a fleet's polls
+   * spread out and none comes late.
+   */
   private nextDue (sensor: SensorState, previous: number): number {
     const now = this.clock.now()
-    const jitter = sensor.intervalMs * this.config.jitter * (2 * this.random() - 1)
+    const wait = sensor.intervalMs * (1 - this.config.jitter * this.random())
     // keep the cadence; a board that fell behind is polled again at once
-    return Math.max(previous + sensor.intervalMs + jitter, now)
+    return Math.max(previous + wait, now)
   }
 
   private async poll (sensor: SensorState): Promise<void> {

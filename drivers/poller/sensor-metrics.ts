@@ -79,6 +79,16 @@ const RULES: SeriesRule[] = [
   }
 ]
 
+/** One labels object per sensor, kept while its labels stay the same (the metrics writer caches its text). */
+function sensorLabels (sensor: SensorState): Labels {
+  const info = sensor.device_info ?? ''
+  const kept = sensor.labels as Labels | undefined
+  if (kept !== undefined && kept.device_info === info && kept.device_type === sensor.device_type) return kept
+  const labels: Labels = { board_id: sensor.board_id, device_id: sensor.device_id, device_type: sensor.device_type, device_info: info, backend: sensor.board.backend }
+  sensor.labels = labels
+  return labels
+}
+
 export function sensorMetricFamilies (sensors: Iterable<SensorState>, boards: Iterable<BoardState>, now: number): MetricFamily[] {
   const families = RULES.map((rule): MetricFamily => ({ name: rule.name, help: rule.help, type: 'gauge', labelNames: SENSOR_LABELS, samples: [] }))
   const age: MetricFamily = {
@@ -90,13 +100,7 @@ export function sensorMetricFamilies (sensors: Iterable<SensorState>, boards: It
   }
   for (const sensor of sensors) {
     if (sensor.readAt === undefined || sensor.reading === null || typeof sensor.reading !== 'object') continue
-    const labels: Labels = {
-      board_id: sensor.board_id,
-      device_id: sensor.device_id,
-      device_type: sensor.device_type,
-      device_info: sensor.device_info ?? '',
-      backend: sensor.board.backend
-    }
+    const labels = sensorLabels(sensor)
     age.samples.push({ labels, value: Math.max(0, (now - sensor.readAt) / 1000) })
     const reading = sensor.reading as Record<string, unknown>
     for (let i = 0; i < RULES.length; i++) {
@@ -113,7 +117,8 @@ export function sensorMetricFamilies (sensors: Iterable<SensorState>, boards: It
   }
   for (const board of boards) {
     if (board.up === undefined) continue
-    up.samples.push({ labels: { board_id: board.board_id, backend: board.backend }, value: board.up ? 1 : 0 })
+    board.labels ??= { board_id: board.board_id, backend: board.backend }
+    up.samples.push({ labels: board.labels, value: board.up ? 1 : 0 })
   }
   return [...families, age, up]
 }

@@ -68,10 +68,16 @@ class FakeBus implements Bus {
 
   ownsBoard = (id: number): boolean => this.boards.some((b) => b.id === id)
   status = (): BusStatus => ({ backend: this.backend, up: true, health: {}, metrics: [] })
+  /** Scan-all lists each board with its power device only (as the IPMI bridge lists a BMC slow to answer); its own scan lists all. */
   scanAll = async (): Promise<ScannedBoard[]> => this.boards.map((b) => ({
     board_id: b.id.toString(16).padStart(8, '0'),
-    devices: b.devices.map((d) => ({ device_id: d.id.toString(16).padStart(4, '0'), device_type: d.type, device_info: d.info }))
+    devices: [{ device_id: '0100', device_type: 'power' }]
   }))
+
+  scanBoard = async (id: number): Promise<ScannedBoard[]> => await this.call('scan', id, 0, () => this.boards.filter((b) => b.id === id).map((b) => ({
+    board_id: b.id.toString(16).padStart(8, '0'),
+    devices: b.devices.map((d) => ({ device_id: d.id.toString(16).padStart(4, '0'), device_type: d.type, device_info: d.info }))
+  })))
 
   private async call<T>(op: string, board: number, device: number, answer: () => T): Promise<T> {
     this.calls.push({ op, board, device })
@@ -101,7 +107,6 @@ class FakeBus implements Bus {
   led = async (board: number, device: number): Promise<LedStatus> =>
     await this.call('led', board, device, () => ({ led_state: 'off' }))
 
-  scanBoard = async (): Promise<never> => { throw new Error('not used') }
   version = async (): Promise<never> => { throw new Error('not used') }
   asset = async (): Promise<never> => { throw new Error('not used') }
   bootTarget = async (): Promise<never> => { throw new Error('not used') }
@@ -129,14 +134,14 @@ function setup (buses: FakeBus[], poll: PollConfigFile): { poller: Poller, clock
   return { poller, clock }
 }
 
-t.test('every device of every board is polled on its interval (per backend and device type), system devices not at all', async (t) => {
+t.test('every device of every board (from its own scan) is polled on its interval (per backend and device type), system devices not at all', async (t) => {
   const ipmi = new FakeBus('ipmi', bmcBoards(3))
   const { poller, clock } = setup([ipmi], { intervals: { ipmi: { default: 10, fan_speed: 20 } } })
   await poller.start()
   t.teardown(() => poller.stop())
   // first polls spread over one interval (random fixed at 0.5: at 5 s, fans at 10 s)
   await clock.advance(4_999)
-  t.equal(ipmi.calls.length, 0, 'nothing before the first due time')
+  t.same(ipmi.calls.map((c) => c.op), ['scan', 'scan', 'scan'], 'each board scanned first, nothing read before the first due time')
   await clock.advance(40_001)
   const count = (op: string, device: number): number => ipmi.calls.filter((c) => c.op === op && c.device === device && c.board === 0x40000001).length
   t.equal(count('read', 0x21), 5, 'temperature every 10 s: at 5, 15, 25, 35, 45 s')
@@ -237,4 +242,25 @@ t.test('metrics: per-sensor series with the API ids as labels', async (t) => {
   t.equal(families.get('opendcre_power_on')?.[0].value, 1)
   t.equal(families.get('opendcre_led_on')?.[0].value, 0)
   t.equal(families.get('opendcre_reading_age_seconds')?.length, 4, 'one age per polled device')
+})
+
+t.test('history ring: bounded, oldest first, numbers and objects, unchanged objects kept once', async (t) => {
+  const { HistoryRing } = await import('../../drivers/poller/history-ring.js')
+  const ring = new HistoryRing(3)
+  for (let i = 1; i <= 5; i++) ring.push(i * 1000, { temperature_c: 20 + i })
+  t.same(ring.entries(), [
+    { timestamp: 3000, reading: { temperature_c: 23 } },
+    { timestamp: 4000, reading: { temperature_c: 24 } },
+    { timestamp: 5000, reading: { temperature_c: 25 } }
+  ], 'the 3 newest, oldest first')
+  t.same(ring.entries(4000).map((e) => e.timestamp), [4000, 5000], 'from a time on')
+  ring.push(6000, { temperature_c: 26, humidity: 40 })
+  t.same(ring.entries().map((e) => e.reading), [{ temperature_c: 24 }, { temperature_c: 25 }, { temperature_c: 26, humidity: 40 }], 'a reading of another shape keeps the numbers before it')
+  const power = new HistoryRing(4)
+  power.push(1, { power_status: 'on', power_ok: true })
+  power.push(2, { power_status: 'on', power_ok: true })
+  power.push(3, { power_status: 'off', power_ok: true })
+  const [a, b, c] = power.entries().map((e) => e.reading)
+  t.equal(a, b, 'an unchanged status is stored once')
+  t.same(c, { power_status: 'off', power_ok: true })
 })

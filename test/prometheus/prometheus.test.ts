@@ -136,6 +136,17 @@ t.test('a real Prometheus scrapes rack A and rack B: every sensor with its value
   t.same(power.map((s) => [s.metric.rack, s.metric.device_id, Number(s.value[1])]).sort(), [['A', '0040', 1], ['B', '0040', 1]])
   const up = await query(base, 'opendcre_board_up')
   t.same(up.map((s) => [s.metric.rack, s.metric.board_id, Number(s.value[1])]).sort(), [['A', '00000001', 1], ['B', '00000001', 1]])
+  const exposition = await (await fetch(`http://127.0.0.1:${racks[0].port}/metrics`)).text()
+  const lint = await new Promise<{ code: number | null, out: string }>((resolve) => {
+    const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+    child.stderr.on('data', (c: Buffer) => { out += c.toString() })
+    child.on('close', (code) => resolve({ code, out }))
+    // prom-client's own nodejs_* gauges end in _total, which the linter flags: only this service's series are linted
+    child.stdin.end(exposition.split('\n').filter((line) => /^(# (HELP|TYPE) )?opendcre_/.test(line)).join('\n') + '\n')
+  })
+  t.equal(lint.code, 0, `promtool check metrics accepts the opendcre_* series of /metrics ${lint.out}`)
   const ages = await query(base, 'max(opendcre_reading_age_seconds)')
   t.ok(Number(ages[0]?.value[1]) < 5, `readings are fresh (${ages[0]?.value[1]} s at most)`)
 
