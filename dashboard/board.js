@@ -358,15 +358,19 @@ export class BoardView {
       h('dt', {}, 'firmware'), h('dd', {}, this.firmware ?? '—'))
   }
 
-  /** GET /events/<board> where the backend keeps a log (SEL, Redfish); "no events" otherwise. */
+  /** GET /events/<board> where the backend keeps a log (an IPMI BMC's SEL), newest first; "no events" otherwise. */
   async loadEvents () {
     try {
       const answer = await this.api.call(`/events/${this.boardId}`)
       const list = Array.isArray(answer) ? answer : (answer?.events ?? [])
       if (list.length === 0) { replace(this.events, h('p', {}, 'no events')); return }
-      replace(this.events, h('ol', { class: 'events' }, list.slice(-200).reverse().map((e) => h('li', {},
-        h('time', {}, e.timestamp ?? e.time ?? ''), ' ',
-        e.message ?? e.description ?? e.event ?? JSON.stringify(e)))))
+      replace(this.events, h('ol', { class: 'events', reversed: true }, list.slice(-200).reverse().map((e) => h('li', {},
+        h('time', { datetime: e.time ?? undefined }, e.time ?? 'time unknown'), ' ',
+        e.severity !== undefined ? h('span', { class: `severity severity-${e.severity}` }, e.severity) : null, ' ',
+        e.sensor !== undefined ? `${e.sensor}: ` : '',
+        e.event ?? e.message ?? JSON.stringify(e),
+        e.direction === 'deasserted' ? ' (ended)' : '',
+        typeof e.reading === 'number' ? ` — reading ${e.reading}${typeof e.threshold === 'number' ? `, threshold ${e.threshold}` : ''}` : ''))))
     } catch {
       replace(this.events, h('p', {}, 'no events'))
     }
