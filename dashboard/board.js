@@ -4,6 +4,8 @@ import { ago, h, replace } from './dom.js'
 import { boardsFromScanAndHealth } from './fleet.js'
 
 const POLL_MS = 3000
+/** A stream this long without a reading for the board: the service is not polling it, so the page reads. */
+const QUIET_MS = 20_000
 const HOUR_S = 3600
 const BOOT_TARGETS = ['pxe', 'hdd', 'no_override']
 
@@ -19,7 +21,7 @@ class Plot {
 
   add (timestamp, value) {
     const t = Date.parse(timestamp) / 1000
-    if (this.xs.length > 0 && t < this.xs[this.xs.length - 1]) return
+    if (this.xs.length > 0 && t <= this.xs[this.xs.length - 1]) return // seen (history and stream overlap)
     this.xs.push(t)
     this.ys.push(value)
     while (this.xs.length > 0 && this.xs[0] < t - HOUR_S) { this.xs.shift(); this.ys.shift() }
@@ -388,16 +390,32 @@ export class BoardView {
 
   /** Readings pushed by GET /stream?board_id=; polling reads when the service has no stream. */
   async follow () {
+    this.timers.push(setInterval(() => {
+      // the stream is open but quiet (a service started with --no-poll): read, accepting the poller's value when fresh
+      // (the page's own reads then come back on the stream too: once quiet, it keeps reading)
+      if (this.quiet !== true && this.streamOpenAt !== undefined && Date.now() - Math.max(this.streamOpenAt, this.lastStreamed ?? 0) > QUIET_MS) {
+        this.quiet = true
+        replace(this.live, `Live: no readings streamed for this board (is the service polling?); reading the sensors every ${POLL_MS / 1000} s.`)
+      }
+      if (this.quiet === true) this.poll(POLL_MS / 1000)
+    }, POLL_MS))
     for (;;) {
       let streamed = false
       try {
         streamed = await this.api.stream(`?board_id=${encodeURIComponent(this.boardId)}`, (type, data) => {
           if (type === 'reading' && data.board_id === this.boardId) {
+            this.lastStreamed = Date.now()
             this.cards.get(data.device_id)?.apply(data.reading, data.timestamp)
           } else if (type === 'board' && data.board_id === this.boardId) {
             this.showFacts({ backend: data.backend, up: data.up, last_contact: data.last_contact })
           }
-        }, this.abort.signal, () => replace(this.live, 'Live: readings streamed as the service polls the hardware.'))
+        }, this.abort.signal, () => {
+          this.streamOpenAt = Date.now()
+          replace(this.live, 'Live: readings streamed as the service polls the hardware.')
+          // a sensor the poller has not read yet is read once (its answer is the poller's when fresh)
+          setTimeout(() => this.poll(60, (card) => card.timestamp === undefined), 1500)
+        })
+        this.streamOpenAt = undefined
         if (streamed && !this.abort.signal.aborted) replace(this.live, 'Live: the stream ended; reconnecting…')
       } catch {
         if (!this.abort.signal.aborted) replace(this.live, 'Live: the stream failed; reconnecting…')
@@ -418,14 +436,17 @@ export class BoardView {
     this.timers.push(setInterval(() => this.poll(), POLL_MS))
   }
 
-  async poll () {
-    if (this.polling) return
+  /** Reads the sensors (those `which` picks); maxAge: accept the poller's value up to that many seconds old. */
+  async poll (maxAge, which = () => true) {
+    if (this.polling || this.abort.signal.aborted) return
     this.polling = true
+    const query = maxAge === undefined ? '' : `?max_age=${maxAge}`
     try {
-      await Promise.all(this.sensors().map(async (card) => {
+      await Promise.all(this.sensors().filter(which).map(async (card) => {
         try {
-          const reading = await this.api.call(card.readPath(), { signal: this.abort.signal })
+          const reading = await this.api.call(card.readPath() + query, { signal: this.abort.signal })
           card.apply(reading, new Date().toISOString())
+          if (card.message.classList.contains('error')) card.say('')
         } catch (err) {
           if (!this.abort.signal.aborted) card.say(`read failed: ${err.message}`, true)
         }
