@@ -29,7 +29,8 @@ const { values } = parseArgs({
     bmcs: { type: 'string', default: '1000' },
     interval: { type: 'string', default: '15' },
     window: { type: 'string', default: '60' },
-    'base-port': { type: 'string', default: String(30000 + Math.floor(Math.random() * 20000)) },
+    // below Linux's ephemeral range (32768-60999), where other sockets may take a port of ours
+    'base-port': { type: 'string' },
     'service-port': { type: 'string', default: '0' },
     // the bare baseline: the same service and BMCs with the poller off (one scan logs in to every BMC)
     baseline: { type: 'boolean', default: false }
@@ -38,7 +39,7 @@ const { values } = parseArgs({
 const bmcs = Number(values.bmcs)
 const interval = Number(values.interval)
 const windowS = Number(values.window)
-const basePort = Number(values['base-port'])
+const basePort = values['base-port'] !== undefined ? Number(values['base-port']) : 10001 + Math.floor(Math.random() * (22000 - bmcs))
 const CLI = join(packageRoot, 'dist', 'cli.js')
 const dir = mkdtempSync(join(tmpdir(), 'opendcre-bench-fleet-'))
 const children: ChildProcess[] = []
