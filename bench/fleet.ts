@@ -107,6 +107,7 @@ async function main (): Promise<void> {
   const ages: number[] = []
   const scrapes: number[] = []
   let rssMax = 0
+  let rssFirst: number | undefined
   let sensors = 0
   let boardsUp = 0
   while (performance.now() - t0 < windowS * 1000) {
@@ -122,7 +123,9 @@ async function main (): Promise<void> {
     }
     sensors = n
     boardsUp = text.split('\n').filter((l) => l.startsWith('opendcre_board_up{') && l.includes('backend="ipmi"') && l.endsWith(' 1')).length
-    rssMax = Math.max(rssMax, rssMb(pid))
+    const rss = rssMb(pid)
+    rssMax = Math.max(rssMax, rss)
+    rssFirst ??= rss
     await new Promise((resolve) => setTimeout(resolve, 5000))
   }
   const cpu = (cpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000)
@@ -143,6 +146,7 @@ async function main (): Promise<void> {
     scrape_ms: { p50: Math.round(percentile(scrapes, 0.5)), max: Math.round(scrapes[scrapes.length - 1]) },
     service_cpu_cores: Math.round(cpu * 1000) / 1000,
     service_rss_mb_max: Math.round(rssMax),
+    service_rss_mb_first_and_last: [Math.round(rssFirst ?? 0), Math.round(rssMb(pid))],
     service_heap_mb: {
       used: Math.round(sumMetric(endMetrics, 'nodejs_heap_size_used_bytes') / 1048576),
       total: Math.round(sumMetric(endMetrics, 'nodejs_heap_size_total_bytes') / 1048576),
