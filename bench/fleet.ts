@@ -29,7 +29,8 @@ const { values } = parseArgs({
     bmcs: { type: 'string', default: '1000' },
     interval: { type: 'string', default: '15' },
     window: { type: 'string', default: '60' },
-    'base-port': { type: 'string', default: String(30000 + Math.floor(Math.random() * 20000)) },
+    // below Linux's ephemeral range (32768-60999), where other sockets may take a port of ours
+    'base-port': { type: 'string' },
     'service-port': { type: 'string', default: '0' },
     // the bare baseline: the same service and BMCs with the poller off (one scan logs in to every BMC)
     baseline: { type: 'boolean', default: false }
@@ -38,7 +39,7 @@ const { values } = parseArgs({
 const bmcs = Number(values.bmcs)
 const interval = Number(values.interval)
 const windowS = Number(values.window)
-const basePort = Number(values['base-port'])
+const basePort = values['base-port'] !== undefined ? Number(values['base-port']) : 10001 + Math.floor(Math.random() * (22000 - bmcs))
 const CLI = join(packageRoot, 'dist', 'cli.js')
 const dir = mkdtempSync(join(tmpdir(), 'opendcre-bench-fleet-'))
 const children: ChildProcess[] = []
@@ -106,6 +107,7 @@ async function main (): Promise<void> {
   const ages: number[] = []
   const scrapes: number[] = []
   let rssMax = 0
+  let rssFirst: number | undefined
   let sensors = 0
   let boardsUp = 0
   while (performance.now() - t0 < windowS * 1000) {
@@ -121,7 +123,9 @@ async function main (): Promise<void> {
     }
     sensors = n
     boardsUp = text.split('\n').filter((l) => l.startsWith('opendcre_board_up{') && l.includes('backend="ipmi"') && l.endsWith(' 1')).length
-    rssMax = Math.max(rssMax, rssMb(pid))
+    const rss = rssMb(pid)
+    rssMax = Math.max(rssMax, rss)
+    rssFirst ??= rss
     await new Promise((resolve) => setTimeout(resolve, 5000))
   }
   const cpu = (cpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000)
@@ -142,6 +146,7 @@ async function main (): Promise<void> {
     scrape_ms: { p50: Math.round(percentile(scrapes, 0.5)), max: Math.round(scrapes[scrapes.length - 1]) },
     service_cpu_cores: Math.round(cpu * 1000) / 1000,
     service_rss_mb_max: Math.round(rssMax),
+    service_rss_mb_first_and_last: [Math.round(rssFirst ?? 0), Math.round(rssMb(pid))],
     service_heap_mb: {
       used: Math.round(sumMetric(endMetrics, 'nodejs_heap_size_used_bytes') / 1048576),
       total: Math.round(sumMetric(endMetrics, 'nodejs_heap_size_total_bytes') / 1048576),

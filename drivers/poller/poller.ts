@@ -57,6 +57,8 @@ export interface BoardState {
   lastContact: number | undefined
   /** When to take this board's own inventory (scan of the board): at once, then Infinity once it has answered. */
   inventoryDue: number
+  /** Where in each interval its first polls fall, [0, 1): boards spread over the interval, a board's devices go together. */
+  readonly phase: number
   busy: boolean
   timer: unknown
   /** Its metric labels, kept from scrape to scrape. */
@@ -168,7 +170,7 @@ export class Poller extends EventEmitter {
     const id = boardIdHex(boardId)
     let board = this.boards.get(id)
     if (board === undefined) {
-      board = { board_id: id, boardId, backend: this.backendOf(bus), bus, sensors: [], up: undefined, lastContact: undefined, inventoryDue: Infinity, busy: false, timer: undefined }
+      board = { board_id: id, boardId, backend: this.backendOf(bus), bus, sensors: [], up: undefined, lastContact: undefined, inventoryDue: Infinity, phase: this.random(), busy: false, timer: undefined }
       this.boards.set(id, board)
     }
     return board
@@ -195,8 +197,8 @@ export class Poller extends EventEmitter {
       const sensor = this.sensorFor(board, deviceId, device.device_type, device.device_info)
       if (sensor.operation !== operation || sensor.nextDue === Infinity) {
         sensor.operation = operation
-        // the fleet's first polls spread over one interval
-        sensor.nextDue = now + this.random() * sensor.intervalMs
+        // the fleet's first polls spread over one interval, board by board
+        sensor.nextDue = now + board.phase * sensor.intervalMs
       }
     }
     this.schedule(board)
