@@ -102,7 +102,7 @@ t.test('open service: fleet, live readings, plots, LED, power confirmation, acce
   await page.click('#fleet-list a:text("00000001")')
   const temperature = '[data-device="2000"] [data-testid="reading"]'
   const first = await until(page, temperature, (v) => v.endsWith('°C'), 'a temperature')
-  t.equal(await text(page, '#board-live'), 'Live: readings streamed as the service polls the hardware.')
+  t.equal(await until(page, '#board-live', (v) => v.startsWith('Live'), 'live'), 'Live: readings streamed as the service polls the hardware.')
   t.match(first, /^\d+\.\d °C$/, `a temperature with its unit (${first})`)
   const second = await until(page, temperature, (v) => v !== first, 'changed')
   t.not(second, first, `the reading changed with the emulator's value (${first} → ${second})`)
