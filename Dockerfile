@@ -34,6 +34,7 @@ COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY emulator-configs ./emulator-configs
+COPY dashboard ./dashboard
 COPY schemas/json ./schemas/json
 RUN mkdir -p /logs && chown node:node /logs
 VOLUME ["/logs"]

@@ -18,7 +18,9 @@ import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
 import redfishBus, { type RedfishBackendOptions } from './plugins/redfish-bus.js'
 import routeDeclarations from './plugins/route-declarations.js'
+import poller, { type PollerPluginOptions } from './plugins/poller.js'
 import serialBus from './plugins/serial-bus.js'
+import dashboard from './routes/dashboard.js'
 import health from './routes/health.js'
 import routes from './routes/index.js'
 
@@ -41,6 +43,8 @@ export interface AppOptions extends ConfigOptions {
   ipmiConnect?: BmcConnector
   /** Redfish without a redfish_config.json: servers given directly, or `embedded` (one in-process emulated server). */
   redfish?: Omit<RedfishBackendOptions, 'file'>
+  /** The poller's clock and randomness (tests fix them). */
+  poller?: PollerPluginOptions
 }
 
 /** No command needs a long URL: a longer one answers 414 at once. */
@@ -142,10 +146,15 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   // Redfish: services from redfish_config.json as boards 0x70000001..
   if (config.redfishConfig !== undefined || opts.redfish !== undefined) await fastify.register(redfishBus, { ...opts.redfish, file: config.redfishConfig })
 
+  // the shared poller over every backend registered above (docs/monitoring.md)
+  await fastify.register(poller, opts.poller ?? {})
+
   await fastify.register(openapi, { base: `${config.endpointPrefix}/${config.apiVersion}` })
   if (opts.auditLog !== undefined) await fastify.register(audit, { file: opts.auditLog })
   await fastify.register(routes, { prefix: `${config.endpointPrefix}/${config.apiVersion}` })
   await fastify.register(health, { prefix: `${config.endpointPrefix}/${config.apiVersion}` })
+  // the operator's dashboard at /: open to load, every API call it makes needs credentials
+  await fastify.register(dashboard, { apiBase: `${config.endpointPrefix}/${config.apiVersion}` })
 }
 
 export default fp(app, { name: 'opendcre', fastify: '5.x' })

@@ -56,6 +56,10 @@ opendcre serve: the REST API
   --rate-limit N      at most N requests a minute per client address (default: no limit)
   --max-connections N at most N open connections; more are answered 503 and
                       closed (default 1024; other bounds: docs/hardening.md)
+  --poll, --no-poll   run the shared poller (readings kept for ?max_age, the
+                      stream, history and per-sensor metrics) or not; default:
+                      the config file's poll key, else on with the embedded
+                      emulator (no --emulator/--serial), off otherwise
   --cors-origin O     Access-Control-Allow-Origin: * (default, as v1.2), an origin, or '' for none
 
   Authentication (off unless a provider is named; the health check stays open):
@@ -183,6 +187,8 @@ async function serve (args: string[]): Promise<void> {
         'tls-ca': { type: 'string' },
         'rate-limit': { type: 'string' },
         'max-connections': { type: 'string' },
+        poll: { type: 'boolean' },
+        'no-poll': { type: 'boolean' },
         'cors-origin': { type: 'string' },
         users: { type: 'string' },
         'jwks-url': { type: 'string' },
@@ -226,6 +232,8 @@ async function serve (args: string[]): Promise<void> {
       embeddedBmcs: embeddedRedfish,
       redfishConfig: values['redfish-config'],
       hardware: values.hardware,
+      poll: values['no-poll'] === true ? false : values.poll === true ? true : undefined,
+      pollEmbedded: values.emulator === undefined && values.serial === undefined && values.hardware === undefined,
       tlsCert: values['tls-cert'],
       tlsKey: values['tls-key'],
       tlsCa: values['tls-ca'],

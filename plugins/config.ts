@@ -10,6 +10,7 @@ import { DEFAULT_EMULATOR_CONFIG } from './paths.js'
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from '../http-server.js'
 import type { BasicOptions, JwtOptions, LdapOptions } from './auth/provider.js'
 import { resolveAuth } from './auth/auth-config.js'
+import { PollConfigFileSchema, resolvePollConfig, type PollConfig } from '../drivers/poller/poll-config.js'
 
 /**
  * opendcre_config.json: the v1.2 keys, validated like the emulator config.
@@ -41,6 +42,7 @@ export const OpenDcreConfigFileSchema = Type.Object({
   bus_queue_wait_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 600000, errorMessage: 'must be an integer from 1 to 600000' })),
   bmc_queue_depth: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, errorMessage: 'must be a positive integer' })),
   bmc_queue_wait_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 600000, errorMessage: 'must be an integer from 1 to 600000' })),
+  poll: Type.Optional(PollConfigFileSchema),
   auth: Type.Optional(Type.Object({
     users_file: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
     jwt: Type.Optional(Type.Object({
@@ -108,6 +110,8 @@ export interface OpenDcreConfig {
   configFile?: string
   /** Authentication providers; none configured: the API is open, as v1.2's was. */
   auth: AuthConfig
+  /** The shared poller (docs/monitoring.md): schedule, bounds, history. */
+  poll: PollConfig
   /** Connection, request and queue bounds (docs/hardening.md). */
   limits: ServiceLimits
 }
@@ -169,6 +173,10 @@ export interface ConfigOptions {
   ldapSearchBase?: string
   ldapSearchFilter?: string
   ldapBindDn?: string
+  /** Run the poller (true/false), whatever opendcre_config.json's `poll` says; unset: the file decides (off without a `poll` key). */
+  poll?: boolean
+  /** The embedded default (the CLI with no --emulator/--serial): the poller runs unless the file's poll key says otherwise. */
+  pollEmbedded?: boolean
   /** The search account's password: from $OPENDCRE_LDAP_BIND_PASSWORD, never a flag or the config file. */
   ldapBindPassword?: string
   ldapViewerGroups?: string[]
@@ -240,7 +248,8 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     macAddress: hostMacAddress(),
     configFile: options.config,
     auth,
-    limits: resolveLimits(options, file, options.config ?? 'opendcre_config.json')
+    limits: resolveLimits(options, file, options.config ?? 'opendcre_config.json'),
+    poll: resolvePollConfig(file.poll, options.poll ?? (file.poll === undefined && options.pollEmbedded === true ? true : undefined))
   }
 }
 

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { MetricFamily } from '../drivers/bus.js'
 import { declarationOf, readOnly } from '../routes/declaration.js'
 
@@ -14,6 +14,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** This service's Prometheus registry: its own, never prom-client's global one. */
     metricsRegistry: Registry
+    /** Adds scrape-time metric families besides the backends' (the poller's per-sensor series). */
+    addMetricFamilies: (source: () => MetricFamily[]) => void
   }
 }
 
@@ -33,8 +35,10 @@ const METRICS_COMMAND = 'metrics'
  *   opendcre_http_request_duration_seconds{command,method}: command is the
  *   one the route declares (routes/declaration.ts: power, read, scan, ...),
  *   'unknown' for a request no route matched;
- * - opendcre_device_bus_*{bus}: the bus client's own counters, read when
- *   scraped (the client counts, the registry only reports);
+ * - opendcre_device_bus_*{bus}, opendcre_ipmi_*{board,bmc}: each backend's
+ *   own counters (Bus.status().metrics), read when scraped;
+ * - sources added with addMetricFamilies: the poller's per-sensor series
+ *   (opendcre_temperature_celsius, ..., opendcre_board_up), from kept values;
  * - prom-client's default process and Node.js metrics.
  *
  * Label children are made once per command, method and status, so a
@@ -48,7 +52,7 @@ export default fp<MetricsOptions>(async (fastify, opts) => {
 
   const requests = new Counter({
     name: 'opendcre_http_requests_total',
-    help: 'HTTP requests answered, by command (the route URL pattern, or unknown), method and status code.',
+    help: 'HTTP requests answered, by command (as the route declares it, or unknown), method and status code.',
     labelNames: ['command', 'method', 'status_code'] as const,
     registers: [registry]
   })
@@ -95,8 +99,10 @@ export default fp<MetricsOptions>(async (fastify, opts) => {
     done()
   })
 
-  const backendMetrics = new BackendMetrics(registry)
   fastify.decorate('metricsRegistry', registry)
+  const sources: Array<() => MetricFamily[]> = []
+  const labelCache = new WeakMap<object, string>()
+  fastify.decorate('addMetricFamilies', (source: () => MetricFamily[]) => { sources.push(source) })
 
   fastify.get(path, {
     config: readOnly(METRICS_COMMAND),
@@ -105,36 +111,65 @@ export default fp<MetricsOptions>(async (fastify, opts) => {
       response: { 200: Type.String({ description: 'Prometheus text format 0.0.4' }) }
     }
   }, async (_request, reply) => {
-    backendMetrics.update(fastify.buses.statuses().flatMap((status) => status.metrics))
+    const families = [...fastify.buses.statuses().flatMap((status) => status.metrics), ...sources.flatMap((source) => source())]
     const text = await registry.metrics()
-    return reply.type(registry.contentType).send(text)
+    return reply.type(registry.contentType).send(text + renderFamilies(families, labelCache))
   })
 }, { name: 'metrics', fastify: '5.x', dependencies: ['config', 'bus-registry'] })
 
 /**
- * The backends' own metric families (Bus.status().metrics), read at scrape
- * time: each family becomes a prom-client metric in this registry on first
- * sight, and every scrape replaces all of their values, so nothing is
- * counted twice and a backend added later needs nothing here.
+ * Scrape-time metric families (the backends' Bus.status().metrics and the
+ * poller's per-sensor series) in the Prometheus text format 0.0.4, written
+ * directly: at 1,000 BMCs that is ~25,000 samples a scrape, which prom-client
+ * takes 0.2-0.7 s to reset, set and render, and this a few tens of ms.
+ * Families of one name from several backends are merged under one HELP/TYPE.
  */
-class BackendMetrics {
-  private readonly metrics = new Map<string, Counter | Gauge>()
-
-  constructor (private readonly registry: Registry) {}
-
-  update (families: MetricFamily[]): void {
-    for (const metric of this.metrics.values()) metric.reset()
-    for (const family of families) {
-      let metric = this.metrics.get(family.name)
-      if (metric === undefined) {
-        const config = { name: family.name, help: family.help, labelNames: family.labelNames, registers: [this.registry] }
-        metric = family.type === 'counter' ? new Counter(config) : new Gauge(config)
-        this.metrics.set(family.name, metric)
-      }
+export function renderFamilies (families: MetricFamily[], labelCache: WeakMap<object, string> = new WeakMap()): string {
+  const byName = new Map<string, MetricFamily[]>()
+  for (const family of families) {
+    const list = byName.get(family.name)
+    if (list === undefined) byName.set(family.name, [family])
+    else list.push(family)
+  }
+  let out = ''
+  for (const [name, list] of byName) {
+    out += `# HELP ${name} ${escapeHelp(list[0].help)}\n# TYPE ${name} ${list[0].type}\n`
+    for (const family of list) {
       for (const sample of family.samples) {
-        if (metric instanceof Counter) metric.inc(sample.labels, sample.value)
-        else metric.set(sample.labels, sample.value)
+        // a labels object a source keeps from scrape to scrape is written once
+        let labels = labelCache.get(sample.labels)
+        if (labels === undefined) {
+          labels = renderLabels(family.labelNames, sample.labels)
+          labelCache.set(sample.labels, labels)
+        }
+        out += `${name}${labels} ${formatValue(sample.value)}\n`
       }
     }
   }
+  return out
+}
+
+function renderLabels (names: readonly string[], values: Record<string, string>): string {
+  let text = ''
+  for (const label of names) {
+    const value = values[label]
+    if (value === undefined) continue
+    text += `${text === '' ? '' : ','}${label}="${escapeLabel(value)}"`
+  }
+  return text === '' ? '' : `{${text}}`
+}
+
+function escapeHelp (text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')
+}
+
+function escapeLabel (text: string): string {
+  return /[\\"\n]/.test(text) ? text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : text
+}
+
+function formatValue (value: number): string {
+  if (Number.isNaN(value)) return 'NaN'
+  if (value === Infinity) return '+Inf'
+  if (value === -Infinity) return '-Inf'
+  return String(value)
 }

@@ -3,14 +3,17 @@ import asset from './asset.js'
 import bootTarget from './boot-target.js'
 import events from './events.js'
 import fan from './fan.js'
+import history from './history.js'
 import led from './led.js'
 import location from './location.js'
 import plcConfig from './plc-config.js'
 import power from './power.js'
 import read from './read.js'
 import scan from './scan.js'
+import stream from './stream.js'
 import test from './test.js'
 import version from './version.js'
+import whoami from './whoami.js'
 
 /** Every v1.2 command; registered under the configured prefix (/opendcre/1.2 by default) by app.ts. */
 const routes: FastifyPluginAsync = async (fastify) => {
@@ -20,10 +23,13 @@ const routes: FastifyPluginAsync = async (fastify) => {
   fastify.removeAllContentTypeParsers()
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => { done(null, undefined) })
 
-  for (const command of [test, scan, version, read, power, asset, bootTarget, location, led, fan, events]) {
+  for (const command of [test, scan, version, read, power, asset, bootTarget, location, led, fan, events, whoami]) {
     await fastify.register(command)
   }
   // the modem configuration read back at startup (the HAT); 500 on other hardware
+  // live readings and recent history from the shared poller (docs/monitoring.md)
+  await fastify.register(stream)
+  await fastify.register(history)
   const config = fastify.plcConfig
   await fastify.register(plcConfig, config === undefined ? {} : { modem: { readConfiguration: async () => config } })
 }

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
+import { Type, type Static } from '@sinclair/typebox'
+import { freshnessHeaders } from '../schemas/freshness.js'
 import { BoardIdParam, DeviceIdParam, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { Reading, responses } from '../schemas/responses.js'
 import { readOnly } from './declaration.js'
@@ -11,17 +12,29 @@ const ReadParams = Type.Object({
   device_id: DeviceIdParam
 })
 
+/** Freshness (docs/monitoring.md): without max_age every read goes to the device, as v1.2. */
+const ReadQuery = Type.Object({
+  max_age: Type.Optional(Type.Number({
+    minimum: 0,
+    description: 'Answer from the poller\'s value when it is at most this many seconds old, else read the device now. ' +
+      'Without it the device is always read. Either way, identical reads in flight share one device transaction. ' +
+      'Answers carry Age (seconds) and X-Reading-Timestamp (ISO 8601, when the device gave the value).'
+  }))
+})
+
 /** GET|POST /read/:device_type/:board_id/:device_id: a converted reading. */
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.route({
     method: COMMAND_METHODS,
     config: readOnly('read'),
     url: '/read/:device_type/:board_id/:device_id',
-    schema: { summary: 'Read a device, converted for its type', tags: ['read'], params: ReadParams, response: responses(Reading) },
-    handler: async (request) => {
+    schema: { summary: 'Read a device, converted for its type', tags: ['read'], params: ReadParams, querystring: ReadQuery, response: responses(Reading) },
+    handler: async (request, reply) => {
       const boardId = parseBoardId(request.params.board_id)
       const deviceId = parseDeviceId(request.params.device_id)
-      return await fastify.buses.forBoard(boardId).read(boardId, deviceId, request.params.device_type)
+      const sample = await fastify.poller.read(boardId, deviceId, request.params.device_type, request.query.max_age)
+      void reply.headers(freshnessHeaders(sample.timestamp, fastify.poller.now()))
+      return sample.reading as Static<typeof Reading>
     }
   })
 }

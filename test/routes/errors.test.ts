@@ -115,8 +115,10 @@ t.test('error paths', async (t) => {
       t.equal(res.statusCode, 404, path)
       t.same(res.json(), { message: '404: Not Found' })
     }
-    const res = await app.inject({ method: 'GET', url: '/' })
-    t.equal(res.statusCode, 404)
+    for (const path of ['/dashboard/nope.js', '/dashboard/vendor/nope.js', '/dashboard/../package.json']) {
+      const res = await app.inject({ method: 'GET', url: path })
+      t.equal(res.statusCode, 404, `${path}: not a dashboard file`)
+    }
   })
 
   t.test('a failed request does not poison the next one', async (t) => {

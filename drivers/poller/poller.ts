@@ -1,0 +1,430 @@
+import { EventEmitter } from 'node:events'
+import pLimit, { type LimitFunction } from 'p-limit'
+import { boardIdHex, deviceIdHex, type Bus, type MetricFamily, type ScannedBoard } from '../bus.js'
+import { OpenDcreError } from '../errors.js'
+import { silentLogger, type DriverLogger } from '../logger.js'
+import { wallClock, type PollerClock } from './clock.js'
+import { HistoryRing } from './history-ring.js'
+import { sensorMetricFamilies } from './sensor-metrics.js'
+import { historySize, pollInterval, pollOperation, type PollConfig, type PollOperation } from './poll-config.js'
+
+/** The backends, as the registry lists them (plugins/bus-registry.ts satisfies this). */
+export interface BusSource {
+  all: () => readonly Bus[]
+  forBoard: (boardId: number) => Bus
+}
+
+/** A value and when the device gave it (ms since the epoch). */
+export interface Sample {
+  reading: unknown
+  timestamp: number
+}
+
+/** One polled device: a sensor, a power supply or an LED. */
+export interface SensorState {
+  readonly board: BoardState
+  readonly boardId: number
+  readonly deviceId: number
+  /** As the API writes them: '00000001', '0004'. */
+  readonly board_id: string
+  readonly device_id: string
+  device_type: string
+  device_info: string | undefined
+  operation: PollOperation
+  intervalMs: number
+  /** The latest value (the object the read, power or LED command answers) and when it was read. */
+  reading: unknown
+  readAt: number | undefined
+  /** The latest failure, if the latest attempt failed. */
+  error: string | undefined
+  errorAt: number | undefined
+  /** When the poller reads it next (Infinity: never; only API reads refresh it). */
+  nextDue: number
+  history: HistoryRing
+  /** Its metric labels, kept from scrape to scrape. */
+  labels?: Record<string, string>
+}
+
+export interface BoardState {
+  readonly board_id: string
+  readonly boardId: number
+  readonly backend: string
+  readonly bus: Bus
+  readonly sensors: SensorState[]
+  /** undefined until the board has been asked something. */
+  up: boolean | undefined
+  /** When the board last answered (ms since the epoch). */
+  lastContact: number | undefined
+  /** When to take this board's own inventory (scan of the board): at once, then Infinity once it has answered. */
+  inventoryDue: number
+  /** Where in each interval its first polls fall, [0, 1): boards spread over the interval, a board's devices go together. */
+  readonly phase: number
+  busy: boolean
+  timer: unknown
+  /** Its metric labels, kept from scrape to scrape. */
+  labels?: Record<string, string>
+}
+
+export interface PollerOptions {
+  buses: BusSource
+  config: PollConfig
+  clock?: PollerClock
+  log?: DriverLogger
+  /** [0, 1); jitter and the first poll's spread. Tests fix it. */
+  random?: () => number
+}
+
+/** Failures that say the board did not answer at all (its readings then age). */
+const UNREACHABLE = new Set(['timeout', 'unavailable', 'bus-busy'])
+
+/**
+ * The one poller: keeps the latest value of every sensor, power state and
+ * LED of every board of every backend, refreshed on a schedule, through the
+ * Bus interface only. Each board is polled by its own loop, one request at a
+ * time (so a slow or dead BMC delays only itself); a global bound caps the
+ * requests in flight over all boards. API reads go through `read()`, which
+ * answers from a fresh enough value or shares one device transaction among
+ * identical concurrent reads.
+ *
+ * Events: 'reading' (SensorState) on every new value, 'board' (BoardState)
+ * when a board's up state changes.
+ */
+export class Poller extends EventEmitter {
+  readonly config: PollConfig
+  private readonly source: BusSource
+  private readonly clock: PollerClock
+  private readonly log: DriverLogger
+  private readonly random: () => number
+  private readonly limit: LimitFunction
+  private readonly boards = new Map<string, BoardState>()
+  private readonly sensors = new Map<string, SensorState>()
+  private readonly inflight = new Map<string, Promise<Sample>>()
+  private readonly backends = new WeakMap<Bus, string>()
+  private running = false
+  private rescanTimer: unknown
+  private discovering: Promise<void> | undefined
+
+  constructor (options: PollerOptions) {
+    super()
+    // every stream client listens; none is a leak
+    this.setMaxListeners(0)
+    this.config = options.config
+    this.source = options.buses
+    this.clock = options.clock ?? wallClock
+    this.log = options.log ?? silentLogger
+    this.random = options.random ?? Math.random
+    this.limit = pLimit(options.config.concurrency)
+  }
+
+  get started (): boolean {
+    return this.running
+  }
+
+  /** Takes the inventory of every backend, then polls each board on its schedule. */
+  start (): Promise<void> {
+    if (this.running) return this.discovering ?? Promise.resolve()
+    this.running = true
+    return this.rescan()
+  }
+
+  /** Stops scheduling; requests in flight finish (their results are still kept). */
+  stop (): void {
+    this.running = false
+    if (this.rescanTimer !== undefined) this.clock.clearTimeout(this.rescanTimer)
+    this.rescanTimer = undefined
+    for (const board of this.boards.values()) {
+      if (board.timer !== undefined) this.clock.clearTimeout(board.timer)
+      board.timer = undefined
+    }
+  }
+
+  /** Scan-all on every backend (in parallel), adding the boards and devices it finds. */
+  private rescan (): Promise<void> {
+    const discovering = Promise.all(this.source.all().map(async (bus) => {
+      let boards: ScannedBoard[]
+      try {
+        boards = await bus.scanAll()
+      } catch (err) {
+        this.log.warn({ bus: bus.name, err: (err as Error).message }, 'poller: inventory failed')
+        return
+      }
+      for (const scanned of boards) this.addBoard(bus, scanned)
+    })).then(() => {
+      this.discovering = undefined
+      if (this.running) this.rescanTimer = this.clock.setTimeout(() => { void this.rescan() }, this.config.rescanS * 1000)
+    })
+    this.discovering = discovering
+    return discovering
+  }
+
+  private backendOf (bus: Bus): string {
+    let backend = this.backends.get(bus)
+    if (backend === undefined) {
+      backend = bus.status().backend
+      this.backends.set(bus, backend)
+    }
+    return backend
+  }
+
+  private boardFor (bus: Bus, boardId: number): BoardState {
+    const id = boardIdHex(boardId)
+    let board = this.boards.get(id)
+    if (board === undefined) {
+      board = { board_id: id, boardId, backend: this.backendOf(bus), bus, sensors: [], up: undefined, lastContact: undefined, inventoryDue: Infinity, phase: this.random(), busy: false, timer: undefined }
+      this.boards.set(id, board)
+    }
+    return board
+  }
+
+  /**
+   * A board of a scan-all. Its own scan follows in its loop: scan-all may
+   * list a slow board with only some of its devices (the IPMI bridge lists
+   * a BMC that has not answered in time with its power and system devices).
+   */
+  private addBoard (bus: Bus, scanned: ScannedBoard): void {
+    const boardId = Number.parseInt(scanned.board_id, 16) >>> 0
+    const board = this.boardFor(bus, boardId)
+    if (board.inventoryDue === Infinity && board.lastContact === undefined) board.inventoryDue = this.clock.now()
+    this.addDevices(board, scanned)
+  }
+
+  private addDevices (board: BoardState, scanned: ScannedBoard): void {
+    const now = this.clock.now()
+    for (const device of scanned.devices) {
+      const operation = pollOperation(this.config, board.backend, device.device_type)
+      if (operation === 'none') continue
+      const deviceId = Number.parseInt(device.device_id, 16)
+      const sensor = this.sensorFor(board, deviceId, device.device_type, device.device_info)
+      if (sensor.operation !== operation || sensor.nextDue === Infinity) {
+        sensor.operation = operation
+        // the fleet's first polls spread over one interval, board by board
+        sensor.nextDue = now + board.phase * sensor.intervalMs
+      }
+    }
+    this.schedule(board)
+  }
+
+  /** The entry for a device, made (or retyped) as needed; not scheduled. */
+  private sensorFor (board: BoardState, deviceId: number, deviceType: string, deviceInfo?: string): SensorState {
+    const key = `${board.board_id}/${deviceIdHex(deviceId)}`
+    const type = deviceType.toLowerCase()
+    const existing = this.sensors.get(key)
+    if (existing !== undefined && existing.device_type === type) {
+      if (deviceInfo !== undefined) existing.device_info = deviceInfo
+      return existing
+    }
+    const intervalS = pollInterval(this.config, board.backend, type)
+    const sensor: SensorState = {
+      board,
+      boardId: board.boardId,
+      deviceId,
+      board_id: board.board_id,
+      device_id: deviceIdHex(deviceId),
+      device_type: type,
+      device_info: deviceInfo ?? existing?.device_info,
+      operation: pollOperation(this.config, board.backend, type),
+      intervalMs: intervalS * 1000,
+      reading: undefined,
+      readAt: undefined,
+      error: undefined,
+      errorAt: undefined,
+      nextDue: Infinity,
+      history: new HistoryRing(historySize(this.config, intervalS))
+    }
+    if (existing !== undefined) board.sensors.splice(board.sensors.indexOf(existing), 1, sensor)
+    else board.sensors.push(sensor)
+    this.sensors.set(key, sensor)
+    return sensor
+  }
+
+  private schedule (board: BoardState): void {
+    if (!this.running || board.busy) return
+    let due = board.inventoryDue
+    for (const sensor of board.sensors) if (sensor.nextDue < due) due = sensor.nextDue
+    if (due === Infinity) return
+    if (board.timer !== undefined) this.clock.clearTimeout(board.timer)
+    board.timer = this.clock.setTimeout(() => {
+      board.timer = undefined
+      void this.runBoard(board)
+    }, Math.max(0, due - this.clock.now()))
+  }
+
+  /** Polls the board's due devices one at a time; a board that does not answer is asked once a round. */
+  private async runBoard (board: BoardState): Promise<void> {
+    board.busy = true
+    try {
+      if (board.inventoryDue <= this.clock.now() && this.running) await this.limit(async () => await this.inventory(board))
+      let unreachable = false
+      for (const sensor of board.sensors) {
+        if (!this.running) break
+        const due = sensor.nextDue
+        if (due > this.clock.now()) continue
+        if (!unreachable) {
+          await this.limit(async () => await this.poll(sensor))
+          unreachable = board.up === false
+        }
+        sensor.nextDue = this.nextDue(sensor, due)
+      }
+    } finally {
+      board.busy = false
+      this.schedule(board)
+    }
+  }
+
+  /** The board's own scan; retried after the board's shortest interval until it answers. */
+  private async inventory (board: BoardState): Promise<void> {
+    try {
+      for (const scanned of await board.bus.scanBoard(board.boardId)) {
+        if (scanned.board_id === board.board_id) this.addDevices(board, scanned)
+      }
+      board.inventoryDue = Infinity
+      board.lastContact = this.clock.now()
+      this.setUp(board, true)
+    } catch (err) {
+      const retryMs = Math.min(...board.sensors.map((s) => s.intervalMs), this.config.intervalS * 1000)
+      board.inventoryDue = this.clock.now() + retryMs
+      const unreachable = err instanceof OpenDcreError && UNREACHABLE.has(err.code)
+      this.log.debug({ board: board.board_id, err: (err as Error).message }, 'poller: board scan failed')
+      if (unreachable) this.setUp(board, false)
+    }
+  }
+
+  /**
+   * The interval is the longest a value goes unrefreshed: each wait is the
+   * interval shortened by a random part of up to `jitter`, so a fleet's polls
+   * spread out and none comes late.
+   */
+  private nextDue (sensor: SensorState, previous: number): number {
+    const now = this.clock.now()
+    const wait = sensor.intervalMs * (1 - this.config.jitter * this.random())
+    // keep the cadence; a board that fell behind is polled again at once
+    return Math.max(previous + wait, now)
+  }
+
+  private async poll (sensor: SensorState): Promise<void> {
+    try {
+      await this.fetch(sensor.board.bus, sensor.boardId, sensor.deviceId, sensor.operation, sensor.device_type)
+    } catch {
+      // recorded on the sensor and the board by fetch
+    }
+  }
+
+  /**
+   * One device transaction, shared by every identical request while it is
+   * in flight (the poller's and the API's), its result kept.
+   */
+  private fetch (bus: Bus, boardId: number, deviceId: number, operation: PollOperation, deviceType: string): Promise<Sample> {
+    const key = `${operation}:${boardId}:${deviceId}:${deviceType}`
+    const pending = this.inflight.get(key)
+    if (pending !== undefined) return pending
+    const call = async (): Promise<unknown> => {
+      switch (operation) {
+        case 'power': return await bus.power(boardId, deviceId, 'status')
+        case 'led': return await bus.led(boardId, deviceId)
+        default: return await bus.read(boardId, deviceId, deviceType)
+      }
+    }
+    const promise = call().then((reading) => {
+      const timestamp = this.clock.now()
+      this.recordSuccess(bus, boardId, deviceId, operation, deviceType, reading, timestamp)
+      return { reading, timestamp }
+    }, (err: unknown) => {
+      this.recordFailure(bus, boardId, deviceId, operation, deviceType, err)
+      throw err
+    }).finally(() => this.inflight.delete(key))
+    this.inflight.set(key, promise)
+    return promise
+  }
+
+  /**
+   * An API read: from the kept value when it is at most `maxAgeS` seconds
+   * old, else from the device (shared with identical reads in flight).
+   */
+  async read (boardId: number, deviceId: number, deviceType: string, maxAgeS?: number): Promise<Sample> {
+    const type = deviceType.toLowerCase()
+    if (maxAgeS !== undefined) {
+      const sensor = this.sensors.get(`${boardIdHex(boardId)}/${deviceIdHex(deviceId)}`)
+      if (sensor?.readAt !== undefined && sensor.operation === 'read' && sensor.device_type === type &&
+        this.clock.now() - sensor.readAt <= maxAgeS * 1000) {
+        return { reading: sensor.reading, timestamp: sensor.readAt }
+      }
+    }
+    return await this.fetch(this.source.forBoard(boardId), boardId, deviceId, 'read', type)
+  }
+
+  /** The kept entry for a result, if it is the one this device is polled with (reads make one on first success). */
+  private entryFor (bus: Bus, boardId: number, deviceId: number, operation: PollOperation, deviceType: string, create: boolean): SensorState | undefined {
+    const sensor = this.sensors.get(`${boardIdHex(boardId)}/${deviceIdHex(deviceId)}`)
+    if (sensor !== undefined) {
+      if (sensor.operation !== operation) return undefined
+      if (operation !== 'read' || sensor.device_type === deviceType) return sensor
+      // a read under another type name: only an entry no schedule owns is retyped
+      if (sensor.nextDue !== Infinity) return undefined
+    }
+    if (!create || operation !== 'read') return undefined
+    return this.sensorFor(this.boardFor(bus, boardId), deviceId, deviceType)
+  }
+
+  private recordSuccess (bus: Bus, boardId: number, deviceId: number, operation: PollOperation, deviceType: string, reading: unknown, timestamp: number): void {
+    const sensor = this.entryFor(bus, boardId, deviceId, operation, deviceType, true)
+    const board = sensor?.board ?? this.boards.get(boardIdHex(boardId))
+    if (board !== undefined) {
+      board.lastContact = timestamp
+      this.setUp(board, true)
+    }
+    if (sensor === undefined) return
+    sensor.reading = reading
+    sensor.readAt = timestamp
+    sensor.error = undefined
+    sensor.errorAt = undefined
+    sensor.history.push(timestamp, reading)
+    this.emit('reading', sensor)
+  }
+
+  private recordFailure (bus: Bus, boardId: number, deviceId: number, operation: PollOperation, deviceType: string, err: unknown): void {
+    const sensor = this.entryFor(bus, boardId, deviceId, operation, deviceType, false)
+    const board = sensor?.board ?? this.boards.get(boardIdHex(boardId))
+    const now = this.clock.now()
+    if (sensor !== undefined) {
+      sensor.error = (err as Error).message
+      sensor.errorAt = now
+    }
+    if (board === undefined) return
+    const unreachable = err instanceof OpenDcreError && UNREACHABLE.has(err.code)
+    if (!unreachable) board.lastContact = now
+    this.setUp(board, !unreachable)
+  }
+
+  private setUp (board: BoardState, up: boolean): void {
+    if (board.up === up) return
+    board.up = up
+    this.emit('board', board)
+  }
+
+  /** The entry of a device, if known. */
+  sensor (boardId: number, deviceId: number): SensorState | undefined {
+    return this.sensors.get(`${boardIdHex(boardId)}/${deviceIdHex(deviceId)}`)
+  }
+
+  allSensors (): IterableIterator<SensorState> {
+    return this.sensors.values()
+  }
+
+  allBoards (): IterableIterator<BoardState> {
+    return this.boards.values()
+  }
+
+  /** A device's readings of the history window, oldest first. */
+  history (sensor: SensorState): Sample[] {
+    return sensor.history.entries(this.clock.now() - this.config.historyS * 1000)
+  }
+
+  now (): number {
+    return this.clock.now()
+  }
+
+  /** The per-sensor and per-board series, from the kept values (nothing is sent). */
+  metrics (): MetricFamily[] {
+    return sensorMetricFamilies(this.sensors.values(), this.boards.values(), this.clock.now())
+  }
+}

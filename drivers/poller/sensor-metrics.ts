@@ -1,0 +1,124 @@
+import type { MetricFamily } from '../bus.js'
+import type { BoardState, SensorState } from './poller.js'
+
+/**
+ * The per-sensor series (the names dashboards and alert rules rely on),
+ * from the poller's kept values at scrape time: a scrape never waits on
+ * hardware. Labels are the API's: board_id and device_id as it writes them.
+ */
+export const SENSOR_LABELS = ['board_id', 'device_id', 'device_type', 'device_info', 'backend'] as const
+export const BOARD_LABELS = ['board_id', 'backend'] as const
+
+type Labels = Record<typeof SENSOR_LABELS[number], string>
+
+function numeric (value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined
+  if (typeof value === 'bigint') return Number(value)
+  return undefined
+}
+
+/** The first numeric field of a reading whose name contains one of `hints`, else its first numeric field. */
+function firstNumber (reading: Record<string, unknown>, hints: readonly string[]): number | undefined {
+  let first: number | undefined
+  for (const [key, value] of Object.entries(reading)) {
+    const n = numeric(value)
+    if (n === undefined) continue
+    if (hints.some((h) => key.includes(h))) return n
+    first ??= n
+  }
+  return first
+}
+
+interface SeriesRule {
+  name: string
+  help: string
+  value: (reading: Record<string, unknown>, deviceType: string) => number | undefined
+}
+
+/**
+ * Which series a reading feeds, by its shape first (the v1.2 field names),
+ * then by device type for sensors that answer one number (voltage,
+ * current, power in watts). A device type these do not name adds only its
+ * reading age.
+ */
+const RULES: SeriesRule[] = [
+  {
+    name: 'opendcre_temperature_celsius',
+    help: 'Temperature reported by a sensor, in degrees Celsius.',
+    value: (r) => numeric(r.temperature_c)
+  },
+  {
+    name: 'opendcre_fan_speed_rpm',
+    help: 'Fan speed reported by a sensor, in revolutions per minute.',
+    value: (r) => numeric(r.speed_rpm)
+  },
+  {
+    name: 'opendcre_voltage_volts',
+    help: 'Voltage reported by a sensor, in volts.',
+    value: (r, type) => (type === 'voltage' ? firstNumber(r, ['volt']) : undefined)
+  },
+  {
+    name: 'opendcre_current_amperes',
+    help: 'Current reported by a sensor, in amperes.',
+    value: (r, type) => (type === 'current' ? firstNumber(r, ['amp', 'current']) : undefined)
+  },
+  {
+    name: 'opendcre_power_watts',
+    help: 'Power reported by a sensor, in watts.',
+    value: (r, type) => ((type === 'power' || type === 'power_watts') && !('power_status' in r) ? firstNumber(r, ['watt', 'power']) : undefined)
+  },
+  {
+    name: 'opendcre_power_on',
+    help: '1 when the power status says on, 0 when off.',
+    value: (r) => (typeof r.power_status === 'string' ? (r.power_status === 'on' ? 1 : 0) : undefined)
+  },
+  {
+    name: 'opendcre_led_on',
+    help: '1 when the LED is on, 0 when off (absent when its state is unknown).',
+    value: (r) => (r.led_state === 'on' ? 1 : r.led_state === 'off' ? 0 : undefined)
+  }
+]
+
+/** One labels object per sensor, kept while its labels stay the same (the metrics writer caches its text). */
+function sensorLabels (sensor: SensorState): Labels {
+  const info = sensor.device_info ?? ''
+  const kept = sensor.labels as Labels | undefined
+  if (kept !== undefined && kept.device_info === info && kept.device_type === sensor.device_type) return kept
+  const labels: Labels = { board_id: sensor.board_id, device_id: sensor.device_id, device_type: sensor.device_type, device_info: info, backend: sensor.board.backend }
+  sensor.labels = labels
+  return labels
+}
+
+export function sensorMetricFamilies (sensors: Iterable<SensorState>, boards: Iterable<BoardState>, now: number): MetricFamily[] {
+  const families = RULES.map((rule): MetricFamily => ({ name: rule.name, help: rule.help, type: 'gauge', labelNames: SENSOR_LABELS, samples: [] }))
+  const age: MetricFamily = {
+    name: 'opendcre_reading_age_seconds',
+    help: 'Seconds since the device last gave the value the other series show (absent until it has).',
+    type: 'gauge',
+    labelNames: SENSOR_LABELS,
+    samples: []
+  }
+  for (const sensor of sensors) {
+    if (sensor.readAt === undefined || sensor.reading === null || typeof sensor.reading !== 'object') continue
+    const labels = sensorLabels(sensor)
+    age.samples.push({ labels, value: Math.max(0, (now - sensor.readAt) / 1000) })
+    const reading = sensor.reading as Record<string, unknown>
+    for (let i = 0; i < RULES.length; i++) {
+      const value = RULES[i].value(reading, sensor.device_type)
+      if (value !== undefined) families[i].samples.push({ labels, value })
+    }
+  }
+  const up: MetricFamily = {
+    name: 'opendcre_board_up',
+    help: '1 when the board (a BMC, a device-bus board) answered its latest poll, 0 when it did not.',
+    type: 'gauge',
+    labelNames: BOARD_LABELS,
+    samples: []
+  }
+  for (const board of boards) {
+    if (board.up === undefined) continue
+    board.labels ??= { board_id: board.board_id, backend: board.backend }
+    up.samples.push({ labels: board.labels, value: board.up ? 1 : 0 })
+  }
+  return [...families, age, up]
+}
