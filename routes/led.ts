@@ -34,7 +34,10 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
       throw new OpenDcreError('invalid-argument', 'Invalid LED state provided for LED control.')
     }
     if (color !== undefined) throw new OpenDcreError('unsupported', 'LED color setting is not supported yet.')
-    return await fastify.buses.forBoard(boardId).led(boardId, deviceId, stateText as LedState | undefined)
+    const answer = await fastify.buses.forBoard(boardId).led(boardId, deviceId, stateText as LedState | undefined)
+    // the poller keeps it: the stream and metrics show the change at once
+    fastify.poller.observe(boardId, deviceId, 'led', answer)
+    return answer
   }
 
   fastify.route({

@@ -59,7 +59,10 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
     const boardId = parseBoardId(board)
     const deviceId = parseDeviceId(device)
     const action = parseAction(actionText)
-    return await fastify.buses.forBoard(boardId).power(boardId, deviceId, action)
+    const answer = await fastify.buses.forBoard(boardId).power(boardId, deviceId, action)
+    // the poller keeps it: the stream and metrics show the change at once
+    fastify.poller.observe(boardId, deviceId, 'power', answer)
+    return answer
   }
   const response = responses(PowerStatus)
 

@@ -352,6 +352,17 @@ export class Poller extends EventEmitter {
     return await this.fetch(this.source.forBoard(boardId), boardId, deviceId, 'read', type)
   }
 
+  /**
+   * The answer of a command that went to the device without the poller (LED
+   * or power control, a fan read): kept as the device's latest value, so the
+   * stream and metrics show a change at once rather than at the next poll.
+   */
+  observe (boardId: number, deviceId: number, operation: 'power' | 'led', reading: unknown): void {
+    const sensor = this.sensors.get(`${boardIdHex(boardId)}/${deviceIdHex(deviceId)}`)
+    if (sensor === undefined || sensor.operation !== operation) return
+    this.recordSuccess(sensor.board.bus, boardId, deviceId, operation, sensor.device_type, reading, this.clock.now())
+  }
+
   /** The kept entry for a result, if it is the one this device is polled with (reads make one on first success). */
   private entryFor (bus: Bus, boardId: number, deviceId: number, operation: PollOperation, deviceType: string, create: boolean): SensorState | undefined {
     const sensor = this.sensors.get(`${boardIdHex(boardId)}/${deviceIdHex(deviceId)}`)

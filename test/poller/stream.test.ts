@@ -135,3 +135,21 @@ t.test('history, reads with max_age and their headers, per-sensor metrics', asyn
   const read = openapi.json().paths['/opendcre/1.2/read/{device_type}/{board_id}/{device_id}']?.get
   t.ok(read?.parameters?.some((p: any) => p.in === 'query' && p.name === 'max_age'), 'max_age is in the OpenAPI document')
 })
+
+t.test('an LED or power command through the API updates the kept value at once (stream and metrics need not wait for a poll)', async (t) => {
+  const { app, url } = await pollingApp(t, { interval_s: 3600, jitter: 0 })
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  const led = app.poller.sensor(1, 5)
+  t.equal(led?.operation, 'led', 'the LED device is polled with the LED command')
+  const before = led?.readAt
+  const collecting = collect(`${url}${PREFIX}/stream?board_id=1&device_id=5`, (e) => e.filter((x) => x.event === 'reading').length >= 2, 3000)
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const answer = await app.inject({ method: 'POST', url: `${PREFIX}/led/00000001/0005/on` })
+  t.equal(answer.statusCode, 200)
+  t.same(app.poller.sensor(1, 5)?.reading, answer.json(), 'the kept value is the command\'s answer')
+  t.ok((app.poller.sensor(1, 5)?.readAt ?? 0) > (before ?? 0), 'with a new timestamp')
+  const { events } = await collecting
+  t.same(events.filter((e) => e.event === 'reading').at(-1)?.data.reading, answer.json(), 'the stream carries it')
+  const power = await app.inject({ url: `${PREFIX}/power/00000001/000d/status` })
+  t.same(app.poller.sensor(1, 0xd)?.reading, power.json(), 'a power status through the API is kept too')
+})

@@ -1,0 +1,127 @@
+import { stringify } from 'lossless-json'
+import type { BoardState, Poller, SensorState } from './poller.js'
+
+/**
+ * Server-Sent Events from the poller (GET /stream): the event texts and the
+ * hub that feeds every client from one subscription.
+ */
+/** A comment line every this often keeps proxies from closing an idle stream. */
+export const KEEP_ALIVE_MS = 15_000
+/** A client whose unsent events pass this many bytes is too slow: it is dropped. */
+export const MAX_CLIENT_BUFFER = 1024 * 1024
+
+/** The `data:` of a reading event (docs/monitoring.md). */
+export function readingEvent (sensor: SensorState, now: number): string {
+  const timestamp = sensor.readAt ?? now
+  return `event: reading\ndata: ${stringify({
+    board_id: sensor.board_id,
+    device_id: sensor.device_id,
+    device_type: sensor.device_type,
+    device_info: sensor.device_info ?? '',
+    backend: sensor.board.backend,
+    reading: sensor.reading,
+    timestamp: new Date(timestamp).toISOString(),
+    age_seconds: Math.max(0, Math.round(now - timestamp) / 1000)
+  }) ?? '{}'}\n\n`
+}
+
+export function boardEvent (board: BoardState): string {
+  return `event: board\ndata: ${JSON.stringify({
+    board_id: board.board_id,
+    backend: board.backend,
+    up: board.up === true,
+    last_contact: board.lastContact === undefined ? null : new Date(board.lastContact).toISOString()
+  })}\n\n`
+}
+
+/** What the hub needs of a client's connection (node:http's ServerResponse has it). */
+export interface EventSink {
+  readonly writableLength: number
+  readonly destroyed: boolean
+  write: (text: string) => unknown
+  end: () => unknown
+  destroy: () => unknown
+  on: (event: 'close', listener: () => void) => unknown
+}
+
+export interface StreamClient {
+  res: EventSink
+  /** Only these boards / devices (ids as the API writes them); undefined: all. */
+  boards: Set<string> | undefined
+  devices: Set<string> | undefined
+}
+
+export interface StreamHubOptions {
+  keepAliveMs?: number
+  maxClientBuffer?: number
+}
+
+/**
+ * Every stream client of one app, fed by one subscription to the poller:
+ * each event is serialized once, whatever the number of clients, and
+ * clients only ever read the poller (no hardware traffic of their own).
+ */
+export class StreamHub {
+  private readonly clients = new Set<StreamClient>()
+  private timer: ReturnType<typeof setInterval> | undefined
+  private readonly keepAliveMs: number
+  private readonly maxClientBuffer: number
+
+  constructor (private readonly poller: Poller, options: StreamHubOptions = {}) {
+    this.keepAliveMs = options.keepAliveMs ?? KEEP_ALIVE_MS
+    this.maxClientBuffer = options.maxClientBuffer ?? MAX_CLIENT_BUFFER
+    poller.on('reading', (sensor: SensorState) => {
+      if (this.clients.size === 0) return
+      const text = readingEvent(sensor, poller.now())
+      for (const client of this.clients) if (wants(client, sensor.board_id, sensor.device_id)) this.send(client, text)
+    })
+    poller.on('board', (board: BoardState) => {
+      if (this.clients.size === 0) return
+      const text = boardEvent(board)
+      for (const client of this.clients) if (client.boards === undefined || client.boards.has(board.board_id)) this.send(client, text)
+    })
+  }
+
+  add (client: StreamClient): void {
+    this.clients.add(client)
+    client.res.on('close', () => this.clients.delete(client))
+    if (this.timer === undefined) {
+      this.timer = setInterval(() => { for (const c of this.clients) this.send(c, ': keep-alive\n\n') }, this.keepAliveMs)
+      this.timer.unref()
+    }
+    const now = this.poller.now()
+    for (const board of this.poller.allBoards()) {
+      if (board.up !== undefined && (client.boards === undefined || client.boards.has(board.board_id))) this.send(client, boardEvent(board))
+    }
+    for (const sensor of this.poller.allSensors()) {
+      if (sensor.readAt !== undefined && wants(client, sensor.board_id, sensor.device_id)) this.send(client, readingEvent(sensor, now))
+    }
+  }
+
+  private send (client: StreamClient, text: string): void {
+    const res = client.res
+    if (res.destroyed) return
+    if (res.writableLength > this.maxClientBuffer) {
+      // too slow to keep up: dropped rather than buffered without bound
+      this.clients.delete(client)
+      res.destroy()
+      return
+    }
+    res.write(text)
+  }
+
+  get size (): number {
+    return this.clients.size
+  }
+
+  close (): void {
+    if (this.timer !== undefined) clearInterval(this.timer)
+    this.timer = undefined
+    for (const client of this.clients) client.res.end()
+    this.clients.clear()
+  }
+}
+
+function wants (client: StreamClient, board: string, device: string): boolean {
+  return (client.boards === undefined || client.boards.has(board)) && (client.devices === undefined || client.devices.has(device))
+}
