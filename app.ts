@@ -112,6 +112,12 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
       reply.code(414).send({ message: `URL longer than ${MAX_URL_LENGTH} characters` })
       return
     }
+    // every command is a path: the asterisk form ('*', for OPTIONS to a proxy) would be routed as '/'
+    const target = request.raw.url ?? ''
+    if (!target.startsWith('/') && !/^https?:\/\//i.test(target)) {
+      reply.code(400).send({ message: 'the request target must be a path beginning with /' })
+      return
+    }
     done()
   })
 

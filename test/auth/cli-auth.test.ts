@@ -29,7 +29,8 @@ t.test('the client CLI with credentials against opendcre serve with Basic and JW
   const jwksUrl = await jwks.start()
   const logs = join(dir, 'logs')
   // beyond loopback (0.0.0.0) with authentication on: no "no authentication" warning
-  const { child, url } = await serveCli(['--host', '0.0.0.0', '--users', users, '--jwks-url', jwksUrl, '--jwt-issuer', ISSUER, '--jwt-audience', AUDIENCE, '--log-dir', logs])
+  // --no-poll: the emulator's readings advance only with this test's own reads
+  const { child, url } = await serveCli(['--no-poll', '--host', '0.0.0.0', '--users', users, '--jwks-url', jwksUrl, '--jwt-issuer', ISSUER, '--jwt-audience', AUDIENCE, '--log-dir', logs])
   t.teardown(() => { child.kill('SIGKILL') })
 
   let r = await runCli(['power', '1', 'd', 'on', '--url', url])
@@ -116,7 +117,7 @@ t.test('auth configuration from opendcre_config.json; errors name the file and t
   child.kill('SIGTERM')
 
   const cases: Array<[unknown, string, string[]]> = [
-    [{ auth: { users_file: 'nope.json' } }, `${join(dir, 'nope.json')}: cannot read file (ENOENT)`, []],
+    [{ auth: { users_file: 'nope.json' } }, `${join(dir, 'nope.json')}: auth.users_file: cannot read file (ENOENT)`, []],
     [{ auth: { jwt: { jwks_url: 'https://idp.example/jwks', issuer: 'x' } } }, 'auth.jwt.audience: missing required field', []],
     [{ auth: { jwt: { jwks_url: 'http://idp.example/jwks', issuer: 'x', audience: 'y' } } }, 'auth.jwt.jwks_url: must be an https:// URL (http:// only on loopback)', []],
     [{ auth: { ldap: { url: 'ldap://127.0.0.1:1', user_dn_template: 'uid=x' } } }, 'auth.ldap.user_dn_template: must contain {user}', []],

@@ -83,10 +83,11 @@ t.test('open service: fleet, live readings, plots, LED, power confirmation, acce
   // the fleet lists every board as the API writes its id
   await page.goto(url + '/')
   await page.locator('#fleet-list [data-board]').first().waitFor()
-  // the embedded default: the device-bus emulator's two boards and two emulated BMCs
-  t.same(await page.locator('#fleet-list [data-board] a.board-id').allTextContents(), ['00000001', '00000002', '40000001', '40000002'], 'the fleet page lists the boards')
+  // the embedded default: the device-bus emulator's two boards, two emulated BMCs and an emulated Redfish server
+  t.same(await page.locator('#fleet-list [data-board] a.board-id').allTextContents(), ['00000001', '00000002', '40000001', '40000002', '70000001'], 'the fleet page lists the boards')
   t.same(await page.locator('#fleet-list [data-board="40000001"] span').first().textContent(), 'ipmi', 'with their backend')
-  t.equal(await text(page, '#fleet-summary'), '4 of 4 boards shown · 4 up, 0 down')
+  t.same(await page.locator('#fleet-list [data-board="70000001"] span').first().textContent(), 'redfish', 'a Redfish board too')
+  t.equal(await text(page, '#fleet-summary'), '5 of 5 boards shown · 5 up, 0 down')
   t.match(await text(page, '#who'), 'Authentication off')
   await page.fill('#fleet-filter', '02')
   t.same(await page.locator('#fleet-list a.board-id').allTextContents(), ['00000002', '40000002'], 'the filter narrows the list')
