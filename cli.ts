@@ -11,7 +11,7 @@ import { describeAuth } from './plugins/auth.js'
 import { ROLES, type Role } from './plugins/auth/provider.js'
 import { addUser } from './plugins/auth/users-file.js'
 import { OPENDCRE_VERSION, resolveConfig } from './plugins/config.js'
-import { AUDIT_LOG, buildServer, createLogger, exposedWithoutAuth, tuneRuntime } from './server.js'
+import { AUDIT_LOG, buildServer, createServiceLog, exposedWithoutAuth, tuneRuntime } from './server.js'
 
 const USAGE = `usage: opendcre serve [options]
        opendcre emulator --device PATH [--baud N] [--log-level LEVEL] CONFIG
@@ -137,6 +137,7 @@ async function serve (args: string[]): Promise<void> {
     return
   }
   let server
+  let logs
   try {
     const config = resolveConfig({
       host: values.host,
@@ -165,9 +166,10 @@ async function serve (args: string[]): Promise<void> {
     })
     if (values['small-memory'] === true) tuneRuntime()
     const logDir = values['log-dir'] ?? 'logs'
+    logs = createServiceLog(values['log-level'] ?? 'info', logDir)
     server = await buildServer({
       resolved: config,
-      loggerInstance: createLogger(values['log-level'] ?? 'info', logDir),
+      loggerInstance: logs.logger,
       auditLog: join(logDir, AUDIT_LOG),
       rateLimit: parseRateLimit(values['rate-limit']),
       corsOrigin: values['cors-origin']
@@ -198,10 +200,17 @@ async function serve (args: string[]): Promise<void> {
     server.log.info({ signal }, 'shutting down')
     const force = setTimeout(() => process.exit(1), 10_000)
     force.unref()
-    server.close().then(() => process.exit(0), () => process.exit(1))
+    // new requests get 503 + Connection: close, then the listener closes: no client sees a reset
+    server.drainAndClose().then(() => process.exit(0), () => process.exit(1))
   }
   process.once('SIGTERM', () => shutdown('SIGTERM'))
   process.once('SIGINT', () => shutdown('SIGINT'))
+  // logrotate moved the files: write to new ones by the same names
+  process.on('SIGHUP', () => {
+    logs.reopen()
+    server.auditLog?.reopen()
+    server.log.info('log files reopened (SIGHUP)')
+  })
 }
 
 /** The emulator as a device on a serial line: reads packets, answers as configured. */

@@ -1,6 +1,5 @@
-import { createWriteStream, mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
 import fp from 'fastify-plugin'
+import { destination } from 'pino'
 import type { FastifyRequest } from 'fastify'
 
 export interface AuditOptions {
@@ -45,6 +44,10 @@ declare module 'fastify' {
     /** Who made the request, once authentication is configured; anonymous until then. */
     identity?: string
   }
+  interface FastifyInstance {
+    /** The audit log file, when one is kept: reopen() after logrotate moved it (SIGHUP). */
+    auditLog?: { reopen: () => void }
+  }
 }
 
 /**
@@ -53,8 +56,8 @@ declare module 'fastify' {
  * board/device, result.
  */
 export default fp<AuditOptions>(async (fastify, opts) => {
-  mkdirSync(dirname(opts.file), { recursive: true })
-  const out = createWriteStream(opts.file, { flags: 'a' })
+  // appended, never blocking the event loop, reopened by name after a rotation
+  const out = destination({ dest: opts.file, append: true, mkdir: true, sync: false })
   out.on('error', (err) => fastify.log.error({ err, file: opts.file }, 'audit log write failed'))
   fastify.addHook('onResponse', (request: FastifyRequest, reply, done) => {
     const change = stateChange(request.routeOptions.url ?? '', (request.params ?? {}) as Record<string, string>)
@@ -70,7 +73,12 @@ export default fp<AuditOptions>(async (fastify, opts) => {
     }
     done()
   })
+  fastify.decorate('auditLog', { reopen: () => { out.reopen() } })
   fastify.addHook('onClose', async () => {
-    await new Promise<void>((resolve) => out.end(resolve))
+    await new Promise<void>((resolve) => {
+      out.once('close', resolve)
+      out.once('error', () => resolve())
+      out.end()
+    })
   })
 }, { name: 'audit', fastify: '5.x' })
