@@ -35,6 +35,8 @@ export interface AppOptions extends ConfigOptions {
   authProviders?: AuthProvider[]
   /** How the IPMI bridge connects to a BMC (default: RMCP+ over UDP; tests inject fakes). */
   ipmiConnect?: BmcConnector
+  /** Diagnostics only (bench/breakdown.ts): pieces left out, to measure what each costs per request. */
+  leaveOut?: Array<'helmet' | 'cors' | 'metrics' | 'access-log'>
 }
 
 /**
@@ -80,10 +82,11 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   const config = opts.resolved ?? resolveConfig(opts)
   await fastify.register(configPlugin, { config })
   await fastify.register(sensible)
+  const leftOut = new Set(opts.leaveOut)
   // HSTS means something only on a TLS listener
-  await fastify.register(helmet, config.tls !== undefined ? { ...HELMET_FOR_A_JSON_API, strictTransportSecurity: { maxAge: 15552000, includeSubDomains: true } } : HELMET_FOR_A_JSON_API)
+  if (!leftOut.has('helmet')) await fastify.register(helmet, config.tls !== undefined ? { ...HELMET_FOR_A_JSON_API, strictTransportSecurity: { maxAge: 15552000, includeSubDomains: true } } : HELMET_FOR_A_JSON_API)
   await fastify.register(errors)
-  await fastify.register(metrics)
+  if (!leftOut.has('metrics')) await fastify.register(metrics)
   await fastify.register(busRegistry)
 
   if (opts.rateLimit !== undefined) {
@@ -98,7 +101,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   // With a named origin, browsers may send credentials (Basic, Bearer).
   // No command needs a long URL: anything past MAX_URL_LENGTH is refused early.
   const corsOrigin = opts.corsOrigin ?? '*'
-  fastify.addHook('onRequest', (request, reply, done) => {
+  if (!leftOut.has('cors')) fastify.addHook('onRequest', (request, reply, done) => {
     if (corsOrigin !== '') {
       reply.header('access-control-allow-origin', corsOrigin)
       if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {

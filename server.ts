@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import v8 from 'node:v8'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { destination, multistream, pino, type Level, type StreamEntry } from 'pino'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import app, { type AppOptions } from './app.js'
-import accessLog from './plugins/access-log.js'
+import { AccessLogController } from './plugins/access-log.js'
 import gracefulClose from './plugins/graceful-close.js'
 import { readTlsFiles, resolveConfig } from './plugins/config.js'
 
@@ -90,7 +90,7 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
     ...(https !== undefined ? { https } : {}),
     ...(loggerInstance !== undefined ? { loggerInstance } : { logger: logger ?? loggerOptions() }),
     // one access line per request (plugins/access-log.ts) instead of Fastify's two
-    disableRequestLogging: true,
+    logController: (appOptions.leaveOut ?? []).includes('access-log') ? new LogController({ disableRequestLogging: true }) : new AccessLogController(),
     // ids in URLs can be long hex strings; anything longer is refused
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // the router's own refusals answer in the API's {"message"} form, without echoing the URL
@@ -109,7 +109,6 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
   // server allows half-open sockets; with it, the answer goes out, then the
   // socket closes.
   ;(server.server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true
-  await server.register(accessLog)
   await server.register(gracefulClose)
   await server.register(app, { ...appOptions, resolved })
   await server.ready()

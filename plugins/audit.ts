@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { destination } from 'pino'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyRequest, onResponseHookHandler } from 'fastify'
 
 export interface AuditOptions {
   /** The audit log file; lines are appended, so it survives restarts. */
@@ -11,13 +11,27 @@ const POWER_ACTIONS = new Set(['on', 'off', 'cycle', 'status'])
 
 interface AuditEntry { command: string, board: string, device: string }
 
+/** A route's URL pattern without its prefix (/opendcre/1.2). */
+function routeTail (route: string): string {
+  return route.replace(/^.*\/opendcre\/[^/]+/, '')
+}
+
+/** The route patterns stateChange() can find a state change in. */
+const STATE_CHANGING_ROUTES = new Set([
+  '/power/:first/:second/:third',
+  '/power/:device_type/:board_id/:device_id/:action',
+  '/led/:board_id/:device_id/:led_state',
+  '/led/:board_id/:device_id/:led_state/:led_color',
+  '/fan/:board_id/:device_id/:speed_rpm',
+  '/boot_target/:board_id/:device_id/:target'
+])
+
 /**
  * The state change a request asks for, or undefined for a read-only command.
  * Power status and reads without a value change nothing.
  */
 export function stateChange (route: string, params: Record<string, string>): AuditEntry | undefined {
-  const tail = route.replace(/^.*\/opendcre\/[^/]+/, '')
-  switch (tail) {
+  switch (routeTail(route)) {
     case '/power/:first/:second/:third': {
       const deprecated = POWER_ACTIONS.has(params.first.toLowerCase())
       const action = (deprecated ? params.first : params.third).toLowerCase()
@@ -59,7 +73,7 @@ export default fp<AuditOptions>(async (fastify, opts) => {
   // appended, never blocking the event loop, reopened by name after a rotation
   const out = destination({ dest: opts.file, append: true, mkdir: true, sync: false })
   out.on('error', (err) => fastify.log.error({ err, file: opts.file }, 'audit log write failed'))
-  fastify.addHook('onResponse', (request: FastifyRequest, reply, done) => {
+  const audit: onResponseHookHandler = (request: FastifyRequest, reply, done) => {
     const change = stateChange(request.routeOptions.url ?? '', (request.params ?? {}) as Record<string, string>)
     if (change !== undefined) {
       out.write(JSON.stringify({
@@ -72,6 +86,12 @@ export default fp<AuditOptions>(async (fastify, opts) => {
       }) + '\n')
     }
     done()
+  }
+  // only on the routes that can change state: reads pay nothing for the audit log
+  fastify.addHook('onRoute', (route) => {
+    if (!STATE_CHANGING_ROUTES.has(routeTail(route.url))) return
+    const existing = route.onResponse
+    route.onResponse = existing === undefined ? [audit] : [...(Array.isArray(existing) ? existing : [existing]), audit]
   })
   fastify.decorate('auditLog', { reopen: () => { out.reopen() } })
   fastify.addHook('onClose', async () => {
