@@ -28,11 +28,11 @@ const connections = Number(values.connections)
 
 const PIECES = ['helmet', 'cors', 'metrics', 'access-log', 'audit']
 const LABELS: Record<string, string> = {
-  helmet: 'helmet headers (onRequest hook)',
-  cors: 'CORS and URL-length hook (onRequest)',
-  metrics: 'Prometheus metrics hooks (onResponse)',
-  'access-log': 'access log line (onResponse)',
-  audit: 'audit log hook (onResponse)'
+  helmet: 'helmet headers',
+  cors: 'CORS header',
+  metrics: 'Prometheus metrics (onResponse hooks)',
+  'access-log': 'access log line',
+  audit: 'audit log (onResponse hook on state changes only)'
 }
 const variants: Array<[string, string[]]> = [
   ['as the CLI builds it', []],
