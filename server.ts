@@ -63,17 +63,17 @@ export interface ServiceLog {
  * for a stuck reader; beyond that lines are dropped, never the service.
  * pino writes out what is buffered when the process exits.
  */
-export function createServiceLog (level: string, dir?: string): ServiceLog {
+export function createServiceLog (level: string, dir?: string, options: { stdout?: boolean } = {}): ServiceLog {
   if (dir !== undefined) mkdirSync(dir, { recursive: true })
   const buffering = { sync: false, minLength: 4096, periodicFlush: 250, maxLength: 16 * 1024 * 1024 }
-  const stdout = destination({ dest: 1, ...buffering })
   const files = dir === undefined
     ? []
     : [
         { level: level as Level, stream: destination({ dest: join(dir, ACCESS_LOG), mkdir: true, ...buffering }) },
         { level: 'warn' as Level, stream: destination({ dest: join(dir, ERROR_LOG), mkdir: true, ...buffering }) }
       ]
-  const streams: StreamEntry[] = [{ level: level as Level, stream: stdout }, ...files]
+  // options.stdout false: diagnostics only (bench/breakdown.ts)
+  const streams: StreamEntry[] = [...(options.stdout === false ? [] : [{ level: level as Level, stream: destination({ dest: 1, ...buffering }) }]), ...files]
   const logger = pino({ level, redact: { paths: REDACT, censor: '[redacted]' } }, multistream(streams))
   return {
     logger,

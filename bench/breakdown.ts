@@ -26,12 +26,13 @@ const duration = Number(values.duration)
 const rounds = Number(values.rounds)
 const connections = Number(values.connections)
 
-const PIECES = ['helmet', 'cors', 'metrics', 'access-log', 'audit']
+const PIECES = ['helmet', 'cors', 'metrics', 'access-log', 'stdout', 'audit']
 const LABELS: Record<string, string> = {
   helmet: 'helmet headers',
   cors: 'CORS header',
   metrics: 'Prometheus metrics (onResponse hooks)',
   'access-log': 'access log line',
+  stdout: 'the log copy on stdout (files only)',
   audit: 'audit log (onResponse hook on state changes only)'
 }
 const variants: Array<[string, string[]]> = [

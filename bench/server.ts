@@ -10,7 +10,8 @@
  *   the same, on a serial device, or with e.g. an auth provider;
  * - opendcre-variant JSON {"logDir", "leaveOut": [...]}: the service as the
  *   CLI builds it (the same log destinations, the audit log) with pieces left
- *   out: helmet, cors, metrics, access-log (AppOptions.leaveOut) or audit.
+ *   out: helmet, cors, metrics, access-log (AppOptions.leaveOut), audit, or
+ *   stdout (the log's copy on stdout; the files stay).
  *
  * Prints {"port": N} on stdout when listening; stops on SIGTERM.
  */
@@ -23,9 +24,9 @@ const [kind, arg] = process.argv.slice(2)
 async function variant (json: string): ReturnType<typeof buildServer> {
   const { logDir, leaveOut = [] } = JSON.parse(json) as { logDir: string, leaveOut?: string[] }
   return await buildServer({
-    loggerInstance: createServiceLog('info', logDir).logger,
+    loggerInstance: createServiceLog('info', logDir, { stdout: !leaveOut.includes('stdout') }).logger,
     ...(leaveOut.includes('audit') ? {} : { auditLog: join(logDir, AUDIT_LOG) }),
-    leaveOut: leaveOut.filter((piece) => piece !== 'audit') as ServerOptions['leaveOut']
+    leaveOut: leaveOut.filter((piece) => piece !== 'audit' && piece !== 'stdout') as ServerOptions['leaveOut']
   })
 }
 
