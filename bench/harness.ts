@@ -70,7 +70,7 @@ export async function startShipped (logDir: string, args: string[] = []): Promis
   const [, ...command] = shippedCommand()
   const child = spawn(process.execPath, [...command, '--host', '127.0.0.1', '--port', '0', '--log-dir', logDir, ...args], { cwd: packageRoot, stdio: ['ignore', 'pipe', 'inherit'] })
   const port = await portFrom(child, 'opendcre serve', (line) => {
-    const match = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(line)
+    const match = /Server listening at https?:\/\/127\.0\.0\.1:(\d+)/.exec(line)
     return match === null ? undefined : Number(match[1])
   })
   return { child, port }
