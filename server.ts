@@ -5,7 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { destination, multistream, pino, type Level, type StreamEntry } from 'pino'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import app, { type AppOptions } from './app.js'
-import { AccessLogController } from './plugins/access-log.js'
+import { AccessLogController, LazyRequestLogger } from './plugins/access-log.js'
 import gracefulClose from './plugins/graceful-close.js'
 import { readTlsFiles, resolveConfig } from './plugins/config.js'
 
@@ -91,6 +91,7 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
     ...(loggerInstance !== undefined ? { loggerInstance } : { logger: logger ?? loggerOptions() }),
     // one access line per request (plugins/access-log.ts) instead of Fastify's two
     logController: (appOptions.leaveOut ?? []).includes('access-log') ? new LogController({ disableRequestLogging: true }) : new AccessLogController(),
+    childLoggerFactory: (parent, bindings, childOptions) => new LazyRequestLogger(parent, bindings, childOptions),
     // ids in URLs can be long hex strings; anything longer is refused
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // the router's own refusals answer in the API's {"message"} form, without echoing the URL

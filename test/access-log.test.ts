@@ -53,6 +53,14 @@ t.test('one access line per request: method, URL, status, time, client, identity
   t.notMatch(text, /alice secret pw|wrong pw/, 'no password')
   t.notMatch(text, new RegExp(basic('alice', 'alice secret pw').authorization.split(' ')[1]), 'no Authorization header')
   t.notMatch(text, /authorization/i)
+
+  // a request's own lines (made by request.log, lazily) carry the reqId of its access line
+  const failed = await app.inject({ url: `${PREFIX}/read/thermistor/00000001/00ff`, headers: basic('alice', 'alice secret pw') })
+  t.equal(failed.statusCode, 500)
+  const failedLine = lines.find((l) => l.msg === 'request' && l.status === 500)
+  const reason = lines.find((l) => l.msg === 'command failed')
+  t.match(reason, { level: 40, code: 'timeout', reqId: failedLine?.reqId })
+  t.not(failedLine?.reqId, access[0].reqId)
 })
 
 t.test('SIGHUP: after logrotate moved the files, the service writes to new ones by the same names', async (t) => {
