@@ -45,7 +45,7 @@ export const ACCESS_LOG = 'opendcre-access.log'
 export const ERROR_LOG = 'opendcre-error.log'
 export const AUDIT_LOG = 'opendcre-audit.log'
 
-/** The service's logger, and what log rotation and a clean exit need from it. */
+/** The service's logger, and what log rotation needs from it. */
 export interface ServiceLog {
   logger: FastifyBaseLogger
   /** Reopen the log files by name (after logrotate moved them: SIGHUP). */
