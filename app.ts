@@ -1,5 +1,6 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import fp from 'fastify-plugin'
-import helmet from '@fastify/helmet'
+import helmet from 'helmet'
 import type { FastifyInstance } from 'fastify'
 import type { BusPolicy } from './drivers/device-bus/bus-client.js'
 import audit from './plugins/audit.js'
@@ -45,6 +46,8 @@ export interface AppOptions extends ConfigOptions {
   redfish?: Omit<RedfishBackendOptions, 'file'>
   /** The poller's clock and randomness (tests fix them). */
   poller?: PollerPluginOptions
+  /** Diagnostics only (bench/breakdown.ts): pieces left out, to measure what each costs per request. */
+  leaveOut?: Array<'helmet' | 'cors' | 'metrics' | 'access-log'>
 }
 
 /** No command needs a long URL: a longer one answers 414 at once. */
@@ -84,6 +87,22 @@ const HELMET_FOR_A_JSON_API = {
 }
 
 /**
+ * The headers helmet sets with these options, worked out once: they depend
+ * on the options only, never on the request, so every answer gets them in
+ * one reply.headers() call (@fastify/helmet would rebuild helmet's
+ * middleware for every request, in two hooks).
+ */
+export function helmetHeaders (options: Parameters<typeof helmet>[0]): Record<string, string> {
+  const headers: Record<string, string> = {}
+  const response = {
+    setHeader: (name: string, value: string) => { headers[name.toLowerCase()] = value },
+    removeHeader: (name: string) => { delete headers[name.toLowerCase()] }
+  }
+  helmet(options)({} as IncomingMessage, response as unknown as ServerResponse, (err?: unknown) => { if (err !== undefined) throw err })
+  return headers
+}
+
+/**
  * The OpenDCRE service as a Fastify plugin. It never listens: server.ts and
  * the CLI do, and so can `fastify start dist/app.js`.
  */
@@ -91,18 +110,23 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   const config = opts.resolved ?? resolveConfig(opts)
   await fastify.register(configPlugin, { config })
   await fastify.register(clientContext)
+  const leftOut = new Set(opts.leaveOut)
   // HSTS means something only on a TLS listener
-  await fastify.register(helmet, config.tls !== undefined ? { ...HELMET_FOR_A_JSON_API, strictTransportSecurity: { maxAge: 15552000, includeSubDomains: true } } : HELMET_FOR_A_JSON_API)
+  const securityHeaders = leftOut.has('helmet')
+    ? {}
+    : helmetHeaders(config.tls !== undefined ? { ...HELMET_FOR_A_JSON_API, strictTransportSecurity: { maxAge: 15552000, includeSubDomains: true } } : HELMET_FOR_A_JSON_API)
 
   // v1.2's nginx front end added Access-Control-Allow-Origin: * to every answer.
   // A browser's CORS preflight (OPTIONS with Access-Control-Request-Method)
   // is answered here, before authentication: it never carries credentials.
   // With a named origin, browsers may send credentials (Basic, Bearer).
   // No command needs a long URL: anything past MAX_URL_LENGTH is refused early.
-  const corsOrigin = opts.corsOrigin ?? '*'
+  // One hook sets every header an answer always carries (helmet's, CORS's) at once.
+  const corsOrigin = leftOut.has('cors') ? '' : opts.corsOrigin ?? '*'
+  const everyAnswer = corsOrigin !== '' ? { ...securityHeaders, 'access-control-allow-origin': corsOrigin } : securityHeaders
   fastify.addHook('onRequest', (request, reply, done) => {
+    reply.headers(everyAnswer)
     if (corsOrigin !== '') {
-      reply.header('access-control-allow-origin', corsOrigin)
       if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {
         reply.code(204).headers(corsOrigin === '*' ? PREFLIGHT : CREDENTIALED_PREFLIGHT).send()
         return
@@ -125,7 +149,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   // before every route: each must declare what it is; HEAD never changes state
   await fastify.register(routeDeclarations)
   await fastify.register(busRegistry)
-  await fastify.register(metrics)
+  if (!leftOut.has('metrics')) await fastify.register(metrics)
 
   if (opts.rateLimit !== undefined) {
     // loaded only when asked for

@@ -15,7 +15,7 @@ import { ROLES, type Role } from './plugins/auth/provider.js'
 import { addUser } from './plugins/auth/users-file.js'
 import { OPENDCRE_VERSION, resolveConfig, type OpenDcreConfig } from './plugins/config.js'
 import { redfishEmulator } from './drivers/redfish-emulator/emulator-cli.js'
-import { AUDIT_LOG, buildServer, createLogger, exposedWithoutAuth, tuneRuntime } from './server.js'
+import { AUDIT_LOG, buildServer, createServiceLog, exposedWithoutAuth, tuneRuntime } from './server.js'
 
 const USAGE = `usage: opendcre serve [options]
        opendcre emulator --device PATH [--baud N] [--log-level LEVEL] CONFIG
@@ -220,6 +220,7 @@ async function serve (args: string[]): Promise<void> {
   let config: OpenDcreConfig | undefined
   // no backend named at all: the device-bus emulator, two emulated BMCs and an emulated Redfish server
   const embeddedRedfish = [values.emulator, values.serial, values.config, values.hardware, values['bmc-config'], values['redfish-config']].every((v) => v === undefined)
+  let logs
   try {
     config = resolveConfig({
       host: values.host,
@@ -255,10 +256,10 @@ async function serve (args: string[]): Promise<void> {
     // the IPMI bridge's file is checked here: the service does not start on a broken one
     if (config.bmcConfig !== undefined) checkBmcConfig(config.bmcConfig, values['bmc-config'] !== undefined)
     const logDir = values['log-dir'] ?? 'logs'
-    const { logger } = await createLogger(values['log-level'] ?? 'info', logDir)
+    logs = await createServiceLog(values['log-level'] ?? 'info', logDir)
     server = await buildServer({
       resolved: config,
-      loggerInstance: logger,
+      loggerInstance: logs.logger,
       auditLog: join(logDir, AUDIT_LOG),
       rateLimit: parseRateLimit(values['rate-limit']),
       corsOrigin: values['cors-origin'],
@@ -290,10 +291,17 @@ async function serve (args: string[]): Promise<void> {
     server.log.info({ signal }, 'shutting down')
     const force = setTimeout(() => process.exit(1), 10_000)
     force.unref()
-    server.close().then(() => process.exit(0), () => process.exit(1))
+    // new requests get 503 + Connection: close, then the listener closes: no client sees a reset
+    server.drainAndClose().then(() => process.exit(0), () => process.exit(1))
   }
   process.once('SIGTERM', () => shutdown('SIGTERM'))
   process.once('SIGINT', () => shutdown('SIGINT'))
+  // logrotate moved the files: write to new ones by the same names
+  process.on('SIGHUP', () => {
+    logs.reopen()
+    server.auditLog?.reopen()
+    server.log.info('log files reopened (SIGHUP)')
+  })
 }
 
 /** The emulator as a device on a serial line: reads packets, answers as configured. */

@@ -1,7 +1,8 @@
 /**
  * What authentication costs per request (npm run bench:auth): the same
  * commands against the open configuration (the baseline) and against the
- * service with each provider on — HTTP Basic (scrypt, verification cached
+ * service with each provider on, each started as it ships (npm start's
+ * command line, its logging and defaults, plus the provider's flags) — HTTP Basic (scrypt, verification cached
  * after a client's first request), Bearer JWT (verified against a JWKS served
  * here), and mutual TLS — interleaved over several rounds in one run, each
  * figure a median, read as a ratio to the open configuration of the same run.
@@ -17,7 +18,7 @@ import { parseArgs } from 'node:util'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { addUser } from '../plugins/auth/users-file.js'
 import { makeCertificates } from '../test/tls-certificates.js'
-import { load, median, start, stop, type Sample } from './harness.js'
+import { load, median, startShipped, stop, type Sample } from './harness.js'
 
 const { values } = parseArgs({
   options: {
@@ -50,10 +51,10 @@ const token = await new SignJWT({ role: 'operator' }).setProtectedHeader({ alg: 
 makeCertificates(dir)
 
 const servers = {
-  open: await start('opendcre-options', '{}'),
-  basic: await start('opendcre-options', JSON.stringify({ usersFile: file('users.json') })),
-  jwt: await start('opendcre-options', JSON.stringify({ jwksUrl: `http://127.0.0.1:${jwksPort}/jwks`, jwtIssuer: 'https://issuer.bench', jwtAudience: 'opendcre' })),
-  mtls: await start('opendcre-options', JSON.stringify({ tlsCert: file('server.crt'), tlsKey: file('server.key'), tlsCa: file('ca.crt') }))
+  open: await startShipped(file('logs-open')),
+  basic: await startShipped(file('logs-basic'), ['--users', file('users.json')]),
+  jwt: await startShipped(file('logs-jwt'), ['--jwks-url', `http://127.0.0.1:${jwksPort}/jwks`, '--jwt-issuer', 'https://issuer.bench', '--jwt-audience', 'opendcre']),
+  mtls: await startShipped(file('logs-mtls'), ['--tls-cert', file('server.crt'), '--tls-key', file('server.key'), '--tls-ca', file('ca.crt')])
 }
 const tlsOptions = { cert: readFileSync(file('client.crt')), key: readFileSync(file('client.key')), ca: readFileSync(file('ca.crt')) }
 

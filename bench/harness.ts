@@ -1,34 +1,77 @@
 /**
- * What every benchmark shares: servers in their own processes (bench/server.ts)
- * so the load generator does not share their core, autocannon load with the
- * server's CPU time per request read from /proc (robust to other load on a
- * shared machine), medians.
+ * What every benchmark shares: the service started as it ships (npm start's
+ * command line: the built CLI, its Node flags, its logging and defaults),
+ * other servers in their own processes (bench/server.ts: the bare Fastify
+ * baseline, labelled diagnostics), each away from the load generator's
+ * process; autocannon load with the server's CPU time per request read from
+ * /proc (robust to other load on a shared machine); cases interleaved with
+ * the baseline over rounds; medians.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
+import { packageRoot } from '../plugins/paths.js'
 
 const serverScript = fileURLToPath(new URL('./server.js', import.meta.url))
 
 export interface Started { child: ChildProcess, port: number }
 
 /**
- * Node's flags for the service, as `npm start`, the CLI's shebang and the
- * Docker image run it (a 2 MB young generation: see the README's RSS figures).
- * The bare Fastify baseline runs with Node's defaults.
+ * `npm start`'s command line, from package.json: `node`, Node's flags, the
+ * built CLI and `serve` (test/as-shipped.test.ts checks that the CLI's
+ * shebang and the Docker image's entrypoint run the same flags).
  */
-export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=2']
+export function shippedCommand (): string[] {
+  const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { scripts: { start: string } }
+  return pkg.scripts.start.trim().split(/\s+/)
+}
+
+/** Node's flags for the service, as npm start runs it. The bare Fastify baseline runs with Node's defaults. */
+export const SERVICE_NODE_FLAGS = shippedCommand().slice(1).filter((arg) => arg.startsWith('--'))
+
+/** Reads a child's stdout line by line until `match` finds the port; then keeps draining it. */
+async function portFrom (child: ChildProcess, what: string, match: (line: string) => number | undefined): Promise<number> {
+  const lines = createInterface({ input: child.stdout! })
+  return await new Promise<number>((resolve, reject) => {
+    let found = false
+    lines.on('line', (line) => {
+      if (found) return
+      const port = match(line)
+      if (port !== undefined) {
+        found = true
+        resolve(port)
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`${what} exited (${String(code)})`)))
+  })
+}
 
 /** Starts `node bench/server.js KIND [ARG]` and waits for the port it prints. */
 export async function start (kind: string, arg?: string): Promise<Started> {
   const flags = kind === 'hello' ? [] : SERVICE_NODE_FLAGS
   const child = spawn(process.execPath, [...flags, serverScript, kind, ...(arg === undefined ? [] : [arg])], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const lines = createInterface({ input: child.stdout! })
-  const port = await new Promise<number>((resolve, reject) => {
-    lines.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port))
-    child.once('exit', (code) => reject(new Error(`${kind} server exited (${String(code)})`)))
+  const port = await portFrom(child, `${kind} server`, (line) => {
+    const parsed = JSON.parse(line) as { port?: number, msg?: string }
+    return parsed.msg === undefined ? parsed.port : undefined
+  })
+  return { child, port }
+}
+
+/**
+ * The service as shipped: npm start's command (the built CLI, `serve`, the
+ * same Node flags), its default configuration and logging (info, stdout and
+ * the log files; stdout is read and thrown away here), plus `args`; on
+ * loopback, a free port, the log files in `logDir`.
+ */
+export async function startShipped (logDir: string, args: string[] = []): Promise<Started> {
+  const [, ...command] = shippedCommand()
+  const child = spawn(process.execPath, [...command, '--host', '127.0.0.1', '--port', '0', '--log-dir', logDir, ...args], { cwd: packageRoot, stdio: ['ignore', 'pipe', 'inherit'] })
+  const port = await portFrom(child, 'opendcre serve', (line) => {
+    const match = /Server listening at https?:\/\/127\.0\.0\.1:(\d+)/.exec(line)
+    return match === null ? undefined : Number(match[1])
   })
   return { child, port }
 }
@@ -88,4 +131,52 @@ export function median (xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   const mid = Math.floor(s.length / 2)
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+}
+
+export interface Case { name: string, url: string, pid: number }
+
+export interface Measured {
+  name: string
+  samples: Sample[]
+  /** This case's req/s over the baseline's, per round. */
+  rpsRatios: number[]
+  /** This case's server CPU per request over the baseline's, per round. */
+  cpuRatios: number[]
+}
+
+/**
+ * Each round runs every case once, in order, the first being the baseline
+ * (the bare Fastify route); ratios are taken within a round, so both sides
+ * of a ratio saw the same machine load.
+ */
+export async function interleave (cases: Case[], options: { rounds: number, seconds: number, connections: number }): Promise<Measured[]> {
+  for (const c of cases) await load(c.url, { seconds: 1, connections: options.connections, pid: c.pid }) // warm-up
+  const measured = cases.map((c) => ({ name: c.name, samples: [] as Sample[], rpsRatios: [] as number[], cpuRatios: [] as number[] }))
+  for (let round = 0; round < options.rounds; round++) {
+    let baseline: Sample | undefined
+    for (const [i, c] of cases.entries()) {
+      const sample = await load(c.url, { seconds: options.seconds, connections: options.connections, pid: c.pid })
+      baseline ??= sample
+      measured[i].samples.push(sample)
+      measured[i].rpsRatios.push(sample.rps / baseline.rps)
+      measured[i].cpuRatios.push(sample.cpuUs / baseline.cpuUs)
+    }
+  }
+  return measured
+}
+
+const fmt = (n: number, digits = 0): string => n.toFixed(digits)
+
+/** A markdown table of interleaved cases: medians, ratios to the baseline, errors summed. */
+export function table (measured: Measured[]): string[] {
+  return [
+    '| case | req/s | req/s vs bare | server CPU µs/request | CPU vs bare | p50 ms | p99 ms | errors | non-2xx |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...measured.map((m) => {
+      const sum = (k: 'errors' | 'non2xx'): number => m.samples.reduce((a, x) => a + x[k], 0)
+      return `| ${m.name} | ${fmt(median(m.samples.map((x) => x.rps)))} | ${fmt(median(m.rpsRatios) * 100)} % | ` +
+        `${fmt(median(m.samples.map((x) => x.cpuUs)))} | ${fmt(median(m.cpuRatios), 2)}x | ` +
+        `${fmt(median(m.samples.map((x) => x.p50)), 1)} | ${fmt(median(m.samples.map((x) => x.p99)), 1)} | ${sum('errors')} | ${sum('non2xx')} |`
+    })
+  ]
 }

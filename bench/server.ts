@@ -1,22 +1,45 @@
 /**
- * A server for the benchmarks, in its own process so the load generator does
- * not share its core: `node dist/bench/server.js hello|opendcre|opendcre-small-memory [config] | opendcre-serial DEVICE
- * | opendcre-options JSON` (JSON: buildServer's options, e.g. an auth provider or a bmc_config).
+ * Servers for the benchmarks besides the service as shipped (harness.ts
+ * startShipped), each in its own process so the load generator does not share
+ * its core. `node dist/bench/server.js KIND [ARG]`:
+ *
+ * - hello: the bare Fastify baseline, one route, no logger;
+ * - opendcre [EMULATOR_CONFIG], opendcre-small-memory: diagnostics, the
+ *   service with `logger: false` (no log at all: not how it ships);
+ * - opendcre-serial DEVICE, opendcre-options JSON (buildServer's options):
+ *   the same, on a serial device, or with e.g. an auth provider;
+ * - opendcre-variant JSON {"logDir", "leaveOut": [...]}: the service as the
+ *   CLI builds it (the same log destinations, the audit log) with pieces left
+ *   out: helmet, cors, metrics, access-log (AppOptions.leaveOut), audit, or
+ *   stdout (the log's copy on stdout; the files stay).
+ *
  * Prints {"port": N} on stdout when listening; stops on SIGTERM.
  */
+import { join } from 'node:path'
 import Fastify from 'fastify'
-import { buildServer, tuneRuntime, type ServerOptions } from '../server.js'
+import { AUDIT_LOG, buildServer, createServiceLog, tuneRuntime, type ServerOptions } from '../server.js'
 
 const [kind, arg] = process.argv.slice(2)
+
+async function variant (json: string): ReturnType<typeof buildServer> {
+  const { logDir, leaveOut = [] } = JSON.parse(json) as { logDir: string, leaveOut?: string[] }
+  return await buildServer({
+    loggerInstance: (await createServiceLog('info', logDir, { stdout: !leaveOut.includes('stdout') })).logger,
+    ...(leaveOut.includes('audit') ? {} : { auditLog: join(logDir, AUDIT_LOG) }),
+    leaveOut: leaveOut.filter((piece) => piece !== 'audit' && piece !== 'stdout') as ServerOptions['leaveOut']
+  })
+}
 
 if (kind === 'opendcre-small-memory') tuneRuntime()
 // opendcre-serial: the device bus on a serial device (arg), e.g. one end of a socat PTY pair
 const server = kind === 'hello'
   ? Fastify({ logger: false })
-  : await buildServer(
-    kind === 'opendcre-serial'
-      ? { logger: false, serial: arg }
-      : kind === 'opendcre-options' ? { logger: false, ...JSON.parse(arg) as ServerOptions } : { logger: false, emulator: arg })
+  : kind === 'opendcre-variant'
+    ? await variant(arg)
+    : await buildServer(
+      kind === 'opendcre-serial'
+        ? { logger: false, serial: arg }
+        : kind === 'opendcre-options' ? { logger: false, ...JSON.parse(arg) as ServerOptions } : { logger: false, emulator: arg })
 if (kind === 'hello') server.get('/', async () => ({ hello: 'world' }))
 
 await server.listen({ host: '127.0.0.1', port: 0 })

@@ -1,8 +1,7 @@
-import { createWriteStream, mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
 import fp from 'fastify-plugin'
-import type { FastifyRequest } from 'fastify'
-import { changesState, describeRequest } from '../routes/declaration.js'
+import { destination } from 'pino'
+import type { FastifyRequest, onResponseHookHandler } from 'fastify'
+import { changesState, declarationIn, describeRequest } from '../routes/declaration.js'
 
 export interface AuditOptions {
   /** The audit log file; lines are appended, so it survives restarts. */
@@ -14,6 +13,10 @@ declare module 'fastify' {
     /** Who made the request, once authentication is configured; anonymous until then. */
     identity?: string
   }
+  interface FastifyInstance {
+    /** The audit log file, when one is kept: reopen() after logrotate moved it (SIGHUP). */
+    auditLog?: { reopen: () => void }
+  }
 }
 
 /**
@@ -23,10 +26,10 @@ declare module 'fastify' {
  * address, method, command, target board/device, result and status.
  */
 export default fp<AuditOptions>(async (fastify, opts) => {
-  mkdirSync(dirname(opts.file), { recursive: true })
-  const out = createWriteStream(opts.file, { flags: 'a' })
+  // appended, never blocking the event loop, reopened by name after a rotation
+  const out = destination({ dest: opts.file, append: true, mkdir: true, sync: false })
   out.on('error', (err) => fastify.log.error({ err, file: opts.file }, 'audit log write failed'))
-  fastify.addHook('onResponse', (request: FastifyRequest, reply, done) => {
+  const audit: onResponseHookHandler = (request: FastifyRequest, reply, done) => {
     if (changesState(request)) {
       out.write(JSON.stringify({
         time: new Date().toISOString(),
@@ -39,8 +42,21 @@ export default fp<AuditOptions>(async (fastify, opts) => {
       }) + '\n')
     }
     done()
+  }
+  // only on routes that can change state (they declare a target; an undeclared
+  // route counts as one): reads pay nothing for the audit log
+  fastify.addHook('onRoute', (route) => {
+    const declaration = declarationIn(route.config)
+    if (declaration !== undefined && declaration.target === undefined) return
+    const existing = route.onResponse
+    route.onResponse = existing === undefined ? [audit] : [...(Array.isArray(existing) ? existing : [existing]), audit]
   })
+  fastify.decorate('auditLog', { reopen: () => { out.reopen() } })
   fastify.addHook('onClose', async () => {
-    await new Promise<void>((resolve) => out.end(resolve))
+    await new Promise<void>((resolve) => {
+      out.once('close', resolve)
+      out.once('error', () => resolve())
+      out.end()
+    })
   })
-}, { name: 'audit', fastify: '5.x', dependencies: ['route-declarations'] })
+}, { name: 'audit', fastify: '5.x' })

@@ -25,7 +25,7 @@ t.test('access and error logs in the log directory; bus packets at debug; secret
   t.match(started.address, /^http:\/\/127\.0\.0\.1:\d+$/)
   t.equal(started.backends.device_bus.kind, 'emulator')
   t.match(started.configs.emulator, /simple\.json$/)
-  t.ok(access.some((l) => l.msg === 'request completed' && l.res?.statusCode === 200), 'access lines')
+  t.ok(access.some((l) => l.msg === 'request' && l.status === 200 && l.method === 'GET'), 'access lines')
   t.ok(access.some((l) => l.msg === 'device bus ->' && /^01[0-9a-f]{2}/.test(l.tx)), 'bus packets in hex at debug')
   t.ok(access.some((l) => l.msg === 'device bus <-' && typeof l.rx === 'string'))
   const text = readFileSync(join(dir, ACCESS_LOG), 'utf8')

@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { SERVICE_NODE_FLAGS, shippedCommand } from '../bench/harness.js'
+import { packageRoot } from '../plugins/paths.js'
+import { build, get } from './helper.js'
+
+t.test('the bench runs the service with the command npm start, the CLI and the Docker image use', async (t) => {
+  t.same(shippedCommand(), ['node', ...SERVICE_NODE_FLAGS, 'dist/cli.js', 'serve'], "npm start's command line")
+  t.ok(SERVICE_NODE_FLAGS.includes('--max-semi-space-size=2'))
+  const shebang = readFileSync(join(packageRoot, 'cli.ts'), 'utf8').split('\n')[0]
+  t.equal(shebang, `#!/usr/bin/env -S node ${SERVICE_NODE_FLAGS.join(' ')}`, "the CLI's shebang")
+  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(packageRoot, 'Dockerfile'), 'utf8'))
+  t.same(JSON.parse(entrypoint?.[1] ?? '[]'), ['node', ...SERVICE_NODE_FLAGS, 'dist/cli.js'], "the image's entrypoint")
+})
+
+t.test('every answer carries the security headers and CORS, set once per request', async (t) => {
+  const app = await build(t)
+  for (const res of [await get(app, '/test'), await get(app, '/read/thermistor/00000001/00ff'), await app.inject({ url: '/nowhere' })]) {
+    t.match(res.headers, {
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+      'referrer-policy': 'no-referrer',
+      'cross-origin-resource-policy': 'cross-origin',
+      'access-control-allow-origin': '*'
+    }, `status ${res.statusCode}`)
+    t.notOk('content-security-policy' in res.headers, 'no document-only header on a JSON API')
+    t.notOk('strict-transport-security' in res.headers, 'no HSTS without TLS')
+  }
+  const none = await build(t, { corsOrigin: '' })
+  const res = await get(none, '/test')
+  t.notOk('access-control-allow-origin' in res.headers, "--cors-origin '': no CORS header")
+  t.equal(res.headers['x-frame-options'], 'DENY')
+})
