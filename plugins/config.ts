@@ -131,7 +131,8 @@ export interface ServiceLimits extends HttpLimits {
 export const DEFAULT_LIMITS: ServiceLimits = {
   ...DEFAULT_HTTP_LIMITS,
   busQueueDepth: 128,
-  busQueueWaitMs: 1000,
+  // a serial line answers a scan in about a read timeout: 25 concurrent scans (v1.2's endurance suite) take ~6 s
+  busQueueWaitMs: 10000,
   bmcQueueDepth: 32,
   bmcQueueWaitMs: 3000
 }

@@ -95,8 +95,12 @@ t.test('authentication on: no state change without an operator, nothing at all w
   const answers = await fuzz(port, generator(SEED + 1, { prefix: PREFIX, credentials }), COUNT, 16, PER_REQUEST_MS)
   check(t, answers, ['viewer-Secret-1', 'operator-Secret-2', credentials.viewer.slice(6), credentials.operator.slice(6)])
   const ok = (a: FuzzAnswer): boolean => a.status !== null && a.status >= 200 && a.status < 300
-  const anonymous = answers.filter((a) => ok(a) && (a.request.credentials === 'none' || a.request.credentials === 'garbage') && !a.request.path.startsWith(`${PREFIX}/health`))
+  // open without credentials: the health check, and the dashboard's page and files (no API data: every call it makes needs credentials)
+  const dashboardPath = (path: string): boolean => path === '/' || path.startsWith('/?') || path.startsWith('/dashboard/')
+  const anonymous = answers.filter((a) => ok(a) && (a.request.credentials === 'none' || a.request.credentials === 'garbage') && !a.request.path.startsWith(`${PREFIX}/health`) && !dashboardPath(a.request.path))
   t.equal(anonymous.length, 0, `no 2xx without valid credentials${anonymous.length > 0 ? `: ${anonymous[0].request.method} ${anonymous[0].request.path}` : ''}`)
+  const openPages = answers.filter((a) => ok(a) && dashboardPath(a.request.path))
+  t.ok(openPages.every((a) => !/content-type: application\/json/i.test(a.headers)), `the dashboard's open answers (${openPages.length}) carry no API data`)
   const changes = answers.filter((a) => changeOf(a.request.path) !== undefined)
   t.ok(changes.length > 50, `${changes.length} requests asked for a state change`)
   const unauthorized = changes.filter((a) => ok(a) && a.request.credentials !== 'operator')

@@ -47,7 +47,11 @@ t.test('every registered route declares its command and whether it changes state
   t.same(new Set(commands(`${PREFIX}/docs/`)), new Set(['docs']), "swagger-ui's routes are declared read-only by the hook around it")
   t.same(new Set(commands('/metrics')), new Set(['metrics']))
   t.equal(routes.find((r) => r.url === `${PREFIX}/health`)?.config?.open, true, 'health declares itself open')
-  t.same(routes.filter((r) => r.config?.open === true).map((r) => r.url), [`${PREFIX}/health`, `${PREFIX}/health`], 'and nothing else does (GET and HEAD)')
+  // open: health, and the dashboard's page and files (every API call the page makes needs credentials)
+  t.same(routes.filter((r) => r.config?.open === true).map((r) => r.url).sort(),
+    [`${PREFIX}/health`, `${PREFIX}/health`, '/', '/', '/dashboard/*', '/dashboard/*', '/dashboard/vendor/:file', '/dashboard/vendor/:file'].sort(),
+    'and nothing else does (GET and HEAD)')
+  t.ok(routes.filter((r) => r.config?.open === true).every((r) => ['health', 'dashboard'].includes(declarationIn(r.config)?.command ?? '')), 'the open routes are health and the dashboard')
 })
 
 t.test('a route without a declaration keeps the app from starting', async (t) => {

@@ -32,8 +32,8 @@ function get (base: string, path: string, localAddress: string): Promise<Answer>
 }
 
 const WAIT_MS = 3000
-/** The service's log lines: each request's URL and the time it took the service to answer. */
-const logLines: Array<{ reqId?: string, msg?: string, req?: { url: string }, reason?: string, responseTime?: number }> = []
+/** The service's log lines: each request's access line (URL, time it took the service) and refusals. */
+const logLines: Array<{ reqId?: string, msg?: string, url?: string, ms?: number, reason?: string }> = []
 const sink = new Writable({
   write (chunk, _encoding, done) {
     for (const line of String(chunk).split('\n')) if (line !== '') logLines.push(JSON.parse(line))
@@ -42,17 +42,15 @@ const sink = new Writable({
 })
 const { app } = await buildOverPty(t, 'emulator-configs/simple.json', { limits: { busQueueWaitMs: WAIT_MS }, loggerInstance: pino({ level: 'info' }, sink) })
 
-/** The service's answer times (ms) for requests to `path` (refused for a reason matching `reason`, if given), in the order they were answered. */
-function serviceTimes (path: string, reason?: RegExp): number[] {
-  const urls = new Map<string, string>()
+/** The service's answer times (ms) for requests whose URL `matches` (refused for a reason matching `reason`, if given), in the order they were answered. */
+function serviceTimes (matches: (url: string) => boolean, reason?: RegExp): number[] {
   const reasons = new Map<string, string>()
   const times: number[] = []
   for (const line of logLines) {
     if (line.reqId === undefined) continue
-    if (line.msg === 'incoming request' && line.req !== undefined) urls.set(line.reqId, line.req.url)
     if (line.msg === 'refused: overloaded' && line.reason !== undefined) reasons.set(line.reqId, line.reason)
-    if (line.msg === 'request completed' && urls.get(line.reqId) === `${PREFIX}${path}` &&
-      (reason === undefined || reason.test(reasons.get(line.reqId) ?? ''))) times.push(line.responseTime ?? NaN)
+    if (line.msg === 'request' && line.url !== undefined && matches(line.url.slice(PREFIX.length)) &&
+      (reason === undefined || reason.test(reasons.get(line.reqId) ?? ''))) times.push(line.ms ?? NaN)
   }
   return times
 }
@@ -62,7 +60,13 @@ const address = app.server.address()
 if (address === null || typeof address === 'string') throw new Error('no port')
 const base = `http://127.0.0.1:${address.port}`
 
-const DEAD = '/read/thermistor/00000001/00ff'
+/**
+ * Reads of devices that are not there (the emulator stays silent): each a
+ * different device, so that no two share one bus transaction (identical
+ * concurrent reads are coalesced into one).
+ */
+const dead = (i: number): string => `/read/thermistor/00000001/${(0x0100 + i).toString(16).padStart(4, '0')}`
+const isDead = (url: string): boolean => /^\/read\/thermistor\/00000001\/0[12][0-9a-f]{2}$/.test(url)
 const HEALTHY = '/read/thermistor/00000001/0001'
 const ATTACKERS = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']
 const PER_ATTACKER = 100
@@ -73,8 +77,8 @@ await t.test('400 concurrent reads of a dead device beside a healthy client', as
   t.equal((await get(base, HEALTHY, '127.0.0.9')).status, 200, 'the line works')
 
   let done = 0
-  const flood = ATTACKERS.flatMap((a) => Array.from({ length: PER_ATTACKER }, async () => {
-    const answer = await get(base, DEAD, a)
+  const flood = ATTACKERS.flatMap((a, n) => Array.from({ length: PER_ATTACKER }, async (_, i) => {
+    const answer = await get(base, dead(n * PER_ATTACKER + i), a)
     done++
     return answer
   }))
@@ -88,7 +92,7 @@ await t.test('400 concurrent reads of a dead device beside a healthy client', as
   const answers = await Promise.all(flood)
 
   t.ok(healthy.every((a) => a.status === 200 && a.body.temperature_c !== undefined), 'every healthy read answered with a reading')
-  const healthyMs = serviceTimes(`${HEALTHY}?during`)
+  const healthyMs = serviceTimes((url) => url === `${HEALTHY}?during`)
   // a healthy read waits for at most the dead read on the line, then its own
   t.ok(Math.max(...healthyMs) < 2 * COMMAND_BOUND_MS, `healthy reads took ${healthyMs.map((ms) => ms.toFixed(0)).join(', ')} ms in the service (${healthy.map((a) => a.ms.toFixed(0)).join(', ')} ms at the client)`)
 
@@ -102,11 +106,11 @@ await t.test('400 concurrent reads of a dead device beside a healthy client', as
   t.ok(full.length > 0 && waited.length > 0, 'some refused because the queue was full, some because they waited too long')
   t.ok([...full, ...gaveWay, ...waited].every((a) => a.retryAfter === '3'), 'every 503 says Retry-After (the wait, in seconds)')
   // in the service, a refusal for a full queue took no time
-  const refusedAtOnce = serviceTimes(DEAD, /requests waiting$/)
+  const refusedAtOnce = serviceTimes(isDead, /requests waiting$/)
   t.equal(refusedAtOnce.length, full.length, 'every refusal for a full queue ...')
   t.ok(Math.max(...refusedAtOnce) < 500, `... was answered at once (at most ${Math.max(...refusedAtOnce).toFixed(1)} ms in the service, median ${refusedAtOnce.sort((a, b) => a - b)[refusedAtOnce.length >> 1].toFixed(1)} ms)`)
   t.same(Object.keys(full[0].body), ['message'])
-  const slowest = Math.max(...serviceTimes(DEAD))
+  const slowest = Math.max(...serviceTimes(isDead))
   t.ok(slowest < WAIT_MS + COMMAND_BOUND_MS + 500, `every flood request answered within the queue wait plus one command: slowest ${slowest.toFixed(0)} ms`)
   t.comment(`flood: ${full.length} refused at once, ${gaveWay.length} gave way to another client, ${waited.length} waited ${WAIT_MS} ms and were refused, ${timedOut.length} reached the dead device; slowest ${slowest.toFixed(0)} ms`)
 
@@ -116,9 +120,9 @@ await t.test('400 concurrent reads of a dead device beside a healthy client', as
 
 await t.test('one address cannot starve another: two floods share the bus turn by turn', async (t) => {
   // one address sends 6 dead reads at once, another one: the other's goes next
-  const a = Array.from({ length: 6 }, async () => await get(base, DEAD, '127.0.0.2'))
+  const a = Array.from({ length: 6 }, async (_, i) => await get(base, dead(i), '127.0.0.2'))
   await new Promise((resolve) => setTimeout(resolve, 20))
-  const b = await get(base, DEAD, '127.0.0.3')
+  const b = await get(base, dead(6), '127.0.0.3')
   await Promise.all(a)
   t.equal(b.status, 500, 'the other address reached the device')
   t.ok(b.ms < 2 * COMMAND_BOUND_MS, `its one request waited for the one read on the line, not the first address's six (${b.ms.toFixed(0)} ms)`)
