@@ -20,7 +20,7 @@ import {
   encodeGetChannelCipherSuitesChunk, encodeLanResponse, encodeOpenSessionResponse, encodeRakp2, encodeRakp4,
   encodeRmcpHeader, encodeRmcpPlusPacket, encodeV15Packet, passwordKey, rakp2AuthCode, rakp3AuthCode, rakp4Icv,
   sessionIntegrityKey, sessionKeys, type RakpContext, type SessionKeys
-} from '../ipmi/rmcp.js'
+} from '../ipmi/rmcp/index.js'
 import { logs, silentLogger, type DriverLogger } from '../logger.js'
 import type { BmcEmulatorConfig } from './bmc-emulator-config.js'
 import type { ThresholdName } from './records.js'

@@ -62,7 +62,7 @@ import {
   type LanResponse,
   type RakpContext,
   type SessionKeys
-} from './rmcp.js'
+} from './rmcp/index.js'
 import { algorithmConflict, IpmiCompletionError, IpmiError, type Algorithms, type BmcTarget, type IpmiPolicy, type IpmiRequester } from './types.js'
 import { udpTransportFactory, type DatagramTransport, type DatagramTransportFactory } from './udp-transport.js'
 

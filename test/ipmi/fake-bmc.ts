@@ -31,7 +31,7 @@ import {
   sessionKeys,
   type RakpContext,
   type SessionKeys
-} from '../../drivers/ipmi/rmcp.js'
+} from '../../drivers/ipmi/rmcp/index.js'
 import type { DatagramTransport, DatagramTransportFactory } from '../../drivers/ipmi/udp-transport.js'
 
 export interface FakeAnswer { cc: number, data?: number[] }
