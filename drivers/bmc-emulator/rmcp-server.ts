@@ -6,7 +6,7 @@
  * RAKP-HMAC-SHA256), and in-session requests with per-session sequence
  * numbers, a replay window, privilege levels and idle expiry. Everything else
  * goes to the BmcDevice. The wire formats come from the client's codec
- * (drivers/ipmi/rmcp.ts); the session logic here is the BMC's own.
+ * (drivers/ipmi/rmcp/); the session logic here is the BMC's own.
  *
  * Fault injection: `faults` (BmcFaults) drops or delays datagrams, reboots
  * (silence, then every session gone), fills the session table.
