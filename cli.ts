@@ -23,10 +23,11 @@ const USAGE = `usage: opendcre serve [options]
        opendcre bmc-emulator [--host H] [--port P] [--count N] CONFIG
        opendcre redfish-emulator [--host H] [--port P] [--count N] [--tls-cert F --tls-key F] [CONFIG]
        opendcre user add NAME --role viewer|operator --users FILE
-       opendcre COMMAND [ARGS] [--url URL] [--json] [--user NAME | --token TOKEN]
+       opendcre COMMAND [ARGS] [--url URL] [--prefix P] [--json] [--user NAME | --token TOKEN]
 
 COMMAND, against a running service (--url, or $OPENDCRE_URL, default
-http://localhost:5000); a table by default, the API's JSON with --json:
+http://localhost:5000) under its endpoint_prefix (--prefix, or $OPENDCRE_PREFIX,
+default /opendcre/); a table by default, the API's JSON with --json:
   ${Object.values(CLIENT_COMMANDS).map((c) => c.usage).join('\n  ')}
 When the service asks for credentials: --user NAME (or $OPENDCRE_USER) with
 the password in $OPENDCRE_PASSWORD, or --token TOKEN (or $OPENDCRE_TOKEN), a
@@ -264,7 +265,7 @@ async function client (command: string, args: string[]): Promise<void> {
     parsed = parseArgs({
       args,
       allowPositionals: true,
-      options: { url: { type: 'string' }, json: { type: 'boolean' }, user: { type: 'string' }, token: { type: 'string' } },
+      options: { url: { type: 'string' }, prefix: { type: 'string' }, json: { type: 'boolean' }, user: { type: 'string' }, token: { type: 'string' } },
       strict: true
     })
   } catch (err) {
@@ -272,7 +273,9 @@ async function client (command: string, args: string[]): Promise<void> {
   }
   const url = parsed.values.url ?? process.env.OPENDCRE_URL ?? 'http://localhost:5000'
   const credentials = clientCredentials(parsed.values.user, parsed.values.token)
-  const result = await runClient(command, parsed.positionals, { url, json: parsed.values.json === true, credentials })
+  const envPrefix = process.env.OPENDCRE_PREFIX
+  const prefix = parsed.values.prefix ?? (envPrefix === '' ? undefined : envPrefix)
+  const result = await runClient(command, parsed.positionals, { url, prefix, json: parsed.values.json === true, credentials })
   const out = result.exitCode === 0 ? process.stdout : process.stderr
   out.write(`${result.exitCode === 0 ? '' : 'opendcre: '}${result.output}\n`)
   process.exitCode = result.exitCode
