@@ -16,16 +16,18 @@ import { addUser } from './plugins/auth/users-file.js'
 import { OPENDCRE_VERSION, resolveConfig, type OpenDcreConfig } from './plugins/config.js'
 import { redfishEmulator } from './drivers/redfish-emulator/emulator-cli.js'
 import { AUDIT_LOG, buildServer, createServiceLog, exposedWithoutAuth, tuneRuntime } from './server.js'
+import { serveHelp, serveParseOptions, serveSettings, type ServeValues } from './serve-flags.js'
 
 const USAGE = `usage: opendcre serve [options]
        opendcre emulator --device PATH [--baud N] [--log-level LEVEL] CONFIG
        opendcre bmc-emulator [--host H] [--port P] [--count N] CONFIG
        opendcre redfish-emulator [--host H] [--port P] [--count N] [--tls-cert F --tls-key F] [CONFIG]
        opendcre user add NAME --role viewer|operator --users FILE
-       opendcre COMMAND [ARGS] [--url URL] [--json] [--user NAME | --token TOKEN]
+       opendcre COMMAND [ARGS] [--url URL] [--prefix P] [--json] [--user NAME | --token TOKEN]
 
 COMMAND, against a running service (--url, or $OPENDCRE_URL, default
-http://localhost:5000); a table by default, the API's JSON with --json:
+http://localhost:5000) under its endpoint_prefix (--prefix, or $OPENDCRE_PREFIX,
+default /opendcre/); a table by default, the API's JSON with --json:
   ${Object.values(CLIENT_COMMANDS).map((c) => c.usage).join('\n  ')}
 When the service asks for credentials: --user NAME (or $OPENDCRE_USER) with
 the password in $OPENDCRE_PASSWORD, or --token TOKEN (or $OPENDCRE_TOKEN), a
@@ -36,52 +38,7 @@ mode 0600 when missing); the password is read from standard input, one line.
 
 opendcre serve: the REST API
 
-  --host H            address to listen on (default 0.0.0.0)
-  --port P            port to listen on (default 5000, or the config file's)
-  --emulator FILE     run the device bus on the emulator with this config
-                      (default: emulator-configs/simple.json; with no
-                      --emulator, --serial, --bmc-config, --config or
-                      --hardware, two emulated BMCs on loopback are added as
-                      IPMI boards 40000001 (suite 17) and 40000002 (suite 3))
-  --serial DEVICE     run the device bus on a serial device (e.g. /dev/ttyAMA0)
-  --config FILE       an opendcre_config.json
-  --bmc-config FILE   the IPMI bridge's bmc_config.json
-  --redfish-config FILE  Redfish servers (redfish_config.json)
-  --hardware TYPE     emulator (default) or rpi-hat-v1: wake and configure the
-                      OpenDCRE HAT's power-line modem over GPIO at startup
-                      (the bus is then --serial, or serial_default)
-  --tls-cert FILE     serve HTTPS with this certificate (PEM) ...
-  --tls-key FILE      ... and this key
-  --tls-ca FILE       and require client certificates signed by this CA (mutual TLS)
-  --rate-limit N      at most N requests a minute per client address (default: no limit)
-  --max-connections N at most N open connections; more are answered 503 and
-                      closed (default 1024; other bounds: docs/hardening.md)
-  --poll, --no-poll   run the shared poller (readings kept for ?max_age, the
-                      stream, history and per-sensor metrics) or not; default:
-                      the config file's poll key, else on with the embedded
-                      emulator (no --emulator/--serial), off otherwise
-  --cors-origin O     Access-Control-Allow-Origin: * (default, as v1.2), an origin, or '' for none
-
-  Authentication (off unless a provider is named; the health check stays open):
-  --users FILE        HTTP Basic against this users file (opendcre user add)
-  --jwks-url URL      Bearer JWTs verified with the issuer's JWKS (https://) ...
-  --jwt-issuer ISS    ... issued by ISS (iss) ...
-  --jwt-audience AUD  ... for AUD (aud) ...
-  --jwt-role-claim C  ... the claim naming the role (default role)
-  --ldap-url URL      LDAP / Active Directory: ldap:// or ldaps:// ...
-  --ldap-user-dn T    ... bind as the DN template T ({user} replaced), or
-  --ldap-search-base DN --ldap-search-filter F [--ldap-bind-dn DN]
-                      ... search the user's DN first (the bind DN's password
-                      from $OPENDCRE_LDAP_BIND_PASSWORD)
-  --ldap-viewer-group DN, --ldap-operator-group DN
-                      members get that role (repeatable; operator wins)
-  --log-level LEVEL   fatal, error, warn, info, debug, trace (default info);
-                      debug logs every bus packet in hex
-  --log-dir DIR       access and error logs (default ./logs; the Docker
-                      image uses /logs); logs also go to stdout
-  --small-memory      favour memory over speed (~90 MB instead of ~100-120 MB
-                      resident under load; bus reads cost up to twice the CPU)
-  -h, --help          this text
+${serveHelp()}
 
 opendcre emulator: the emulator as a device on a serial line (one end of a
 socat PTY pair, say), answering the byte protocol from CONFIG
@@ -113,25 +70,6 @@ emulator-configs/redfish-emulator.json, user ADMIN / password ADMIN)
 function fail (message: string): never {
   process.stderr.write(`opendcre: ${message}\n`)
   process.exit(1)
-}
-
-function parseRateLimit (text: string | undefined): number | undefined {
-  if (text === undefined) return undefined
-  if (!/^\d+$/.test(text) || Number(text) < 1) fail(`--rate-limit: not a positive number of requests: '${text}'`)
-  return Number(text)
-}
-
-function parseMaxConnections (text: string | undefined): number | undefined {
-  if (text === undefined) return undefined
-  if (!/^\d+$/.test(text) || Number(text) < 1) fail(`--max-connections: not a positive number of connections: '${text}'`)
-  return Number(text)
-}
-
-function parsePort (text: string | undefined): number | undefined {
-  if (text === undefined) return undefined
-  const port = Number(text)
-  if (!/^\d+$/.test(text) || port > 65535) fail(`--port: not a port number: '${text}'`)
-  return port
 }
 
 /**
@@ -169,46 +107,9 @@ function checkBmcConfig (file: string, named: boolean): void {
 }
 
 async function serve (args: string[]): Promise<void> {
-  let values
+  let values: ServeValues
   try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        host: { type: 'string' },
-        port: { type: 'string' },
-        emulator: { type: 'string' },
-        serial: { type: 'string' },
-        config: { type: 'string' },
-        'bmc-config': { type: 'string' },
-        'redfish-config': { type: 'string' },
-        hardware: { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        'tls-ca': { type: 'string' },
-        'rate-limit': { type: 'string' },
-        'max-connections': { type: 'string' },
-        poll: { type: 'boolean' },
-        'no-poll': { type: 'boolean' },
-        'cors-origin': { type: 'string' },
-        users: { type: 'string' },
-        'jwks-url': { type: 'string' },
-        'jwt-issuer': { type: 'string' },
-        'jwt-audience': { type: 'string' },
-        'jwt-role-claim': { type: 'string' },
-        'ldap-url': { type: 'string' },
-        'ldap-user-dn': { type: 'string' },
-        'ldap-search-base': { type: 'string' },
-        'ldap-search-filter': { type: 'string' },
-        'ldap-bind-dn': { type: 'string' },
-        'ldap-viewer-group': { type: 'string', multiple: true },
-        'ldap-operator-group': { type: 'string', multiple: true },
-        'log-level': { type: 'string' },
-        'log-dir': { type: 'string' },
-        'small-memory': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' }
-      },
-      strict: true
-    }))
+    ({ values } = parseArgs({ args, options: serveParseOptions(), strict: true }) as { values: ServeValues })
   } catch (err) {
     fail(`${(err as Error).message}\n\n${USAGE}`)
   }
@@ -222,47 +123,24 @@ async function serve (args: string[]): Promise<void> {
   const embeddedRedfish = [values.emulator, values.serial, values.config, values.hardware, values['bmc-config'], values['redfish-config']].every((v) => v === undefined)
   let logs
   try {
+    const { rateLimit, corsOrigin, logLevel, logDir: logDirFlag, smallMemory, ...options } = serveSettings(values)
     config = resolveConfig({
-      host: values.host,
-      port: parsePort(values.port),
-      maxConnections: parseMaxConnections(values['max-connections']),
-      emulator: values.emulator,
-      serial: values.serial,
-      config: values.config,
-      bmcConfig: values['bmc-config'],
+      ...options,
       embeddedBmcs: embeddedRedfish,
-      redfishConfig: values['redfish-config'],
-      hardware: values.hardware,
-      poll: values['no-poll'] === true ? false : values.poll === true ? true : undefined,
       pollEmbedded: values.emulator === undefined && values.serial === undefined && values.hardware === undefined,
-      tlsCert: values['tls-cert'],
-      tlsKey: values['tls-key'],
-      tlsCa: values['tls-ca'],
-      usersFile: values.users,
-      jwksUrl: values['jwks-url'],
-      jwtIssuer: values['jwt-issuer'],
-      jwtAudience: values['jwt-audience'],
-      jwtRoleClaim: values['jwt-role-claim'],
-      ldapUrl: values['ldap-url'],
-      ldapUserDn: values['ldap-user-dn'],
-      ldapSearchBase: values['ldap-search-base'],
-      ldapSearchFilter: values['ldap-search-filter'],
-      ldapBindDn: values['ldap-bind-dn'],
-      ldapBindPassword: process.env.OPENDCRE_LDAP_BIND_PASSWORD,
-      ldapViewerGroups: values['ldap-viewer-group'],
-      ldapOperatorGroups: values['ldap-operator-group']
+      ldapBindPassword: process.env.OPENDCRE_LDAP_BIND_PASSWORD
     })
-    if (values['small-memory'] === true) tuneRuntime()
+    if (smallMemory === true) tuneRuntime()
     // the IPMI bridge's file is checked here: the service does not start on a broken one
     if (config.bmcConfig !== undefined) checkBmcConfig(config.bmcConfig, values['bmc-config'] !== undefined)
-    const logDir = values['log-dir'] ?? 'logs'
-    logs = await createServiceLog(values['log-level'] ?? 'info', logDir)
+    const logDir = logDirFlag ?? 'logs'
+    logs = await createServiceLog(logLevel ?? 'info', logDir)
     server = await buildServer({
       resolved: config,
       loggerInstance: logs.logger,
       auditLog: join(logDir, AUDIT_LOG),
-      rateLimit: parseRateLimit(values['rate-limit']),
-      corsOrigin: values['cors-origin'],
+      rateLimit,
+      corsOrigin,
       redfish: embeddedRedfish ? { embedded: true } : undefined
     })
     const address = await server.listen({ host: config.host, port: config.port })
@@ -395,7 +273,7 @@ async function client (command: string, args: string[]): Promise<void> {
     parsed = parseArgs({
       args,
       allowPositionals: true,
-      options: { url: { type: 'string' }, json: { type: 'boolean' }, user: { type: 'string' }, token: { type: 'string' } },
+      options: { url: { type: 'string' }, prefix: { type: 'string' }, json: { type: 'boolean' }, user: { type: 'string' }, token: { type: 'string' } },
       strict: true
     })
   } catch (err) {
@@ -403,7 +281,9 @@ async function client (command: string, args: string[]): Promise<void> {
   }
   const url = parsed.values.url ?? process.env.OPENDCRE_URL ?? 'http://localhost:5000'
   const credentials = clientCredentials(parsed.values.user, parsed.values.token)
-  const result = await runClient(command, parsed.positionals, { url, json: parsed.values.json === true, credentials })
+  const envPrefix = process.env.OPENDCRE_PREFIX
+  const prefix = parsed.values.prefix ?? (envPrefix === '' ? undefined : envPrefix)
+  const result = await runClient(command, parsed.positionals, { url, prefix, json: parsed.values.json === true, credentials })
   const out = result.exitCode === 0 ? process.stdout : process.stderr
   out.write(`${result.exitCode === 0 ? '' : 'opendcre: '}${result.output}\n`)
   process.exitCode = result.exitCode

@@ -2,9 +2,13 @@
  * The client side of the CLI: `opendcre scan`, `opendcre read TYPE BOARD DEVICE`,
  * ... against a running service. A readable table by default, JSON with --json.
  */
+import { API_VERSION } from './plugins/config.js'
+
+/** The service's endpoint_prefix when none is given (v1.2's default). */
+export const DEFAULT_PREFIX = '/opendcre/'
 
 export interface ClientCommand {
-  /** The v1.2 path under /opendcre/1.2 for these arguments. */
+  /** The v1.2 path under PREFIX/1.2 for these arguments. */
   path: (args: string[]) => string
   usage: string
   /** How many positional arguments (min, max). */
@@ -65,12 +69,24 @@ export function authorizationHeader (credentials: ClientCredentials): string {
     : `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`, 'utf8').toString('base64')}`
 }
 
+export interface ClientOptions {
+  url: string
+  /** The service's endpoint_prefix, as opendcre_config.json spells it ('/dcre/', '/api/dc'); default DEFAULT_PREFIX. */
+  prefix?: string
+  json: boolean
+  credentials?: ClientCredentials
+  fetchImpl?: typeof fetch
+}
+
 /** Run one client command; never throws. */
-export async function runClient (command: string, args: string[], options: { url: string, json: boolean, credentials?: ClientCredentials, fetchImpl?: typeof fetch }): Promise<ClientResult> {
+export async function runClient (command: string, args: string[], options: ClientOptions): Promise<ClientResult> {
   const spec = CLIENT_COMMANDS[command]
   if (spec === undefined) return { exitCode: 2, output: `unknown command '${command}'` }
   if (args.length < spec.arity[0] || args.length > spec.arity[1]) return { exitCode: 2, output: `usage: opendcre ${spec.usage}` }
-  const url = `${options.url.replace(/\/+$/, '')}/opendcre/1.2${spec.path(args)}`
+  const prefix = options.prefix ?? DEFAULT_PREFIX
+  if (!prefix.startsWith('/')) return { exitCode: 2, output: `--prefix: must be a path starting with '/' (the service's endpoint_prefix), not '${prefix}'` }
+  // as the service reads endpoint_prefix: trailing slashes dropped, then the API version
+  const url = `${options.url.replace(/\/+$/, '')}${prefix.replace(/\/+$/, '')}/${API_VERSION}${spec.path(args)}`
   let res: Response
   try {
     const headers: Record<string, string> = options.credentials !== undefined ? { authorization: authorizationHeader(options.credentials) } : {}

@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import { render } from '../client.js'
-import { runCli } from './cli-process.js'
+import { runCli, serveCli } from './cli-process.js'
 import { build } from './helper.js'
 
 /** The client CLI against a real listening service (loopback). */
@@ -48,4 +51,34 @@ t.test('render: boards as a table, other answers as field/value rows', async (t)
   t.equal(render({ led_state: 'on' }), 'FIELD      VALUE\n---------  -----\nled_state  on')
   t.match(render({ boards: [{ board_id: '40000001', devices: [{ device_id: '0019', device_type: 'temperature', device_info: 'CPU Temp' }] }] }),
     /40000001\s+0019\s+temperature\s+CPU Temp/)
+})
+
+/** --prefix against opendcre serve whose opendcre_config.json sets endpoint_prefix. */
+t.test('--prefix and $OPENDCRE_PREFIX reach a service with a custom endpoint_prefix', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'opendcre-client-prefix-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const config = join(dir, 'opendcre_config.json')
+  writeFileSync(config, JSON.stringify({ endpoint_prefix: '/api/dc/' }))
+  const { child, url } = await serveCli(['--config', config, '--emulator', 'emulator-configs/simple.json'])
+  t.teardown(() => { child.kill('SIGKILL') })
+
+  let r = await runCli(['scan', '--url', url])
+  t.equal(r.code, 1, 'the default prefix is not served')
+  t.match(r.stderr, /HTTP 404/)
+
+  r = await runCli(['scan', '--url', url, '--prefix', '/api/dc/'])
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /00000001\s+0001\s+thermistor/)
+
+  r = await runCli(['version', '1', '--url', url, '--prefix', '/api/dc', '--json'])
+  t.equal(r.code, 0, 'without the trailing slash too')
+  t.match(JSON.parse(r.stdout), { firmware_version: /OpenDCRE Emulator/ })
+
+  r = await runCli(['led', '1', '5', '--url', url, '--json'], { OPENDCRE_PREFIX: '/api/dc/' })
+  t.equal(r.code, 0, 'the prefix from $OPENDCRE_PREFIX')
+  t.match(JSON.parse(r.stdout), { led_state: /^(on|off)$/ })
+
+  r = await runCli(['scan', '--url', url, '--prefix', 'api/dc'])
+  t.equal(r.code, 2)
+  t.match(r.stderr, "--prefix: must be a path starting with '/'")
 })

@@ -6,7 +6,7 @@
  * RAKP-HMAC-SHA256), and in-session requests with per-session sequence
  * numbers, a replay window, privilege levels and idle expiry. Everything else
  * goes to the BmcDevice. The wire formats come from the client's codec
- * (drivers/ipmi/rmcp.ts); the session logic here is the BMC's own.
+ * (drivers/ipmi/rmcp/); the session logic here is the BMC's own.
  *
  * Fault injection: `faults` (BmcFaults) drops or delays datagrams, reboots
  * (silence, then every session gone), fills the session table.
@@ -20,7 +20,7 @@ import {
   encodeGetChannelCipherSuitesChunk, encodeLanResponse, encodeOpenSessionResponse, encodeRakp2, encodeRakp4,
   encodeRmcpHeader, encodeRmcpPlusPacket, encodeV15Packet, passwordKey, rakp2AuthCode, rakp3AuthCode, rakp4Icv,
   sessionIntegrityKey, sessionKeys, type RakpContext, type SessionKeys
-} from '../ipmi/rmcp.js'
+} from '../ipmi/rmcp/index.js'
 import { logs, silentLogger, type DriverLogger } from '../logger.js'
 import type { BmcEmulatorConfig } from './bmc-emulator-config.js'
 import type { ThresholdName } from './records.js'

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError } from '../errors.js'
-import { CIPHER_SUITES } from './rmcp.js'
+import { CIPHER_SUITES } from './rmcp/index.js'
 import { firstSchemaError, readJsonFile } from '../emulator/emulator-config.js'
 import {
   algorithmConflict, AUTH_ALGORITHMS, CONFIDENTIALITY_ALGORITHMS, INTEGRITY_ALGORITHMS,

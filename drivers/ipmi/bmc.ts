@@ -10,11 +10,14 @@ import {
   CHASSIS_CONTROL,
   CMD,
   completionCodeOf,
+  DCMI_CMD,
   encodeBootFlags,
+  getSelInfo,
   packChassisControlRequest,
   packChassisIdentifyRequest,
   packGetChassisStatusRequest,
   packGetDeviceIdRequest,
+  packGetPowerReadingRequest,
   packGetFruInventoryAreaInfoRequest,
   packGetSdrRepositoryInfoRequest,
   packGetSensorReadingRequest,
@@ -22,11 +25,14 @@ import {
   packSetSystemBootOptionsRequest,
   readFruData,
   readSdrRepository,
+  readSel,
+  selVersion,
   SET_IN_PROGRESS,
   unpackBootFlagsResponse,
   unpackGetChassisStatusResponse,
   unpackGetDeviceIdResponse,
   unpackGetFruInventoryAreaInfoResponse,
+  unpackGetPowerReadingResponse,
   unpackGetSdrRepositoryInfoResponse,
   unpackGetSensorReadingResponse,
   type BootFlags,
@@ -34,10 +40,9 @@ import {
   type ChunkState,
   type DeviceId,
   type IdentifyState,
+  type PowerReading,
   type SdrRepositoryInfo
-} from './commands.js'
-import { DCMI_CMD, packGetPowerReadingRequest, unpackGetPowerReadingResponse, type PowerReading } from './dcmi.js'
-import { getSelInfo, readSel, selVersion } from './sel.js'
+} from './commands/index.js'
 import { FRU_HEADER_LENGTH, FruFormatError, parseCommonHeader, parseFru, toAssetInfo, type AssetFru, type FruInventory } from './fru.js'
 import { convertReading, parseSdr, type SensorRecord } from './sdr.js'
 import { IpmiError, NETFN, type IpmiRequester } from './types.js'

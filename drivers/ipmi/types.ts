@@ -1,7 +1,7 @@
 /**
  * The IPMI bridge's shared types: what a BMC entry of bmc_config.json becomes,
  * and the one call every IPMI command goes through. The session layer
- * (session.ts) implements IpmiRequester; the command layer (commands.ts,
+ * (session.ts) implements IpmiRequester; the command layer (commands/,
  * sdr.ts, fru.ts) only ever sees an IpmiRequester, so it is tested with a fake.
  */
 

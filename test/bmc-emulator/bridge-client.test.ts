@@ -6,7 +6,7 @@
 import t from 'tap'
 import { connectBmc } from '../../drivers/ipmi/bridge-connection.js'
 import type { BmcConfigEntry } from '../../drivers/ipmi/bmc-config.js'
-import { CIPHER_SUITES } from '../../drivers/ipmi/rmcp.js'
+import { CIPHER_SUITES } from '../../drivers/ipmi/rmcp/index.js'
 import { resolution, startBmc, steadyConfig } from './emulator-kit.js'
 
 function entry (port: number, suite?: number): BmcConfigEntry {

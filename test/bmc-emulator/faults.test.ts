@@ -11,7 +11,7 @@ import { connectBmc } from '../../drivers/ipmi/bridge-connection.js'
 import {
   PAYLOAD_TYPE, decodeAsfPong, decodeLanResponse, encodeAsfPing, decodeOpenSessionResponse, decodeRakp2, decodeRakp4, decodeRmcpPlusPacket,
   encodeLanRequest, encodeOpenSessionRequest, encodeRakp1, encodeRakp3, encodeRmcpPlusPacket
-} from '../../drivers/ipmi/rmcp.js'
+} from '../../drivers/ipmi/rmcp/index.js'
 import { cells, ipmitool, startBmc, steadyConfig } from './emulator-kit.js'
 
 const suite3 = { auth: 'RAKP_HMAC_SHA1', integrity: 'HMAC_SHA1_96', confidentiality: 'AES_CBC_128' } as const

@@ -1,6 +1,6 @@
 /**
  * An in-memory RMCP+ BMC for unit tests of the session layer: it speaks the
- * real wire format (built from drivers/ipmi/rmcp.ts) through an injected
+ * real wire format (built from drivers/ipmi/rmcp/) through an injected
  * DatagramTransport, and misbehaves on purpose when told to: a password other
  * than the client's, a bad RAKP 4 ICV, Open Session refusals, a
  * privilege ceiling, lost or corrupted answers, duplicates. No sockets, no
@@ -31,7 +31,7 @@ import {
   sessionKeys,
   type RakpContext,
   type SessionKeys
-} from '../../drivers/ipmi/rmcp.js'
+} from '../../drivers/ipmi/rmcp/index.js'
 import type { DatagramTransport, DatagramTransportFactory } from '../../drivers/ipmi/udp-transport.js'
 
 export interface FakeAnswer { cc: number, data?: number[] }

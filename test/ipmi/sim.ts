@@ -30,7 +30,7 @@ import { copyFileSync, chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { CMD_GET_CHANNEL_AUTH_CAPABILITIES, NETFN_APP, decodeLanResponse, decodeV15Packet, encodeGetChannelAuthCapabilities, encodeLanRequest, encodeV15Packet } from '../../drivers/ipmi/rmcp.js'
+import { CMD_GET_CHANNEL_AUTH_CAPABILITIES, NETFN_APP, decodeLanResponse, decodeV15Packet, encodeGetChannelAuthCapabilities, encodeLanRequest, encodeV15Packet } from '../../drivers/ipmi/rmcp/index.js'
 
 interface Teardown { teardown: (fn: () => unknown) => void }
 

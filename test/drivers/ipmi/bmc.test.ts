@@ -1,6 +1,6 @@
 import t from 'tap'
 import { BmcCommands } from '../../../drivers/ipmi/bmc.js'
-import { CMD } from '../../../drivers/ipmi/commands.js'
+import { CMD } from '../../../drivers/ipmi/commands/index.js'
 import { IpmiCompletionError, NETFN, type IpmiRequester } from '../../../drivers/ipmi/types.js'
 import { IpmiSession } from '../../../drivers/ipmi/session.js'
 import { startSim as startRigSim } from '../../ipmi/sim.js'

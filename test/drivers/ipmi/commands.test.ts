@@ -24,7 +24,7 @@ import {
   unpackGetSensorReadingResponse,
   unpackReadFruDataResponse,
   unpackReserveSdrRepositoryResponse
-} from '../../../drivers/ipmi/commands.js'
+} from '../../../drivers/ipmi/commands/index.js'
 import { IpmiCompletionError, IpmiError, NETFN } from '../../../drivers/ipmi/types.js'
 import { exchange, FakeBmc, loadRecorded, noted, recordedFru, recordedSdrs, responseOf } from './ipmi-test-kit.js'
 

@@ -56,7 +56,7 @@ import {
   sessionIntegrityKey,
   sessionKeys,
   type RakpContext
-} from '../../../drivers/ipmi/rmcp.js'
+} from '../../../drivers/ipmi/rmcp/index.js'
 import { IpmiError } from '../../../drivers/ipmi/types.js'
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')

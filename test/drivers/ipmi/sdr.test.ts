@@ -1,6 +1,6 @@
 import t from 'tap'
 import { convertReading, parseSdr, rawValue, SdrFormatError, sensorRecords, type SensorRecord } from '../../../drivers/ipmi/sdr.js'
-import { unpackGetSensorReadingResponse } from '../../../drivers/ipmi/commands.js'
+import { unpackGetSensorReadingResponse } from '../../../drivers/ipmi/commands/index.js'
 import { ipmitoolOutput, ipmitoolRows, loadRecorded, recordedReadings, recordedSdrs } from './ipmi-test-kit.js'
 
 /**

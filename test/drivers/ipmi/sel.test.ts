@@ -6,7 +6,8 @@
  */
 import t from 'tap'
 import { BmcCommands } from '../../../drivers/ipmi/bmc.js'
-import { decodeSelRecord, packGetSelEntryRequest, readSel, sensorTypeName, unpackGetSelInfoResponse, SEL_CMD } from '../../../drivers/ipmi/sel.js'
+import { packGetSelEntryRequest, readSel, unpackGetSelInfoResponse, SEL_CMD } from '../../../drivers/ipmi/commands/index.js'
+import { decodeSelRecord, sensorTypeName } from '../../../drivers/ipmi/sel.js'
 import { IpmiCompletionError, IpmiError, NETFN, type IpmiRequester } from '../../../drivers/ipmi/types.js'
 import { startSim } from './ipmi-test-kit.js'
 

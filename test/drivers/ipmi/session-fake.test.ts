@@ -6,7 +6,7 @@ import t from 'tap'
 import { IpmiSession, type Clock, type IpmiSessionOptions } from '../../../drivers/ipmi/session.js'
 import type { DatagramTransportFactory } from '../../../drivers/ipmi/udp-transport.js'
 import { IpmiError, type BmcTarget } from '../../../drivers/ipmi/types.js'
-import { encodeLanResponse, encodeV15Packet } from '../../../drivers/ipmi/rmcp.js'
+import { encodeLanResponse, encodeV15Packet } from '../../../drivers/ipmi/rmcp/index.js'
 import { FakeBmc, type FakeBmcOptions } from '../../ipmi/fake-bmc.js'
 
 const CS3: BmcTarget = {

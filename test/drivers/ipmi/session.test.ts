@@ -7,7 +7,7 @@ import { createSocket, type Socket } from 'node:dgram'
 import { IpmiSession, type IpmiSessionOptions } from '../../../drivers/ipmi/session.js'
 import { UdpTransport, type DatagramTransport, type DatagramTransportFactory } from '../../../drivers/ipmi/udp-transport.js'
 import { IpmiCompletionError, IpmiError, type AuthAlgorithm, type BmcTarget, type ConfidentialityAlgorithm, type IntegrityAlgorithm } from '../../../drivers/ipmi/types.js'
-import { encodeRmcpPlusPacket } from '../../../drivers/ipmi/rmcp.js'
+import { encodeRmcpPlusPacket } from '../../../drivers/ipmi/rmcp/index.js'
 import { freeUdpPort, ipmitool, startSim, type Sim } from '../../ipmi/sim.js'
 
 const GET_DEVICE_ID = [0x06, 0x01] as const

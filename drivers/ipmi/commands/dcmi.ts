@@ -2,9 +2,9 @@
  * DCMI (Data Center Manageability Interface v1.5) over IPMI: the one command
  * the bridge asks, Get Power Reading (DCMI v1.5 §6.6.1), netFn 0x2C (group
  * extension), cmd 0x02, every request and answer led by the DCMI group
- * extension id 0xDC. Pure pack/unpack; bmc.ts sends it.
+ * extension id 0xDC. Pure pack/unpack; ../bmc.ts sends it.
  */
-import { IpmiError } from './types.js'
+import { IpmiError } from '../types.js'
 
 export const DCMI_GROUP_EXTENSION = 0xdc
 export const DCMI_CMD = { getCapabilities: 0x01, getPowerReading: 0x02 } as const
