@@ -144,6 +144,8 @@ export class IpmiBus implements Bus {
   private readonly scanLimit: LimitFunction
   /** Each board's last complete scan record, by BMC index. */
   private readonly lastRecords = new Map<number, ScannedBoard>()
+  /** Each BMC's metric labels, made once. */
+  private readonly metricLabels: Array<{ board: string, bmc: string }> = []
 
   private readonly file: string
   private readonly unavailable?: string
@@ -181,8 +183,9 @@ export class IpmiBus implements Bus {
     const health: Record<string, unknown> = { bmcs, config: this.file }
     if (this.unavailable !== undefined) health.reason = this.unavailable
     const up = this.unavailable === undefined && (sessions.length === 0 || sessions.some((s) => s.status.state !== 'down'))
+    // one labels object per BMC, kept: the metrics writer caches each one's text
     const { counter, gauge } = metricFamilies(['board', 'bmc'] as const,
-      sessions.map(({ bmc, boardId, status }) => [{ board: boardId, bmc: `${bmc.target.host}:${bmc.target.port}` }, status]))
+      sessions.map(({ bmc, boardId, status }, i) => [this.metricLabels[i] ??= { board: boardId, bmc: `${bmc.target.host}:${bmc.target.port}` }, status]))
     return {
       backend: 'ipmi',
       up,
