@@ -16,10 +16,11 @@ export interface Started { child: ChildProcess, port: number }
 
 /**
  * Node's flags for the service, as `npm start`, the CLI's shebang and the
- * Docker image run it (a 2 MB young generation: see the README's RSS figures).
- * The bare Fastify baseline runs with Node's defaults.
+ * Docker image run it: an 8 MB young generation and an old generation let
+ * grow by half its live size between full collections (docs/monitoring.md,
+ * the fleet figures). The bare Fastify baseline runs with Node's defaults.
  */
-export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=2']
+export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=50']
 
 /** Starts `node bench/server.js KIND [ARG]` and waits for the port it prints. */
 export async function start (kind: string, arg?: string): Promise<Started> {
