@@ -40,5 +40,5 @@ RUN mkdir -p /logs && chown node:node /logs
 VOLUME ["/logs"]
 USER node
 EXPOSE 5000
-ENTRYPOINT ["node", "--max-semi-space-size=2", "dist/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=8", "--heap-growing-percent=50", "dist/cli.js"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "5000", "--log-dir", "/logs"]

@@ -50,26 +50,29 @@ export class FairQueue {
     if (this.closedReason !== undefined) return Promise.reject(this.closedReason())
     const client = this.clientOf()
     return new Promise<T>((resolve, reject) => {
-      const job: Job = {
-        client,
-        // the job runs in its own request's context, not in that of the job before it
-        start: AsyncResource.bind(() => {
-          let done: Promise<T>
-          try {
-            done = fn()
-          } catch (err) {
-            done = Promise.reject(err)
-          }
-          // the next job is started before this one's caller resumes
-          done.then((value) => { this.finish(); resolve(value) }, (err: unknown) => { this.finish(); reject(err) })
-        }),
-        fail: reject,
-        timer: undefined as unknown as NodeJS.Timeout
+      const start = (): void => {
+        let done: Promise<T>
+        try {
+          done = fn()
+        } catch (err) {
+          done = Promise.reject(err)
+        }
+        // the next job is started before this one's caller resumes
+        done.then((value) => { this.finish(); resolve(value) }, (err: unknown) => { this.finish(); reject(err) })
       }
       if (!this.running && this.waiting === 0) {
+        // a free resource: the job runs now, in its caller's context (the poller's usual case: no binding to allocate)
         this.running = true
-        job.start()
+        start()
         return
+      }
+      // a job that waits runs later in its own request's context, not in that of the job before it
+      const resource = new AsyncResource('opendcre.FairQueueJob')
+      const job: Job = {
+        client,
+        start: () => { resource.runInAsyncScope(start) },
+        fail: reject,
+        timer: undefined as unknown as NodeJS.Timeout
       }
       if (!this.admit(job)) {
         reject(this.full())

@@ -88,8 +88,16 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
     }
   }
   const commands = new BmcCommands(requester, { bootValidBit: entry.bootValidBit, sdrRecheckMs: SDR_RECHECK_MS })
+  // the bridge's view of the SDR, made again only when the cached records change (every read asks for it)
+  let sensorList: { records: SensorRecord[], sensors: BridgeSensor[] } | undefined
   const ops: BmcOperations = queuedOperations({
-    sensors: async () => (await commands.sensors()).map((s) => ({ number: s.sensorNumber, name: s.name, kind: sensorKind(s) })),
+    sensors: async () => {
+      const records = await commands.sensors()
+      if (sensorList?.records !== records) {
+        sensorList = { records, sensors: records.map((s) => ({ number: s.sensorNumber, name: s.name, kind: sensorKind(s) })) }
+      }
+      return sensorList.sensors
+    },
     readSensor: async (n) => {
       const reading = await commands.readSensor(n)
       if (reading.value === null) {

@@ -8,6 +8,7 @@ import type { PowerStatus } from '../device-bus/conversions.js'
 import { UNKNOWN_PHYSICAL_LOCATION } from '../device-bus/location.js'
 import { OpenDcreError, OverloadedError } from '../errors.js'
 import { metricFamilies } from '../metric-family.js'
+import pLimit, { type LimitFunction } from 'p-limit'
 import type { BmcTarget } from './types.js'
 import type { SelEvent } from './sel.js'
 
@@ -120,6 +121,13 @@ export interface IpmiBusOptions {
    * only), so a dead BMC never holds up the inventory of the others.
    */
   scanBudgetMs?: number
+  /**
+   * How many BMCs scan-all asks at once (default 32). The others wait their
+   * turn (and go on after the budget, so the next scan-all lists them): a
+   * fleet's log-ins are spread rather than all sent at once, where some
+   * missed their deadline under the burst and logged in again.
+   */
+  scanConcurrency?: number
   /** The bmc_config.json it came from (health shows it). */
   file?: string
   /** Why the bridge is unavailable (its configuration could not be loaded); it then has no BMCs. */
@@ -133,8 +141,11 @@ export class IpmiBus implements Bus {
   readonly name = 'ipmi'
   private readonly bmcs: BridgeBmc[]
   private readonly scanBudgetMs: number
+  private readonly scanLimit: LimitFunction
   /** Each board's last complete scan record, by BMC index. */
   private readonly lastRecords = new Map<number, ScannedBoard>()
+  /** Each BMC's metric labels, made once. */
+  private readonly metricLabels: Array<{ board: string, bmc: string }> = []
 
   private readonly file: string
   private readonly unavailable?: string
@@ -142,6 +153,7 @@ export class IpmiBus implements Bus {
   constructor (bmcs: BridgeBmc[], options: IpmiBusOptions = {}) {
     this.bmcs = bmcs
     this.scanBudgetMs = options.scanBudgetMs ?? 1000
+    this.scanLimit = pLimit(options.scanConcurrency ?? 32)
     this.file = options.file ?? ''
     this.unavailable = options.unavailable
   }
@@ -171,8 +183,9 @@ export class IpmiBus implements Bus {
     const health: Record<string, unknown> = { bmcs, config: this.file }
     if (this.unavailable !== undefined) health.reason = this.unavailable
     const up = this.unavailable === undefined && (sessions.length === 0 || sessions.some((s) => s.status.state !== 'down'))
+    // one labels object per BMC, kept: the metrics writer caches each one's text
     const { counter, gauge } = metricFamilies(['board', 'bmc'] as const,
-      sessions.map(({ bmc, boardId, status }) => [{ board: boardId, bmc: `${bmc.target.host}:${bmc.target.port}` }, status]))
+      sessions.map(({ bmc, boardId, status }, i) => [this.metricLabels[i] ??= { board: boardId, bmc: `${bmc.target.host}:${bmc.target.port}` }, status]))
     return {
       backend: 'ipmi',
       up,
@@ -230,18 +243,22 @@ export class IpmiBus implements Bus {
   }
 
   /**
-   * Every BMC, scanned in parallel, each for at most the scan budget. A BMC
-   * that cannot be reached in time still shows as a board: as it last
-   * answered, or with its power and system devices (its sensors need its
-   * SDR); so one dead BMC neither fails, hides nor delays the others.
+   * Every BMC, scanned scanConcurrency at a time (those never scanned
+   * first), all within the scan budget. A BMC that is not scanned in time
+   * still shows as a board: as it last answered, or with its power and
+   * system devices (its sensors need its SDR); so one dead BMC neither
+   * fails, hides nor delays the others. Scans still waiting when the budget
+   * ends go on (bounded the same way) and are kept for the next scan-all.
    */
   async scanAll (): Promise<ScannedBoard[]> {
     let timer: ReturnType<typeof setTimeout> | undefined
     const budget = new Promise<undefined>((resolve) => { timer = setTimeout(resolve, this.scanBudgetMs, undefined) })
+    const order = this.bmcs.map((_bmc, i) => i)
+    order.sort((a, b) => Number(this.lastRecords.has(a)) - Number(this.lastRecords.has(b)))
+    const scans = new Map(order.map((i) => [i, this.scanLimit(async () => await this.record(i)).catch(() => undefined)]))
     try {
       return await Promise.all(this.bmcs.map(async (_bmc, i) => {
-        const scanned = this.record(i).catch(() => undefined)
-        return (await Promise.race([scanned, budget])) ?? this.lastRecords.get(i) ?? this.fixedRecord(i)
+        return (await Promise.race([scans.get(i), budget])) ?? this.lastRecords.get(i) ?? this.fixedRecord(i)
       }))
     } finally {
       clearTimeout(timer)

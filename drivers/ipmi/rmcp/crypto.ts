@@ -5,7 +5,8 @@
  * session integrity key and the K1/K2 derivation (the SHA-256 algorithms
  * come from errata 4 / markup E4 to §13.28).
  */
-import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto'
+import { createHmac } from 'node:crypto'
+import { aesCbcDecrypt, aesCbcEncrypt, hmac } from '../packet-crypto.js'
 import { IpmiError } from '../types.js'
 import { NO_KEYS, protocol } from './internal.js'
 
@@ -41,13 +42,9 @@ export function encryptAesCbc128 (key: Buffer, iv: Uint8Array, plain: Uint8Array
   padded.set(plain, 0)
   for (let i = 0; i < pad; i++) padded[plain.length + i] = i + 1
   padded[plain.length + pad] = pad
-  const cipher = createCipheriv('aes-128-cbc', key.subarray(0, 16), iv)
-  cipher.setAutoPadding(false)
   const out = Buffer.allocUnsafe(AES_CBC_128_BLOCK + padded.length)
   out.set(iv, 0)
-  const a = cipher.update(padded)
-  a.copy(out, AES_CBC_128_BLOCK)
-  cipher.final().copy(out, AES_CBC_128_BLOCK + a.length)
+  aesCbcEncrypt(key, iv, padded, out, AES_CBC_128_BLOCK)
   return out
 }
 
@@ -55,11 +52,7 @@ export function decryptAesCbc128 (key: Buffer, payload: Buffer): Buffer {
   if (payload.length < 2 * AES_CBC_128_BLOCK || payload.length % AES_CBC_128_BLOCK !== 0) {
     throw protocol(`AES-CBC-128 payload of ${payload.length} bytes is not IV + whole blocks`)
   }
-  const decipher = createDecipheriv('aes-128-cbc', key.subarray(0, 16), payload.subarray(0, AES_CBC_128_BLOCK))
-  decipher.setAutoPadding(false)
-  const a = decipher.update(payload.subarray(AES_CBC_128_BLOCK))
-  const b = decipher.final()
-  const plain = b.length === 0 ? a : Buffer.concat([a, b])
+  const plain = aesCbcDecrypt(key, payload.subarray(0, AES_CBC_128_BLOCK), payload.subarray(AES_CBC_128_BLOCK))
   const pad = plain[plain.length - 1]
   if (pad >= AES_CBC_128_BLOCK || pad + 1 > plain.length) throw protocol('AES-CBC-128 confidentiality pad length invalid')
   const end = plain.length - 1 - pad
@@ -82,7 +75,7 @@ export function authCodeLength (integrity: number = INTEGRITY_HMAC_SHA1_96): num
 /** The AuthCode trailer of an authenticated packet: HMAC(K1, data) truncated per algorithm (default HMAC-SHA1-96). */
 export function integrityAuthCode (k1: Buffer, data: Uint8Array, integrity: number = INTEGRITY_HMAC_SHA1_96): Buffer {
   const hash = integrity === INTEGRITY_HMAC_SHA256_128 ? 'sha256' : 'sha1'
-  return createHmac(hash, k1).update(data).digest().subarray(0, authCodeLength(integrity))
+  return hmac(hash, k1, data).subarray(0, authCodeLength(integrity))
 }
 
 // ---------------------------------------------------------------------------

@@ -78,6 +78,30 @@ t.test('a dead BMC still shows in scan-all with its fixed devices; scanning it a
   t.match(err.message, /^Error scanning board no answer from BMC 10\.0\.0\.9:623/)
 })
 
+t.test('scan-all asks at most scanConcurrency BMCs at once; those not reached in the budget are listed by the next scan-all', async (t) => {
+  let inFlight = 0
+  let most = 0
+  const bmcs = Array.from({ length: 40 }, (_, i) => fakeBmc(`10.0.1.${i}`, {
+    sensors: async () => {
+      inFlight++
+      most = Math.max(most, inFlight)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      inFlight--
+      return [{ number: 1, name: 'CPU Temp', kind: 'temperature' }]
+    }
+  }))
+  const bus = new IpmiBus(bmcs, { scanBudgetMs: 50, scanConcurrency: 4 })
+  const first = await bus.scanAll()
+  const scanned = first.filter((b) => b.devices.length === 3).length
+  t.ok(scanned >= 4 && scanned < 40, `${scanned} of 40 BMCs scanned within the budget, 4 at a time`)
+  t.equal(first.length, 40, 'every BMC is listed')
+  // the scans still waiting went on, four at a time
+  await new Promise((resolve) => setTimeout(resolve, 10 * 20 + 150))
+  t.equal(most, 4, 'never more than 4 BMCs asked at once')
+  const second = await bus.scanAll()
+  t.equal(second.filter((b) => b.devices.length === 3).length, 40, 'the next scan-all lists every BMC with its sensors')
+})
+
 t.test('scan-all waits for a slow BMC only up to its budget, then lists it as it last answered', async (t) => {
   let hang = false
   const slow = fakeBmc('10.0.0.2', {
