@@ -14,6 +14,13 @@
  *
  *   npm run bench:fleet                                # 1,000 BMCs every 15 s
  *   npm run bench:fleet -- --bmcs 5000 --interval 60 --window 120
+ *   npm run bench:fleet -- --redfish 200                # 200 Redfish servers every 15 s
+ *
+ * With --redfish N the fleet is N emulated Redfish servers instead
+ * (`opendcre redfish-emulator --count N`, one process, SessionService,
+ * ADMIN/ADMIN) listed in a generated redfish_config.json; the same figures,
+ * with the sessions each server holds (its Sessions collection) and the
+ * service's opendcre_redfish_session_logins_total.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -33,10 +40,14 @@ const { values } = parseArgs({
     'base-port': { type: 'string' },
     'service-port': { type: 'string', default: '0' },
     // the bare baseline: the same service and BMCs with the poller off (one scan logs in to every BMC)
-    baseline: { type: 'boolean', default: false }
+    baseline: { type: 'boolean', default: false },
+    // N emulated Redfish servers instead of IPMI BMCs
+    redfish: { type: 'string' }
   }
 })
-const bmcs = Number(values.bmcs)
+const redfish = values.redfish !== undefined
+const backend = redfish ? 'redfish' : 'ipmi'
+const bmcs = Number(redfish ? values.redfish : values.bmcs)
 const interval = Number(values.interval)
 const windowS = Number(values.window)
 const basePort = values['base-port'] !== undefined ? Number(values['base-port']) : 10001 + Math.floor(Math.random() * (22000 - bmcs))
@@ -68,25 +79,49 @@ function sumMetric (text: string, name: string): number {
   return sum
 }
 
-async function main (): Promise<void> {
-  // the BMC fleet, in its own process
-  const emulator = spawn(process.execPath, [CLI, 'bmc-emulator', '--host', '127.0.0.1', '--port', String(basePort), '--count', String(bmcs),
-    '--stats-ms', '5000', '--log-level', 'warn', join(packageRoot, 'emulator-configs', 'bmc-emulator.json')], { stdio: ['ignore', 'pipe', 'inherit'] })
+/** N emulated Redfish servers in one process, on consecutive ports; returns the path of a redfish_config.json listing them. */
+async function redfishFleet (): Promise<{ config: string, urls: string[] }> {
+  const emulator = spawn(process.execPath, [CLI, 'redfish-emulator', '--host', '127.0.0.1', '--port', String(basePort), '--count', String(bmcs),
+    join(packageRoot, 'emulator-configs', 'redfish-emulator.json')], { stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(emulator)
-  let emulatorStats: any
-  await firstJsonLine(emulator, (o) => o.event === 'listening', (o) => { if (o.event === 'stats') emulatorStats = o })
+  const urls: string[] = []
+  await firstJsonLine(emulator, () => urls.length === bmcs, (o) => { if (typeof o.url === 'string' && /listening at/.test(String(o.msg))) urls.push(o.url) })
+  const config = join(dir, 'redfish_config.json')
+  writeFileSync(config, JSON.stringify({ servers: urls.map((url) => ({ url, username: 'ADMIN', password: 'ADMIN' })) }))
+  return { config, urls }
+}
 
-  const bmcConfig = join(dir, 'bmc_config.json')
-  writeFileSync(bmcConfig, JSON.stringify({
-    bmcs: Array.from({ length: bmcs }, (_, i) => ({ bmc_ip: '127.0.0.1', bmc_port: basePort + i, username: 'ADMIN', password: 'ADMIN', cipher_suite: 3 }))
-  }))
+/** Sessions each Redfish server holds (its SessionService's collection, read with Basic). */
+async function redfishSessions (urls: string[]): Promise<number> {
+  const auth = `Basic ${Buffer.from('ADMIN:ADMIN').toString('base64')}`
+  let sum = 0
+  for (const url of urls) {
+    const res = await fetch(`${url}/redfish/v1/SessionService/Sessions`, { headers: { authorization: auth } })
+    sum += Number((await res.json() as any)['Members@odata.count'])
+  }
+  return sum
+}
+
+async function main (): Promise<void> {
+  let backendArgs: string[]
+  let emulatorStats: any
+  let sessionsHeld: () => Promise<number | undefined>
+  if (redfish) {
+    // the Redfish fleet, in its own process
+    const fleet = await redfishFleet()
+    backendArgs = ['--redfish-config', fleet.config]
+    sessionsHeld = async () => await redfishSessions(fleet.urls)
+  } else {
+    backendArgs = ['--bmc-config', await ipmiFleet((stats) => { emulatorStats = stats })]
+    sessionsHeld = async () => emulatorStats?.sessions
+  }
   const config = join(dir, 'opendcre_config.json')
-  writeFileSync(config, JSON.stringify({ poll: { enabled: !values.baseline, intervals: { ipmi: { default: interval } } } }))
+  writeFileSync(config, JSON.stringify({ poll: { enabled: !values.baseline, intervals: { [backend]: { default: interval } } } }))
 
   // the service as it ships
   const servicePort = Number(values['service-port']) === 0 ? basePort - 1 : Number(values['service-port'])
   const service = spawn(process.execPath, [...SERVICE_NODE_FLAGS, CLI, 'serve', '--host', '127.0.0.1', '--port', String(servicePort),
-    '--config', config, '--bmc-config', bmcConfig, '--log-dir', join(dir, 'logs'), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] })
+    '--config', config, ...backendArgs, '--log-dir', join(dir, 'logs'), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] })
   children.push(service)
   const url = `http://127.0.0.1:${servicePort}`
   for (let i = 0; ; i++) {
@@ -97,7 +132,7 @@ async function main (): Promise<void> {
   }
   const pid = service.pid as number
   const warmup = interval + 15
-  process.stderr.write(`${bmcs} BMCs on ports ${basePort}..${basePort + bmcs - 1}, polled every ${interval} s; warming up ${warmup} s, then measuring ${windowS} s\n`)
+  process.stderr.write(`${bmcs} ${redfish ? 'Redfish servers' : 'BMCs'} on ports ${basePort}..${basePort + bmcs - 1}, polled every ${interval} s; warming up ${warmup} s, then measuring ${windowS} s\n`)
   if (values.baseline) await fetch(`${url}/opendcre/1.2/scan`)
   await new Promise((resolve) => setTimeout(resolve, warmup * 1000))
 
@@ -116,13 +151,13 @@ async function main (): Promise<void> {
     scrapes.push(performance.now() - s0)
     let n = 0
     for (const line of text.split('\n')) {
-      if (line.startsWith('opendcre_reading_age_seconds{') && line.includes('backend="ipmi"')) {
+      if (line.startsWith('opendcre_reading_age_seconds{') && line.includes(`backend="${backend}"`)) {
         ages.push(Number(line.slice(line.lastIndexOf(' ') + 1)))
         n++
       }
     }
     sensors = n
-    boardsUp = text.split('\n').filter((l) => l.startsWith('opendcre_board_up{') && l.includes('backend="ipmi"') && l.endsWith(' 1')).length
+    boardsUp = text.split('\n').filter((l) => l.startsWith('opendcre_board_up{') && l.includes(`backend="${backend}"`) && l.endsWith(' 1')).length
     const rss = rssMb(pid)
     rssMax = Math.max(rssMax, rss)
     rssFirst ??= rss
@@ -132,11 +167,15 @@ async function main (): Promise<void> {
   const endMetrics = await (await fetch(`${url}/metrics`)).text()
   ages.sort((a, b) => a - b)
   scrapes.sort((a, b) => a - b)
-  const logins = sumMetric(endMetrics, 'opendcre_ipmi_sessions_established_total')
-  const loginsInWindow = logins - sumMetric(startMetrics, 'opendcre_ipmi_sessions_established_total')
-  const relogins = sumMetric(endMetrics, 'opendcre_ipmi_relogins_total')
+  // Redfish has no re-login counter of its own: every log-in past one per server is one
+  const loginsMetric = redfish ? 'opendcre_redfish_session_logins_total' : 'opendcre_ipmi_sessions_established_total'
+  const logins = sumMetric(endMetrics, loginsMetric)
+  const loginsInWindow = logins - sumMetric(startMetrics, loginsMetric)
+  const relogins = redfish ? Math.max(0, logins - bmcs) : sumMetric(endMetrics, 'opendcre_ipmi_relogins_total')
+  const held = await sessionsHeld()
   const result = {
     poller: values.baseline ? 'off (baseline: sessions opened by one scan)' : 'on',
+    backend,
     bmcs,
     interval_s: interval,
     window_s: windowS,
@@ -152,20 +191,35 @@ async function main (): Promise<void> {
       total: Math.round(sumMetric(endMetrics, 'nodejs_heap_size_total_bytes') / 1048576),
       external: Math.round(sumMetric(endMetrics, 'nodejs_external_memory_bytes') / 1048576)
     },
-    emulator_sessions_held: emulatorStats?.sessions,
+    emulator_sessions_held: held,
     logins_total: logins,
     logins_in_window: loginsInWindow,
     relogins_total: relogins,
+    ...(redfish ? { redfish_errors_total: sumMetric(endMetrics, 'opendcre_redfish_errors_total'), redfish_timeouts_total: sumMetric(endMetrics, 'opendcre_redfish_timeouts_total') } : {}),
     targets: {
       p99_age_under_interval: percentile(ages, 0.99) < interval,
       scrape_under_500ms: scrapes[scrapes.length - 1] < 500,
       cpu_under_half_core: cpu < 0.5,
       rss_under_300mb: rssMax < 300,
-      sessions_equal_bmcs: emulatorStats?.sessions === bmcs && logins === bmcs && relogins === 0
+      sessions_equal_bmcs: held === bmcs && logins === bmcs && relogins === 0
     },
     machine: { cores: cpus().length, load_average_1m: Math.round(loadavg()[0] * 10) / 10 }
   }
   process.stdout.write(JSON.stringify(result, null, 2) + '\n')
+}
+
+/** N emulated IPMI BMCs in one process, on consecutive ports; returns the path of a bmc_config.json listing them. */
+async function ipmiFleet (onStats: (stats: any) => void): Promise<string> {
+  const emulator = spawn(process.execPath, [CLI, 'bmc-emulator', '--host', '127.0.0.1', '--port', String(basePort), '--count', String(bmcs),
+    '--stats-ms', '5000', '--log-level', 'warn', join(packageRoot, 'emulator-configs', 'bmc-emulator.json')], { stdio: ['ignore', 'pipe', 'inherit'] })
+  children.push(emulator)
+  await firstJsonLine(emulator, (o) => o.event === 'listening', (o) => { if (o.event === 'stats') onStats(o) })
+
+  const bmcConfig = join(dir, 'bmc_config.json')
+  writeFileSync(bmcConfig, JSON.stringify({
+    bmcs: Array.from({ length: bmcs }, (_, i) => ({ bmc_ip: '127.0.0.1', bmc_port: basePort + i, username: 'ADMIN', password: 'ADMIN', cipher_suite: 3 }))
+  }))
+  return bmcConfig
 }
 
 const cleanup = async (): Promise<void> => {
