@@ -18,7 +18,7 @@ import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { loadBmcEmulatorConfig } from '../drivers/bmc-emulator/bmc-emulator-config.js'
 import { packageRoot } from '../plugins/paths.js'
-import { cpuSeconds, rssMb, start, stop } from './harness.js'
+import { cpuSeconds, rssMb, startShipped, stop } from './harness.js'
 
 const { values } = parseArgs({
   options: {
@@ -66,7 +66,7 @@ try {
   writeFileSync(bmcConfig, JSON.stringify({
     bmcs: Array.from({ length: count }, (_, i) => ({ bmc_ip: '127.0.0.1', bmc_port: firstPort + i, username: 'ADMIN', password: 'ADMIN', cipher_suite: 17 }))
   }))
-  const service = await start('opendcre-options', JSON.stringify({ bmcConfig }))
+  const service = await startShipped(join(dir, 'logs'), ['--bmc-config', bmcConfig])
   const base = `http://127.0.0.1:${service.port}/opendcre/1.2`
   const urls: string[] = []
   for (let i = 0; i < count; i++) {

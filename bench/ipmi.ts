@@ -132,7 +132,7 @@ try {
   const emuBmc = { host: '127.0.0.1', port: emuPort, user: 'ADMIN', password: 'ADMIN' }
   const file17 = join(dir, 'bmc_config-17.json')
   writeFileSync(file17, JSON.stringify({ bmcs: [{ bmc_ip: '127.0.0.1', bmc_port: emuPort, username: 'ADMIN', password: 'ADMIN', cipher_suite: 17 }] }))
-  const s17 = await start('opendcre-options', JSON.stringify({ bmcConfig: file17 }))
+  const s17 = await startShipped(join(dir, 'logs'), ['--bmc-config', file17])
   const url17 = `http://127.0.0.1:${s17.port}/opendcre/1.2/read/temperature/40000001/0001`
   const warm17 = await load(url17, { seconds: 1, connections: 1 })
   if (warm17.non2xx > 0 || warm17.errors > 0) throw new Error('the bridge did not read the emulated sensor over suite 17')

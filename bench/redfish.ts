@@ -21,7 +21,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { packageRoot } from '../plugins/paths.js'
-import { load, median, start, stop, type Sample } from './harness.js'
+import { load, median, startShipped, stop, type Sample } from './harness.js'
 
 const { values } = parseArgs({
   options: {
@@ -78,7 +78,7 @@ async function redfishtoolReads (url: string, seconds: number): Promise<number> 
 try {
   // 1. reads per second: the backend's pool and session against one redfishtool process per call
   const [emu] = await emulators(1)
-  const one = await start('opendcre-options', JSON.stringify({ redfishConfig: redfishConfig([emu]) }))
+  const one = await startShipped(join(dir, 'logs'), ['--redfish-config', redfishConfig([emu])])
   const url = `http://127.0.0.1:${one.port}/opendcre/1.2/read/temperature/70000001/1001`
   const warm = await load(url, { seconds: 1, connections: 1 })
   if (warm.non2xx > 0 || warm.errors > 0) throw new Error('the backend did not read the sensor')
@@ -94,7 +94,7 @@ try {
 
   // 2. scan over many emulated servers
   const urls = await emulators(serverCount)
-  const many = await start('opendcre-options', JSON.stringify({ redfishConfig: redfishConfig(urls) }))
+  const many = await startShipped(join(dir, 'logs'), ['--redfish-config', redfishConfig(urls)])
   const scanUrl = `http://127.0.0.1:${many.port}/opendcre/1.2/scan`
   const timeScan = async (): Promise<{ ms: number, complete: number }> => {
     const t0 = performance.now()

@@ -4,10 +4,9 @@
  * its core. `node dist/bench/server.js KIND [ARG]`:
  *
  * - hello: the bare Fastify baseline, one route, no logger;
- * - opendcre [EMULATOR_CONFIG], opendcre-small-memory: diagnostics, the
- *   service with `logger: false` (no log at all: not how it ships);
- * - opendcre-serial DEVICE, opendcre-options JSON (buildServer's options):
- *   the same, on a serial device, or with e.g. an auth provider;
+ * - opendcre [EMULATOR_CONFIG]: a diagnostic, labelled so wherever it is
+ *   reported: the service with `logger: false` (no log at all: not how it
+ *   ships; every headline figure comes from harness.ts startShipped);
  * - opendcre-variant JSON {"logDir", "leaveOut": [...]}: the service as the
  *   CLI builds it (the same log destinations, the audit log) with pieces left
  *   out: helmet, cors, metrics, access-log (AppOptions.leaveOut), audit, or
@@ -17,7 +16,7 @@
  */
 import { join } from 'node:path'
 import Fastify from 'fastify'
-import { AUDIT_LOG, buildServer, createServiceLog, tuneRuntime, type ServerOptions } from '../server.js'
+import { AUDIT_LOG, buildServer, createServiceLog, type ServerOptions } from '../server.js'
 
 const [kind, arg] = process.argv.slice(2)
 
@@ -30,16 +29,11 @@ async function variant (json: string): ReturnType<typeof buildServer> {
   })
 }
 
-if (kind === 'opendcre-small-memory') tuneRuntime()
-// opendcre-serial: the device bus on a serial device (arg), e.g. one end of a socat PTY pair
 const server = kind === 'hello'
   ? Fastify({ logger: false })
   : kind === 'opendcre-variant'
     ? await variant(arg)
-    : await buildServer(
-      kind === 'opendcre-serial'
-        ? { logger: false, serial: arg }
-        : kind === 'opendcre-options' ? { logger: false, ...JSON.parse(arg) as ServerOptions } : { logger: false, emulator: arg })
+    : await buildServer({ logger: false, emulator: arg })
 if (kind === 'hello') server.get('/', async () => ({ hello: 'world' }))
 
 await server.listen({ host: '127.0.0.1', port: 0 })
