@@ -20,7 +20,7 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
-COPY app.ts cli.ts client.ts server.ts ./
+COPY app.ts cli.ts client.ts command-args.ts http-server.ts log-dir.ts serve-flags.ts server.ts ./
 COPY drivers ./drivers
 COPY plugins ./plugins
 COPY routes ./routes

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -27,6 +27,9 @@ t.test('every COPY source from the build context exists', async (t) => {
     const parts = copy.split(/\s+/).slice(1)
     for (const source of parts.slice(0, -1)) t.ok(existsSync(join(packageRoot, source)), `${source} exists`)
   }
+  // the build compiles every top-level .ts file (tsconfig.build.json's "*.ts"): each must be copied in
+  const copied = new Set(copies.flatMap((copy) => copy.split(/\s+/).slice(1, -1)))
+  for (const file of readdirSync(packageRoot).filter((f) => f.endsWith('.ts'))) t.ok(copied.has(file), `${file} is copied into the build stage`)
   const ignored = readFileSync(join(packageRoot, '.dockerignore'), 'utf8').split('\n')
   for (const copy of copies) {
     for (const source of copy.split(/\s+/).slice(1, -1)) t.notOk(ignored.includes(source), `${source} is not .dockerignored`)
