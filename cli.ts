@@ -2,6 +2,7 @@
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
+import { parseCommandArgs } from './command-args.js'
 import { pino } from 'pino'
 import { loadEmulatorConfig } from './drivers/emulator/emulator-config.js'
 import { runBmcEmulator } from './drivers/bmc-emulator/bmc-emulator-cli.js'
@@ -184,22 +185,11 @@ async function serve (args: string[]): Promise<void> {
 
 /** The emulator as a device on a serial line: reads packets, answers as configured. */
 async function emulator (args: string[]): Promise<void> {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        device: { type: 'string' },
-        baud: { type: 'string', default: '115200' },
-        'log-level': { type: 'string', default: 'info' }
-      },
-      strict: true
-    })
-  } catch (err) {
-    fail(`${(err as Error).message}\n\n${USAGE}`)
-  }
-  const { values, positionals } = parsed
+  const { values, positionals } = parseCommandArgs(args, {
+      device: { type: 'string' },
+      baud: { type: 'string', default: '115200' },
+      'log-level': { type: 'string', default: 'info' }
+    }, USAGE, fail)
   if (values.device === undefined || positionals.length !== 1) fail(`emulator: needs --device PATH and one CONFIG file\n\n${USAGE}`)
   const baud = Number(values.baud)
   if (!Number.isInteger(baud) || baud <= 0) fail(`--baud: not a line speed: '${values.baud}'`)
@@ -240,18 +230,7 @@ async function readLine (): Promise<string> {
 
 /** `opendcre user add NAME --role ROLE --users FILE`: the password from standard input. */
 async function user (args: string[]): Promise<void> {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { role: { type: 'string' }, users: { type: 'string' } },
-      strict: true
-    })
-  } catch (err) {
-    fail(`${(err as Error).message}\n\n${USAGE}`)
-  }
-  const { values, positionals } = parsed
+  const { values, positionals } = parseCommandArgs(args, { role: { type: 'string' }, users: { type: 'string' } }, USAGE, fail)
   if (positionals[0] !== 'add' || positionals.length !== 2 || values.role === undefined || values.users === undefined) {
     fail(`usage: opendcre user add NAME --role ${ROLES.join('|')} --users FILE (the password on standard input)`)
   }
@@ -268,17 +247,7 @@ async function user (args: string[]): Promise<void> {
 }
 
 async function client (command: string, args: string[]): Promise<void> {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { url: { type: 'string' }, prefix: { type: 'string' }, json: { type: 'boolean' }, user: { type: 'string' }, token: { type: 'string' } },
-      strict: true
-    })
-  } catch (err) {
-    fail(`${(err as Error).message}\n\n${USAGE}`)
-  }
+  const parsed = parseCommandArgs(args, { url: { type: 'string' }, prefix: { type: 'string' }, json: { type: 'boolean' }, user: { type: 'string' }, token: { type: 'string' } }, USAGE, fail)
   const url = parsed.values.url ?? process.env.OPENDCRE_URL ?? 'http://localhost:5000'
   const credentials = clientCredentials(parsed.values.user, parsed.values.token)
   const envPrefix = process.env.OPENDCRE_PREFIX

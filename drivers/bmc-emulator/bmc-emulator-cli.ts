@@ -4,7 +4,7 @@
  * ({"event":"listening",...}) and, with --stats-ms, one statistics line per
  * interval (sessions held, datagrams, CPU and RSS), which the fleet bench reads.
  */
-import { parseArgs } from 'node:util'
+import { parseCommandArgs } from '../../command-args.js'
 import { pino } from 'pino'
 import { loadBmcEmulatorConfig } from './bmc-emulator-config.js'
 import { BmcFleet } from './bmc-fleet.js'
@@ -22,26 +22,15 @@ function integer (name: string, text: string | undefined, min: number, max: numb
 }
 
 export async function runBmcEmulator (args: string[], usage: string): Promise<void> {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        host: { type: 'string', default: '127.0.0.1' },
-        port: { type: 'string', default: '623' },
-        count: { type: 'string', default: '1' },
-        drop: { type: 'string' },
-        'delay-ms': { type: 'string' },
-        'stats-ms': { type: 'string' },
-        'log-level': { type: 'string', default: 'info' }
-      },
-      strict: true
-    })
-  } catch (err) {
-    fail(`${(err as Error).message}\n\n${usage}`)
-  }
-  const { values, positionals } = parsed
+  const { values, positionals } = parseCommandArgs(args, {
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '623' },
+      count: { type: 'string', default: '1' },
+      drop: { type: 'string' },
+      'delay-ms': { type: 'string' },
+      'stats-ms': { type: 'string' },
+      'log-level': { type: 'string', default: 'info' }
+    }, usage, fail)
   if (positionals.length !== 1) fail(`bmc-emulator: needs one CONFIG file\n\n${usage}`)
   const port = integer('port', values.port, 0, 65535) as number
   const count = integer('count', values.count, 1, 10000) as number

@@ -439,12 +439,17 @@ export class BmcServer {
     this.send(encodeRmcpPlusPacket({ payloadType, sessionId: 0, sequence: 0, payload }), rinfo)
   }
 
-  private openSessionError (tag: number, status: number, consoleSessionId: number, rinfo: RemoteInfo): void {
+  /** An Open Session Response or RAKP 2 that refuses (§13.18, §13.21): tag, status, reserved, console session id. */
+  private setupError (payloadType: number, tag: number, status: number, consoleSessionId: number, rinfo: RemoteInfo): void {
     const out = Buffer.alloc(8)
     out[0] = tag
     out[1] = status
     out.writeUInt32LE(consoleSessionId >>> 0, 4)
-    this.setupReply(PAYLOAD_TYPE.openSessionResponse, out, rinfo)
+    this.setupReply(payloadType, out, rinfo)
+  }
+
+  private openSessionError (tag: number, status: number, consoleSessionId: number, rinfo: RemoteInfo): void {
+    this.setupError(PAYLOAD_TYPE.openSessionResponse, tag, status, consoleSessionId, rinfo)
   }
 
   private openSession (q: Buffer, rinfo: RemoteInfo): void {
@@ -478,11 +483,7 @@ export class BmcServer {
   }
 
   private rakp2Error (tag: number, status: number, consoleSessionId: number, rinfo: RemoteInfo): void {
-    const out = Buffer.alloc(8)
-    out[0] = tag
-    out[1] = status
-    out.writeUInt32LE(consoleSessionId >>> 0, 4)
-    this.setupReply(PAYLOAD_TYPE.rakp2, out, rinfo)
+    this.setupError(PAYLOAD_TYPE.rakp2, tag, status, consoleSessionId, rinfo)
   }
 
   private rakp1 (q: Buffer, rinfo: RemoteInfo): void {
