@@ -8,6 +8,7 @@ import type { PowerStatus } from '../device-bus/conversions.js'
 import { UNKNOWN_PHYSICAL_LOCATION } from '../device-bus/location.js'
 import { OpenDcreError, OverloadedError } from '../errors.js'
 import { metricFamilies } from '../metric-family.js'
+import { scanWithinBudget } from '../scan-budget.js'
 import pLimit, { type LimitFunction } from 'p-limit'
 import type { BmcTarget } from './types.js'
 import type { SelEvent } from './sel.js'
@@ -251,18 +252,11 @@ export class IpmiBus implements Bus {
    * ends go on (bounded the same way) and are kept for the next scan-all.
    */
   async scanAll (): Promise<ScannedBoard[]> {
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const budget = new Promise<undefined>((resolve) => { timer = setTimeout(resolve, this.scanBudgetMs, undefined) })
+    // never-scanned BMCs first, at most scanConcurrency at once
     const order = this.bmcs.map((_bmc, i) => i)
     order.sort((a, b) => Number(this.lastRecords.has(a)) - Number(this.lastRecords.has(b)))
-    const scans = new Map(order.map((i) => [i, this.scanLimit(async () => await this.record(i)).catch(() => undefined)]))
-    try {
-      return await Promise.all(this.bmcs.map(async (_bmc, i) => {
-        return (await Promise.race([scans.get(i), budget])) ?? this.lastRecords.get(i) ?? this.fixedRecord(i)
-      }))
-    } finally {
-      clearTimeout(timer)
-    }
+    return await scanWithinBudget(this.bmcs.length, this.scanBudgetMs, async (i) => await this.scanLimit(async () => await this.record(i)),
+      (i) => this.lastRecords.get(i) ?? this.fixedRecord(i), order)
   }
 
   private fixedRecord (index: number): ScannedBoard {

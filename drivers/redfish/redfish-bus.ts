@@ -2,6 +2,7 @@ import type {
   AssetInfo, BoardLocation, BootTarget, Bus, BusStatus, DeviceLocation, LedState, LedStatus, PowerAction, Reading, ScannedBoard, ScannedDevice
 } from '../bus.js'
 import type { BoardEvent } from '../events.js'
+import { scanWithinBudget } from '../scan-budget.js'
 import { boardIdHex, deviceIdHex } from '../bus.js'
 import type { PowerStatus } from '../device-bus/conversions.js'
 import { OpenDcreError, type OpenDcreErrorCode } from '../errors.js'
@@ -128,16 +129,8 @@ export class RedfishBus implements Bus {
   }
 
   async scanAll (): Promise<ScannedBoard[]> {
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const budget = new Promise<undefined>((resolve) => { timer = setTimeout(resolve, this.scanBudgetMs, undefined) })
-    try {
-      return await Promise.all(this.servers.map(async (server, i) => {
-        const scanned = server.service.inventory().then((inv) => this.recordOf(i, inv), () => undefined)
-        return (await Promise.race([scanned, budget])) ?? this.lastRecords.get(i) ?? { board_id: boardIdHex(this.boardId(i)), devices: [...FIXED_DEVICES] }
-      }))
-    } finally {
-      clearTimeout(timer)
-    }
+    return await scanWithinBudget(this.servers.length, this.scanBudgetMs, async (i) => this.recordOf(i, await this.servers[i].service.inventory()),
+      (i) => this.lastRecords.get(i) ?? { board_id: boardIdHex(this.boardId(i)), devices: [...FIXED_DEVICES] })
   }
 
   async scanBoard (boardId: number): Promise<ScannedBoard[]> {
