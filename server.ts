@@ -68,6 +68,20 @@ export interface ServiceLog {
  * Resolves once the log files are open (a process that exits before then
  * cannot flush them), or fails with a ConfigError naming the file.
  */
+/**
+ * A log destination (sonic-boom) fed whole lines. In its text mode sonic-boom
+ * measures the pending chunk (up to 16 KB) with Buffer.byteLength on every
+ * write, which flattens that growing string each time: measured 2.7 µs of the
+ * event loop and a 16 KB allocation per access line. In its buffer mode it
+ * adds up lengths; each line is encoded once, here.
+ */
+function lineDestination (options: { dest: string | number } & Record<string, unknown>): ReturnType<typeof destination> {
+  const stream = destination({ ...options, contentMode: 'buffer' })
+  const writeBytes = stream.write.bind(stream) as unknown as (bytes: Buffer) => boolean
+  stream.write = (line: string): boolean => writeBytes(Buffer.from(line))
+  return stream
+}
+
 export async function createServiceLog (level: string, dir?: string, options: { stdout?: boolean } = {}): Promise<ServiceLog> {
   const buffering = { sync: false, minLength: 4096, periodicFlush: 250, maxLength: 16 * 1024 * 1024 }
   const files: StreamEntry[] = []
@@ -76,7 +90,7 @@ export async function createServiceLog (level: string, dir?: string, options: { 
     const names: Array<[string, Level]> = [[ACCESS_LOG, level as Level], [ERROR_LOG, 'warn']]
     for (const [name, fileLevel] of names) {
       const file = join(dir, name)
-      const stream = destination({ dest: file, ...buffering })
+      const stream = lineDestination({ dest: file, ...buffering })
       await new Promise<void>((resolve, reject) => {
         stream.once('ready', resolve)
         stream.once('error', (err: NodeJS.ErrnoException) => reject(new ConfigError(file, '--log-dir', `cannot open the log (${err.code ?? err.message})`)))
@@ -85,7 +99,7 @@ export async function createServiceLog (level: string, dir?: string, options: { 
     }
   }
   // options.stdout false: diagnostics only (bench/breakdown.ts)
-  const streams: StreamEntry[] = [...(options.stdout === false ? [] : [{ level: level as Level, stream: destination({ dest: 1, ...buffering }) }]), ...files]
+  const streams: StreamEntry[] = [...(options.stdout === false ? [] : [{ level: level as Level, stream: lineDestination({ dest: 1, ...buffering }) }]), ...files]
   const logger = pino({ level, redact: { paths: REDACT, censor: '[redacted]' } }, multistream(streams))
   return {
     logger,
