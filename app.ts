@@ -149,7 +149,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   // before every route: each must declare what it is; HEAD never changes state
   await fastify.register(routeDeclarations)
   await fastify.register(busRegistry)
-  if (!leftOut.has('metrics')) await fastify.register(metrics)
+  // leaving out 'metrics' (a diagnostic) leaves out counting requests; the poller's and backends' series stay
+  await fastify.register(metrics, { countRequests: !leftOut.has('metrics') })
 
   if (opts.rateLimit !== undefined) {
     // loaded only when asked for

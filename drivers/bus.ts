@@ -65,9 +65,10 @@ export interface AssetInfo {
 export interface MetricFamily {
   name: string
   help: string
-  type: 'counter' | 'gauge'
+  type: 'counter' | 'gauge' | 'histogram'
   labelNames: readonly string[]
-  samples: Array<{ labels: Record<string, string>, value: number }>
+  /** A histogram's samples name their series: `_bucket` (with an `le` label), `_sum`, `_count`. */
+  samples: Array<{ labels: Record<string, string>, value: number, suffix?: '_bucket' | '_sum' | '_count' }>
 }
 
 /**

@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { build, busTransactions, fixture, get, PREFIX } from './helper.js'
+import { RequestTally } from '../plugins/metrics.js'
 
 /**
  * GET /metrics: scraped before and after a known set of requests, the
@@ -134,4 +135,27 @@ t.test('two apps in one process keep their own registries', async (t) => {
   const test = key('opendcre_http_requests_total', { command: 'test', method: 'GET', status_code: '200' })
   t.equal((await scrape(one)).get(test), 2)
   t.equal((await scrape(two)).get(test), 1)
+})
+
+t.test('request counts: cumulative latency buckets, le as an upper bound, a series per command and method', async (t) => {
+  const tally = new RequestTally()
+  for (const seconds of [0.0005, 0.001, 0.003, 0.2, 20]) tally.record('read', 'GET', 200, seconds)
+  tally.record('read', 'GET', 500, 0.002)
+  tally.record('power', 'POST', 200, 0.01)
+  const [requests, latency] = tally.families()
+  const value = (family: typeof requests, labels: Record<string, string>, suffix?: string): number | undefined =>
+    family.samples.find((s) => s.suffix === suffix && Object.entries(labels).every(([k, v]) => s.labels[k] === v) && Object.keys(s.labels).length === Object.keys(labels).length)?.value
+  t.equal(value(requests, { command: 'read', method: 'GET', status_code: '200' }), 5)
+  t.equal(value(requests, { command: 'read', method: 'GET', status_code: '500' }), 1)
+  t.equal(value(requests, { command: 'power', method: 'POST', status_code: '200' }), 1)
+  const bucket = (le: string): number | undefined => value(latency, { command: 'read', method: 'GET', le }, '_bucket')
+  t.equal(bucket('0.001'), 2, '0.0005 and 0.001 (le is inclusive)')
+  t.equal(bucket('0.0025'), 3)
+  t.equal(bucket('0.005'), 4)
+  t.equal(bucket('0.25'), 5)
+  t.equal(bucket('10'), 5)
+  t.equal(bucket('+Inf'), 6, 'every answer, 20 s included')
+  t.equal(value(latency, { command: 'read', method: 'GET' }, '_count'), 6)
+  t.ok(Math.abs((value(latency, { command: 'read', method: 'GET' }, '_sum') ?? 0) - 20.2065) < 1e-9)
+  t.equal(value(latency, { command: 'power', method: 'POST', le: '0.01' }, '_bucket'), 1)
 })
