@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { interleave, start, stop, table, type Case, type Measured, type Started } from './harness.js'
+import { interleave, rssMb, start, stop, table, type Case, type Measured, type Started } from './harness.js'
 
 const { values } = parseArgs({
   options: {
@@ -26,14 +26,16 @@ const duration = Number(values.duration)
 const rounds = Number(values.rounds)
 const connections = Number(values.connections)
 
-const PIECES = ['helmet', 'cors', 'metrics', 'access-log', 'stdout', 'audit']
+const PIECES = ['helmet', 'cors', 'metrics', 'access-log', 'stdout', 'audit', 'poller', 'embedded']
 const LABELS: Record<string, string> = {
   helmet: 'helmet headers',
   cors: 'CORS header',
   metrics: 'Prometheus metrics (onResponse hooks)',
   'access-log': 'access log line',
   stdout: 'the log copy on stdout (files only)',
-  audit: 'audit log (onResponse hook on state changes only)'
+  audit: 'audit log (onResponse hook on state changes only)',
+  poller: 'the poller (background reads of every sensor)',
+  embedded: 'the in-process BMC and Redfish emulators'
 }
 const variants: Array<[string, string[]]> = [
   ['as the CLI builds it', []],
@@ -56,6 +58,8 @@ const measuredBy = async (path: string): Promise<Measured[]> => {
 }
 const test = await measuredBy('/test')
 const read = await measuredBy('/read/temperature/00000001/2000')
+// each variant has now answered the same load: what it holds
+const rss = variants.map(([name], i) => `| ${name} | ${rssMb(servers[i].child.pid!).toFixed(1)} |`)
 for (const s of servers) await stop(s)
 await stop(hello)
 rmSync(logDir, { recursive: true, force: true })
@@ -65,5 +69,9 @@ process.stdout.write([
   '',
   ...table(test),
   '',
-  ...table(read)
+  ...table(read),
+  '',
+  '| resident memory after both runs (the same load for every variant) | RSS MB |',
+  '|---|---:|',
+  ...rss
 ].join('\n') + '\n')

@@ -8,24 +8,35 @@
  *   reported: the service with `logger: false` (no log at all: not how it
  *   ships; every headline figure comes from harness.ts startShipped);
  * - opendcre-variant JSON {"logDir", "leaveOut": [...]}: the service as the
- *   CLI builds it (the same log destinations, the audit log) with pieces left
- *   out: helmet, cors, metrics, access-log (AppOptions.leaveOut), audit, or
- *   stdout (the log's copy on stdout; the files stay).
+ *   CLI builds its default (the embedded emulators, the poller, the same log
+ *   destinations, the audit log) with pieces left out: helmet, cors, metrics,
+ *   access-log (AppOptions.leaveOut), audit, stdout (the log's copy on
+ *   stdout; the files stay), poller, or embedded (the in-process BMC and
+ *   Redfish emulators).
  *
  * Prints {"port": N} on stdout when listening; stops on SIGTERM.
  */
 import { join } from 'node:path'
 import Fastify from 'fastify'
+import { resolveConfig } from '../plugins/config.js'
 import { AUDIT_LOG, buildServer, createServiceLog, type ServerOptions } from '../server.js'
 
 const [kind, arg] = process.argv.slice(2)
 
+/** Pieces a variant leaves out that are not AppOptions.leaveOut's. */
+const OWN_PIECES = new Set(['audit', 'stdout', 'poller', 'embedded'])
+
 async function variant (json: string): ReturnType<typeof buildServer> {
   const { logDir, leaveOut = [] } = JSON.parse(json) as { logDir: string, leaveOut?: string[] }
+  const embedded = !leaveOut.includes('embedded')
+  // as cli.ts resolves `opendcre serve` with no backend named: the emulated
+  // device bus, two emulated BMCs, an emulated Redfish server, the poller
   return await buildServer({
+    resolved: resolveConfig({ embeddedBmcs: embedded, pollEmbedded: true, ...(leaveOut.includes('poller') ? { poll: false } : {}) }),
+    redfish: embedded ? { embedded: true } : undefined,
     loggerInstance: (await createServiceLog('info', logDir, { stdout: !leaveOut.includes('stdout') })).logger,
     ...(leaveOut.includes('audit') ? {} : { auditLog: join(logDir, AUDIT_LOG) }),
-    leaveOut: leaveOut.filter((piece) => piece !== 'audit' && piece !== 'stdout') as ServerOptions['leaveOut']
+    leaveOut: leaveOut.filter((piece) => !OWN_PIECES.has(piece)) as ServerOptions['leaveOut']
   })
 }
 
