@@ -1,6 +1,5 @@
-import { AsyncResource } from 'node:async_hooks'
 import { OverloadedError } from './errors.js'
-import { currentClient } from './request-context.js'
+import { currentClient, runAs } from './request-context.js'
 
 export interface QueueLimits {
   /** Requests that may wait (the one running is not counted). */
@@ -66,11 +65,10 @@ export class FairQueue {
         start()
         return
       }
-      // a job that waits runs later in its own request's context, not in that of the job before it
-      const resource = new AsyncResource('opendcre.FairQueueJob')
+      // a job that waits runs later on behalf of its own client, not of the job before it
       const job: Job = {
         client,
-        start: () => { resource.runInAsyncScope(start) },
+        start: () => { runAs(client, start) },
         fail: reject,
         timer: undefined as unknown as NodeJS.Timeout
       }

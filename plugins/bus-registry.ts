@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { Bus, BusStatus, ScannedBoard } from '../drivers/bus.js'
 import { OpenDcreError } from '../drivers/errors.js'
+import { callerScope } from '../drivers/request-context.js'
 import { isIpmiBoardId } from '../drivers/ipmi/ipmi-bus.js'
 import { isRedfishBoardId } from '../drivers/redfish/redfish-bus.js'
 
@@ -47,7 +48,9 @@ export class BusRegistry {
   /** Scan-all: each backend's boards, in registration order. */
   async scanAll (): Promise<ScannedBoard[]> {
     const boards: ScannedBoard[] = []
-    for (const bus of this.backends) boards.push(...await bus.scanAll())
+    // each backend queues its scans on behalf of this request's client, after the awaits too
+    const resume = callerScope()
+    for (const bus of this.backends) boards.push(...await resume(async () => await bus.scanAll()))
     return boards
   }
 

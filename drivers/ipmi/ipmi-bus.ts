@@ -12,6 +12,7 @@ import { scanWithinBudget } from '../scan-budget.js'
 import pLimit, { type LimitFunction } from 'p-limit'
 import type { BmcTarget } from './types.js'
 import type { SelEvent } from './sel.js'
+import { callerScope, onBehalfOfCaller } from '../request-context.js'
 
 /** A sensor of a BMC's SDR repository, as the bridge lists it. */
 export interface BridgeSensor {
@@ -255,7 +256,9 @@ export class IpmiBus implements Bus {
     // never-scanned BMCs first, at most scanConcurrency at once
     const order = this.bmcs.map((_bmc, i) => i)
     order.sort((a, b) => Number(this.lastRecords.has(a)) - Number(this.lastRecords.has(b)))
-    return await scanWithinBudget(this.bmcs.length, this.scanBudgetMs, async (i) => await this.scanLimit(async () => await this.record(i)),
+    // each BMC's scan queues on behalf of the caller, however late it starts
+    const resume = callerScope()
+    return await scanWithinBudget(this.bmcs.length, this.scanBudgetMs, async (i) => await this.scanLimit(async () => await resume(async () => await this.record(i))),
       (i) => this.lastRecords.get(i) ?? this.fixedRecord(i), order)
   }
 
@@ -290,21 +293,22 @@ export class IpmiBus implements Bus {
   }
 
   private async sensorValue (bmc: BridgeBmc, deviceId: number, type: SensorKind): Promise<number> {
+    const ops = onBehalfOfCaller(bmc.ops)
     return await this.call(async () => {
-      const sensors = await bmc.ops.sensors()
+      const sensors = await ops.sensors()
       const sensor = sensors.find((s) => s.number === deviceId && s.kind === type)
       if (sensor === undefined) throw new OpenDcreError('not-found', `no ${type} sensor ${deviceIdHex(deviceId)} on this BMC`)
-      return await bmc.ops.readSensor(sensor.number)
+      return await ops.readSensor(sensor.number)
     }, (reason) => `Error reading IPMI sensor: ${reason}.`)
   }
 
   async power (boardId: number, _deviceId: number, action: PowerAction): Promise<PowerStatus> {
-    const bmc = this.bmc(boardId)
+    const ops = onBehalfOfCaller(this.bmc(boardId).ops)
     return await this.call(async () => {
-      if (action !== 'status') await bmc.ops.chassisControl(action)
-      const status = await bmc.ops.chassisStatus()
+      if (action !== 'status') await ops.chassisControl(action)
+      const status = await ops.chassisStatus()
       // best effort: the power state answered; a failed DCMI reading is input_power 0, as v1.2 always had
-      const inputPower = await bmc.ops.powerReading?.().catch(() => undefined)
+      const inputPower = await ops.powerReading?.().catch(() => undefined)
       return { ...FIXED_POWER_FIELDS, input_power: inputPower ?? 0, power_ok: !status.powerFault, power_status: status.power }
     }, (reason) => `Error returned from BMC in controlling power via IPMI (${reason}).`)
   }
@@ -316,10 +320,10 @@ export class IpmiBus implements Bus {
   }
 
   async bootTarget (boardId: number, _deviceId: number, target?: BootTarget): Promise<{ target: string }> {
-    const bmc = this.bmc(boardId)
+    const ops = onBehalfOfCaller(this.bmc(boardId).ops)
     return await this.call(async () => {
-      if (target !== undefined) await bmc.ops.setBootTarget(target)
-      return { target: await bmc.ops.bootTarget() }
+      if (target !== undefined) await ops.setBootTarget(target)
+      return { target: await ops.bootTarget() }
     }, (reason) => `Error with boot target via IPMI (${reason}).`)
   }
 
@@ -334,10 +338,10 @@ export class IpmiBus implements Bus {
   }
 
   async led (boardId: number, _deviceId: number, state?: LedState): Promise<LedStatus> {
-    const bmc = this.bmc(boardId)
+    const ops = onBehalfOfCaller(this.bmc(boardId).ops)
     return await this.call(async () => {
-      if (state !== undefined) await bmc.ops.identify(state)
-      const status = await bmc.ops.chassisStatus()
+      if (state !== undefined) await ops.identify(state)
+      const status = await ops.chassisStatus()
       // Get Chassis Status says on/off for a BMC that reports its identify
       // state; one that does not leaves what was just set as the best answer
       const ledState = status.identify !== 'unknown' ? status.identify : (state ?? 'unknown')
