@@ -6,6 +6,17 @@
 export function freshnessHeaders (timestamp: number, now: number): Record<string, string> {
   return {
     age: String(Math.max(0, Math.floor((now - timestamp) / 1000))),
-    'x-reading-timestamp': new Date(timestamp).toISOString()
+    'x-reading-timestamp': isoTime(timestamp)
   }
+}
+
+/** Reads that share a transaction, or a kept value, share its timestamp: its text is made once. */
+let lastTimestamp = NaN
+let lastText = ''
+function isoTime (timestamp: number): string {
+  if (timestamp !== lastTimestamp) {
+    lastText = new Date(timestamp).toISOString()
+    lastTimestamp = timestamp
+  }
+  return lastText
 }
