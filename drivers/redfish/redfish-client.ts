@@ -1,11 +1,12 @@
-import { Pool, errors as undiciErrors, type Dispatcher } from 'undici'
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type RequestOptions } from 'node:http'
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import type { Logger } from 'pino'
 import { OpenDcreError, type OpenDcreErrorCode } from '../errors.js'
 import type { RedfishServerConfig } from './redfish-config.js'
 
 /**
- * One Redfish service's HTTP client: it owns the keep-alive connection pool
- * (undici), the authentication (a SessionService session with X-Auth-Token,
+ * One Redfish service's HTTP client: it owns the keep-alive connections
+ * (Node's own http/https agent), the authentication (a SessionService session with X-Auth-Token,
  * reused and renewed on 401, deleted on close; HTTP Basic when the service has
  * no SessionService; nothing without credentials), the time bound of every
  * call, and the counters health and metrics read. Retries live only here:
@@ -47,6 +48,11 @@ export interface RedfishClientOptions {
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
 
+/** An answer larger than this is cut off: a service answering without end never fills memory. */
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024
+/** Idle connections are closed after this long. */
+const KEEP_ALIVE_MS = 10_000
+
 /** The service's address without credentials, for logs, health and metric labels. */
 export function safeUrl (url: string): string {
   try {
@@ -70,7 +76,8 @@ function redfishMessage (body: any): string | undefined {
 export class RedfishClient {
   readonly url: string
   private readonly config: RedfishServerConfig
-  private readonly pool: Pool
+  private readonly agent: HttpAgent
+  private readonly target: { protocol: 'http:' | 'https:', host: string, port: number }
   private readonly log?: RedfishClientOptions['log']
   private readonly now: () => number
   private auth: RedfishClientStatus['auth'] = 'unknown'
@@ -89,14 +96,14 @@ export class RedfishClient {
     this.url = safeUrl(config.url)
     this.log = options.log
     this.now = options.now ?? Date.now
-    const tls = config.url.startsWith('https:') ? { rejectUnauthorized: config.verifyTls, ca: config.ca } : {}
-    this.pool = new Pool(config.url, {
-      connections: options.connections ?? 4,
-      keepAliveTimeout: 10_000,
-      // a service answering without end is cut off rather than filling memory
-      maxResponseSize: 16 * 1024 * 1024,
-      connect: { timeout: config.timeoutMs, ...tls }
-    })
+    const url = new URL(config.url)
+    const https = url.protocol === 'https:'
+    this.target = { protocol: https ? 'https:' : 'http:', host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port === '' ? (https ? 443 : 80) : Number(url.port) }
+    // idle connections are kept 10 s; at most `connections` at once, the rest wait their turn
+    const agentOptions = { keepAlive: true, maxSockets: options.connections ?? 4, timeout: KEEP_ALIVE_MS, scheduling: 'lifo' as const }
+    this.agent = https
+      ? new HttpsAgent({ ...agentOptions, rejectUnauthorized: config.verifyTls, ca: config.ca })
+      : new HttpAgent(agentOptions)
   }
 
   status (): RedfishClientStatus {
@@ -116,7 +123,7 @@ export class RedfishClient {
     return await this.request('PATCH', path, body, etag !== undefined ? { 'if-match': etag } : {})
   }
 
-  /** Logs out (DELETE of the session, bounded like any call) and closes the pool, aborting calls still waiting for a slow service. */
+  /** Logs out (DELETE of the session, bounded like any call) and closes the connections, aborting calls still waiting for a slow service. */
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
@@ -125,7 +132,7 @@ export class RedfishClient {
       this.token = undefined
       this.sessionUri = undefined
     }
-    await this.pool.destroy().catch(() => {})
+    this.agent.destroy()
   }
 
   async request (method: Method, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RedfishResponse> {
@@ -215,58 +222,82 @@ export class RedfishClient {
       try {
         return await this.exchange(method, path, body, headers)
       } catch (err) {
-        const dropped = err instanceof undiciErrors.SocketError || (err as NodeJS.ErrnoException).code === 'ECONNRESET' || (err as NodeJS.ErrnoException).code === 'UND_ERR_SOCKET'
+        // a kept connection the service had closed: the request never reached it
+        const dropped = !(err instanceof OpenDcreError) && ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || (err as NodeJS.ErrnoException).code === 'EPIPE')
         if (dropped && attempt < attempts) continue
         throw this.translate(err, method, path)
       }
     }
   }
 
+  /**
+   * One request and its whole answer, within timeout_ms from the start
+   * (connecting and waiting for a free connection included); an answer
+   * larger than MAX_ANSWER_BYTES is cut off rather than filling memory.
+   */
   private async exchange (method: Method, path: string, body: unknown, headers: Record<string, string>): Promise<RedfishResponse> {
-    const controller = new AbortController()
-    const timer = setTimeout(() => controller.abort(new OpenDcreError('timeout', `no answer from ${this.url} within ${this.config.timeoutMs} ms (${method} ${path})`)), this.config.timeoutMs)
-    try {
-      const answer: Dispatcher.ResponseData = await this.pool.request({
-        method,
-        path,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: controller.signal,
-        headersTimeout: this.config.timeoutMs,
-        bodyTimeout: this.config.timeoutMs
-      })
-      const text = await answer.body.text()
-      let parsed: any
-      if (text !== '') {
-        try {
-          parsed = JSON.parse(text)
-        } catch {
-          if (answer.statusCode < 400) throw new OpenDcreError('device-error', `${method} ${path}: the answer is not JSON`)
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
+    if (payload !== undefined) headers['content-length'] = String(payload.length)
+    const options: RequestOptions = { ...this.target, path, method, headers, agent: this.agent }
+    return await new Promise<RedfishResponse>((resolve, reject) => {
+      let settled = false
+      const settle = (err: Error | undefined, answer?: RedfishResponse): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        if (err === undefined) resolve(answer as RedfishResponse)
+        else {
+          request.destroy()
+          reject(err)
         }
       }
-      const etag = answer.headers.etag
-      return {
-        status: answer.statusCode,
-        body: parsed,
-        etag: typeof etag === 'string' ? etag : typeof parsed?.['@odata.etag'] === 'string' ? parsed['@odata.etag'] : undefined,
-        headers: answer.headers
+      const timer = setTimeout(() => settle(new OpenDcreError('timeout', `no answer from ${this.url} within ${this.config.timeoutMs} ms (${method} ${path})`)), this.config.timeoutMs)
+      const request = (this.target.protocol === 'https:' ? httpsRequest : httpRequest)(options, (response) => {
+        const chunks: Buffer[] = []
+        let size = 0
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length
+          if (size > MAX_ANSWER_BYTES) settle(new OpenDcreError('device-error', `${method} ${path}: the answer from ${this.url} is larger than 16 MiB`))
+          else chunks.push(chunk)
+        })
+        response.on('error', (err) => settle(err))
+        // the service closed the connection before the whole answer came
+        response.on('close', () => {
+          if (!response.complete) settle(Object.assign(new Error('the connection closed before the whole answer came'), { code: 'ECONNRESET' }))
+        })
+        response.on('end', () => {
+          try {
+            settle(undefined, this.answer(method, path, response.statusCode ?? 0, response.headers, Buffer.concat(chunks).toString('utf8')))
+          } catch (err) {
+            settle(err as Error)
+          }
+        })
+      })
+      request.on('error', (err) => settle(err))
+      request.end(payload)
+    })
+  }
+
+  private answer (method: Method, path: string, status: number, headers: IncomingHttpHeaders, text: string): RedfishResponse {
+    let parsed: any
+    if (text !== '') {
+      try {
+        parsed = JSON.parse(text)
+      } catch {
+        if (status < 400) throw new OpenDcreError('device-error', `${method} ${path}: the answer is not JSON`)
       }
-    } catch (err) {
-      if (controller.signal.aborted) throw controller.signal.reason as Error
-      throw err
-    } finally {
-      clearTimeout(timer)
+    }
+    const etag = headers.etag
+    return {
+      status,
+      body: parsed,
+      etag: typeof etag === 'string' ? etag : typeof parsed?.['@odata.etag'] === 'string' ? parsed['@odata.etag'] : undefined,
+      headers
     }
   }
 
   private translate (err: unknown, method: Method, path: string): Error {
     if (err instanceof OpenDcreError) return err
-    if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError) {
-      return new OpenDcreError('timeout', `no answer from ${this.url} within ${this.config.timeoutMs} ms (${method} ${path})`, { cause: err })
-    }
-    if (err instanceof undiciErrors.ResponseExceededMaxSizeError) {
-      return new OpenDcreError('device-error', `${method} ${path}: the answer from ${this.url} is larger than 16 MiB`, { cause: err })
-    }
     const e = err as NodeJS.ErrnoException
     const reason = e.code === 'ECONNREFUSED' ? 'connection refused' : e.message
     return new OpenDcreError('unavailable', `cannot reach ${this.url}: ${reason} (${method} ${path})`, { cause: err })
