@@ -139,6 +139,7 @@ async function serve (args: string[]): Promise<void> {
     server = await buildServer({
       resolved: config,
       loggerInstance: logs.logger,
+      accessLog: logs.access,
       auditLog: join(logDir, AUDIT_LOG),
       rateLimit,
       corsOrigin,

@@ -7,7 +7,7 @@ import app, { type AppOptions } from './app.js'
 import { ConfigError } from './drivers/errors.js'
 import { clientErrorHandler, createHttpServer, refusalReporter } from './http-server.js'
 import { prepareLogDir } from './log-dir.js'
-import { AccessLogController, LazyRequestLogger } from './plugins/access-log.js'
+import { AccessLogController, LazyRequestLogger, type AccessWriter } from './plugins/access-log.js'
 import gracefulClose from './plugins/graceful-close.js'
 import { readTlsFiles, resolveConfig } from './plugins/config.js'
 
@@ -15,6 +15,8 @@ export interface ServerOptions extends AppOptions {
   logger?: FastifyServerOptions['logger']
   /** A ready pino logger (the CLI's: stdout plus the log files). */
   loggerInstance?: FastifyBaseLogger
+  /** The access lines' own writer (createServiceLog's); without it they go through the logger. */
+  accessLog?: AccessWriter
 }
 
 /** Secrets never reach the logs. */
@@ -52,6 +54,8 @@ export interface ServiceLog {
   logger: FastifyBaseLogger
   /** Reopen the log files by name (after logrotate moved them: SIGHUP). */
   reopen: () => void
+  /** Where access lines go (plugins/access-log.ts), at info; absent when the level leaves them out. */
+  access?: AccessWriter
 }
 
 /**
@@ -75,16 +79,19 @@ export interface ServiceLog {
  * event loop and a 16 KB allocation per access line. In its buffer mode it
  * adds up lengths; each line is encoded once, here.
  */
-function lineDestination (options: { dest: string | number } & Record<string, unknown>): ReturnType<typeof destination> {
-  const stream = destination({ ...options, contentMode: 'buffer' })
+type LineDestination = ReturnType<typeof destination> & { writeBytes: (bytes: Buffer) => boolean }
+
+function lineDestination (options: { dest: string | number } & Record<string, unknown>): LineDestination {
+  const stream = destination({ ...options, contentMode: 'buffer' }) as LineDestination
   const writeBytes = stream.write.bind(stream) as unknown as (bytes: Buffer) => boolean
+  stream.writeBytes = writeBytes
   stream.write = (line: string): boolean => writeBytes(Buffer.from(line))
   return stream
 }
 
 export async function createServiceLog (level: string, dir?: string, options: { stdout?: boolean } = {}): Promise<ServiceLog> {
   const buffering = { sync: false, minLength: 4096, periodicFlush: 250, maxLength: 16 * 1024 * 1024 }
-  const files: StreamEntry[] = []
+  const files: Array<{ level: Level, stream: LineDestination }> = []
   if (dir !== undefined) {
     prepareLogDir(dir)
     const names: Array<[string, Level]> = [[ACCESS_LOG, level as Level], [ERROR_LOG, 'warn']]
@@ -99,17 +106,27 @@ export async function createServiceLog (level: string, dir?: string, options: { 
     }
   }
   // options.stdout false: diagnostics only (bench/breakdown.ts)
-  const streams: StreamEntry[] = [...(options.stdout === false ? [] : [{ level: level as Level, stream: lineDestination({ dest: 1, ...buffering }) }]), ...files]
-  const logger = pino({ level, redact: { paths: REDACT, censor: '[redacted]' } }, multistream(streams))
+  const streams = [...(options.stdout === false ? [] : [{ level: level as Level, stream: lineDestination({ dest: 1, ...buffering }) }]), ...files]
+  const logger = pino({ level, redact: { paths: REDACT, censor: '[redacted]' } }, multistream(streams as StreamEntry[]))
+  // the access line goes straight to the destinations that take info lines, encoded once for all
+  const info = logger.levels.values.info
+  const takesInfo = streams.filter((entry) => logger.levels.values[entry.level] <= info).map((entry) => entry.stream)
+  const access: AccessWriter | undefined = logger.levels.values[level] > info || takesInfo.length === 0
+    ? undefined
+    : (line) => {
+        const bytes = Buffer.from(line)
+        for (const stream of takesInfo) stream.writeBytes(bytes)
+      }
   return {
     logger,
-    reopen: () => { for (const { stream } of files) (stream as ReturnType<typeof destination>).reopen() }
+    access,
+    reopen: () => { for (const { stream } of files) stream.reopen() }
   }
 }
 
 /** The Fastify instance with the app registered and ready; the caller listens. */
 export async function buildServer (options: ServerOptions = {}): Promise<FastifyInstance> {
-  const { logger, loggerInstance, ...appOptions } = options
+  const { logger, loggerInstance, accessLog, ...appOptions } = options
   const resolved = appOptions.resolved ?? resolveConfig(appOptions)
   const https = httpsOptions(resolved.tls)
   let log: FastifyBaseLogger | undefined
@@ -122,7 +139,7 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
     ...(https !== undefined ? { https } : {}),
     ...(loggerInstance !== undefined ? { loggerInstance } : { logger: logger ?? loggerOptions() }),
     // one access line per request (plugins/access-log.ts) instead of Fastify's two
-    logController: (appOptions.leaveOut ?? []).includes('access-log') ? new LogController({ disableRequestLogging: true }) : new AccessLogController(),
+    logController: (appOptions.leaveOut ?? []).includes('access-log') ? new LogController({ disableRequestLogging: true }) : new AccessLogController(accessLog),
     childLoggerFactory: (parent, bindings, childOptions) => new LazyRequestLogger(parent, bindings, childOptions),
     // ids in URLs can be long hex strings; anything longer is refused
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },

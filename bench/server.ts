@@ -23,6 +23,12 @@ import { AUDIT_LOG, buildServer, createServiceLog, type ServerOptions } from '..
 
 const [kind, arg] = process.argv.slice(2)
 
+/** The CLI's log: the logger, and the access lines' own writer. */
+async function serviceLog (logDir: string, stdout: boolean): Promise<Pick<ServerOptions, 'loggerInstance' | 'accessLog'>> {
+  const log = await createServiceLog('info', logDir, { stdout })
+  return { loggerInstance: log.logger, accessLog: log.access }
+}
+
 /** Pieces a variant leaves out that are not AppOptions.leaveOut's. */
 const OWN_PIECES = new Set(['audit', 'stdout', 'poller', 'embedded'])
 
@@ -34,7 +40,7 @@ async function variant (json: string): ReturnType<typeof buildServer> {
   return await buildServer({
     resolved: resolveConfig({ embeddedBmcs: embedded, pollEmbedded: true, ...(leaveOut.includes('poller') ? { poll: false } : {}) }),
     redfish: embedded ? { embedded: true } : undefined,
-    loggerInstance: (await createServiceLog('info', logDir, { stdout: !leaveOut.includes('stdout') })).logger,
+    ...await serviceLog(logDir, !leaveOut.includes('stdout')),
     ...(leaveOut.includes('audit') ? {} : { auditLog: join(logDir, AUDIT_LOG) }),
     leaveOut: leaveOut.filter((piece) => !OWN_PIECES.has(piece)) as ServerOptions['leaveOut']
   })

@@ -1,6 +1,9 @@
 import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { spawn } from 'node:child_process'
+import { createServer, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
@@ -8,7 +11,8 @@ import t from 'tap'
 import { ACCESS_LOG, AUDIT_LOG, ERROR_LOG, REDACT } from '../server.js'
 import { createBasicProvider } from '../plugins/auth/basic.js'
 import { basic, userAdd } from './auth/users.js'
-import { exited, serveCli } from './cli-process.js'
+import { CLI, exited, serveCli } from './cli-process.js'
+import { packageRoot } from '../plugins/paths.js'
 import { build, PREFIX } from './helper.js'
 
 /** A logger like the service's (same redaction), its lines kept in memory. */
@@ -96,4 +100,53 @@ t.test('SIGHUP: after logrotate moved the files, the service writes to new ones 
   t.equal(lines(`${AUDIT_LOG}.1`).length + lines(AUDIT_LOG).length, 2)
   t.match(lines(`${ERROR_LOG}.1`).map((l) => l.reason), [/No response from bus/])
   t.match(lines(ERROR_LOG).map((l) => l.reason), [/No response from bus/])
+})
+
+t.test('the CLI writes each access line once, in pino\'s format, to stdout and the access log; none at --log-level warn', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'opendcre-access-cli-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const { child, url } = await serveCli(['--log-dir', dir, '--emulator', 'emulator-configs/simple.json'])
+  t.teardown(() => { child.kill('SIGKILL') })
+  let stdout = ''
+  child.stdout!.on('data', (d) => { stdout += String(d) })
+  // a target with characters JSON must escape, sent as is
+  const { port } = new URL(url)
+  const raw = '/opendcre/1.2/test?q="quoted"\\back\\'
+  const status = await new Promise<number | undefined>((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: raw }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)) }).on('error', reject).end()
+  })
+  t.equal(status, 200)
+  t.equal((await fetch(`${url}/opendcre/1.2/read/thermistor/00000001/00ff`)).status, 500)
+  const exit = exited(child)
+  child.kill('SIGTERM')
+  t.equal(await exit, 0)
+
+  const parse = (text: string): Array<Record<string, unknown>> => text.trim().split('\n').map((l) => JSON.parse(l))
+  const file = parse(readFileSync(join(dir, ACCESS_LOG), 'utf8'))
+  const out = parse(stdout)
+  const line = file.find((l) => l.msg === 'request' && l.url === raw)
+  t.match(line, { level: 30, time: Number, pid: child.pid, hostname: String, reqId: String, method: 'GET', url: raw, status: 200, ms: Number, client: '127.0.0.1', identity: 'anonymous' })
+  t.same(Object.keys(line ?? {}), ['level', 'time', 'pid', 'hostname', 'reqId', 'method', 'url', 'status', 'ms', 'client', 'identity', 'msg'], "the fields in pino's order")
+  t.same(out.find((l) => l.msg === 'request' && l.url === raw), line, 'the same line on stdout')
+  t.equal(file.filter((l) => l.msg === 'request').length, 2, 'one line per request in the file')
+  t.equal(out.filter((l) => l.msg === 'request').length, 2, 'and on stdout')
+  t.match(file.find((l) => l.msg === 'request' && l.status === 500), { url: '/opendcre/1.2/read/thermistor/00000001/00ff' })
+
+  // at warn the service does not say where it listens: a port chosen here
+  const quiet = join(dir, 'quiet')
+  const free = createServer()
+  await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve))
+  const quietPort = (free.address() as AddressInfo).port
+  await new Promise((resolve) => free.close(resolve))
+  const q = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', String(quietPort), '--log-dir', quiet, '--log-level', 'warn', '--emulator', 'emulator-configs/simple.json'], { cwd: packageRoot, stdio: 'ignore' })
+  t.teardown(() => { q.kill('SIGKILL') })
+  let answered: number | undefined
+  for (let i = 0; i < 200 && answered === undefined; i++) {
+    answered = await fetch(`http://127.0.0.1:${quietPort}/opendcre/1.2/test`).then((res) => res.status, async () => { await sleep(100); return undefined })
+  }
+  t.equal(answered, 200)
+  const quietExit = exited(q)
+  q.kill('SIGTERM')
+  t.equal(await quietExit, 0)
+  t.notMatch(readFileSync(join(quiet, ACCESS_LOG), 'utf8'), /"msg":"request"/, 'no access line at warn')
 })
