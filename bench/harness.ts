@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
+import { DEFAULT_HTTP_LIMITS } from '../http-server.js'
 import { packageRoot } from '../plugins/paths.js'
 
 const serverScript = fileURLToPath(new URL('./server.js', import.meta.url))
@@ -113,6 +114,11 @@ export async function load (url: string, options: LoadOptions): Promise<Sample> 
     url,
     connections: options.connections,
     duration: options.seconds,
+    // the service closes a connection after this many requests (Connection:
+    // close, then 503 to a client that keeps sending on it); autocannon
+    // ignores that, so it reconnects on its own at the same count, as a
+    // client that honours the header would
+    reconnectRate: DEFAULT_HTTP_LIMITS.maxRequestsPerSocket,
     headers: options.headers,
     ...(options.tlsOptions !== undefined ? { tlsOptions: options.tlsOptions } : {})
   } as autocannon.Options)

@@ -21,6 +21,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { packageRoot } from '../plugins/paths.js'
+import { DEFAULT_HTTP_LIMITS } from '../http-server.js'
 import { interleave, load as loadWith, median, rssMb, shippedCommand, start, startShipped, stop, table, type Sample } from './harness.js'
 
 const { values } = parseArgs({
@@ -65,7 +66,7 @@ await stop(diagnostic)
 
 // RSS after a fixed number of requests, from /proc: a fresh service, the same for the bare route; and with --small-memory
 const rssAfter = async (url: string, pid: number): Promise<number> => {
-  await autocannon({ url, connections, amount: rssRequests })
+  await autocannon({ url, connections, amount: rssRequests, reconnectRate: DEFAULT_HTTP_LIMITS.maxRequestsPerSocket })
   return rssMb(pid)
 }
 const fresh = await startShipped(logDir)
@@ -107,9 +108,9 @@ const lines = [
   '',
   "One connection at a time (no queueing; autocannon's own per-request overhead bounds these figures)",
   '',
-  '| case | req/s | ms per request | p50 ms | p99 ms | server CPU µs/request |',
-  '|---|---:|---:|---:|---:|---:|',
-  ...[...single].map(([name, s]) => `| ${name} | ${fmt(s.rps)} | ${fmt(1000 / s.rps, 2)} | ${fmt(s.p50, 1)} | ${fmt(s.p99, 1)} | ${fmt(s.cpuUs)} |`),
+  '| case | req/s | ms per request | p50 ms | p99 ms | server CPU µs/request | errors | non-2xx |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ...[...single].map(([name, s]) => `| ${name} | ${fmt(s.rps)} | ${fmt(1000 / s.rps, 2)} | ${fmt(s.p50, 1)} | ${fmt(s.p99, 1)} | ${fmt(s.cpuUs)} | ${s.errors} | ${s.non2xx} |`),
   '',
   `RSS after ${rssRequests} requests (${connections} connections) to a freshly started process: ` +
     `as shipped ${fmt(rss, 1)} MB; with --small-memory ${fmt(smallRss, 1)} MB; the bare Fastify route's process, after the whole run and ${rssRequests} more, ${fmt(helloRss, 1)} MB`,
