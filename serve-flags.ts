@@ -68,7 +68,7 @@ export const SERVE_FLAGS: readonly ServeFlag[] = [
   { name: 'ldap-operator-group', type: 'string', arg: 'DN', multiple: true, setting: 'ldapOperatorGroups', help: 'members get the operator role (repeatable; operator wins)' },
   { name: 'log-level', type: 'string', arg: 'LEVEL', setting: 'logLevel', help: 'fatal, error, warn, info, debug, trace (default info);\ndebug logs every bus packet in hex' },
   { name: 'log-dir', type: 'string', arg: 'DIR', setting: 'logDir', help: 'access and error logs (default ./logs; the Docker\nimage uses /logs); logs also go to stdout' },
-  { name: 'small-memory', type: 'boolean', setting: 'smallMemory', help: 'favour memory over speed (~90 MB instead of ~100-120 MB\nresident under load; bus reads cost up to twice the CPU)' },
+  { name: 'small-memory', type: 'boolean', setting: 'smallMemory', help: 'V8 favours memory over speed (--optimize-for-size); the\nyoung generation, most of the difference, is set by node\'s\n--max-semi-space-size: see docs/benchmarks.md' },
   { name: 'help', type: 'boolean', short: 'h', help: 'this text' }
 ]
 

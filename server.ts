@@ -167,10 +167,13 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
 }
 
 /**
- * `opendcre serve --small-memory`: V8 favours memory over speed. Measured
- * (bench/): RSS after 100k requests ~90 MB instead of ~100-120 MB, at up to half
- * the CPU efficiency on bus reads. Called by the process owner (the CLI, the
- * bench server), never on import.
+ * `opendcre serve --small-memory`: V8 favours memory over speed
+ * (--optimize-for-size). Measured (bench/): within 3 MB of the default's
+ * resident memory after 100k requests, either way. The resident memory that
+ * can be traded for speed is the young generation, which only Node's
+ * command line sets (--max-semi-space-size: 2 instead of the shipped 8 saves
+ * ~12 MB, at ~20 % more CPU per read; docs/benchmarks.md). Called by the
+ * process owner (the CLI, the bench server), never on import.
  */
 export function tuneRuntime (): void {
   v8.setFlagsFromString('--optimize-for-size')
