@@ -102,7 +102,7 @@ rmSync(logDir, { recursive: true, force: true })
 const fmt = (n: number, digits = 0): string => n.toFixed(digits)
 const lines = [
   `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${connections} connections, ${rounds} rounds x ${duration} s per case, medians`,
-  `as shipped: ${shippedCommand().join(' ')} --host 127.0.0.1 --port 0 --log-dir DIR (emulator simple.json, log level info, stdout read by the bench)`,
+  `as shipped: ${shippedCommand().join(' ')} --host 127.0.0.1 --port 0 --log-dir DIR (its default: the device-bus emulator on simple.json, two emulated BMCs, an emulated Redfish server, the poller; log level info; stdout read by the bench)`,
   '',
   ...table(measured),
   '',
