@@ -17,6 +17,26 @@ import type { BmcTarget } from '../../drivers/ipmi/types.js'
 
 const tick = async (): Promise<void> => await new Promise((resolve) => setImmediate(resolve))
 
+/** BMC operations that note which client each was called for, then answer after a turn of the event loop. */
+function recordingOps (seen: string[]): BmcOperations {
+  const op = <T>(name: string, value: T) => async (): Promise<T> => {
+    seen.push(`${name} ${currentClient()}`)
+    await tick()
+    return value
+  }
+  return {
+    sensors: op('sensors', [{ number: 1, name: 'CPU Temp', kind: 'temperature' as const }]),
+    readSensor: op('readSensor', 48),
+    chassisStatus: op('chassisStatus', { power: 'on' as const, powerFault: false, identify: 'off' as const }),
+    chassisControl: op('chassisControl', undefined),
+    identify: op('identify', undefined),
+    bootTarget: op('bootTarget', 'pxe' as const),
+    setBootTarget: op('setBootTarget', undefined),
+    fru: op('fru', {}),
+    powerReading: op('powerReading', 120)
+  }
+}
+
 t.test('runAs names the caller while it runs, and only then', async (t) => {
   t.equal(currentClient(), 'internal', 'outside any request')
   const seen = runAs('10.0.0.1', () => currentClient())
@@ -49,22 +69,7 @@ t.test('callerScope and onBehalfOfCaller carry the caller across awaits', async 
 
 t.test('every BMC operation of one request is queued as that request\'s client, after awaits too', async (t) => {
   const seen: string[] = []
-  const op = <T>(name: string, value: T) => async (): Promise<T> => {
-    seen.push(`${name} ${currentClient()}`)
-    await tick()
-    return value
-  }
-  const ops: BmcOperations = {
-    sensors: op('sensors', [{ number: 1, name: 'CPU Temp', kind: 'temperature' as const }]),
-    readSensor: op('readSensor', 48),
-    chassisStatus: op('chassisStatus', { power: 'on' as const, powerFault: false, identify: 'off' as const }),
-    chassisControl: op('chassisControl', undefined),
-    identify: op('identify', undefined),
-    bootTarget: op('bootTarget', 'pxe' as const),
-    setBootTarget: op('setBootTarget', undefined),
-    fru: op('fru', {}),
-    powerReading: op('powerReading', 120)
-  }
+  const ops = recordingOps(seen)
   const target: BmcTarget = { host: '10.9.9.9', port: 623, username: 'u', password: 'p', auth: 'RAKP_HMAC_SHA1', integrity: 'HMAC_SHA1_96', confidentiality: 'AES_CBC_128' }
   const bmc: BridgeBmc = { target, ops, close: async () => {} }
   const bus = new IpmiBus([bmc, { ...bmc, target: { ...target, host: '10.9.9.8' } }])
@@ -91,25 +96,11 @@ t.test('through HTTP: each request\'s BMC operations are queued under its client
   const entry = { bmc_ip: '127.0.0.1', username: 'ADMIN', password: 'Caller-pw-1', auth_type: 'RAKP_HMAC_SHA1', integrity_type: 'HMAC_SHA1_96', encryption_type: 'AES_CBC_128' }
   writeFileSync(bmcConfig, JSON.stringify({ bmcs: [{ ...entry, bmc_port: 7101 }, { ...entry, bmc_port: 7102 }] }))
   const seen: string[] = []
-  const op = <T>(name: string, value: T) => async (): Promise<T> => {
-    seen.push(`${name} ${currentClient()}`)
-    await tick()
-    return value
-  }
   const connect = ({ target }: BmcConfigEntry): BridgeConnection => ({
     target,
     close: async () => {},
     status: () => ({ state: 'up', lastSuccessAt: null, counters: { requests: 0, sessionsEstablished: 0, relogins: 0, timeouts: 0, errors: 0, garbage: 0 } }),
-    ops: {
-      sensors: op('sensors', [{ number: 1, name: 'CPU Temp', kind: 'temperature' as const }]),
-      readSensor: op('readSensor', 48),
-      chassisStatus: op('chassisStatus', { power: 'on' as const, powerFault: false, identify: 'off' as const }),
-      chassisControl: op('chassisControl', undefined),
-      identify: op('identify', undefined),
-      bootTarget: op('bootTarget', 'no_override' as const),
-      setBootTarget: op('setBootTarget', undefined),
-      fru: op('fru', {})
-    }
+    ops: recordingOps(seen)
   })
   const app = await build(t, { bmcConfig, ipmiConnect: connect })
   const inject = async (url: string, remoteAddress: string): Promise<number> =>
@@ -120,7 +111,7 @@ t.test('through HTTP: each request\'s BMC operations are queued under its client
   t.equal(await inject('/scan', '127.0.0.23'), 200)
   t.same(seen, [
     'sensors 127.0.0.21', 'readSensor 127.0.0.21',
-    'chassisControl 127.0.0.22', 'chassisStatus 127.0.0.22',
+    'chassisControl 127.0.0.22', 'chassisStatus 127.0.0.22', 'powerReading 127.0.0.22',
     'sensors 127.0.0.23', 'sensors 127.0.0.23'
   ], 'the device bus is scanned first; then each BMC, as the scanning client')
 })
