@@ -237,7 +237,7 @@ t.test('the directory down, hung, and back', async (t) => {
   await slapd.restart()
   t.same(await ask(provider, USERS.bob.uid, USERS.bob.password), identity(USERS.bob, 'viewer'), 'recovers after the restart')
 
-  slapd.pause()
+  await slapd.pause()
   started = Date.now()
   const results = await Promise.all([
     ask(provider, USERS.frank.uid, USERS.frank.password),

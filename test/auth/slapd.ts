@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -80,8 +80,8 @@ export interface Slapd {
   stop: () => Promise<void>
   /** Start again on the same port and database (after stop, or stops first). */
   restart: () => Promise<void>
-  /** SIGSTOP: the port still accepts connections but nothing answers. */
-  pause: () => void
+  /** SIGSTOP, resolved once every slapd thread is stopped: the port still accepts connections but nothing answers. */
+  pause: () => Promise<void>
   /** SIGCONT after pause. */
   resume: () => void
   /** The DNs of every simple bind slapd has logged so far, in order. */
@@ -301,10 +301,14 @@ export async function startSlapd (t: Teardown, options: SlapdOptions = {}): Prom
       await stop()
       await spawnSlapd()
     },
-    pause: () => {
+    pause: async () => {
       if (child !== undefined && !paused) {
         child.kill('SIGSTOP')
         paused = true
+        // a signal takes effect when each thread is next scheduled: on a loaded
+        // machine slapd could still answer a request sent right after kill()
+        const pid = child.pid
+        for (let i = 0; i < 200 && pid !== undefined && !allThreadsStopped(pid); i++) await new Promise((resolve) => setTimeout(resolve, 5))
       }
     },
     resume,
@@ -317,5 +321,14 @@ export async function startSlapd (t: Teardown, options: SlapdOptions = {}): Prom
       await delay(100)
       return log
     }
+  }
+}
+
+/** Whether every thread of a process is stopped (state T in /proc). */
+function allThreadsStopped (pid: number): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/task`).every((tid) => /^\S+ \(.*\) [Tt] /.test(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')))
+  } catch {
+    return true
   }
 }
