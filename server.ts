@@ -59,20 +59,6 @@ export interface ServiceLog {
 }
 
 /**
- * The service's log: stdout for containers, and in `dir` (as v1.2 kept its
- * logs in /var/log/opendcre) an access log with every line at `level` and an
- * error log with warnings and errors. Bus packets are logged in hex at debug.
- *
- * Every destination is asynchronous (sonic-boom, sync: false): a slow pipe or
- * disk never blocks the event loop; lines are batched into few writes (4 KB,
- * or every 250 ms when traffic is light). Up to 16 MB per destination can wait
- * for a stuck reader; beyond that lines are dropped, never the service.
- * pino writes out what is buffered when the process exits.
- *
- * Resolves once the log files are open (a process that exits before then
- * cannot flush them), or fails with a ConfigError naming the file.
- */
-/**
  * A log destination (sonic-boom) fed whole lines. In its text mode sonic-boom
  * measures the pending chunk (up to 16 KB) with Buffer.byteLength on every
  * write, which flattens that growing string each time: measured 2.7 µs of the
@@ -89,6 +75,20 @@ function lineDestination (options: { dest: string | number } & Record<string, un
   return stream
 }
 
+/**
+ * The service's log: stdout for containers, and in `dir` (as v1.2 kept its
+ * logs in /var/log/opendcre) an access log with every line at `level` and an
+ * error log with warnings and errors. Bus packets are logged in hex at debug.
+ *
+ * Every destination is asynchronous (sonic-boom, sync: false): a slow pipe or
+ * disk never blocks the event loop; lines are batched into few writes (4 KB,
+ * or every 250 ms when traffic is light). Up to 16 MB per destination can wait
+ * for a stuck reader; beyond that lines are dropped, never the service.
+ * pino writes out what is buffered when the process exits.
+ *
+ * Resolves once the log files are open (a process that exits before then
+ * cannot flush them), or fails with a ConfigError naming the file.
+ */
 export async function createServiceLog (level: string, dir?: string, options: { stdout?: boolean } = {}): Promise<ServiceLog> {
   const buffering = { sync: false, minLength: 4096, periodicFlush: 250, maxLength: 16 * 1024 * 1024 }
   const files: Array<{ level: Level, stream: LineDestination }> = []

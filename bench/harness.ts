@@ -84,6 +84,14 @@ export async function stop ({ child }: Started): Promise<void> {
   await exited
 }
 
+/**
+ * autocannon's reconnectRate: the service closes a connection after this
+ * many requests (Connection: close, then Node's 503 to a client that keeps
+ * sending on it); autocannon ignores the header, so it reconnects on its own
+ * at the same count, as a client that honours it would.
+ */
+export const RECONNECT_EVERY = DEFAULT_HTTP_LIMITS.maxRequestsPerSocket
+
 export interface Sample { rps: number, p50: number, p99: number, errors: number, non2xx: number, cpuUs: number }
 
 /** CPU seconds (user + system) a process has used, from /proc. */
@@ -114,11 +122,7 @@ export async function load (url: string, options: LoadOptions): Promise<Sample> 
     url,
     connections: options.connections,
     duration: options.seconds,
-    // the service closes a connection after this many requests (Connection:
-    // close, then 503 to a client that keeps sending on it); autocannon
-    // ignores that, so it reconnects on its own at the same count, as a
-    // client that honours the header would
-    reconnectRate: DEFAULT_HTTP_LIMITS.maxRequestsPerSocket,
+    reconnectRate: RECONNECT_EVERY,
     headers: options.headers,
     ...(options.tlsOptions !== undefined ? { tlsOptions: options.tlsOptions } : {})
   } as autocannon.Options)

@@ -21,8 +21,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { packageRoot } from '../plugins/paths.js'
-import { DEFAULT_HTTP_LIMITS } from '../http-server.js'
-import { interleave, load as loadWith, median, rssMb, shippedCommand, start, startShipped, stop, table, type Sample } from './harness.js'
+import { interleave, load as loadWith, median, RECONNECT_EVERY, rssMb, shippedCommand, start, startShipped, stop, table, type Sample } from './harness.js'
 
 const { values } = parseArgs({
   options: {
@@ -66,7 +65,7 @@ await stop(diagnostic)
 
 // RSS after a fixed number of requests, from /proc: a fresh service, the same for the bare route; and with --small-memory
 const rssAfter = async (url: string, pid: number): Promise<number> => {
-  await autocannon({ url, connections, amount: rssRequests, reconnectRate: DEFAULT_HTTP_LIMITS.maxRequestsPerSocket })
+  await autocannon({ url, connections, amount: rssRequests, reconnectRate: RECONNECT_EVERY })
   return rssMb(pid)
 }
 const fresh = await startShipped(logDir)

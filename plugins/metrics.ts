@@ -41,6 +41,8 @@ interface Series {
   byStatus: Map<number, { labels: Record<string, string>, count: number }>
   /** Per bucket, the answers whose latency fell in it (not cumulative); the last: above every bound. */
   buckets: number[]
+  /** Each bucket's labels (`le` added), made once: the scrape caches label text by object. */
+  bucketLabels: Array<Record<string, string>>
   sum: number
   count: number
 }
@@ -64,7 +66,15 @@ export class RequestTally {
     }
     let series = byMethod.get(method)
     if (series === undefined) {
-      series = { labels: { command, method }, byStatus: new Map(), buckets: new Array<number>(LATENCY_BUCKETS.length + 1).fill(0), sum: 0, count: 0 }
+      const labels = { command, method }
+      series = {
+        labels,
+        byStatus: new Map(),
+        buckets: new Array<number>(LATENCY_BUCKETS.length + 1).fill(0),
+        bucketLabels: [...LATENCY_BUCKETS.map(String), '+Inf'].map((le) => ({ ...labels, le })),
+        sum: 0,
+        count: 0
+      }
       byMethod.set(method, series)
     }
     let answered = series.byStatus.get(status)
@@ -88,7 +98,7 @@ export class RequestTally {
       for (const series of byMethod.values()) {
         for (const answered of series.byStatus.values()) requests.samples.push({ labels: answered.labels, value: answered.count })
         let cumulative = 0
-        for (const [i, le] of bucketLabels(series).entries()) {
+        for (const [i, le] of series.bucketLabels.entries()) {
           cumulative += series.buckets[i]
           latency.samples.push({ labels: le, value: cumulative, suffix: '_bucket' })
         }
@@ -98,17 +108,6 @@ export class RequestTally {
     }
     return [requests, latency]
   }
-}
-
-/** Each series' bucket label objects, made once (the scrape's label text is cached by object). */
-const bucketLabelCache = new WeakMap<Series, Array<Record<string, string>>>()
-function bucketLabels (series: Series): Array<Record<string, string>> {
-  let labels = bucketLabelCache.get(series)
-  if (labels === undefined) {
-    labels = [...LATENCY_BUCKETS.map(String), '+Inf'].map((le) => ({ ...series.labels, le }))
-    bucketLabelCache.set(series, labels)
-  }
-  return labels
 }
 
 /**
