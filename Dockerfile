@@ -19,9 +19,15 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
-COPY app.ts cli.ts client.ts command-args.ts http-server.ts log-dir.ts serve-flags.ts server.ts ./
+COPY tsconfig.json tsconfig.build.json app.ts server.ts ./
+# every source folder the build compiles (tsconfig.build.json's include), as folders
+COPY auth ./auth
+COPY cli ./cli
+COPY config ./config
 COPY drivers ./drivers
+COPY emulators ./emulators
+COPY http ./http
+COPY monitoring ./monitoring
 COPY plugins ./plugins
 COPY routes ./routes
 COPY schemas ./schemas
@@ -40,5 +46,5 @@ RUN mkdir -p /logs && chown node:node /logs
 VOLUME ["/logs"]
 USER node
 EXPOSE 5000
-ENTRYPOINT ["node", "--max-semi-space-size=8", "--heap-growing-percent=50", "dist/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=8", "--heap-growing-percent=50", "dist/cli/opendcre.js"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "5000", "--log-dir", "/logs"]

@@ -5,11 +5,11 @@ import { destination, multistream, pino, type Level, type StreamEntry } from 'pi
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import app, { type AppOptions } from './app.js'
 import { ConfigError } from './drivers/errors.js'
-import { clientErrorHandler, createHttpServer, refusalReporter } from './http-server.js'
-import { prepareLogDir } from './log-dir.js'
+import { clientErrorHandler, createHttpServer, refusalReporter } from './http/http-server.js'
+import { prepareLogDir } from './http/log-dir.js'
 import { AccessLogController, LazyRequestLogger, type AccessWriter } from './plugins/access-log.js'
 import gracefulClose from './plugins/graceful-close.js'
-import { readTlsFiles, resolveConfig } from './plugins/config.js'
+import { readTlsFiles, resolveConfig } from './config/service-config.js'
 
 export interface ServerOptions extends AppOptions {
   logger?: FastifyServerOptions['logger']

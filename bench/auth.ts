@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
-import { addUser } from '../plugins/auth/users-file.js'
+import { addUser } from '../auth/users-file.js'
 import { makeCertificates } from '../test/tls-certificates.js'
 import { load, median, startShipped, stop, type Sample } from './harness.js'
 

@@ -16,8 +16,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
-import { loadBmcEmulatorConfig } from '../drivers/bmc-emulator/bmc-emulator-config.js'
-import { packageRoot } from '../plugins/paths.js'
+import { loadBmcEmulatorConfig } from '../emulators/bmc/bmc-emulator-config.js'
+import { packageRoot } from '../config/paths.js'
 import { cpuSeconds, rssMb, startShipped, stop } from './harness.js'
 
 const { values } = parseArgs({
@@ -39,7 +39,7 @@ const dir = mkdtempSync(join(tmpdir(), 'opendcre-bench-fleet-'))
 
 interface Stats { sessions: number, active_sessions: number, datagrams: number, rss_mb: number, cpu_total_ms: number }
 
-const emulator = spawn(process.execPath, [join(packageRoot, 'dist', 'cli.js'), 'bmc-emulator', '--host', '127.0.0.1', '--port', String(firstPort),
+const emulator = spawn(process.execPath, [join(packageRoot, 'dist', 'cli', 'opendcre.js'), 'bmc-emulator', '--host', '127.0.0.1', '--port', String(firstPort),
   '--count', String(count), '--stats-ms', '500', '--log-level', 'warn', configFile], { stdio: ['ignore', 'pipe', 'inherit'] })
 let lastStats: Stats | undefined
 const statsWaiters: Array<(s: Stats) => void> = []

@@ -21,7 +21,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { packageRoot } from '../plugins/paths.js'
+import { packageRoot } from '../config/paths.js'
 import { cpuSeconds, SERVICE_NODE_FLAGS } from './harness.js'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -35,7 +35,7 @@ const DASHBOARDS = Number(values.dashboards)
 const LOADS = Number(values.loads)
 
 async function serve (logDir: string): Promise<{ child: ChildProcess, url: string }> {
-  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(packageRoot, 'dist', 'cli.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--log-dir', logDir], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(packageRoot, 'dist', 'cli', 'opendcre.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--log-dir', logDir], { stdio: ['ignore', 'pipe', 'inherit'] })
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line)

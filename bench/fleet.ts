@@ -28,7 +28,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
-import { packageRoot } from '../plugins/paths.js'
+import { packageRoot } from '../config/paths.js'
 import { cpuSeconds, rssMb, SERVICE_NODE_FLAGS } from './harness.js'
 
 const { values } = parseArgs({
@@ -51,7 +51,7 @@ const bmcs = Number(redfish ? values.redfish : values.bmcs)
 const interval = Number(values.interval)
 const windowS = Number(values.window)
 const basePort = values['base-port'] !== undefined ? Number(values['base-port']) : 10001 + Math.floor(Math.random() * (22000 - bmcs))
-const CLI = join(packageRoot, 'dist', 'cli.js')
+const CLI = join(packageRoot, 'dist', 'cli', 'opendcre.js')
 const dir = mkdtempSync(join(tmpdir(), 'opendcre-bench-fleet-'))
 const children: ChildProcess[] = []
 

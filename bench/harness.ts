@@ -13,8 +13,8 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { DEFAULT_HTTP_LIMITS } from '../http-server.js'
-import { packageRoot } from '../plugins/paths.js'
+import { DEFAULT_HTTP_LIMITS } from '../http/http-server.js'
+import { packageRoot } from '../config/paths.js'
 
 const serverScript = fileURLToPath(new URL('./server.js', import.meta.url))
 

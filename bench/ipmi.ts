@@ -27,7 +27,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { packageRoot } from '../plugins/paths.js'
+import { packageRoot } from '../config/paths.js'
 import { freeUdpPort, startSim, waitForBmc, type Sim } from '../test/ipmi/sim.js'
 import { load, median, start, startShipped, stop, type Sample } from './harness.js'
 
@@ -125,7 +125,7 @@ try {
 
   // 3. suite 17 against the BMC emulator in its own process
   const emuPort = await freeUdpPort()
-  const emulator: ChildProcess = spawn(process.execPath, [join(packageRoot, 'dist', 'cli.js'), 'bmc-emulator', '--host', '127.0.0.1', '--port', String(emuPort),
+  const emulator: ChildProcess = spawn(process.execPath, [join(packageRoot, 'dist', 'cli', 'opendcre.js'), 'bmc-emulator', '--host', '127.0.0.1', '--port', String(emuPort),
     join(packageRoot, 'emulator-configs', 'bmc-emulator.json')], { stdio: 'ignore' })
   cleanups.push(async () => { if (emulator.exitCode === null) { emulator.kill(); await new Promise((resolve) => emulator.once('exit', resolve)) } })
   if (!await waitForBmc('127.0.0.1', emuPort, 10_000)) throw new Error('the BMC emulator did not answer')

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
-import { packageRoot } from '../plugins/paths.js'
+import { packageRoot } from '../config/paths.js'
 import { load, median, startShipped, stop, type Sample } from './harness.js'
 
 const { values } = parseArgs({
@@ -38,7 +38,7 @@ const children: ChildProcess[] = []
 
 /** `opendcre redfish-emulator --port 0 --count N` in its own process; resolves with the servers' URLs. */
 async function emulators (count: number): Promise<string[]> {
-  const child = spawn(process.execPath, [join(packageRoot, 'dist', 'cli.js'), 'redfish-emulator', '--port', '0', '--count', String(count)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [join(packageRoot, 'dist', 'cli', 'opendcre.js'), 'redfish-emulator', '--port', '0', '--count', String(count)], { stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(child)
   const urls: string[] = []
   await new Promise<void>((resolve, reject) => {

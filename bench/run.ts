@@ -20,7 +20,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
-import { packageRoot } from '../plugins/paths.js'
+import { packageRoot } from '../config/paths.js'
 import { interleave, load as loadWith, median, RECONNECT_EVERY, rssMb, shippedCommand, start, startShipped, stop, table, type Sample } from './harness.js'
 
 const { values } = parseArgs({
@@ -83,7 +83,7 @@ const ptyDir = mkdtempSync(join(tmpdir(), 'opendcre-bench-'))
 const [ttyService, ttyDevice] = [join(ptyDir, 'service'), join(ptyDir, 'device')]
 const socat = spawn('socat', [`pty,raw,echo=0,link=${ttyService}`, `pty,raw,echo=0,link=${ttyDevice}`], { stdio: 'ignore' })
 for (let i = 0; i < 500 && !(existsSync(ttyService) && existsSync(ttyDevice)); i++) await new Promise((resolve) => setTimeout(resolve, 10))
-const cli = join(packageRoot, 'dist', 'cli.js')
+const cli = join(packageRoot, 'dist', 'cli', 'opendcre.js')
 const emulator = spawn(process.execPath, [cli, 'emulator', '--device', ttyDevice, '--log-level', 'warn', join(packageRoot, 'emulator-configs', 'simple.json')], { stdio: 'ignore' })
 await new Promise((resolve) => setTimeout(resolve, 500))
 const serial = await startShipped(logDir, ['--serial', ttyService])

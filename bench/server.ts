@@ -18,7 +18,7 @@
  */
 import { join } from 'node:path'
 import Fastify from 'fastify'
-import { resolveConfig } from '../plugins/config.js'
+import { resolveConfig } from '../config/service-config.js'
 import { AUDIT_LOG, buildServer, createServiceLog, type ServerOptions } from '../server.js'
 
 const [kind, arg] = process.argv.slice(2)

@@ -1,5 +1,3 @@
-import type { ChassisLocation, PhysicalLocation } from './device-bus/location.js'
-import type { PowerStatus } from './device-bus/conversions.js'
 import type { BoardEvent } from './events.js'
 
 /**
@@ -7,6 +5,33 @@ import type { BoardEvent } from './events.js'
  * emulator or a serial line, the IPMI bridge) implements it; a registry picks
  * the backend by board id. Values are API-shaped (v1.2 field names).
  */
+
+/** A device's place in its chassis (the device bus derives it from the device id). */
+export interface ChassisLocation {
+  depth: string
+  horiz_pos: string
+  vert_pos: string
+  /** The node number of a microserver (an integer, as v1.2 returns it), else "unknown". */
+  server_node: number | string
+}
+
+export interface PhysicalLocation {
+  depth: string
+  horizontal: string
+  vertical: string
+}
+
+/** A power supply's state as v1.2 reports it (power, PMBus flags). */
+export interface PowerStatus {
+  input_power: number
+  input_voltage: number
+  output_current: number
+  over_current: boolean
+  pmbus_raw: string
+  power_ok: boolean
+  power_status: 'on' | 'off'
+  under_voltage: boolean
+}
 
 export interface ScannedDevice {
   device_id: string

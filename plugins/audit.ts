@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { destination } from 'pino'
 import type { FastifyRequest, onResponseHookHandler } from 'fastify'
-import { changesState, declarationIn, describeRequest } from '../routes/declaration.js'
+import { changesState, declarationIn, describeRequest } from './route-config.js'
 
 export interface AuditOptions {
   /** The audit log file; lines are appended, so it survives restarts. */

@@ -1,9 +1,9 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Counter } from 'prom-client'
-import { changesState, declarationOf, describeRequest } from '../routes/declaration.js'
-import type { AuthFailure, AuthOutcome } from './auth/outcome.js'
-import type { AuthProvider, Identity, Role } from './auth/provider.js'
+import { changesState, declarationOf, describeRequest } from './route-config.js'
+import type { AuthFailure, AuthOutcome } from '../auth/outcome.js'
+import type { AuthProvider, Identity, Role } from '../auth/provider.js'
 
 declare module 'fastify' {
   interface FastifyRequest {

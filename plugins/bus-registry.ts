@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { Bus, BusStatus, ScannedBoard } from '../drivers/bus.js'
 import { OpenDcreError } from '../drivers/errors.js'
-import { callerScope } from '../drivers/request-context.js'
+import { callerScope } from '../drivers/queueing/request-context.js'
 import { isIpmiBoardId } from '../drivers/ipmi/ipmi-bus.js'
 import { isRedfishBoardId } from '../drivers/redfish/redfish-bus.js'
 

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { RouteHandlerMethod } from 'fastify'
-import { runAs } from '../drivers/request-context.js'
+import { runAs } from '../drivers/queueing/request-context.js'
 
 /**
  * Each request's handler runs on behalf of its client address

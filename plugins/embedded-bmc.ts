@@ -1,13 +1,13 @@
 import { join } from 'node:path'
 import fp from 'fastify-plugin'
-import { loadBmcEmulatorConfig } from '../drivers/bmc-emulator/bmc-emulator-config.js'
-import { BmcServer } from '../drivers/bmc-emulator/rmcp-server.js'
-import type { QueueLimits } from '../drivers/fair-queue.js'
+import { loadBmcEmulatorConfig } from '../emulators/bmc/bmc-emulator-config.js'
+import { BmcServer } from '../emulators/bmc/rmcp-server.js'
+import type { QueueLimits } from '../drivers/queueing/fair-queue.js'
 import type { BmcConfigEntry } from '../drivers/ipmi/bmc-config.js'
 import ipmiBus, { connectOverUdp, type BmcConnector, type BridgeConnection } from './ipmi-bus.js'
-import { packageRoot } from './paths.js'
+import { DEFAULT_BMC_EMULATOR_CONFIG } from '../config/paths.js'
 
-export const EMBEDDED_BMC_CONFIG = join(packageRoot, 'emulator-configs', 'bmc-emulator.json')
+export const EMBEDDED_BMC_CONFIG = DEFAULT_BMC_EMULATOR_CONFIG
 
 /** The embedded BMCs: board 40000001 offers only cipher suite 17, board 40000002 only suite 3. */
 export const EMBEDDED_SUITES = [17, 3] as const

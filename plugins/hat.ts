@@ -3,6 +3,8 @@ import { loadRpioGpio } from '../drivers/hat/gpio.js'
 import { HatModem } from '../drivers/hat/hat-modem.js'
 import { MODEM_CONTROL_BAUD, StreamModemSerial } from '../drivers/hat/modem-serial.js'
 import type { PlcConfig } from '../drivers/hat/sig60-modem.js'
+
+export type { PlcConfig }
 import { openSerialPort } from '../drivers/transport/serial-transport.js'
 
 export interface HatOptions {

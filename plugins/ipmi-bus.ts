@@ -5,7 +5,7 @@ import { loadBmcConfig, type BmcConfigEntry } from '../drivers/ipmi/bmc-config.j
 import { connectBmc, type BridgeSessionStatus } from '../drivers/ipmi/bridge-connection.js'
 import { IpmiBus, type BridgeBmc } from '../drivers/ipmi/ipmi-bus.js'
 import { boardIdHex } from '../drivers/bus.js'
-import type { QueueLimits } from '../drivers/fair-queue.js'
+import type { QueueLimits } from '../drivers/queueing/fair-queue.js'
 
 export type { BridgeSessionStatus as BmcSessionStatus } from '../drivers/ipmi/bridge-connection.js'
 

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import { Type } from '@sinclair/typebox'
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import type { MetricFamily } from '../drivers/bus.js'
-import { declarationOf, readOnly } from '../routes/declaration.js'
+import { declarationOf, readOnly } from './route-config.js'
 
 export interface MetricsOptions {
   /** Where Prometheus scrapes (default /metrics, outside the API prefix). */

@@ -2,8 +2,8 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifySchema } from 'fastify'
-import { readOnly } from '../routes/declaration.js'
-import { OPENDCRE_VERSION } from './config.js'
+import { readOnly } from './route-config.js'
+import { OPENDCRE_VERSION } from '../config/service-config.js'
 
 export interface OpenApiOptions {
   /** The API's base path, e.g. /opendcre/1.2: the document and the docs page live under it. */

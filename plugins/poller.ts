@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
-import type { PollerClock } from '../drivers/poller/clock.js'
-import { Poller } from '../drivers/poller/poller.js'
+import type { PollerClock } from '../monitoring/clock.js'
+import { Poller } from '../monitoring/poller.js'
 
 export interface PollerPluginOptions {
   /** Tests inject a fake clock; production uses the wall clock. */

@@ -6,9 +6,9 @@ import { RedfishBus, REDFISH_BOARD_BASE, type RedfishServer } from '../drivers/r
 import { RedfishClient } from '../drivers/redfish/redfish-client.js'
 import { loadRedfishConfig, type RedfishServerConfig } from '../drivers/redfish/redfish-config.js'
 import { RedfishService } from '../drivers/redfish/redfish-service.js'
-import { DEFAULT_REDFISH_EMULATOR_CONFIG } from '../drivers/redfish-emulator/emulator-cli.js'
-import { loadRedfishEmulatorConfig } from '../drivers/redfish-emulator/emulator-config.js'
-import { RedfishEmulatorServer } from '../drivers/redfish-emulator/emulator-server.js'
+import { DEFAULT_REDFISH_EMULATOR_CONFIG } from '../config/paths.js'
+import { loadRedfishEmulatorConfig } from '../emulators/redfish/emulator-config.js'
+import { RedfishEmulatorServer } from '../emulators/redfish/emulator-server.js'
 
 export interface RedfishBackendOptions {
   /** redfish_config.json */

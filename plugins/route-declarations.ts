@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { RouteOptions } from 'fastify'
-import { declarationIn, declarationOf, type RouteParams } from '../routes/declaration.js'
+import { declarationIn, declarationOf, type RouteParams } from './route-config.js'
 
 /**
  * Every route declares what it is (routes/declaration.ts). This plugin,

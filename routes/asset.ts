@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { AssetInformation, responses } from '../schemas/responses.js'
-import { readOnly } from './declaration.js'
+import { readOnly } from '../plugins/route-config.js'
 import { COMMAND_METHODS } from './methods.js'
 
 /** GET|POST /asset/:board_id/:device_id: asset inventory (IPMI boards; bus boards answer 500). */

@@ -4,7 +4,7 @@ import type { BootTarget as Target } from '../drivers/bus.js'
 import { OpenDcreError } from '../drivers/errors.js'
 import { BoardIdParam, DeviceIdParam, DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { BootTarget, responses } from '../schemas/responses.js'
-import { readOnly, type RouteDeclaration } from './declaration.js'
+import { readOnly, type RouteDeclaration } from '../plugins/route-config.js'
 import { COMMAND_METHODS } from './methods.js'
 
 const TARGETS: readonly string[] = ['pxe', 'hdd', 'no_override']

@@ -5,7 +5,7 @@ import fastifyStatic from '@fastify/static'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyReply } from 'fastify'
-import { packageRoot } from '../plugins/paths.js'
+import { packageRoot } from '../config/paths.js'
 
 /** The page and its own scripts and styles, shipped in the package. */
 export const DASHBOARD_DIR = join(packageRoot, 'dashboard')

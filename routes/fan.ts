@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { OpenDcreError } from '../drivers/errors.js'
 import { BoardIdParam, DeviceIdParam, DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { FanSpeed, responses } from '../schemas/responses.js'
-import { readOnly, type RouteDeclaration } from './declaration.js'
+import { readOnly, type RouteDeclaration } from '../plugins/route-config.js'
 import { COMMAND_METHODS } from './methods.js'
 
 const MIN_FAN_SPEED = 0

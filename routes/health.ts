@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { BusRegistry } from '../plugins/bus-registry.js'
 import { Health, type HealthT } from '../schemas/health.js'
 import { ErrorResponse } from '../schemas/responses.js'
-import { readOnly } from './declaration.js'
+import { readOnly } from '../plugins/route-config.js'
 
 /**
  * Every configured backend's state, as each backend reports it of itself;

@@ -4,7 +4,7 @@ import type { LedState, LedStatus } from '../drivers/bus.js'
 import { OpenDcreError } from '../drivers/errors.js'
 import { BoardIdParam, DeviceIdParam, DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { LedControl, responses } from '../schemas/responses.js'
-import { readOnly, type RouteDeclaration } from './declaration.js'
+import { readOnly, type RouteDeclaration } from '../plugins/route-config.js'
 import { COMMAND_METHODS } from './methods.js'
 
 const StateParams = Type.Object({ board_id: BoardIdParam, device_id: DeviceIdParam, led_state: Type.String({ minLength: 1, maxLength: 32 }) })

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { OpenDcreError } from '../drivers/errors.js'
 import { BoardParams, DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { BoardLocation, DeviceLocation, responses } from '../schemas/responses.js'
-import { readOnly } from './declaration.js'
+import { readOnly } from '../plugins/route-config.js'
 import { COMMAND_METHODS } from './methods.js'
 
 /** GET|POST /location/:board_id[/:device_id]: physical and chassis location (no bus traffic). */

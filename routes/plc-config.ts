@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { OpenDcreError } from '../drivers/errors.js'
-import type { PlcConfig as PlcConfigT } from '../drivers/hat/sig60-modem.js'
+import type { PlcConfig as PlcConfigT } from '../plugins/hat.js'
 import { responses } from '../schemas/responses.js'
-import { readOnly } from './declaration.js'
+import { readOnly } from '../plugins/route-config.js'
 import { COMMAND_METHODS } from './methods.js'
 
 /** The SIG60 modem configuration (protocol.md §9); keys in v1.2's sorted order. */

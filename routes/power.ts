@@ -4,7 +4,7 @@ import type { PowerAction } from '../drivers/bus.js'
 import { OpenDcreError } from '../drivers/errors.js'
 import { DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { PowerStatus, responses, type PowerStatusT } from '../schemas/responses.js'
-import { readOnly, type RouteDeclaration, type RouteParams, type StateChangeTarget } from './declaration.js'
+import { readOnly, type RouteDeclaration, type RouteParams, type StateChangeTarget } from '../plugins/route-config.js'
 import { COMMAND_METHODS } from './methods.js'
 
 const ACTIONS: readonly string[] = ['on', 'off', 'cycle', 'status']

@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { freshnessHeaders } from '../schemas/freshness.js'
 import { BoardIdParam, DeviceIdParam, parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { Reading, responses } from '../schemas/responses.js'
-import { readOnly } from './declaration.js'
+import { readOnly } from '../plugins/route-config.js'
 import { COMMAND_METHODS } from './methods.js'
 
 const ReadParams = Type.Object({

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { BoardParams, parseBoardId } from '../schemas/params.js'
 import { BoardsDevices, responses } from '../schemas/responses.js'
-import { readOnly } from './declaration.js'
+import { readOnly } from '../plugins/route-config.js'
 import { COMMAND_METHODS } from './methods.js'
 
 /** GET|POST /scan (every board: the device bus, then IPMI) and /scan/:board_id. */

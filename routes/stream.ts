@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { StreamHub } from '../drivers/poller/stream-hub.js'
+import { StreamHub } from '../monitoring/stream-hub.js'
 import { boardIdHex, deviceIdHex } from '../drivers/bus.js'
 import { parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { responses } from '../schemas/responses.js'

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { responses, TestStatus } from '../schemas/responses.js'
-import { readOnly } from './declaration.js'
+import { readOnly } from '../plugins/route-config.js'
 import { COMMAND_METHODS } from './methods.js'
 
 /** GET|POST /test: the endpoint is up; never touches a bus. */

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { API_VERSION, OPENDCRE_VERSION } from '../plugins/config.js'
+import { API_VERSION, OPENDCRE_VERSION } from '../config/service-config.js'
 import { BoardParams, parseBoardId } from '../schemas/params.js'
 import { responses, Version } from '../schemas/responses.js'
-import { readOnly } from './declaration.js'
+import { readOnly } from '../plugins/route-config.js'
 import { COMMAND_METHODS } from './methods.js'
 
 /** GET|POST /version/:board_id: the board's firmware version. */

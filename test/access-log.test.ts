@@ -9,10 +9,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import t from 'tap'
 import { ACCESS_LOG, AUDIT_LOG, ERROR_LOG, REDACT } from '../server.js'
-import { createBasicProvider } from '../plugins/auth/basic.js'
+import { createBasicProvider } from '../auth/basic.js'
 import { basic, userAdd } from './auth/users.js'
 import { CLI, exited, serveCli } from './cli-process.js'
-import { packageRoot } from '../plugins/paths.js'
+import { packageRoot } from '../config/paths.js'
 import { build, PREFIX } from './helper.js'
 
 /** A logger like the service's (same redaction), its lines kept in memory. */

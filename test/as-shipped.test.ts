@@ -2,16 +2,16 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { SERVICE_NODE_FLAGS, shippedCommand } from '../bench/harness.js'
-import { packageRoot } from '../plugins/paths.js'
+import { packageRoot } from '../config/paths.js'
 import { build, get } from './helper.js'
 
 t.test('the bench runs the service with the command npm start, the CLI and the Docker image use', async (t) => {
-  t.same(shippedCommand(), ['node', ...SERVICE_NODE_FLAGS, 'dist/cli.js', 'serve'], "npm start's command line")
+  t.same(shippedCommand(), ['node', ...SERVICE_NODE_FLAGS, 'dist/cli/opendcre.js', 'serve'], "npm start's command line")
   t.same(SERVICE_NODE_FLAGS, ['--max-semi-space-size=8', '--heap-growing-percent=50'], 'the young and old generation settings measured in docs/monitoring.md')
-  const shebang = readFileSync(join(packageRoot, 'cli.ts'), 'utf8').split('\n')[0]
+  const shebang = readFileSync(join(packageRoot, 'cli', 'opendcre.ts'), 'utf8').split('\n')[0]
   t.equal(shebang, `#!/usr/bin/env -S node ${SERVICE_NODE_FLAGS.join(' ')}`, "the CLI's shebang")
   const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(packageRoot, 'Dockerfile'), 'utf8'))
-  t.same(JSON.parse(entrypoint?.[1] ?? '[]'), ['node', ...SERVICE_NODE_FLAGS, 'dist/cli.js'], "the image's entrypoint")
+  t.same(JSON.parse(entrypoint?.[1] ?? '[]'), ['node', ...SERVICE_NODE_FLAGS, 'dist/cli/opendcre.js'], "the image's entrypoint")
 })
 
 t.test('every answer carries the security headers and CORS, set once per request', async (t) => {

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { packageRoot } from '../plugins/paths.js'
+import { packageRoot } from '../config/paths.js'
 
 /** Spawning the built CLI (npm test builds it first) as an operator would. */
-export const CLI = join(packageRoot, 'dist', 'cli.js')
+export const CLI = join(packageRoot, 'dist', 'cli', 'opendcre.js')
 
 /** The environment without tap's loader hooks. */
 export function operatorEnv (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {

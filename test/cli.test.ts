@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import t from 'tap'
-import { packageRoot } from '../plugins/paths.js'
+import { packageRoot } from '../config/paths.js'
 import { CLI, runCli, startListening } from './cli-process.js'
 import { fixture, referenceFile } from './helper.js'
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { render } from '../client.js'
+import { render } from '../cli/client.js'
 import { runCli, serveCli } from './cli-process.js'
 import { build } from './helper.js'
 

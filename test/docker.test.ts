@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import t from 'tap'
-import { packageRoot } from '../plugins/paths.js'
+import { packageRoot } from '../config/paths.js'
 
 /**
  * There is no Docker engine here, so the Dockerfile is checked by
@@ -30,6 +30,9 @@ t.test('every COPY source from the build context exists', async (t) => {
   // the build compiles every top-level .ts file (tsconfig.build.json's "*.ts"): each must be copied in
   const copied = new Set(copies.flatMap((copy) => copy.split(/\s+/).slice(1, -1)))
   for (const file of readdirSync(packageRoot).filter((f) => f.endsWith('.ts'))) t.ok(copied.has(file), `${file} is copied into the build stage`)
+  // and every folder it compiles: the image copies folders, never a list of files
+  const build = JSON.parse(readFileSync(join(packageRoot, 'tsconfig.build.json'), 'utf8')) as { include: string[] }
+  for (const glob of build.include.filter((g) => g.includes('/'))) t.ok(copied.has(glob.split('/')[0]), `${glob.split('/')[0]}/ is copied into the build stage`)
   const ignored = readFileSync(join(packageRoot, '.dockerignore'), 'utf8').split('\n')
   for (const copy of copies) {
     for (const source of copy.split(/\s+/).slice(1, -1)) t.notOk(ignored.includes(source), `${source} is not .dockerignored`)

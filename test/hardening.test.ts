@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { addUser } from '../plugins/auth/users-file.js'
+import { addUser } from '../auth/users-file.js'
 import { build, get } from './helper.js'
 
 t.test('per-client rate limiting, when configured: 429 JSON past the limit', async (t) => {

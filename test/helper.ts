@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { packageRoot } from '../plugins/paths.js'
+import { packageRoot } from '../config/paths.js'
 import { buildServer, type ServerOptions } from '../server.js'
 
 /** The reference implementation's data files (a copy of ../shared/opendcre-v1.2-data). */

@@ -1,5 +1,5 @@
 import { BusTimeoutError, OpenDcreError, PacketError } from '../errors.js'
-import { FairQueue } from '../fair-queue.js'
+import { FairQueue } from '../queueing/fair-queue.js'
 import { logs, silentLogger, type DriverLogger } from '../logger.js'
 import type { BusTransport } from '../transport/bus-transport.js'
 import { BOARD_ID_BITS, COMMANDS } from './device-types.js'

@@ -1,4 +1,5 @@
 import { OpenDcreError } from '../errors.js'
+import type { PowerStatus } from '../bus.js'
 
 /**
  * Raw device values -> API values (protocol.md §5). Pure functions.
@@ -67,17 +68,6 @@ export function convertLedState (raw: number): 'on' | 'off' {
   if (raw === 1) return 'on'
   if (raw === 0) return 'off'
   throw new ConversionError('value', `Invalid raw value returned: (${raw})`)
-}
-
-export interface PowerStatus {
-  input_power: number
-  input_voltage: number
-  output_current: number
-  over_current: boolean
-  pmbus_raw: string
-  power_ok: boolean
-  power_status: 'on' | 'off'
-  under_voltage: boolean
 }
 
 /** PMBus direct format: X = (Y * 10^-R - b) / m. */

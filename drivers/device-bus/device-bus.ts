@@ -8,6 +8,7 @@ import {
   type LedState,
   type LedStatus,
   type PowerAction,
+  type PowerStatus,
   type Reading,
   type ScannedBoard
 } from '../bus.js'
@@ -22,8 +23,7 @@ import {
   convertThermistor,
   parseRawBigInteger,
   parseRawFloat,
-  parseRawInteger,
-  type PowerStatus
+  parseRawInteger
 } from './conversions.js'
 import { COMMANDS, DEVICE_TYPE_CODES, deviceTypeCode, deviceTypeName } from './device-types.js'
 import { chassisLocation, UNKNOWN_PHYSICAL_LOCATION } from './location.js'

@@ -1,17 +1,5 @@
 /** Chassis location from a device id (protocol.md §6): no bus traffic. */
-export interface ChassisLocation {
-  depth: string
-  horiz_pos: string
-  vert_pos: string
-  /** The node number of a microserver (an integer, as v1.2 returns it), else "unknown". */
-  server_node: number | string
-}
-
-export interface PhysicalLocation {
-  depth: string
-  horizontal: string
-  vertical: string
-}
+import type { ChassisLocation, PhysicalLocation } from '../bus.js'
 
 export const UNKNOWN_PHYSICAL_LOCATION: PhysicalLocation = Object.freeze({
   depth: 'unknown',

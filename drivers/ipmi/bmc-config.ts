@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError } from '../errors.js'
 import { CIPHER_SUITES } from './rmcp/index.js'
-import { firstSchemaError, readJsonFile } from '../emulator/emulator-config.js'
+import { firstSchemaError, readJsonFile } from '../../config/config-file.js'
 import {
   algorithmConflict, AUTH_ALGORITHMS, CONFIDENTIALITY_ALGORITHMS, INTEGRITY_ALGORITHMS,
   type Algorithms, type AuthAlgorithm, type BmcTarget, type ConfidentialityAlgorithm, type IntegrityAlgorithm
@@ -60,7 +60,7 @@ export interface BmcConfigEntry {
 
 /** The BMCs of a bmc_config.json, validated; errors name the file, the field and the reason. */
 export function loadBmcConfig (file: string): BmcConfigEntry[] {
-  const value = readJsonFile(file, parseWithoutEcho)
+  const value = readJsonFile(file)
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(file, '', 'must be a JSON object with a "bmcs" list')
   if (!('bmcs' in value)) throw new ConfigError(file, 'bmcs', 'missing: list the BMCs under "bmcs"')
   const error = firstSchemaError(BmcConfigSchema, value)
@@ -107,21 +107,4 @@ function entryAlgorithms (file: string, where: string, bmc: Static<typeof BmcEnt
     throw new ConfigError(file, `${where}.${missing[0]}`, 'missing: name auth_type, integrity_type and encryption_type together, or a cipher_suite, or none of them to use the strongest suite the BMC offers')
   }
   return { auth: bmc.auth_type as AuthAlgorithm, integrity: bmc.integrity_type as IntegrityAlgorithm, confidentiality: bmc.encryption_type as ConfidentialityAlgorithm }
-}
-
-/**
- * JSON.parse, whose errors quote the text around the fault: in this file that
- * text may be a password, so only the line and column are reported.
- */
-export function parseWithoutEcho (text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch (err) {
-    const at = /position (\d+)/.exec((err as Error).message)
-    if (at === null) throw new Error('not valid JSON (the text is not quoted: it may hold passwords)')
-    const before = text.slice(0, Number(at[1]))
-    const line = before.split('\n').length
-    const column = before.length - before.lastIndexOf('\n')
-    throw new Error(`not valid JSON at line ${line}, column ${column} (the text is not quoted: it may hold passwords)`)
-  }
 }

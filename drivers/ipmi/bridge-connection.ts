@@ -1,4 +1,4 @@
-import { FairQueue, type QueueLimits } from '../fair-queue.js'
+import { FairQueue, type QueueLimits } from '../queueing/fair-queue.js'
 import type { DriverLogger } from '../logger.js'
 import type { BmcConfigEntry } from './bmc-config.js'
 import { BmcCommands } from './bmc.js'

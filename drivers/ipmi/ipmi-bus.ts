@@ -4,7 +4,7 @@ import type {
 import { boardIdHex, deviceIdHex } from '../bus.js'
 import type { BoardEvent } from '../events.js'
 import { BOARD_ID_BITS } from '../device-bus/device-types.js'
-import type { PowerStatus } from '../device-bus/conversions.js'
+import type { PowerStatus } from '../bus.js'
 import { UNKNOWN_PHYSICAL_LOCATION } from '../device-bus/location.js'
 import { OpenDcreError, OverloadedError } from '../errors.js'
 import { metricFamilies } from '../metric-family.js'
@@ -12,7 +12,7 @@ import { scanWithinBudget } from '../scan-budget.js'
 import pLimit, { type LimitFunction } from 'p-limit'
 import type { BmcTarget } from './types.js'
 import type { SelEvent } from './sel.js'
-import { callerScope, onBehalfOfCaller } from '../request-context.js'
+import { callerScope, onBehalfOfCaller } from '../queueing/request-context.js'
 
 /** A sensor of a BMC's SDR repository, as the bridge lists it. */
 export interface BridgeSensor {

@@ -4,7 +4,7 @@ import type {
 import type { BoardEvent } from '../events.js'
 import { scanWithinBudget } from '../scan-budget.js'
 import { boardIdHex, deviceIdHex } from '../bus.js'
-import type { PowerStatus } from '../device-bus/conversions.js'
+import type { PowerStatus } from '../bus.js'
 import { OpenDcreError, type OpenDcreErrorCode } from '../errors.js'
 import { metricFamilies } from '../metric-family.js'
 import type { RedfishClientStatus } from './redfish-client.js'

@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError } from '../errors.js'
-import { firstSchemaError, readJsonFile } from '../emulator/emulator-config.js'
-import { parseWithoutEcho } from '../ipmi/bmc-config.js'
+import { firstSchemaError, readJsonFile } from '../../config/config-file.js'
 
 /**
  * redfish_config.json: the Redfish services, in board order (the n-th is
@@ -44,7 +43,7 @@ export const DEFAULT_REDFISH_TIMEOUT_MS = 3000
 
 /** The servers of a redfish_config.json; errors name the file, the field and the reason, never a password. */
 export function loadRedfishConfig (file: string): RedfishServerConfig[] {
-  const value = readJsonFile(file, parseWithoutEcho)
+  const value = readJsonFile(file)
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(file, '', 'must be a JSON object with a "servers" list')
   if (!('servers' in value)) throw new ConfigError(file, 'servers', 'missing: list the Redfish servers under "servers"')
   const error = firstSchemaError(RedfishConfigSchema, value)

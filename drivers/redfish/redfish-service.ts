@@ -1,6 +1,6 @@
 import type { AssetInfo, BootTarget, LedState, LedStatus, PowerAction } from '../bus.js'
 import type { BoardEvent, EventSeverity } from '../events.js'
-import type { PhysicalLocation } from '../device-bus/location.js'
+import type { PhysicalLocation } from '../bus.js'
 import { OpenDcreError } from '../errors.js'
 import type { RedfishClient, RedfishResponse } from './redfish-client.js'
 

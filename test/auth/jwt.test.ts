@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { exportSPKI, SignJWT, type JWTPayload } from 'jose'
-import { createJwtProvider } from '../../plugins/auth/jwt.js'
+import { createJwtProvider } from '../../auth/jwt.js'
 import { build, PREFIX } from '../helper.js'
 import { AUDIENCE, ISSUER, JwksServer, makeKey, sign, type Key } from './jwks-server.js'
 import { checkRoleMatrix } from './role-matrix.js'
@@ -200,7 +200,7 @@ t.test('Basic and JWT together: either works, WWW-Authenticate offers both', asy
 })
 
 t.test('JWT configuration errors name the source, the field and the reason', async (t) => {
-  const { resolveConfig } = await import('../../plugins/config.js')
+  const { resolveConfig } = await import('../../config/service-config.js')
   t.throws(() => resolveConfig({ jwksUrl, jwtIssuer: ISSUER }), /command line: jwt: --jwks-url, --jwt-issuer and --jwt-audience go together/)
   t.throws(() => resolveConfig({ jwksUrl: 'http://idp.example.com/jwks', jwtIssuer: ISSUER, jwtAudience: AUDIENCE }), /command line: jwks-url: must be an https:\/\/ URL \(http:\/\/ only on loopback\)/)
   t.throws(() => resolveConfig({ jwksUrl: 'not a url', jwtIssuer: ISSUER, jwtAudience: AUDIENCE }), /command line: jwks-url: 'not a url' is not a URL/)

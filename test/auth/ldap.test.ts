@@ -3,8 +3,8 @@ import t from 'tap'
 import {
   createLdapProvider, escapeDnValue, escapeFilterValue, normalizeDn, LDAP_UNAVAILABLE, NOT_IN_GROUP,
   type LdapProvider, type LdapProviderDeps
-} from '../../plugins/auth/ldap.js'
-import type { AuthProvider, AuthResult, LdapOptions } from '../../plugins/auth/provider.js'
+} from '../../auth/ldap.js'
+import type { AuthProvider, AuthResult, LdapOptions } from '../../auth/provider.js'
 import { OPERATORS, PEOPLE, SERVICE, startSlapd, UNIQUE_VIEWERS, USERS, VIEWERS, type SeedUser } from './slapd.js'
 
 /**

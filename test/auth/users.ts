@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { packageRoot } from '../../plugins/paths.js'
+import { packageRoot } from '../../config/paths.js'
 import { CLI, operatorEnv, type Run } from '../cli-process.js'
 
 /** `opendcre user add NAME --role ROLE --users FILE` as a real process, the password on its standard input. */

@@ -5,8 +5,8 @@
  * threshold crossings, SDR reservations.
  */
 import t from 'tap'
-import { BmcDevice } from '../../drivers/bmc-emulator/bmc-device.js'
-import { encodeFru, encodeSensorSdr, fromRaw, toRaw, conversionOf } from '../../drivers/bmc-emulator/records.js'
+import { BmcDevice } from '../../emulators/bmc/bmc-device.js'
+import { encodeFru, encodeSensorSdr, fromRaw, toRaw, conversionOf } from '../../emulators/bmc/records.js'
 import { parseFru } from '../../drivers/ipmi/fru.js'
 import { convertReading, parseSdr } from '../../drivers/ipmi/sdr.js'
 import { steadyConfig } from './emulator-kit.js'

@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import t from 'tap'
-import { loadBmcEmulatorConfig, validateBmcEmulatorConfig } from '../../drivers/bmc-emulator/bmc-emulator-config.js'
+import { loadBmcEmulatorConfig, validateBmcEmulatorConfig } from '../../emulators/bmc/bmc-emulator-config.js'
 import { ConfigError } from '../../drivers/errors.js'
 import { CLI, operatorEnv, runCli } from '../cli-process.js'
-import { packageRoot } from '../../plugins/paths.js'
+import { packageRoot } from '../../config/paths.js'
 import { ipmitool, SHIPPED_CONFIG } from './emulator-kit.js'
 
 t.test('the shipped BMC: ADMIN/ADMIN administrator, suites 3 and 17, the sensors, FRU, DCMI and SEL it promises', async (t) => {

@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { loadBmcEmulatorConfig, type BmcEmulatorConfig } from '../../drivers/bmc-emulator/bmc-emulator-config.js'
-import { BmcServer, type BmcServerOptions } from '../../drivers/bmc-emulator/rmcp-server.js'
-import { packageRoot } from '../../plugins/paths.js'
+import { loadBmcEmulatorConfig, type BmcEmulatorConfig } from '../../emulators/bmc/bmc-emulator-config.js'
+import { BmcServer, type BmcServerOptions } from '../../emulators/bmc/rmcp-server.js'
+import { packageRoot } from '../../config/paths.js'
 
 const exec = promisify(execFile)
 

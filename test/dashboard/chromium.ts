@@ -3,7 +3,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
-import { packageRoot } from '../../plugins/paths.js'
+import { packageRoot } from '../../config/paths.js'
 
 /** Debian's chromium (installed by .ci/run), driven by playwright-core. */
 export const CHROMIUM = '/usr/bin/chromium'

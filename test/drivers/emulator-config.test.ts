@@ -2,16 +2,12 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { referenceFile } from '../helper.js'
-import {
-  jsonPath,
-  loadEmulatorConfig,
-  parseJsonLossless,
-  validateEmulatorConfig
-} from '../../drivers/emulator/emulator-config.js'
-import { EmulatorDevice } from '../../drivers/emulator/emulator-device.js'
+import { loadEmulatorConfig, validateEmulatorConfig } from '../../emulators/device-bus/emulator-config.js'
+import { jsonPath, parseJsonLossless } from '../../config/config-file.js'
+import { EmulatorDevice } from '../../emulators/device-bus/emulator-device.js'
 import { decodePacket } from '../../drivers/device-bus/packet-codec.js'
 import { ConfigError, OpenDcreError } from '../../drivers/errors.js'
-import { packageRoot } from '../../plugins/paths.js'
+import { packageRoot } from '../../config/paths.js'
 
 /** Emulator configuration files (seeds "OpenDCRE Emulator"; protocol.md §7). */
 

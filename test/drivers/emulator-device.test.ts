@@ -3,12 +3,12 @@ import t from 'tap'
 import { BusClient, type BusRequest } from '../../drivers/device-bus/bus-client.js'
 import { convertThermistor } from '../../drivers/device-bus/conversions.js'
 import { decodePacket, encodePacket, toHex, type Packet } from '../../drivers/device-bus/packet-codec.js'
-import { loadEmulatorConfig, validateEmulatorConfig } from '../../drivers/emulator/emulator-config.js'
-import { EmulatorDevice, injectError, transformRaw } from '../../drivers/emulator/emulator-device.js'
+import { loadEmulatorConfig, validateEmulatorConfig } from '../../emulators/device-bus/emulator-config.js'
+import { EmulatorDevice, injectError, transformRaw } from '../../emulators/device-bus/emulator-device.js'
 import { BusTimeoutError, OpenDcreError, PacketError } from '../../drivers/errors.js'
 import { StreamTransport } from '../../drivers/transport/bus-transport.js'
 import { createDuplexPair } from '../../drivers/transport/memory-duplex.js'
-import { packageRoot } from '../../plugins/paths.js'
+import { packageRoot } from '../../config/paths.js'
 
 /** EmulatorDevice.handle() driven with encoded packets (protocol.md §7). */
 

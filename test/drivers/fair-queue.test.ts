@@ -1,7 +1,7 @@
 import t from 'tap'
 import { OverloadedError } from '../../drivers/errors.js'
-import { FairQueue } from '../../drivers/fair-queue.js'
-import { runAs } from '../../drivers/request-context.js'
+import { FairQueue } from '../../drivers/queueing/fair-queue.js'
+import { runAs } from '../../drivers/queueing/request-context.js'
 
 /** A job that runs until the test releases it, recording the order jobs started in. */
 function gatedJobs (): { job: (name: string) => () => Promise<string>, release: () => void, started: string[] } {
@@ -103,7 +103,7 @@ t.test('a job that throws (even synchronously) frees the queue; close fails the 
 })
 
 t.test('a job runs in its own client context, not in that of the job before it', async (t) => {
-  const { currentClient } = await import('../../drivers/request-context.js')
+  const { currentClient } = await import('../../drivers/queueing/request-context.js')
   const q = new FairQueue({ depth: 10, waitMs: 10_000 }, 'bus')
   const { job, release } = gatedJobs()
   const first = runAs('A', () => q.run(job('a')))

@@ -5,7 +5,7 @@ import t from 'tap'
 import type { BridgeConnection } from '../../plugins/ipmi-bus.js'
 import type { BmcConfigEntry } from '../../drivers/ipmi/bmc-config.js'
 import { build, PREFIX } from '../helper.js'
-import { callerScope, currentClient, onBehalfOfCaller, runAs } from '../../drivers/request-context.js'
+import { callerScope, currentClient, onBehalfOfCaller, runAs } from '../../drivers/queueing/request-context.js'
 import { IpmiBus, type BmcOperations, type BridgeBmc } from '../../drivers/ipmi/ipmi-bus.js'
 import type { BmcTarget } from '../../drivers/ipmi/types.js'
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { packageRoot } from '../../plugins/paths.js'
+import { packageRoot } from '../../config/paths.js'
 import { exited, serveCli } from '../cli-process.js'
 
 /**

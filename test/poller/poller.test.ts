@@ -1,9 +1,9 @@
 import t from 'tap'
 import type { Bus, BusStatus, LedStatus, Reading, ScannedBoard } from '../../drivers/bus.js'
 import { OpenDcreError } from '../../drivers/errors.js'
-import type { PollerClock } from '../../drivers/poller/clock.js'
-import { resolvePollConfig, type PollConfigFile } from '../../drivers/poller/poll-config.js'
-import { Poller } from '../../drivers/poller/poller.js'
+import type { PollerClock } from '../../monitoring/clock.js'
+import { resolvePollConfig, type PollConfigFile } from '../../monitoring/poll-config.js'
+import { Poller } from '../../monitoring/poller.js'
 
 /** Time that moves only when the test says; timers run in due order. */
 class FakeClock implements PollerClock {
@@ -245,7 +245,7 @@ t.test('metrics: per-sensor series with the API ids as labels', async (t) => {
 })
 
 t.test('history ring: bounded, oldest first, numbers and objects, unchanged objects kept once', async (t) => {
-  const { HistoryRing } = await import('../../drivers/poller/history-ring.js')
+  const { HistoryRing } = await import('../../monitoring/history-ring.js')
   const ring = new HistoryRing(3)
   for (let i = 1; i <= 5; i++) ring.push(i * 1000, { temperature_c: 20 + i })
   t.same(ring.entries(), [

@@ -1,8 +1,8 @@
 import t from 'tap'
 import type { Bus, BusStatus, ScannedBoard } from '../../drivers/bus.js'
-import { resolvePollConfig } from '../../drivers/poller/poll-config.js'
-import { Poller } from '../../drivers/poller/poller.js'
-import { StreamHub, type EventSink } from '../../drivers/poller/stream-hub.js'
+import { resolvePollConfig } from '../../monitoring/poll-config.js'
+import { Poller } from '../../monitoring/poller.js'
+import { StreamHub, type EventSink } from '../../monitoring/stream-hub.js'
 
 /** A connection that buffers what it is sent; `reading: false` makes it a client that never reads. */
 class Sink implements EventSink {

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { packageRoot } from '../../plugins/paths.js'
+import { packageRoot } from '../../config/paths.js'
 import { buildOverPty, type PtyRig } from '../serial/pty.js'
 
 /**

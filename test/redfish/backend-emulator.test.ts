@@ -4,9 +4,9 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import t from 'tap'
 import { pino } from 'pino'
-import { loadRedfishEmulatorConfig } from '../../drivers/redfish-emulator/emulator-config.js'
-import { startRedfishEmulators, type RedfishEmulatorServer } from '../../drivers/redfish-emulator/emulator-server.js'
-import { DEFAULT_REDFISH_EMULATOR_CONFIG } from '../../drivers/redfish-emulator/emulator-cli.js'
+import { loadRedfishEmulatorConfig } from '../../emulators/redfish/emulator-config.js'
+import { startRedfishEmulators, type RedfishEmulatorServer } from '../../emulators/redfish/emulator-server.js'
+import { DEFAULT_REDFISH_EMULATOR_CONFIG } from '../../config/paths.js'
 import { build, get } from '../helper.js'
 
 /**

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline'
 import t from 'tap'
 import { CLI, operatorEnv } from '../cli-process.js'
 import { fixture } from '../helper.js'
-import { packageRoot } from '../../plugins/paths.js'
+import { packageRoot } from '../../config/paths.js'
 
 /**
  * The Redfish BMC emulator, run as an operator runs it (`opendcre

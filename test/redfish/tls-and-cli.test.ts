@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { loadRedfishEmulatorConfig } from '../../drivers/redfish-emulator/emulator-config.js'
-import { startRedfishEmulators } from '../../drivers/redfish-emulator/emulator-server.js'
-import { DEFAULT_REDFISH_EMULATOR_CONFIG } from '../../drivers/redfish-emulator/emulator-cli.js'
+import { loadRedfishEmulatorConfig } from '../../emulators/redfish/emulator-config.js'
+import { startRedfishEmulators } from '../../emulators/redfish/emulator-server.js'
+import { DEFAULT_REDFISH_EMULATOR_CONFIG } from '../../config/paths.js'
 import { startListening } from '../cli-process.js'
 import { build, get } from '../helper.js'
 import { makeCertificates } from '../tls-certificates.js'
@@ -47,7 +47,7 @@ t.test('a CA file that cannot be read is a configuration error naming the field'
 
 t.test('opendcre serve with no backend flag: an emulated Redfish server in-process, board 70000001', async (t) => {
   const logDir = mkdtempSync(join(tmpdir(), 'redfish-serve-'))
-  const { child, url } = await startListening(process.execPath, ['dist/cli.js', 'serve', '--host', '127.0.0.1', '--port', '0', '--log-dir', logDir])
+  const { child, url } = await startListening(process.execPath, ['dist/cli/opendcre.js', 'serve', '--host', '127.0.0.1', '--port', '0', '--log-dir', logDir])
   t.teardown(() => { child.kill('SIGTERM') })
   const scan = await (await fetch(`${url}/opendcre/1.2/scan`)).json() as { boards: Array<{ board_id: string, devices: unknown[] }> }
   const board = scan.boards.find((b) => b.board_id === '70000001')

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify'
 import app from '../../app.js'
-import { declarationIn } from '../../routes/declaration.js'
+import { declarationIn } from '../../plugins/route-config.js'
 import { READS, STATE_CHANGES } from '../auth/role-matrix.js'
 import { build, busTransactions, get, PREFIX } from '../helper.js'
 import { COMMAND_ROUTES, expectedChange, paramsOf } from './command-routes.js'

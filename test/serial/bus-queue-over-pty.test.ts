@@ -11,7 +11,7 @@ import { request } from 'node:http'
 import { Writable } from 'node:stream'
 import t from 'tap'
 import { pino } from 'pino'
-import { DEFAULT_LIMITS } from '../../plugins/config.js'
+import { DEFAULT_LIMITS } from '../../config/service-config.js'
 import { busMetric, PREFIX } from '../helper.js'
 import { buildOverPty } from './pty.js'
 

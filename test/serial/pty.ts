@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { FastifyInstance } from 'fastify'
-import { packageRoot } from '../../plugins/paths.js'
+import { packageRoot } from '../../config/paths.js'
 import type { ServerOptions } from '../../server.js'
 import { build } from '../helper.js'
 
@@ -15,7 +15,7 @@ import { build } from '../helper.js'
  */
 interface Teardown { teardown: (fn: () => unknown) => void }
 
-const CLI = join(packageRoot, 'dist', 'cli.js')
+const CLI = join(packageRoot, 'dist', 'cli', 'opendcre.js')
 
 function requireSocat (): void {
   const probe = spawnSync('socat', ['-V'])

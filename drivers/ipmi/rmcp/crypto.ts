@@ -8,7 +8,7 @@
 import { createHmac } from 'node:crypto'
 import { aesCbcDecrypt, aesCbcEncrypt, hmac } from '../packet-crypto.js'
 import { IpmiError } from '../types.js'
-import { NO_KEYS, protocol } from './internal.js'
+import { protocol } from './internal.js'
 
 /** §13.28.4 table 13-18: HMAC-SHA1-96 is 12 bytes of HMAC-SHA1. */
 export const HMAC_SHA1_96_LENGTH = 12
@@ -31,6 +31,9 @@ export interface SessionKeys {
   /** The first 16 bytes of K2 (§13.29): AES-CBC-128 key. */
   confidentialityKey?: Buffer
 }
+
+/** Before a session is active: no integrity, no confidentiality. */
+export const NO_KEYS: SessionKeys = Object.freeze({})
 
 // ---------------------------------------------------------------------------
 // §13.29 AES-CBC-128 confidentiality: IV, then the encrypted

@@ -1,8 +1,5 @@
 /** Helpers shared by the codec files of this folder; not part of its exports. */
 import { IpmiError } from '../types.js'
-import type { SessionKeys } from './crypto.js'
-
-export const NO_KEYS: SessionKeys = Object.freeze({})
 
 export function hex8 (n: number): string {
   return n.toString(16).padStart(2, '0')

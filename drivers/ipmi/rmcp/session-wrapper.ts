@@ -6,9 +6,9 @@
  * crypto.ts; no state here.
  */
 import { timingSafeEqual } from 'node:crypto'
-import { AES_CBC_128_BLOCK, authCodeLength, decryptAesCbc128, encryptAesCbc128, integrityAuthCode, type SessionKeys } from './crypto.js'
+import { AES_CBC_128_BLOCK, authCodeLength, decryptAesCbc128, encryptAesCbc128, integrityAuthCode, NO_KEYS, type SessionKeys } from './crypto.js'
 import { RMCP_CLASS_IPMI, RMCP_HEADER_LENGTH, decodeRmcpHeader, encodeRmcpHeader } from './framing.js'
-import { NO_KEYS, protocol } from './internal.js'
+import { protocol } from './internal.js'
 
 // ---------------------------------------------------------------------------
 // §13.6 table 13-8, IPMI v1.5 session wrapper (authentication type none only)

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events'
 import type { Duplex } from 'node:stream'
-import { logs, silentLogger, type DriverLogger } from '../logger.js'
-import { BOARD_ID_BITS, COMMANDS, deviceTypeCode, deviceTypeName } from '../device-bus/device-types.js'
-import { checksum, decodePacket, encodePacket, MAX_DATA_LENGTH, toHex, type Packet } from '../device-bus/packet-codec.js'
-import { PacketFramer } from '../device-bus/packet-framer.js'
+import { logs, silentLogger, type DriverLogger } from '../../drivers/logger.js'
+import { BOARD_ID_BITS, COMMANDS, deviceTypeCode, deviceTypeName } from '../../drivers/device-bus/device-types.js'
+import { checksum, decodePacket, encodePacket, MAX_DATA_LENGTH, toHex, type Packet } from '../../drivers/device-bus/packet-codec.js'
+import { PacketFramer } from '../../drivers/device-bus/packet-framer.js'
 import type {
   EmulatorAction,
   EmulatorBoard,

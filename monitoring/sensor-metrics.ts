@@ -1,5 +1,5 @@
-import type { MetricFamily } from '../bus.js'
-import type { BoardState, SensorState } from './poller.js'
+import type { MetricFamily } from '../drivers/bus.js'
+import type { BoardState, SensorState } from './sensor-state.js'
 
 /**
  * The per-sensor series (the names dashboards and alert rules rely on),

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { ConfigError } from '../errors.js'
-import { firstSchemaError, readJsonFile } from '../emulator/emulator-config.js'
+import { ConfigError } from '../../drivers/errors.js'
+import { firstSchemaError, readJsonFile } from '../../config/config-file.js'
 
 /**
  * The BMC emulator's configuration: one BMC (users, cipher suites, device id,

@@ -1,5 +1,6 @@
 import { stringify } from 'lossless-json'
-import type { BoardState, Poller, SensorState } from './poller.js'
+import type { Poller } from './poller.js'
+import type { BoardState, SensorState } from './sensor-state.js'
 
 /**
  * Server-Sent Events from the poller (GET /stream): the event texts and the

@@ -3,7 +3,7 @@
  * with its own state, sessions and sequence numbers (for fleet tests and
  * benches). One process, one socket per BMC.
  */
-import type { DriverLogger } from '../logger.js'
+import type { DriverLogger } from '../../drivers/logger.js'
 import type { BmcEmulatorConfig } from './bmc-emulator-config.js'
 import { BmcServer } from './rmcp-server.js'
 

@@ -1,9 +1,7 @@
-import { Type, type Static, type TSchema, type TString } from '@sinclair/typebox'
-import { Value, ValueErrorType } from '@sinclair/typebox/value'
-import { isSafeNumber, parse as parseLossless } from 'lossless-json'
-import { readConfigFile, jsonErrorPlace } from '../config-file.js'
-import { ConfigError } from '../errors.js'
-import { DEVICE_TYPE_CODES } from '../device-bus/device-types.js'
+import { Type, type Static, type TString } from '@sinclair/typebox'
+import { firstSchemaError, parseJsonLossless, readJsonFile } from '../../config/config-file.js'
+import { ConfigError } from '../../drivers/errors.js'
+import { DEVICE_TYPE_CODES } from '../../drivers/device-bus/device-types.js'
 
 /**
  * The OpenDCRE emulator configuration format (seeds: "OpenDCRE Emulator";
@@ -94,41 +92,6 @@ export type EmulatorAction = Static<typeof ActionBlock>
 export type EmulatorResponse = Static<typeof Response>
 export type ScanAllResult = Static<typeof ScanResult>
 
-/** JSON pointer (/boards/1/devices/3/device_id) -> boards[1].devices[3].device_id */
-export function jsonPath (pointer: string): string {
-  return pointer.split('/').slice(1).reduce((out, part) => {
-    const key = part.replace(/~1/g, '/').replace(/~0/g, '~')
-    return /^\d+$/.test(key) ? `${out}[${key}]` : out === '' ? key : `${out}.${key}`
-  }, '')
-}
-
-/** The most specific schema error, as [path, reason]. */
-export function firstSchemaError (schema: TSchema, value: unknown): [string, string] | undefined {
-  let best: [string, string] | undefined
-  let bestDepth = -1
-  for (const error of Value.Errors(schema, value)) {
-    const depth = error.path.split('/').length
-    // a union reports itself, not its members: prefer the deepest error, then the first
-    if (depth > bestDepth) {
-      const custom = (error.schema as { errorMessage?: string }).errorMessage
-      const reason = error.type === ValueErrorType.ObjectRequiredProperty
-        ? 'missing required field'
-        : custom ?? error.message.toLowerCase()
-      best = [jsonPath(error.path), reason]
-      bestDepth = depth
-    }
-  }
-  return best
-}
-
-/** Parse JSON keeping integers past 2^53 exact (bigint), so they are sent digit for digit. */
-export function parseJsonLossless (text: string): unknown {
-  return parseLossless(text, null, (value: string) => {
-    if (isSafeNumber(value)) return Number(value)
-    return /^-?\d+$/.test(value) ? BigInt(value) : Number(value)
-  })
-}
-
 export function validateEmulatorConfig (value: unknown, file: string): EmulatorConfig {
   const error = firstSchemaError(EmulatorConfigSchema, value)
   if (error !== undefined) throw new ConfigError(file, error[0], error[1])
@@ -147,21 +110,6 @@ export function validateEmulatorConfig (value: unknown, file: string): EmulatorC
     })
   })
   return config
-}
-
-/**
- * Read and parse a JSON configuration file; errors name the file and the
- * reason. `parse` defaults to JSON.parse.
- */
-export function readJsonFile (file: string, parse: (text: string) => unknown = JSON.parse): unknown {
-  const text = readConfigFile(file).toString('utf8')
-  try {
-    return parse(text)
-  } catch (err) {
-    // never the parser's own words: they quote the file (passwords, hashes)
-    const place = jsonErrorPlace(text, err)
-    throw new ConfigError(file, '', `invalid JSON${place === '' ? '' : ` ${place}`} (the text is not quoted)`)
-  }
 }
 
 /** Read, parse and validate an emulator config file; errors name the file, the path and the reason. */

@@ -1,8 +1,8 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
 import { chmodSync, existsSync, renameSync, writeFileSync } from 'node:fs'
 import { Type, type Static } from '@sinclair/typebox'
-import { ConfigError } from '../../drivers/errors.js'
-import { firstSchemaError, readJsonFile } from '../../drivers/emulator/emulator-config.js'
+import { ConfigError } from '../drivers/errors.js'
+import { firstSchemaError, readJsonFile } from '../config/config-file.js'
 import { ROLES, type Role } from './provider.js'
 
 /**

@@ -16,3 +16,7 @@ function findPackageRoot (): string {
 export const packageRoot = findPackageRoot()
 
 export const DEFAULT_EMULATOR_CONFIG = join(packageRoot, 'emulator-configs', 'simple.json')
+
+export const DEFAULT_REDFISH_EMULATOR_CONFIG = join(packageRoot, 'emulator-configs', 'redfish-emulator.json')
+
+export const DEFAULT_BMC_EMULATOR_CONFIG = join(packageRoot, 'emulator-configs', 'bmc-emulator.json')

@@ -20,8 +20,8 @@ import {
   encodeGetChannelCipherSuitesChunk, encodeLanResponse, encodeOpenSessionResponse, encodeRakp2, encodeRakp4,
   encodeRmcpHeader, encodeRmcpPlusPacket, encodeV15Packet, passwordKey, rakp2AuthCode, rakp3AuthCode, rakp4Icv,
   sessionIntegrityKey, sessionKeys, type RakpContext, type SessionKeys
-} from '../ipmi/rmcp/index.js'
-import { logs, silentLogger, type DriverLogger } from '../logger.js'
+} from '../../drivers/ipmi/rmcp/index.js'
+import { logs, silentLogger, type DriverLogger } from '../../drivers/logger.js'
 import type { BmcEmulatorConfig } from './bmc-emulator-config.js'
 import type { ThresholdName } from './records.js'
 import { BmcDevice, CC, NETFN, PRIV, PRIVILEGE_LEVEL, type Answer, type BmcDeviceOptions } from './bmc-device.js'

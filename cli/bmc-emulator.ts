@@ -4,10 +4,10 @@
  * ({"event":"listening",...}) and, with --stats-ms, one statistics line per
  * interval (sessions held, datagrams, CPU and RSS), which the fleet bench reads.
  */
-import { parseCommandArgs } from '../../command-args.js'
+import { parseCommandArgs } from './command-args.js'
 import { pino } from 'pino'
-import { loadBmcEmulatorConfig } from './bmc-emulator-config.js'
-import { BmcFleet } from './bmc-fleet.js'
+import { loadBmcEmulatorConfig } from '../emulators/bmc/bmc-emulator-config.js'
+import { BmcFleet } from '../emulators/bmc/bmc-fleet.js'
 
 function fail (message: string): never {
   process.stderr.write(`opendcre: ${message}\n`)

@@ -1,6 +1,6 @@
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { ConfigError } from './drivers/errors.js'
+import { ConfigError } from '../drivers/errors.js'
 
 /**
  * The log directory, made if missing, or a ConfigError naming it and the

@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parseCommandArgs } from '../../command-args.js'
+import { parseCommandArgs } from './command-args.js'
 import { pino } from 'pino'
-import { packageRoot } from '../../plugins/paths.js'
-import { loadRedfishEmulatorConfig } from './emulator-config.js'
-import { startRedfishEmulators } from './emulator-server.js'
+import { DEFAULT_REDFISH_EMULATOR_CONFIG } from '../config/paths.js'
+import { loadRedfishEmulatorConfig } from '../emulators/redfish/emulator-config.js'
+import { startRedfishEmulators } from '../emulators/redfish/emulator-server.js'
 
-export const DEFAULT_REDFISH_EMULATOR_CONFIG = join(packageRoot, 'emulator-configs', 'redfish-emulator.json')
 
 /** `opendcre redfish-emulator [--host H] [--port P] [--count N] [--tls-cert F --tls-key F] [CONFIG]` */
 export async function redfishEmulator (args: string[], fail: (message: string) => never, usage: string): Promise<void> {

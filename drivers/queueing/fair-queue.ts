@@ -1,4 +1,4 @@
-import { OverloadedError } from './errors.js'
+import { OverloadedError } from '../errors.js'
 import { currentClient, runAs } from './request-context.js'
 
 export interface QueueLimits {

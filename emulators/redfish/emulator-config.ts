@@ -1,7 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { ConfigError } from '../errors.js'
-import { firstSchemaError, readJsonFile } from '../emulator/emulator-config.js'
-import { parseWithoutEcho } from '../ipmi/bmc-config.js'
+import { ConfigError } from '../../drivers/errors.js'
+import { firstSchemaError, readJsonFile } from '../../config/config-file.js'
 
 /**
  * A Redfish BMC emulator's configuration (emulator-configs/redfish-emulator.json):
@@ -91,5 +90,5 @@ export function validateRedfishEmulatorConfig (value: unknown, file: string): Re
 
 /** Read and validate a Redfish emulator config; errors name the file, field and reason, never a password. */
 export function loadRedfishEmulatorConfig (file: string): RedfishEmulatorConfig {
-  return validateRedfishEmulatorConfig(readJsonFile(file, parseWithoutEcho), file)
+  return validateRedfishEmulatorConfig(readJsonFile(file), file)
 }

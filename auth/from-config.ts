@@ -1,4 +1,4 @@
-import type { AuthConfig } from '../config.js'
+import type { AuthConfig } from '../config/service-config.js'
 import { createBasicProvider } from './basic.js'
 import type { AuthProvider, JwtOptions, LdapOptions } from './provider.js'
 

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
-import { ConfigError } from '../../drivers/errors.js'
-import type { AuthConfig, ConfigOptions, OpenDcreConfigFile } from '../config.js'
-import type { LdapOptions } from './provider.js'
+import { ConfigError } from '../drivers/errors.js'
+import type { AuthConfig, ConfigOptions, OpenDcreConfigFile } from './config-schema.js'
+import type { LdapOptions } from '../auth/provider.js'
 
 const isLoopbackHost = (host: string): boolean => host === 'localhost' || host === '[::1]' || host.startsWith('127.')
 

@@ -5,7 +5,7 @@
  * One line per flag, so that a change to one flag is a change to one line.
  */
 import type { ParseArgsConfig } from 'node:util'
-import type { ConfigOptions } from './plugins/config.js'
+import type { ConfigOptions } from '../config/service-config.js'
 
 /** What `serve` reads from its flags: resolveConfig's options and the server's own. */
 export interface ServeSettings extends ConfigOptions {

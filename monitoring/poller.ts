@@ -1,68 +1,18 @@
 import { EventEmitter } from 'node:events'
 import pLimit, { type LimitFunction } from 'p-limit'
-import { boardIdHex, deviceIdHex, type Bus, type MetricFamily, type ScannedBoard } from '../bus.js'
-import { OpenDcreError } from '../errors.js'
-import { silentLogger, type DriverLogger } from '../logger.js'
+import { boardIdHex, deviceIdHex, type Bus, type MetricFamily, type ScannedBoard } from '../drivers/bus.js'
+import { OpenDcreError } from '../drivers/errors.js'
+import { silentLogger, type DriverLogger } from '../drivers/logger.js'
 import { wallClock, type PollerClock } from './clock.js'
 import { HistoryRing } from './history-ring.js'
 import { sensorMetricFamilies } from './sensor-metrics.js'
+import type { BoardState, Sample, SensorState } from './sensor-state.js'
 import { historySize, pollInterval, pollOperation, type PollConfig, type PollOperation } from './poll-config.js'
 
 /** The backends, as the registry lists them (plugins/bus-registry.ts satisfies this). */
 export interface BusSource {
   all: () => readonly Bus[]
   forBoard: (boardId: number) => Bus
-}
-
-/** A value and when the device gave it (ms since the epoch). */
-export interface Sample {
-  reading: unknown
-  timestamp: number
-}
-
-/** One polled device: a sensor, a power supply or an LED. */
-export interface SensorState {
-  readonly board: BoardState
-  readonly boardId: number
-  readonly deviceId: number
-  /** As the API writes them: '00000001', '0004'. */
-  readonly board_id: string
-  readonly device_id: string
-  device_type: string
-  device_info: string | undefined
-  operation: PollOperation
-  intervalMs: number
-  /** The latest value (the object the read, power or LED command answers) and when it was read. */
-  reading: unknown
-  readAt: number | undefined
-  /** The latest failure, if the latest attempt failed. */
-  error: string | undefined
-  errorAt: number | undefined
-  /** When the poller reads it next (Infinity: never; only API reads refresh it). */
-  nextDue: number
-  history: HistoryRing
-  /** Its metric labels, kept from scrape to scrape. */
-  labels?: Record<string, string>
-}
-
-export interface BoardState {
-  readonly board_id: string
-  readonly boardId: number
-  readonly backend: string
-  readonly bus: Bus
-  readonly sensors: SensorState[]
-  /** undefined until the board has been asked something. */
-  up: boolean | undefined
-  /** When the board last answered (ms since the epoch). */
-  lastContact: number | undefined
-  /** When to take this board's own inventory (scan of the board): at once, then Infinity once it has answered. */
-  inventoryDue: number
-  /** Where in each interval its first polls fall, [0, 1): boards spread over the interval, a board's devices go together. */
-  readonly phase: number
-  busy: boolean
-  timer: unknown
-  /** Its metric labels, kept from scrape to scrape. */
-  labels?: Record<string, string>
 }
 
 export interface PollerOptions {

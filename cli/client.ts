@@ -2,7 +2,7 @@
  * The client side of the CLI: `opendcre scan`, `opendcre read TYPE BOARD DEVICE`,
  * ... against a running service. A readable table by default, JSON with --json.
  */
-import { API_VERSION } from './plugins/config.js'
+import { API_VERSION } from '../config/service-config.js'
 
 /** The service's endpoint_prefix when none is given (v1.2's default). */
 export const DEFAULT_PREFIX = '/opendcre/'
