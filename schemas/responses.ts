@@ -146,7 +146,7 @@ export const documented: DocumentedSchema[] = [
     file: 'boards-devices.json',
     schema: BoardsDevices,
     renames: { 'boards.board_index': { to: 'boards.board_id', why: 'the reference example and v1.2 responses say board_id' } },
-    additions: { 'boards.devices.device_info': 'IPMI bridge: the SDR id string (docs/protocol.md §8.2)' },
+    additions: { 'boards.devices.device_info': 'IPMI bridge: the SDR id string (docs/protocol.md §8.2); Redfish: the sensor Name (§10.2)' },
     widened: { 'boards.devices.device_type': "'none' added to the enum for device types v1.2 cannot name; voltage and current for IPMI and Redfish sensors" },
     required: { paths: ['boards', 'boards.board_id', 'boards.devices', 'boards.devices.device_id', 'boards.devices.device_type'], why: 'every board and device in a scan has its id and type' }
   },
@@ -155,10 +155,10 @@ export const documented: DocumentedSchema[] = [
     file: 'thermistor-reading.json',
     schema: Reading,
     additions: {
-      humidity: 'humidity devices (docs/protocol.md §5)',
+      humidity: 'humidity devices (docs/protocol.md §5.3)',
       speed_rpm: 'fan_speed devices',
       led_state: 'led devices',
-      device_raw: 'other device types (docs/protocol.md §5)',
+      device_raw: 'other device types (docs/protocol.md §5.7)',
       voltage_v: 'IPMI and Redfish voltage sensors (docs/ipmi.md, docs/redfish.md)',
       current_a: 'IPMI and Redfish current sensors (docs/ipmi.md, docs/redfish.md)',
       power_w: 'IPMI and Redfish power sensors (docs/ipmi.md, docs/redfish.md)'
@@ -177,11 +177,11 @@ export const documented: DocumentedSchema[] = [
     }
   },
   { file: 'board-location.json', schema: BoardLocation, required: { paths: ['physical_location', 'physical_location.depth', 'physical_location.horizontal', 'physical_location.vertical'], why: "a location always has every field ('unknown' where not known)" } },
-  { file: 'led-control.json', schema: LedControl, additions: { led_color: 'IPMI bridge (docs/protocol.md §8.3)' }, required: { paths: ['led_state'], why: ALWAYS_SENT } },
+  { file: 'led-control.json', schema: LedControl, additions: { led_color: 'IPMI bridge and Redfish (docs/protocol.md §8.3, §10.3)' }, required: { paths: ['led_state'], why: ALWAYS_SENT } },
   {
     file: 'fan-speed.json',
     schema: FanSpeed,
-    narrowed: { speed_rpm: 'integer: rpm is an integer (docs/protocol.md §5); lets values past 2^53 serialise exactly' },
+    narrowed: { speed_rpm: 'integer: rpm is an integer (docs/protocol.md §5.5); lets values past 2^53 serialise exactly' },
     required: { paths: ['speed_rpm'], why: ALWAYS_SENT }
   }
 ]
