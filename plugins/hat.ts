@@ -20,7 +20,7 @@ declare module 'fastify' {
 }
 
 /**
- * Raspberry Pi HAT v1 (protocol.md §9): wake and configure the SIG60
+ * Raspberry Pi HAT v1 (docs/protocol.md §9.3, §9.4): wake and configure the SIG60
  * power-line modem through GPIO (rpio) before the device bus opens the
  * serial line. On a machine without the HAT's GPIO, startup stops with a
  * clear error.

@@ -6,7 +6,7 @@ import { responses } from '../schemas/responses.js'
 import { readOnly } from '../plugins/route-config.js'
 import { COMMAND_METHODS } from './methods.js'
 
-/** The SIG60 modem configuration (protocol.md §9); keys in v1.2's sorted order. */
+/** The SIG60 modem configuration (docs/protocol.md §9.2); keys in v1.2's sorted order. */
 export const PlcConfig = Type.Object({
   auto_sleep: Type.Boolean(),
   auto_wum: Type.Boolean(),

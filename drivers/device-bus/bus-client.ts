@@ -107,7 +107,7 @@ export class BusClient {
     transport.setIdleListener?.((packets) => this.onIdle(packets))
   }
 
-  /** One command with `?` retries (protocol.md §3). */
+  /** One command with `?` retries (docs/protocol.md §3.2, §3.3). */
   transact (request: BusRequest): Promise<Packet> {
     return this.exclusive(() => this.runTransaction(request))
   }
@@ -117,12 +117,12 @@ export class BusClient {
     return this.exclusive(() => fn({ transact: (request) => this.runTransaction(request) }))
   }
 
-  /** Scan one board: every packet until silence (protocol.md §3). */
+  /** Scan one board: every packet until silence (docs/protocol.md §3.4). */
   scan (boardId: number): Promise<Packet[]> {
     return this.exclusive(async () => await this.scanWithResends(this.packet(boardId), () => {}))
   }
 
-  /** Scan every board on the bus with the time-slice protocol (protocol.md §4). */
+  /** Scan every board on the bus with the time-slice protocol (docs/protocol.md §4.2). */
   scanAll (): Promise<Packet[]> {
     return this.exclusive(async () => {
       const [mac1, mac2] = this.policy.macBytes

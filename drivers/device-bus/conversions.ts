@@ -2,7 +2,7 @@ import { OpenDcreError } from '../errors.js'
 import type { PowerStatus } from '../bus.js'
 
 /**
- * Raw device values -> API values (protocol.md §5). Pure functions.
+ * Raw device values -> API values (docs/protocol.md §5). Pure functions.
  *
  * A ConversionError is 'value' when the raw text is not a number at all
  * (Python's ValueError in v1.2) and 'range' when the number cannot be

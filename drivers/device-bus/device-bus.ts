@@ -230,7 +230,7 @@ function reword (err: unknown, wording: (e: string) => string): unknown {
   return new OpenDcreError(err.code, wording(err.message), { cause: err })
 }
 
-/** ASCII reading -> API value by device type (protocol.md §5). */
+/** ASCII reading -> API value by device type (docs/protocol.md §5). */
 export function convertReading (deviceType: string, raw: string): Reading {
   try {
     switch (deviceType) {

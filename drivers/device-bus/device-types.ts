@@ -1,4 +1,4 @@
-/** Device type codes on the device bus (protocol.md §2). */
+/** Device type codes on the device bus (docs/protocol.md §2). */
 export const DEVICE_TYPE_CODES = {
   led: 0x10,
   system: 0x12,
@@ -27,7 +27,7 @@ export function deviceTypeName (code: number): DeviceTypeName {
   return NAMES_BY_CODE.get(code) ?? 'none'
 }
 
-/** Board id bits (protocol.md §4). */
+/** Board id bits (docs/protocol.md §4.1). */
 export const BOARD_ID_BITS = {
   scanAll: 0x80000000,
   ipmi: 0x40000000,
@@ -38,7 +38,7 @@ export const BOARD_ID_BITS = {
 /** Highest board id that can be addressed on the device bus. */
 export const MAX_BUS_BOARD_ID = 0x00ffffff
 
-/** Commands: the first data byte of a request (protocol.md §3). */
+/** Commands: the first data byte of a request (docs/protocol.md §3.1). */
 export const COMMANDS = {
   scan: 0x44, // 'D'
   version: 0x56, // 'V'

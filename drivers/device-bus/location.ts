@@ -1,4 +1,4 @@
-/** Chassis location from a device id (protocol.md §6): no bus traffic. */
+/** Chassis location from a device id (docs/protocol.md §6): no bus traffic. */
 import type { ChassisLocation, PhysicalLocation } from '../bus.js'
 
 export const UNKNOWN_PHYSICAL_LOCATION: PhysicalLocation = Object.freeze({

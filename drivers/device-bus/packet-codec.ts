@@ -1,7 +1,7 @@
 import { PacketError } from '../errors.js'
 
 /**
- * Device-bus packet codec: pure functions (protocol.md §1).
+ * Device-bus packet codec: pure functions (docs/protocol.md §1).
  *
  *   0      header 0x01
  *   1      length = 9 + len(data): bytes from sequence to checksum inclusive
@@ -83,7 +83,7 @@ export function decodePacket (bytes: Uint8Array): Packet {
   }
 }
 
-/** Sequence numbers run 0..254: n = (n + 1) % 0xFF (protocol.md §1). */
+/** Sequence numbers run 0..254: n = (n + 1) % 0xFF (docs/protocol.md §1.3). */
 export function nextSequence (n: number): number {
   return (n + 1) % 0xff
 }

@@ -1,7 +1,7 @@
 import { PACKET_HEADER } from './packet-codec.js'
 
 /**
- * Bytes -> candidate frames (protocol.md §1, "Reading a packet from the byte
+ * Bytes -> candidate frames (docs/protocol.md §1.4, "Reading a packet from the byte
  * stream"): discard bytes until the 0x01 header, read the length byte L, read L
  * bytes, read one trailer byte. The frame is returned whole (header to trailer)
  * for decodePacket() to judge; bytes after it stay buffered for the next read,

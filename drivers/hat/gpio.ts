@@ -5,7 +5,7 @@ import { OpenDcreError } from '../errors.js'
 export type Level = 0 | 1
 
 /**
- * What the SIG60 procedures need of the Raspberry Pi's GPIO (protocol.md §9),
+ * What the SIG60 procedures need of the Raspberry Pi's GPIO (docs/protocol.md §9.1),
  * pins in BOARD (physical header) numbering, plus the clock they wait on. The
  * procedures only ever see this, so tests pass a recording fake and never
  * sleep; production uses loadRpioGpio().

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream'
 import { OpenDcreError } from '../errors.js'
 
-/** The SIG60's control registers are read and written at this rate (protocol.md §9). */
+/** The SIG60's control registers are read and written at this rate (docs/protocol.md §9.3). */
 export const MODEM_CONTROL_BAUD = 19200
 
 /**

@@ -3,7 +3,7 @@ import type { Gpio, Level } from './gpio.js'
 import type { ModemSerial } from './modem-serial.js'
 
 /**
- * The SIG60 power-line modem on the Raspberry Pi HAT v1 (protocol.md §9):
+ * The SIG60 power-line modem on the Raspberry Pi HAT v1 (docs/protocol.md §9):
  * its two control registers (pure codecs) and the GPIO + serial procedures
  * that wake it, write its configuration and read it back, in the order and
  * with the delays of the reference (OpenDCRE v1.2.1 plc_rpi_v1.py).

@@ -96,7 +96,7 @@ const IDLE_STATUS: BridgeSessionStatus = {
   counters: { requests: 0, sessionsEstablished: 0, relogins: 0, timeouts: 0, errors: 0, garbage: 0 }
 }
 
-/** protocol.md §8: the fixed devices of every IPMI board. */
+/** docs/protocol.md §8.2: the fixed devices of every IPMI board. */
 export const POWER_DEVICE = 0x0100
 export const SYSTEM_DEVICE = 0x0200
 export const IPMI_FIRMWARE_VERSION = 'OpenDCRE IPMI Bridge v2.0'

@@ -5,7 +5,7 @@ import { DEVICE_TYPE_CODES } from '../../drivers/device-bus/device-types.js'
 
 /**
  * The OpenDCRE emulator configuration format (seeds: "OpenDCRE Emulator";
- * protocol.md §7), as a TypeBox schema. Every file of the reference
+ * docs/protocol.md §7.1), as a TypeBox schema. Every file of the reference
  * implementation validates unchanged; anything else stops startup with the
  * file, the JSON path and the reason.
  */

@@ -13,7 +13,7 @@ import type {
   ScanAllResult
 } from './emulator-config.js'
 
-/** Raw-byte sentinels (protocol.md §7). */
+/** Raw-byte sentinels (docs/protocol.md §7.3). */
 export const SEQUENCE_SENTINEL = 999
 export const CHECKSUM_SENTINEL = 1000
 

@@ -121,7 +121,7 @@ function badTrailer (bytes: Buffer): Buffer {
   return out
 }
 
-/** A scan record: device id and type code, as the boards send them (protocol.md §3). */
+/** A scan record: device id and type code, as the boards send them (docs/protocol.md §3.4). */
 function record (request: Packet, boardId: number, deviceId: number, type: number, sequence = request.sequence): Buffer {
   return encodePacket({ sequence, deviceType: type, boardId, deviceId, data: Buffer.from([type]) })
 }
@@ -162,7 +162,7 @@ t.test('a correct answer: one packet, golden bytes, sequence 1', async (t) => {
   t.equal(res.data.toString(), '656')
   t.equal(res.sequence, 1)
   t.equal(device.sent.length, 1)
-  // protocol.md §1/§3: read thermistor board 1 device 1, sequence 1
+  // docs/protocol.md §1.1/§3.1: read thermistor board 1 device 1, sequence 1
   t.equal(toHex(device.raw[0]), '010a019c000000010001520f04')
   t.ok(device.flushes >= 1, 'input is flushed before the command')
   t.equal(bus.stats.transactions, 1)
@@ -194,7 +194,7 @@ t.test('sequence numbers start at 1 and increase per packet', async (t) => {
   t.same(sequences(device), [1, 2, 3, 4, 5])
 })
 
-t.test('the counter wraps 254 -> 0 and never uses 0xFF (protocol.md §1)', async (t) => {
+t.test('the counter wraps 254 -> 0 and never uses 0xFF (docs/protocol.md §1.3)', async (t) => {
   const device = new FakeDevice((req) => [answer(req, 'ok')])
   const bus = client(device)
   for (let i = 0; i < 256; i++) await bus.transact(READ)

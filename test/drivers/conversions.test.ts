@@ -15,7 +15,7 @@ import { OpenDcreError } from '../../drivers/errors.js'
 
 /** Expected values computed with the reference formulas in Python (round(x, 2)). */
 
-t.test('thermistor ADC counts -> °C (protocol.md §5)', async (t) => {
+t.test('thermistor ADC counts -> °C (docs/protocol.md §5.2)', async (t) => {
   const table: Array<{ name: string, adc: number, expected: number }> = [
     { name: 'the documented example', adc: 656, expected: 28.78 },
     { name: 'zero counts', adc: 0, expected: 131.29 },
@@ -44,7 +44,7 @@ t.test('thermistor 65535 and above is a range error', async (t) => {
   t.ok(err instanceof OpenDcreError)
 })
 
-t.test('humidity 32-bit word -> humidity % and °C (protocol.md §5)', async (t) => {
+t.test('humidity 32-bit word -> humidity % and °C (docs/protocol.md §5.3)', async (t) => {
   const table: Array<{ name: string, raw: number, expected: { humidity: number, temperature_c: number } }> = [
     { name: 'reference reading', raw: 1486313281, expected: { humidity: 38.43, temperature_c: 16.24 } },
     { name: 'zero', raw: 0, expected: { humidity: 0, temperature_c: -40 } },
@@ -64,7 +64,7 @@ t.test('humidity outside 32 bits is a range error', async (t) => {
   }
 })
 
-t.test('power "0,0,0,0" (protocol.md §5)', async (t) => {
+t.test('power "0,0,0,0" (docs/protocol.md §5.6)', async (t) => {
   t.same(convertPower('0,0,0,0'), {
     input_power: 0,
     input_voltage: 0,
@@ -138,7 +138,7 @@ t.test('parsing ASCII readings as Python int() and float() do', async (t) => {
   t.equal(typeof parseRawBigInteger('4100'), 'number')
 })
 
-t.test('chassis location from a device id (protocol.md §6)', async (t) => {
+t.test('chassis location from a device id (docs/protocol.md §6)', async (t) => {
   const table: Array<{ name: string, id: number, expected: Record<string, unknown> }> = [
     { name: 'the documented example 0x72DF', id: 0x72df, expected: { depth: 'middle', horiz_pos: 'left', vert_pos: 'bottom', server_node: 'unknown' } },
     { name: 'microserver 0x8302', id: 0x8302, expected: { depth: 'unknown', horiz_pos: 'unknown', vert_pos: 'unknown', server_node: 3 } },

@@ -9,7 +9,7 @@ import { OpenDcreError } from '../../drivers/errors.js'
 import { StreamTransport } from '../../drivers/transport/bus-transport.js'
 import { createDuplexPair } from '../../drivers/transport/memory-duplex.js'
 
-/** DeviceBus: commands, conversions and v1.2's error wording over the emulator (protocol.md §3, §5). */
+/** DeviceBus: commands, conversions and v1.2's error wording over the emulator (docs/protocol.md §3, §5). */
 
 function rec (boardId: number, deviceId: number, type: number, dataType = type): Packet {
   return { sequence: 1, deviceType: type, boardId, deviceId, data: Buffer.from([dataType]) }
@@ -31,7 +31,7 @@ t.test('groupScan: boards in first-arrival order, type from data[0], lower-case 
   t.same(groupScan([]), [])
 })
 
-t.test('convertReading by device type (protocol.md §5)', async (t) => {
+t.test('convertReading by device type (docs/protocol.md §5)', async (t) => {
   t.same(convertReading('temperature', '28.5'), { temperature_c: 28.5 })
   t.same(convertReading('thermistor', '656'), { temperature_c: 28.78 })
   t.same(convertReading('humidity', '1486313281'), { humidity: 38.43, temperature_c: 16.24 })

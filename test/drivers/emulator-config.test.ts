@@ -9,7 +9,7 @@ import { decodePacket } from '../../drivers/device-bus/packet-codec.js'
 import { ConfigError, OpenDcreError } from '../../drivers/errors.js'
 import { packageRoot } from '../../config/paths.js'
 
-/** Emulator configuration files (seeds "OpenDCRE Emulator"; protocol.md §7). */
+/** Emulator configuration files (seeds "OpenDCRE Emulator"; docs/protocol.md §7.1). */
 
 const REFERENCE = join(packageRoot, 'test', 'fixtures', 'opendcre-v1.2-data')
 const CONFIGS = join(packageRoot, 'test', 'fixtures', 'configs')

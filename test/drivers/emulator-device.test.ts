@@ -10,7 +10,7 @@ import { StreamTransport } from '../../drivers/transport/bus-transport.js'
 import { createDuplexPair } from '../../drivers/transport/memory-duplex.js'
 import { packageRoot } from '../../config/paths.js'
 
-/** EmulatorDevice.handle() driven with encoded packets (protocol.md §7). */
+/** EmulatorDevice.handle() driven with encoded packets (docs/protocol.md §7). */
 
 const REFERENCE = join(packageRoot, 'test', 'fixtures', 'opendcre-v1.2-data')
 
@@ -107,7 +107,7 @@ t.test('transformRaw: sentinels 999 (sequence) and 1000+k (checksum from index k
   for (const row of table) t.equal(toHex(transformRaw(row.raw, row.sequence)), row.hex, row.name)
 })
 
-t.test('injectError: +1 mod 255 on every byte but 0x01 and 0x04 (protocol.md §7)', async (t) => {
+t.test('injectError: +1 mod 255 on every byte but 0x01 and 0x04 (docs/protocol.md §7.5)', async (t) => {
   const table: Array<{ name: string, hex: string, expected: string }> = [
     { name: 'mixed bytes', hex: '010c58feff040040', expected: '010d590001040141' },
     { name: '0xFE wraps to 0', hex: 'fe', expected: '00' },

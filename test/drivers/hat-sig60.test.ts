@@ -149,9 +149,9 @@ const WITH_EVERY_FLAG: PlcConfig = {
   bit_rate: 9600
 }
 
-// ---- register codecs (protocol.md §9) -----------------------------------
+// ---- register codecs (docs/protocol.md §9.2) --------------------------------
 
-t.test('register golden vectors (protocol.md §9)', async (t) => {
+t.test('register golden vectors (docs/protocol.md §9.2)', async (t) => {
   const table: Array<{ name: string, hex: string, expected: PlcConfig }> = [
     // reg0 = freq 1 | long_wum 0x08 | NOT auto_wum 0x20 | NOT loopback_enabled 0x40; reg1 = rate 2 (115200 at 10.5 MHz) << 4 | pair 9
     { name: 'the default configuration', hex: '69 29', expected: { ...DEFAULT_MODEM_CONFIG } },

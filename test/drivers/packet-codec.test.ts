@@ -12,7 +12,7 @@ import {
 import { OpenDcreError, PacketError } from '../../drivers/errors.js'
 
 /**
- * Golden byte vectors for the device-bus packet (protocol.md §1). The hex was
+ * Golden byte vectors for the device-bus packet (docs/protocol.md §1.1, §1.2). The hex was
  * computed independently of the codec: checksum = two's complement of the low
  * byte of sum(sequence, type, board bytes, device bytes, data).
  */
@@ -98,13 +98,13 @@ function plain (p: Packet): Record<string, unknown> {
   return { ...p, data: toHex(p.data) }
 }
 
-t.test('encodePacket produces the golden bytes (protocol.md §1)', async (t) => {
+t.test('encodePacket produces the golden bytes (docs/protocol.md §1.1)', async (t) => {
   for (const v of vectors) {
     t.equal(toHex(encodePacket(v.expected)), v.hex, v.name)
   }
 })
 
-t.test('decodePacket parses the golden bytes (protocol.md §1)', async (t) => {
+t.test('decodePacket parses the golden bytes (docs/protocol.md §1.1)', async (t) => {
   for (const v of vectors) {
     t.same(plain(decodePacket(Buffer.from(v.hex, 'hex'))), plain(v.expected), v.name)
   }
@@ -123,7 +123,7 @@ t.test('decoded data is a copy, not a view of the input', async (t) => {
   t.equal(packet.data.toString('latin1'), '28.78')
 })
 
-t.test('checksum: two\'s complement of the low byte of the sum (protocol.md §1)', async (t) => {
+t.test('checksum: two\'s complement of the low byte of the sum (docs/protocol.md §1.2)', async (t) => {
   const table: Array<{ name: string, hex: string, expected: number }> = [
     { name: 'no bytes', hex: '', expected: 0x00 },
     { name: 'sum 0x100 -> low byte 0', hex: 'ff01', expected: 0x00 },
@@ -180,7 +180,7 @@ function decodeError (bytes: Buffer): PacketError | undefined {
   return undefined
 }
 
-t.test('decoder rejections (protocol.md §1)', async (t) => {
+t.test('decoder rejections (docs/protocol.md §1.5)', async (t) => {
   const good = Buffer.from(vectors[0].hex, 'hex')
   const table: Array<{ name: string, hex: string, code: 'checksum' | 'malformed', message: RegExp }> = [
     { name: 'empty input', hex: '', code: 'malformed', message: /too short/ },
@@ -227,7 +227,7 @@ t.test('decoder checks in order: length, header, length byte, checksum, trailer'
   t.same(plain(decodePacket(allBad)), plain(vectors[0].expected), 'and with everything fixed it decodes')
 })
 
-t.test('nextSequence: n = (n + 1) % 0xFF, so 0..254 and never 0xFF (protocol.md §1)', async (t) => {
+t.test('nextSequence: n = (n + 1) % 0xFF, so 0..254 and never 0xFF (docs/protocol.md §1.3)', async (t) => {
   t.equal(nextSequence(0), 1)
   t.equal(nextSequence(1), 2)
   t.equal(nextSequence(88), 89)

@@ -3,7 +3,7 @@ import { decodePacket, encodePacket, toHex } from '../../drivers/device-bus/pack
 import { PacketFramer } from '../../drivers/device-bus/packet-framer.js'
 
 /**
- * The framer follows protocol.md §1 "Reading a packet from the byte stream":
+ * The framer follows docs/protocol.md §1.4 "Reading a packet from the byte stream":
  * discard bytes until 0x01, read the length byte L, read L bytes, read one
  * trailer byte. Bytes after a frame stay for the next read.
  */
