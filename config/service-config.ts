@@ -6,7 +6,7 @@ import { firstSchemaError, readConfigFile, readJsonFile } from './config-file.js
 import { DEFAULT_EMULATOR_CONFIG } from './paths.js'
 import { resolveAuth } from './auth-config.js'
 import { resolvePollConfig } from '../monitoring/poll-config.js'
-import { OpenDcreConfigFileSchema, type OpenDcreConfigFile, HARDWARE_TYPES, type HardwareType, type BusSelection, type TlsFiles, type OpenDcreConfig, type ServiceLimits, DEFAULT_LIMITS, type AuthConfig, type ConfigOptions, API_VERSION, OPENDCRE_VERSION } from './config-schema.js'
+import { OpenDcreConfigFileSchema, type OpenDcreConfigFile, HARDWARE_TYPES, type HardwareType, type BusSelection, type TlsFiles, type OpenDcreConfig, type ServiceLimits, DEFAULT_LIMITS, type ConfigOptions, API_VERSION } from './config-schema.js'
 
 export * from './config-schema.js'
 

@@ -1,4 +1,3 @@
-import { join } from 'node:path'
 import fp from 'fastify-plugin'
 import { loadBmcEmulatorConfig } from '../emulators/bmc/bmc-emulator-config.js'
 import { BmcServer } from '../emulators/bmc/rmcp-server.js'

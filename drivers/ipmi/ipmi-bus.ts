@@ -187,7 +187,7 @@ export class IpmiBus implements Bus {
     const up = this.unavailable === undefined && (sessions.length === 0 || sessions.some((s) => s.status.state !== 'down'))
     // one labels object per BMC, kept: the metrics writer caches each one's text
     const { counter, gauge } = metricFamilies(['board', 'bmc'] as const,
-      sessions.map(({ bmc, boardId, status }, i) => [this.metricLabels[i] ??= { board: boardId, bmc: `${bmc.target.host}:${bmc.target.port}` }, status]))
+      sessions.map(({ bmc, boardId, status }, i) => [(this.metricLabels[i] ??= { board: boardId, bmc: `${bmc.target.host}:${bmc.target.port}` }), status]))
     return {
       backend: 'ipmi',
       up,

@@ -144,9 +144,25 @@ export class BmcServer {
         while (server.sessions.size < server.maxSessions) {
           const sid = server.newSessionId()
           server.sessions.set(sid, {
-            handle: server.takeHandle(), bmcSessionId: sid, consoleSessionId: 0, auth: 1, integrity: 1, confidentiality: 1, suite: 3,
-            state: 'active', maxPrivilege: PRIV.administrator, privilege: PRIV.administrator, userId: 1, keys: {},
-            lastActivity: Number.POSITIVE_INFINITY, address: '192.0.2.1', port: 623, outSequence: 1, highest: 0, answered: new Map(), phantom: true
+            handle: server.takeHandle(),
+            bmcSessionId: sid,
+            consoleSessionId: 0,
+            auth: 1,
+            integrity: 1,
+            confidentiality: 1,
+            suite: 3,
+            state: 'active',
+            maxPrivilege: PRIV.administrator,
+            privilege: PRIV.administrator,
+            userId: 1,
+            keys: {},
+            lastActivity: Number.POSITIVE_INFINITY,
+            address: '192.0.2.1',
+            port: 623,
+            outSequence: 1,
+            highest: 0,
+            answered: new Map(),
+            phantom: true
           })
         }
       },
@@ -473,9 +489,24 @@ export class BmcServer {
     const bmcSessionId = this.newSessionId()
     const maxPrivilege = requested === 0 ? PRIV.administrator : requested
     this.sessions.set(bmcSessionId, {
-      handle: this.takeHandle(), bmcSessionId, consoleSessionId, auth, integrity, confidentiality, suite, state: 'opened',
-      maxPrivilege, privilege: PRIV.user, userId: 0, keys: {}, lastActivity: this.now(), address: rinfo.address, port: rinfo.port,
-      outSequence: 1, highest: 0, answered: new Map()
+      handle: this.takeHandle(),
+      bmcSessionId,
+      consoleSessionId,
+      auth,
+      integrity,
+      confidentiality,
+      suite,
+      state: 'opened',
+      maxPrivilege,
+      privilege: PRIV.user,
+      userId: 0,
+      keys: {},
+      lastActivity: this.now(),
+      address: rinfo.address,
+      port: rinfo.port,
+      outSequence: 1,
+      highest: 0,
+      answered: new Map()
     })
     this.setupReply(PAYLOAD_TYPE.openSessionResponse, encodeOpenSessionResponse({
       tag, status: 0, privilege: maxPrivilege, consoleSessionId, bmcSessionId, auth, integrity, confidentiality

@@ -308,7 +308,7 @@ export async function startSlapd (t: Teardown, options: SlapdOptions = {}): Prom
         // a signal takes effect when each thread is next scheduled: on a loaded
         // machine slapd could still answer a request sent right after kill()
         const pid = child.pid
-        for (let i = 0; i < 200 && pid !== undefined && !allThreadsStopped(pid); i++) await new Promise((resolve) => setTimeout(resolve, 5))
+        if (pid !== undefined) for (let i = 0; i < 200 && !allThreadsStopped(pid); i++) await new Promise((resolve) => setTimeout(resolve, 5))
       }
     },
     resume,
