@@ -10,7 +10,7 @@ import { OpenDcreConfigFileSchema, type OpenDcreConfigFile, HARDWARE_TYPES, type
 
 export * from './config-schema.js'
 
-export function loadConfigFile (file: string): OpenDcreConfigFile {
+function loadConfigFile (file: string): OpenDcreConfigFile {
   const value = readJsonFile(file)
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(file, '', 'must be a JSON object')
   const error = firstSchemaError(OpenDcreConfigFileSchema, value)
@@ -18,7 +18,7 @@ export function loadConfigFile (file: string): OpenDcreConfigFile {
   return value as OpenDcreConfigFile
 }
 
-export function hostMacAddress (): string {
+function hostMacAddress (): string {
   for (const addresses of Object.values(networkInterfaces())) {
     for (const address of addresses ?? []) {
       if (!address.internal && address.mac !== '00:00:00:00:00:00') return address.mac

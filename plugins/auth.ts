@@ -12,7 +12,7 @@ declare module 'fastify' {
   }
 }
 
-export interface AuthPluginOptions {
+interface AuthPluginOptions {
   /** Asked in order; the first identity wins. Closed with the app. */
   providers: AuthProvider[]
 }

@@ -52,7 +52,7 @@ export interface BmcServerOptions extends BmcDeviceOptions {
 }
 
 /** What tests and the CLI script: every fault of the emulated BMC. */
-export interface BmcFaults {
+interface BmcFaults {
   /** Fraction (0-1) of incoming datagrams dropped at random. */
   dropRate: number
   /** The next n incoming datagrams are dropped. */

@@ -40,7 +40,7 @@ export interface Session {
 }
 
 /** What Open Session decides; the table adds the ids, the handle and the counters. */
-export type NewSession = Pick<Session, 'consoleSessionId' | 'auth' | 'integrity' | 'confidentiality' | 'suite' | 'state' |
+type NewSession = Pick<Session, 'consoleSessionId' | 'auth' | 'integrity' | 'confidentiality' | 'suite' | 'state' |
 'maxPrivilege' | 'privilege' | 'userId' | 'lastActivity' | 'address' | 'port' | 'phantom'>
 
 export class SessionTable {

@@ -77,7 +77,7 @@ interface FakeSession {
   sequence: number
 }
 
-export interface SeenRequest {
+interface SeenRequest {
   sessionId: number
   sequence: number
   payloadType: number
