@@ -4,7 +4,7 @@ import { VerificationCache } from './verification-cache.js'
 import type { AuthProvider, AuthResult, BasicOptions, Identity, Role } from './provider.js'
 import { loadUsersFile, parseHash, verifyPassword, type ParsedHash } from './users-file.js'
 
-export interface BasicTuning {
+interface BasicTuning {
   /** How long a successful verification is remembered (ms), default 60 s. */
   cacheTtlMs?: number
   /** At most this many remembered verifications, default 1000 (the oldest go first). */
@@ -12,13 +12,13 @@ export interface BasicTuning {
   now?: () => number
 }
 
-export interface BasicProvider extends AuthProvider {
+interface BasicProvider extends AuthProvider {
   /** scrypt runs so far (tests and the metrics read it). */
   readonly stats: { verifications: number, cacheHits: number }
 }
 
 /** Longer Authorization values are refused before any decoding or hashing. */
-export const MAX_AUTHORIZATION_LENGTH = 4096
+const MAX_AUTHORIZATION_LENGTH = 4096
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
 
 /**

@@ -6,9 +6,9 @@ import type { AuthProvider, Identity, JwtOptions, Role } from './provider.js'
 import { VerificationCache } from './verification-cache.js'
 
 /** Only asymmetric signatures: HS* with a public key as the secret and "none" never pass. */
-export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']
+const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']
 
-export interface JwtTuning {
+interface JwtTuning {
   /** Upper bound for one JWKS fetch (ms), default 3000. */
   jwksTimeoutMs?: number
   /** Least time between two JWKS fetches for an unknown key id (ms), default 30 s (jose's). */
@@ -21,7 +21,7 @@ export interface JwtTuning {
   now?: () => number
 }
 
-export interface JwtProvider extends AuthProvider {
+interface JwtProvider extends AuthProvider {
   readonly stats: { verifications: number, cacheHits: number }
   authenticate: (request: FastifyRequest) => Promise<AuthOutcome>
 }
@@ -41,7 +41,7 @@ function claim (payload: JWTPayload, name: string): unknown {
 }
 
 /** The claim's values (a string, or an array of strings) mapped to a role; operator wins. */
-export function roleFromClaim (value: unknown, roleValues: Record<Role, string[]>): Role | undefined {
+function roleFromClaim (value: unknown, roleValues: Record<Role, string[]>): Role | undefined {
   const values = typeof value === 'string' ? [value] : Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []
   if (values.some((v) => roleValues.operator.includes(v))) return 'operator'
   if (values.some((v) => roleValues.viewer.includes(v))) return 'viewer'

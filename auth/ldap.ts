@@ -69,7 +69,7 @@ function hexEscape (ch: string): string {
 export function escapeDnValue (value: string): string {
   const chars = [...value]
   return chars.map((ch, i) => {
-    if (ch === '\0' || /[\x01-\x1f\x7f]/.test(ch)) return hexEscape(ch)
+    if (ch.charCodeAt(0) < 0x20 || ch === '\x7f') return hexEscape(ch)
     if ('"+,;<>\\='.includes(ch)) return '\\' + ch
     if (i === 0 && (ch === ' ' || ch === '#')) return '\\' + ch
     if (i === chars.length - 1 && ch === ' ') return '\\' + ch

@@ -16,10 +16,10 @@ import { ROLES, type Role } from './provider.js'
  * existing entries. `opendcre user add` writes entries; the file is created
  * with mode 0600.
  */
-export const USER_NAME_PATTERN = '^[A-Za-z0-9._@-]{1,64}$'
+const USER_NAME_PATTERN = '^[A-Za-z0-9._@-]{1,64}$'
 const HASH_PATTERN = '^scrypt\\$\\d+\\$\\d+\\$\\d+\\$[A-Za-z0-9+/]+={0,2}\\$[A-Za-z0-9+/]+={0,2}$'
 
-export const UsersFileSchema = Type.Object({
+const UsersFileSchema = Type.Object({
   users: Type.Array(Type.Object({
     name: Type.String({ pattern: USER_NAME_PATTERN, errorMessage: 'must be 1-64 characters of A-Z a-z 0-9 . _ @ -' }),
     role: Type.Union(ROLES.map((r) => Type.Literal(r)), { errorMessage: `must be one of ${ROLES.join(', ')}` }),
@@ -27,11 +27,11 @@ export const UsersFileSchema = Type.Object({
   }, { additionalProperties: false }))
 }, { additionalProperties: false })
 
-export type UsersFile = Static<typeof UsersFileSchema>
-export type UserEntry = UsersFile['users'][number]
+type UsersFile = Static<typeof UsersFileSchema>
+type UserEntry = UsersFile['users'][number]
 
 /** N = 2^15, r = 8, p = 1: 32 MiB and ~0.1 s per hash on a server core. */
-export const SCRYPT_DEFAULTS = { N: 32768, r: 8, p: 1 }
+const SCRYPT_DEFAULTS = { N: 32768, r: 8, p: 1 }
 const KEY_LENGTH = 32
 const SALT_LENGTH = 16
 

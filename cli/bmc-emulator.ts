@@ -23,14 +23,14 @@ function integer (name: string, text: string | undefined, min: number, max: numb
 
 export async function runBmcEmulator (args: string[], usage: string): Promise<void> {
   const { values, positionals } = parseCommandArgs(args, {
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '623' },
-      count: { type: 'string', default: '1' },
-      drop: { type: 'string' },
-      'delay-ms': { type: 'string' },
-      'stats-ms': { type: 'string' },
-      'log-level': { type: 'string', default: 'info' }
-    }, usage, fail)
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string', default: '623' },
+    count: { type: 'string', default: '1' },
+    drop: { type: 'string' },
+    'delay-ms': { type: 'string' },
+    'stats-ms': { type: 'string' },
+    'log-level': { type: 'string', default: 'info' }
+  }, usage, fail)
   if (positionals.length !== 1) fail(`bmc-emulator: needs one CONFIG file\n\n${usage}`)
   const port = integer('port', values.port, 0, 65535) as number
   const count = integer('count', values.count, 1, 10000) as number
@@ -69,7 +69,10 @@ export async function runBmcEmulator (args: string[], usage: string): Promise<vo
       let datagrams = 0
       for (const s of fleet.servers) { active += s.activeSessionCount; datagrams += s.counters.datagrams }
       process.stdout.write(JSON.stringify({
-        event: 'stats', sessions, active_sessions: active, datagrams,
+        event: 'stats',
+        sessions,
+        active_sessions: active,
+        datagrams,
         cpu_percent: Math.round(usedMs / (at - lastAt) * 1000) / 10,
         cpu_total_ms: Math.round((cpu.user + cpu.system) / 1000),
         rss_mb: Math.round(process.memoryUsage.rss() / 1048576 * 10) / 10

@@ -5,9 +5,9 @@
 import { API_VERSION } from '../config/service-config.js'
 
 /** The service's endpoint_prefix when none is given (v1.2's default). */
-export const DEFAULT_PREFIX = '/opendcre/'
+const DEFAULT_PREFIX = '/opendcre/'
 
-export interface ClientCommand {
+interface ClientCommand {
   /** The v1.2 path under PREFIX/1.2 for these arguments. */
   path: (args: string[]) => string
   usage: string
@@ -58,18 +58,18 @@ export function render (body: Json): string {
   return table(['FIELD', 'VALUE'], flatten(body).map(([k, v]) => [k, v]))
 }
 
-export interface ClientResult { exitCode: number, output: string }
+interface ClientResult { exitCode: number, output: string }
 
 /** HTTP Basic (user and password) or a bearer token, when the service asks for credentials. */
 export type ClientCredentials = { user: string, password: string } | { token: string }
 
-export function authorizationHeader (credentials: ClientCredentials): string {
+function authorizationHeader (credentials: ClientCredentials): string {
   return 'token' in credentials
     ? `Bearer ${credentials.token}`
     : `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`, 'utf8').toString('base64')}`
 }
 
-export interface ClientOptions {
+interface ClientOptions {
   url: string
   /** The service's endpoint_prefix, as opendcre_config.json spells it ('/dcre/', '/api/dc'); default DEFAULT_PREFIX. */
   prefix?: string

@@ -1,7 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 
 /** A failure to report on stderr before exiting 1 (the CLI's own). */
-export type Fail = (message: string) => never
+type Fail = (message: string) => never
 
 /**
  * A subcommand's arguments parsed strictly (unknown flags refused), with

@@ -187,10 +187,10 @@ async function serve (args: string[]): Promise<void> {
 /** The emulator as a device on a serial line: reads packets, answers as configured. */
 async function emulator (args: string[]): Promise<void> {
   const { values, positionals } = parseCommandArgs(args, {
-      device: { type: 'string' },
-      baud: { type: 'string', default: '115200' },
-      'log-level': { type: 'string', default: 'info' }
-    }, USAGE, fail)
+    device: { type: 'string' },
+    baud: { type: 'string', default: '115200' },
+    'log-level': { type: 'string', default: 'info' }
+  }, USAGE, fail)
   if (values.device === undefined || positionals.length !== 1) fail(`emulator: needs --device PATH and one CONFIG file\n\n${USAGE}`)
   const baud = Number(values.baud)
   if (!Number.isInteger(baud) || baud <= 0) fail(`--baud: not a line speed: '${values.baud}'`)
@@ -222,8 +222,8 @@ async function readLine (): Promise<string> {
   if (process.stdin.isTTY) process.stderr.write('password (one line): ')
   const rl = createInterface({ input: process.stdin, terminal: false })
   try {
-    for await (const line of rl) return line.replace(/\r$/, '')
-    return ''
+    const first = await rl[Symbol.asyncIterator]().next()
+    return first.done === true ? '' : first.value.replace(/\r$/, '')
   } finally {
     rl.close()
   }

@@ -1,22 +1,20 @@
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { parseCommandArgs } from './command-args.js'
 import { pino } from 'pino'
 import { DEFAULT_REDFISH_EMULATOR_CONFIG } from '../config/paths.js'
 import { loadRedfishEmulatorConfig } from '../emulators/redfish/emulator-config.js'
 import { startRedfishEmulators } from '../emulators/redfish/emulator-server.js'
 
-
 /** `opendcre redfish-emulator [--host H] [--port P] [--count N] [--tls-cert F --tls-key F] [CONFIG]` */
 export async function redfishEmulator (args: string[], fail: (message: string) => never, usage: string): Promise<void> {
   const { values, positionals } = parseCommandArgs(args, {
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '8000' },
-      count: { type: 'string', default: '1' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      'log-level': { type: 'string', default: 'info' }
-    }, usage, fail)
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string', default: '8000' },
+    count: { type: 'string', default: '1' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'log-level': { type: 'string', default: 'info' }
+  }, usage, fail)
   if (positionals.length > 1) fail(`redfish-emulator: at most one CONFIG file\n\n${usage}`)
   const port = Number(values.port)
   if (!/^\d+$/.test(values.port) || port > 65535) fail(`--port: not a port number: '${values.port}'`)

@@ -8,7 +8,7 @@ import type { ParseArgsConfig } from 'node:util'
 import type { ConfigOptions } from '../config/service-config.js'
 
 /** What `serve` reads from its flags: resolveConfig's options and the server's own. */
-export interface ServeSettings extends ConfigOptions {
+interface ServeSettings extends ConfigOptions {
   rateLimit?: number
   corsOrigin?: string
   logLevel?: string
@@ -16,7 +16,7 @@ export interface ServeSettings extends ConfigOptions {
   smallMemory?: boolean
 }
 
-export interface ServeFlag {
+interface ServeFlag {
   /** The long name, without the dashes. */
   name: string
   type: 'string' | 'boolean'
@@ -37,7 +37,7 @@ export interface ServeFlag {
 
 const AUTH = 'Authentication (off unless a provider is named; the health check stays open):'
 
-export const SERVE_FLAGS: readonly ServeFlag[] = [
+const SERVE_FLAGS: readonly ServeFlag[] = [
   { name: 'host', type: 'string', arg: 'H', setting: 'host', help: 'address to listen on (default 0.0.0.0)' },
   { name: 'port', type: 'string', arg: 'P', setting: 'port', parse: parsePort, help: 'port to listen on (default 5000, or the config file\'s)' },
   { name: 'emulator', type: 'string', arg: 'FILE', setting: 'emulator', help: 'run the device bus on the emulator with this config\n(default: emulator-configs/simple.json; with no\n--emulator, --serial, --bmc-config, --config or\n--hardware, two emulated BMCs on loopback are added as\nIPMI boards 40000001 (suite 17) and 40000002 (suite 3))' },

@@ -11,7 +11,7 @@ import { isSafeNumber, parse as parseLossless } from 'lossless-json'
 import { ConfigError } from '../drivers/errors.js'
 
 /** No configuration file of ours comes near this; /dev/zero and its kind would never end. */
-export const MAX_CONFIG_BYTES = 16 * 1024 * 1024
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024
 
 function kindOf (stats: import('node:fs').Stats): string {
   if (stats.isDirectory()) return 'a directory'
@@ -53,7 +53,7 @@ export function readConfigFile (file: string, field = ''): Buffer {
  * own messages quote the text around the fault, which may be a password or a
  * password hash.
  */
-export function jsonErrorPlace (text: string, err: unknown): string {
+function jsonErrorPlace (text: string, err: unknown): string {
   const message = err instanceof Error ? err.message : ''
   const lineColumn = /line (\d+),? column (\d+)/i.exec(message)
   if (lineColumn !== null) return `at line ${lineColumn[1]}, column ${lineColumn[2]}`

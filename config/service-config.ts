@@ -6,11 +6,11 @@ import { firstSchemaError, readConfigFile, readJsonFile } from './config-file.js
 import { DEFAULT_EMULATOR_CONFIG } from './paths.js'
 import { resolveAuth } from './auth-config.js'
 import { resolvePollConfig } from '../monitoring/poll-config.js'
-import { OpenDcreConfigFileSchema, type OpenDcreConfigFile, HARDWARE_TYPES, type HardwareType, type BusSelection, type TlsFiles, type OpenDcreConfig, type ServiceLimits, DEFAULT_LIMITS, type AuthConfig, type ConfigOptions, API_VERSION, OPENDCRE_VERSION } from './config-schema.js'
+import { OpenDcreConfigFileSchema, type OpenDcreConfigFile, HARDWARE_TYPES, type HardwareType, type BusSelection, type TlsFiles, type OpenDcreConfig, type ServiceLimits, DEFAULT_LIMITS, type ConfigOptions, API_VERSION } from './config-schema.js'
 
 export * from './config-schema.js'
 
-export function loadConfigFile (file: string): OpenDcreConfigFile {
+function loadConfigFile (file: string): OpenDcreConfigFile {
   const value = readJsonFile(file)
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(file, '', 'must be a JSON object')
   const error = firstSchemaError(OpenDcreConfigFileSchema, value)
@@ -18,7 +18,7 @@ export function loadConfigFile (file: string): OpenDcreConfigFile {
   return value as OpenDcreConfigFile
 }
 
-export function hostMacAddress (): string {
+function hostMacAddress (): string {
   for (const addresses of Object.values(networkInterfaces())) {
     for (const address of addresses ?? []) {
       if (!address.internal && address.mac !== '00:00:00:00:00:00') return address.mac

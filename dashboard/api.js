@@ -4,7 +4,7 @@ import { createParser } from './vendor/eventsource-parser.js'
 const STORAGE_KEY = 'opendcre.authorization'
 
 /** An answer other than 2xx; `status` is the HTTP status, `message` the API's {"message"}. */
-export class ApiError extends Error {
+class ApiError extends Error {
   constructor (status, message, body = null) {
     super(message)
     this.name = 'ApiError'

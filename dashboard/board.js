@@ -32,7 +32,8 @@ class Plot {
     if (this.uplot === undefined) {
       if (!this.el.isConnected || this.xs.length === 0) return
       const unit = this.unit
-      this.uplot = new window.uPlot({
+      const UPlot = window.uPlot
+      this.uplot = new UPlot({
         width: Math.max(200, this.el.clientWidth),
         height: 140,
         legend: { show: false },

@@ -41,10 +41,13 @@ function rawAnswer (status: number, message: string, extra = ''): string {
 export function clientErrorHandler (err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return
   const [status, message] =
-    err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'request not received in time'] :
-      err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'request headers too large'] :
-        err.code === 'HPE_URI_TOO_LONG' ? [414, 'URL too long'] :
-          [400, 'malformed HTTP request']
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'request not received in time']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'request headers too large']
+        : err.code === 'HPE_URI_TOO_LONG'
+          ? [414, 'URL too long']
+          : [400, 'malformed HTTP request']
   // an answer already under way on this connection cannot be followed by another
   // (a request whose body is late has its answer object, but nothing sent yet)
   const busy = (socket as Socket & { _httpMessage?: { headersSent: boolean } | null })._httpMessage?.headersSent === true

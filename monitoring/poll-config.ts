@@ -56,13 +56,13 @@ export interface PollConfig {
  * are skipped, anything else is a sensor read. Backends that keep their
  * identify LED on the system device (the IPMI bridge) say so here.
  */
-export const DEFAULT_OPERATIONS: Record<string, Record<string, PollOperation>> = {
+const DEFAULT_OPERATIONS: Record<string, Record<string, PollOperation>> = {
   '*': { power: 'power', led: 'led', system: 'none' },
   ipmi: { system: 'led' },
   redfish: { system: 'led' }
 }
 
-export const DEFAULT_POLL: PollConfig = {
+const DEFAULT_POLL: PollConfig = {
   enabled: false,
   intervalS: 5,
   intervals: { ipmi: { default: 15 }, redfish: { default: 15 } },

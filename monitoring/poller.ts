@@ -10,12 +10,12 @@ import type { BoardState, Sample, SensorState } from './sensor-state.js'
 import { historySize, pollInterval, pollOperation, type PollConfig, type PollOperation } from './poll-config.js'
 
 /** The backends, as the registry lists them (plugins/bus-registry.ts satisfies this). */
-export interface BusSource {
+interface BusSource {
   all: () => readonly Bus[]
   forBoard: (boardId: number) => Bus
 }
 
-export interface PollerOptions {
+interface PollerOptions {
   buses: BusSource
   config: PollConfig
   clock?: PollerClock

@@ -6,8 +6,8 @@ import type { BoardState, SensorState } from './sensor-state.js'
  * from the poller's kept values at scrape time: a scrape never waits on
  * hardware. Labels are the API's: board_id and device_id as it writes them.
  */
-export const SENSOR_LABELS = ['board_id', 'device_id', 'device_type', 'device_info', 'backend'] as const
-export const BOARD_LABELS = ['board_id', 'backend'] as const
+const SENSOR_LABELS = ['board_id', 'device_id', 'device_type', 'device_info', 'backend'] as const
+const BOARD_LABELS = ['board_id', 'backend'] as const
 
 type Labels = Record<typeof SENSOR_LABELS[number], string>
 

@@ -7,12 +7,12 @@ import type { BoardState, SensorState } from './sensor-state.js'
  * hub that feeds every client from one subscription.
  */
 /** A comment line every this often keeps proxies from closing an idle stream. */
-export const KEEP_ALIVE_MS = 15_000
+const KEEP_ALIVE_MS = 15_000
 /** A client whose unsent events pass this many bytes is too slow: it is dropped. */
-export const MAX_CLIENT_BUFFER = 1024 * 1024
+const MAX_CLIENT_BUFFER = 1024 * 1024
 
 /** The `data:` of a reading event (docs/monitoring.md). */
-export function readingEvent (sensor: SensorState, now: number): string {
+function readingEvent (sensor: SensorState, now: number): string {
   const timestamp = sensor.readAt ?? now
   return `event: reading\ndata: ${stringify({
     board_id: sensor.board_id,
@@ -26,7 +26,7 @@ export function readingEvent (sensor: SensorState, now: number): string {
   }) ?? '{}'}\n\n`
 }
 
-export function boardEvent (board: BoardState): string {
+function boardEvent (board: BoardState): string {
   return `event: board\ndata: ${JSON.stringify({
     board_id: board.board_id,
     backend: board.backend,
@@ -45,14 +45,14 @@ export interface EventSink {
   on: (event: 'close', listener: () => void) => unknown
 }
 
-export interface StreamClient {
+interface StreamClient {
   res: EventSink
   /** Only these boards / devices (ids as the API writes them); undefined: all. */
   boards: Set<string> | undefined
   devices: Set<string> | undefined
 }
 
-export interface StreamHubOptions {
+interface StreamHubOptions {
   keepAliveMs?: number
   maxClientBuffer?: number
 }

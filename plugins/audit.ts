@@ -3,7 +3,7 @@ import { destination } from 'pino'
 import type { FastifyRequest, onResponseHookHandler } from 'fastify'
 import { changesState, declarationIn, describeRequest } from './route-config.js'
 
-export interface AuditOptions {
+interface AuditOptions {
   /** The audit log file; lines are appended, so it survives restarts. */
   file: string
 }

@@ -12,7 +12,7 @@ declare module 'fastify' {
   }
 }
 
-export interface AuthPluginOptions {
+interface AuthPluginOptions {
   /** Asked in order; the first identity wins. Closed with the app. */
   providers: AuthProvider[]
 }
@@ -64,18 +64,18 @@ export default fp<AuthPluginOptions>(async (fastify, opts) => {
     labelNames: ['provider', 'result'] as const,
     registers: [fastify.metricsRegistry]
   })
-  new Counter({
+  fastify.metricsRegistry.registerMetric(new Counter({
     name: 'opendcre_auth_verifications_total',
     help: 'Credential checks that did the full work (scrypt, a signature, an LDAP bind), not answered from the verification cache.',
     labelNames: ['provider'] as const,
-    registers: [fastify.metricsRegistry],
+    registers: [],
     collect () {
       this.reset()
       for (const provider of providers as ProviderWithStats[]) {
         if (provider.stats !== undefined) this.inc({ provider: provider.name }, provider.stats.verifications)
       }
     }
-  })
+  }))
 
   // label children made once per (provider, result): a request pays one increment
   const counters = new Map<string, Counter.Internal>()

@@ -1,4 +1,3 @@
-import { join } from 'node:path'
 import fp from 'fastify-plugin'
 import { loadBmcEmulatorConfig } from '../emulators/bmc/bmc-emulator-config.js'
 import { BmcServer } from '../emulators/bmc/rmcp-server.js'
@@ -7,12 +6,12 @@ import type { BmcConfigEntry } from '../drivers/ipmi/bmc-config.js'
 import ipmiBus, { connectOverUdp, type BmcConnector, type BridgeConnection } from './ipmi-bus.js'
 import { DEFAULT_BMC_EMULATOR_CONFIG } from '../config/paths.js'
 
-export const EMBEDDED_BMC_CONFIG = DEFAULT_BMC_EMULATOR_CONFIG
+const EMBEDDED_BMC_CONFIG = DEFAULT_BMC_EMULATOR_CONFIG
 
 /** The embedded BMCs: board 40000001 offers only cipher suite 17, board 40000002 only suite 3. */
-export const EMBEDDED_SUITES = [17, 3] as const
+const EMBEDDED_SUITES = [17, 3] as const
 
-export interface EmbeddedBmcOptions {
+interface EmbeddedBmcOptions {
   /** The BMC emulator config both BMCs start from (default: emulator-configs/bmc-emulator.json). */
   file?: string
   connect?: BmcConnector

@@ -6,7 +6,7 @@ import { StreamTransport } from '../drivers/transport/bus-transport.js'
 import { createDuplexPair } from '../drivers/transport/memory-duplex.js'
 import { busPolicy, registerDeviceBus } from './device-bus-backend.js'
 
-export interface EmulatorBusOptions {
+interface EmulatorBusOptions {
   /** The emulator config file (OpenDCRE's JSON format). */
   file: string
   policy?: Partial<BusPolicy>

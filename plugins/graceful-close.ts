@@ -3,7 +3,7 @@ import { Server as NetServer, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import fp from 'fastify-plugin'
 
-export interface DrainOptions {
+interface DrainOptions {
   /** Close the listener once no connection has arrived for this long (ms) ... */
   quietMs?: number
   /** ... or after this long at most (ms), whatever still arrives. */

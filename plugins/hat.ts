@@ -7,7 +7,7 @@ import type { PlcConfig } from '../drivers/hat/sig60-modem.js'
 export type { PlcConfig }
 import { openSerialPort } from '../drivers/transport/serial-transport.js'
 
-export interface HatOptions {
+interface HatOptions {
   /** The bus serial device; the modem's control registers are on the same line at 19200 baud. */
   device: string
 }

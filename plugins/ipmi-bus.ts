@@ -17,7 +17,7 @@ export type BmcConnector = (entry: BmcConfigEntry, log: FastifyBaseLogger, queue
 /** The real connection: an RMCP+ session over UDP and the IPMI commands over it, behind a bounded fair queue. */
 export const connectOverUdp: BmcConnector = (entry, log, queue) => connectBmc(entry, { log, queue })
 
-export interface IpmiBackendOptions {
+interface IpmiBackendOptions {
   /** bmc_config.json */
   file: string
   /** BMCs given directly (the embedded default), in place of reading `file`. */

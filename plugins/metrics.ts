@@ -4,7 +4,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client'
 import type { MetricFamily } from '../drivers/bus.js'
 import { declarationOf, readOnly } from './route-config.js'
 
-export interface MetricsOptions {
+interface MetricsOptions {
   /** Where Prometheus scrapes (default /metrics, outside the API prefix). */
   path?: string
   /** false: requests are not counted (a diagnostic, bench/breakdown.ts); default true. */
@@ -171,7 +171,7 @@ export default fp<MetricsOptions>(async (fastify, opts) => {
  * collection in the middle of a scrape moves to the old generation, where
  * it stayed until the next full collection (a few MB of RSS per scrape).
  */
-export function renderFamilies (families: MetricFamily[], labelCache: WeakMap<object, string> = new WeakMap(), head = ''): Buffer {
+function renderFamilies (families: MetricFamily[], labelCache: WeakMap<object, string> = new WeakMap(), head = ''): Buffer {
   const byName = new Map<string, MetricFamily[]>()
   for (const family of families) {
     const list = byName.get(family.name)

@@ -5,7 +5,7 @@ import type { FastifySchema } from 'fastify'
 import { readOnly } from './route-config.js'
 import { OPENDCRE_VERSION } from '../config/service-config.js'
 
-export interface OpenApiOptions {
+interface OpenApiOptions {
   /** The API's base path, e.g. /opendcre/1.2: the document and the docs page live under it. */
   base: string
 }

@@ -36,7 +36,7 @@ export function readOnly (command: string, extra: { open?: boolean } = {}): Rout
 }
 
 /** The not-found handler's declaration: no route, nothing to change. */
-export const NOT_FOUND: RouteDeclaration = readOnly('unknown')
+const NOT_FOUND: RouteDeclaration = readOnly('unknown')
 
 /** The declaration in a route's config, or undefined when it has none (or an incomplete one). */
 export function declarationIn (config: Partial<RouteDeclaration> | undefined): RouteDeclaration | undefined {

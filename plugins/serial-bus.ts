@@ -3,7 +3,7 @@ import type { BusPolicy } from '../drivers/device-bus/bus-client.js'
 import { SerialTransport, type PortOpener } from '../drivers/transport/serial-transport.js'
 import { busPolicy, registerDeviceBus } from './device-bus-backend.js'
 
-export interface SerialBusOptions {
+interface SerialBusOptions {
   device: string
   baudRate: number
   policy?: Partial<BusPolicy>

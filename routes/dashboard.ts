@@ -8,7 +8,7 @@ import type { FastifyReply } from 'fastify'
 import { packageRoot } from '../config/paths.js'
 
 /** The page and its own scripts and styles, shipped in the package. */
-export const DASHBOARD_DIR = join(packageRoot, 'dashboard')
+const DASHBOARD_DIR = join(packageRoot, 'dashboard')
 
 const require = createRequire(import.meta.url)
 
@@ -27,7 +27,7 @@ const VENDOR: Record<string, string> = {
 /** Only the page's documents: its own resources, the API on the same origin. */
 const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-export interface DashboardOptions {
+interface DashboardOptions {
   /** Where the API answers (/opendcre/1.2): written into the page. */
   apiBase: string
 }

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { ErrorResponse } from '../schemas/responses.js'
 
-export const WhoAmI = Type.Object({
+const WhoAmI = Type.Object({
   identity: Type.Union([Type.String(), Type.Null()], { description: 'who the credentials name; null when authentication is off' }),
   role: Type.Union([Type.Literal('viewer'), Type.Literal('operator')], {
     description: 'viewer: read-only commands; operator: every command (everyone, when authentication is off)'

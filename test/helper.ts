@@ -4,8 +4,8 @@ import { packageRoot } from '../config/paths.js'
 import { buildServer, type ServerOptions } from '../server.js'
 
 /** The reference implementation's data files (a copy of ../shared/opendcre-v1.2-data). */
-export const REFERENCE_DATA = join(packageRoot, 'test', 'fixtures', 'opendcre-v1.2-data')
-export const FIXTURES = join(packageRoot, 'test', 'fixtures')
+const REFERENCE_DATA = join(packageRoot, 'test', 'fixtures', 'opendcre-v1.2-data')
+const FIXTURES = join(packageRoot, 'test', 'fixtures')
 export const PREFIX = '/opendcre/1.2'
 
 export function referenceFile (name: string): string {

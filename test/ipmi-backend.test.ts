@@ -28,7 +28,7 @@ function bmcConfig (entries: Array<Partial<Record<string, unknown>>>): string {
   return file
 }
 
-function fakeConnector (states: Map<number, BmcSessionStatus["state"]>): { connect: (entry: BmcConfigEntry) => BridgeConnection, targets: BmcTarget[] } {
+function fakeConnector (states: Map<number, BmcSessionStatus['state']>): { connect: (entry: BmcConfigEntry) => BridgeConnection, targets: BmcTarget[] } {
   const targets: BmcTarget[] = []
   const connect = ({ target }: BmcConfigEntry): BridgeConnection => {
     targets.push(target)

@@ -25,7 +25,7 @@ export interface BusPolicy {
   queueDepth: number
 }
 
-export const DEFAULT_POLICY: BusPolicy = {
+const DEFAULT_POLICY: BusPolicy = {
   timeoutMs: 250,
   retryLimit: 3,
   scanRetryDelayMs: 150,
@@ -48,13 +48,13 @@ export interface BusSession {
   transact: (request: BusRequest) => Promise<Packet>
 }
 
-export interface BusClientOptions {
+interface BusClientOptions {
   policy?: Partial<BusPolicy>
   log?: DriverLogger
   sleep?: (ms: number) => Promise<void>
 }
 
-export interface BusStats {
+interface BusStats {
   /** Commands sent (scans are not counted here). */
   transactions: number
   /** Commands that got a well-formed answer, retries included. */

@@ -12,7 +12,7 @@ export const DEVICE_TYPE_CODES = {
   none: 0xff
 } as const
 
-export type DeviceTypeName = keyof typeof DEVICE_TYPE_CODES
+type DeviceTypeName = keyof typeof DEVICE_TYPE_CODES
 
 const NAMES_BY_CODE = new Map<number, DeviceTypeName>(
   Object.entries(DEVICE_TYPE_CODES).map(([name, code]) => [code, name as DeviceTypeName])

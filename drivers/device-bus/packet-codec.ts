@@ -14,10 +14,10 @@ import { PacketError } from '../errors.js'
  *   11+n   trailer 0x04
  */
 export const PACKET_HEADER = 0x01
-export const PACKET_TRAILER = 0x04
+const PACKET_TRAILER = 0x04
 export const MIN_PACKET_LENGTH = 12
 /** Bytes the length byte counts besides the data. */
-export const LENGTH_OVERHEAD = 9
+const LENGTH_OVERHEAD = 9
 export const MAX_DATA_LENGTH = 0xff - LENGTH_OVERHEAD
 
 export interface Packet {

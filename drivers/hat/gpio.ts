@@ -20,7 +20,7 @@ export interface Gpio {
 }
 
 /** Loads the rpio module; injected so tests can pass one that fails. */
-export type RpioImporter = () => Promise<unknown>
+type RpioImporter = () => Promise<unknown>
 
 const importRpio: RpioImporter = async () => await import('rpio')
 

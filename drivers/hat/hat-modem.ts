@@ -13,7 +13,7 @@ import {
 
 export type ClosableModemSerial = ModemSerial & { close: () => Promise<void> }
 
-export interface HatModemOptions {
+interface HatModemOptions {
   gpio: Gpio
   /** Opens the modem's serial line at MODEM_CONTROL_BAUD; closed after each procedure. */
   openSerial: () => Promise<ClosableModemSerial>

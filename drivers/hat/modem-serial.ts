@@ -18,14 +18,14 @@ export interface ModemSerial {
 }
 
 /** What StreamModemSerial needs of an open port; serialport's SerialPort is one. */
-export type ModemPort = Duplex & {
+type ModemPort = Duplex & {
   /** Discard the OS's input buffer. */
   flush?: (callback?: (err: Error | null) => void) => void
   /** Wait until the OS has transmitted everything written (tcdrain). */
   drain?: (callback?: (err: Error | null) => void) => void
 }
 
-export interface StreamModemSerialOptions {
+interface StreamModemSerialOptions {
   /** How long read(n) waits for its bytes; default 1000 ms. */
   readTimeoutMs?: number
 }

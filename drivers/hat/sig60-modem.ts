@@ -28,8 +28,8 @@ export interface PlcConfig {
   bit_rate: number
 }
 
-export type Reg0Fields = Pick<PlcConfig, 'frequency_number' | 'remote_loopback' | 'interference_hopping' | 'long_wum' | 'auto_sleep' | 'auto_wum' | 'loopback_enabled' | 'interference_detected'>
-export type Reg1Fields = Pick<PlcConfig, 'f0' | 'f1' | 'bit_rate'>
+type Reg0Fields = Pick<PlcConfig, 'frequency_number' | 'remote_loopback' | 'interference_hopping' | 'long_wum' | 'auto_sleep' | 'auto_wum' | 'loopback_enabled' | 'interference_detected'>
+type Reg1Fields = Pick<PlcConfig, 'f0' | 'f1' | 'bit_rate'>
 
 /** GPIO pins, BOARD (physical) numbering. */
 export const PIN = {
@@ -73,7 +73,7 @@ export const DEFAULT_MODEM_CONFIG: Readonly<PlcConfig> = Object.freeze({
 })
 
 /** Serial commands while CMD is low. */
-export const COMMAND = {
+const COMMAND = {
   WRITE_REG0: 0x05,
   WRITE_REG1: 0x15,
   READ_REG0: 0x0d,
@@ -81,9 +81,9 @@ export const COMMAND = {
 } as const
 
 /** How long wake() polls INH before giving up. */
-export const WAKE_TIMEOUT_MS = 1000
+const WAKE_TIMEOUT_MS = 1000
 /** After INH goes high, the modem sends its wake-up message. */
-export const WAKE_SETTLE_MS = 150
+const WAKE_SETTLE_MS = 150
 
 // ---- register codecs ----------------------------------------------------
 
@@ -117,7 +117,7 @@ export function decodeReg0 (byte: number): Reg0Fields {
 }
 
 /** The bit rates the frequency in use (f0 or f1, by frequency_number) offers. */
-export function bitRatesFor (frequencyMhz: number): readonly number[] {
+function bitRatesFor (frequencyMhz: number): readonly number[] {
   return frequencyMhz < 10 ? BIT_RATES_BELOW_10_MHZ : BIT_RATES_FROM_10_MHZ
 }
 

@@ -26,7 +26,7 @@ const oneOf = (values: readonly string[]): ReturnType<typeof Type.Union> =>
 /** The bound for one request to a BMC, session set-up included (ms). */
 const TimeoutMs = Type.Integer({ minimum: 100, maximum: 60000, errorMessage: 'must be an integer from 100 to 60000 (milliseconds)' })
 
-export const BmcEntrySchema = Type.Object({
+const BmcEntrySchema = Type.Object({
   bmc_ip: Type.String({ minLength: 1, errorMessage: 'must be the BMC address (a non-empty string)' }),
   bmc_port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, errorMessage: 'must be a UDP port number (1-65535)' })),
   username: Type.String({ maxLength: 16, errorMessage: 'must be a string of at most 16 characters (may be empty)' }),
@@ -43,12 +43,12 @@ export const BmcEntrySchema = Type.Object({
   timeout_ms: Type.Optional(TimeoutMs)
 })
 
-export const BmcConfigSchema = Type.Object({
+const BmcConfigSchema = Type.Object({
   bmcs: Type.Array(BmcEntrySchema, { maxItems: 0xffffff, errorMessage: 'must be a list of BMCs' }),
   timeout_ms: Type.Optional(TimeoutMs)
 })
 
-export type BmcConfigFile = Static<typeof BmcConfigSchema>
+type BmcConfigFile = Static<typeof BmcConfigSchema>
 
 export interface BmcConfigEntry {
   target: BmcTarget

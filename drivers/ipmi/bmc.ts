@@ -47,11 +47,11 @@ import { FRU_HEADER_LENGTH, FruFormatError, parseCommonHeader, parseFru, toAsset
 import { convertReading, parseSdr, type SensorRecord } from './sdr.js'
 import { IpmiError, NETFN, type IpmiRequester } from './types.js'
 
-export type BootTargetName = 'no_override' | 'pxe' | 'hdd'
+type BootTargetName = 'no_override' | 'pxe' | 'hdd'
 
 const BOOT_SELECTORS: Record<BootTargetName, number> = { no_override: 0x0, pxe: 0x1, hdd: 0x2 }
 
-export interface BmcCommandsOptions {
+interface BmcCommandsOptions {
   /** Bytes per Get SDR request (default 32; ipmi_sim answers at most 33). */
   sdrChunk?: number
   /** Bytes per Read FRU Data request (default 32; ipmi_sim answers at most 34). */
@@ -89,7 +89,7 @@ export interface BmcCommandsOptions {
   now?: () => number
 }
 
-export interface ChassisSummary {
+interface ChassisSummary {
   power: 'on' | 'off'
   /** No power fault, no power control fault, no overload. */
   powerOk: boolean
@@ -99,7 +99,7 @@ export interface ChassisSummary {
   status: ChassisStatus
 }
 
-export interface SensorReading {
+interface SensorReading {
   sensorNumber: number
   name: string
   unit: string

@@ -31,22 +31,22 @@ export function sensorKind (r: SensorRecord): BridgeSensor['kind'] {
 }
 
 /** How long the bridge trusts its SDR cache before asking whether the repository changed. */
-export const SDR_RECHECK_MS = 10_000
+const SDR_RECHECK_MS = 10_000
 
-export interface BridgeConnectionOptions extends Omit<IpmiSessionOptions, 'log'> {
+interface BridgeConnectionOptions extends Omit<IpmiSessionOptions, 'log'> {
   log?: DriverLogger
   /** The BMC's waiting room: how many requests may wait, and how long (default DEFAULT_BMC_QUEUE). */
   queue?: QueueLimits
 }
 
-export const DEFAULT_BMC_QUEUE: QueueLimits = { depth: 32, waitMs: 3000 }
+const DEFAULT_BMC_QUEUE: QueueLimits = { depth: 32, waitMs: 3000 }
 
 /**
  * Every operation on one BMC through one bounded, fair queue: one operation
  * at a time (the session runs one request at a time anyway), clients taking
  * turns, requests beyond the depth or the wait refused with 'overloaded'.
  */
-export function queuedOperations (ops: BmcOperations, queue: FairQueue): BmcOperations {
+function queuedOperations (ops: BmcOperations, queue: FairQueue): BmcOperations {
   const queued = {} as Record<string, unknown>
   for (const [name, op] of Object.entries(ops) as Array<[string, (...args: unknown[]) => Promise<unknown>]>) {
     queued[name] = async (...args: unknown[]) => await queue.run(async () => await op(...args))

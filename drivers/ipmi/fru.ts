@@ -7,9 +7,9 @@
  */
 import { IpmiError } from './types.js'
 
-export type FieldEncoding = 'binary' | 'bcd-plus' | '6-bit-ascii' | '8-bit' | 'unicode'
+type FieldEncoding = 'binary' | 'bcd-plus' | '6-bit-ascii' | '8-bit' | 'unicode'
 
-export interface TypeLength {
+interface TypeLength {
   encoding: FieldEncoding
   /** Bytes that follow the type/length byte. */
   length: number
@@ -64,7 +64,7 @@ export function decodeField (encoding: FieldEncoding, bytes: Uint8Array): string
   }
 }
 
-export interface FruField {
+interface FruField {
   encoding: FieldEncoding
   value: string
 }
@@ -91,7 +91,7 @@ function readFields (area: Buffer, at: number, english: boolean, what: string): 
   }
 }
 
-export function zeroChecksumOk (bytes: Uint8Array): boolean {
+function zeroChecksumOk (bytes: Uint8Array): boolean {
   let sum = 0
   for (const b of bytes) sum = (sum + b) & 0xff
   return sum === 0
@@ -186,7 +186,7 @@ export function chassisTypeName (type: number): string {
 /** Minutes since 1996-01-01 00:00 UTC (§11, board area bytes 4-6). */
 const FRU_EPOCH_MS = Date.UTC(1996, 0, 1)
 
-export function fruDate (minutes: number): Date | null {
+function fruDate (minutes: number): Date | null {
   return minutes === 0 ? null : new Date(FRU_EPOCH_MS + minutes * 60_000)
 }
 
@@ -211,7 +211,7 @@ function pick (fields: FruField[], i: number): string {
   return fields[i]?.value ?? ''
 }
 
-export function parseChassisArea (image: Uint8Array, offset: number): ChassisInfoArea {
+function parseChassisArea (image: Uint8Array, offset: number): ChassisInfoArea {
   const area = areaBytes(image, offset, 'FRU chassis info area')
   const fields = readFields(area, 3, true, 'FRU chassis info area')
   return {
@@ -223,7 +223,7 @@ export function parseChassisArea (image: Uint8Array, offset: number): ChassisInf
   }
 }
 
-export function parseBoardArea (image: Uint8Array, offset: number): BoardInfoArea {
+function parseBoardArea (image: Uint8Array, offset: number): BoardInfoArea {
   const area = areaBytes(image, offset, 'FRU board info area')
   const language = area[2]
   const fields = readFields(area, 6, isEnglish(language), 'FRU board info area')
@@ -239,7 +239,7 @@ export function parseBoardArea (image: Uint8Array, offset: number): BoardInfoAre
   }
 }
 
-export function parseProductArea (image: Uint8Array, offset: number): ProductInfoArea {
+function parseProductArea (image: Uint8Array, offset: number): ProductInfoArea {
   const area = areaBytes(image, offset, 'FRU product info area')
   const language = area[2]
   const fields = readFields(area, 3, isEnglish(language), 'FRU product info area')

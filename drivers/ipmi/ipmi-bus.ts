@@ -23,7 +23,7 @@ export interface BridgeSensor {
 }
 
 /** The sensor device types of an IPMI board, and the reading field of each (converted with the SDR). */
-export const SENSOR_KINDS = ['temperature', 'fan_speed', 'voltage', 'current', 'power'] as const
+const SENSOR_KINDS = ['temperature', 'fan_speed', 'voltage', 'current', 'power'] as const
 export type SensorKind = typeof SENSOR_KINDS[number]
 const READING_FIELD = { temperature: 'temperature_c', fan_speed: 'speed_rpm', voltage: 'voltage_v', current: 'current_a', power: 'power_w' } as const
 
@@ -97,9 +97,9 @@ const IDLE_STATUS: BridgeSessionStatus = {
 }
 
 /** docs/protocol.md §8.2: the fixed devices of every IPMI board. */
-export const POWER_DEVICE = 0x0100
-export const SYSTEM_DEVICE = 0x0200
-export const IPMI_FIRMWARE_VERSION = 'OpenDCRE IPMI Bridge v2.0'
+const POWER_DEVICE = 0x0100
+const SYSTEM_DEVICE = 0x0200
+const IPMI_FIRMWARE_VERSION = 'OpenDCRE IPMI Bridge v2.0'
 
 /** The v1.2 power fields a BMC has no source for (input_power comes from DCMI where the BMC has it). */
 const FIXED_POWER_FIELDS = {
@@ -116,7 +116,7 @@ const FIXED_POWER_FIELDS = {
  * 0x40000000 | n. Every call goes to that BMC's own session, so BMCs never
  * wait for each other; errors keep v1.2's wording and never name a password.
  */
-export interface IpmiBusOptions {
+interface IpmiBusOptions {
   /**
    * How long scan-all waits for one BMC (ms, default 1000). A BMC slower than
    * that is listed as it last answered (or with its power and system devices
@@ -187,7 +187,7 @@ export class IpmiBus implements Bus {
     const up = this.unavailable === undefined && (sessions.length === 0 || sessions.some((s) => s.status.state !== 'down'))
     // one labels object per BMC, kept: the metrics writer caches each one's text
     const { counter, gauge } = metricFamilies(['board', 'bmc'] as const,
-      sessions.map(({ bmc, boardId, status }, i) => [this.metricLabels[i] ??= { board: boardId, bmc: `${bmc.target.host}:${bmc.target.port}` }, status]))
+      sessions.map(({ bmc, boardId, status }, i) => [(this.metricLabels[i] ??= { board: boardId, bmc: `${bmc.target.host}:${bmc.target.port}` }), status]))
     return {
       backend: 'ipmi',
       up,

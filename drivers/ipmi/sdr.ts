@@ -16,15 +16,14 @@ export class SdrFormatError extends IpmiError {
   }
 }
 
-export const SDR_TYPE = { full: 0x01, compact: 0x02 } as const
-export const SENSOR_TYPE = { temperature: 0x01, voltage: 0x02, current: 0x03, fan: 0x04 } as const
+const SDR_TYPE = { full: 0x01, compact: 0x02 } as const
 
 /** Sensor units 1, bits 7:6 (§43.1 byte 21). */
 export type AnalogFormat = 'unsigned' | 'ones-complement' | 'twos-complement' | 'none'
 const FORMATS: AnalogFormat[] = ['unsigned', 'ones-complement', 'twos-complement', 'none']
 
 /** Linearization (§43.1 byte 24, table 43-1 / §36.3): 0x00-0x0b, 0x70-0x7f non-linear. */
-export type Linearization = 'linear' | 'ln' | 'log10' | 'log2' | 'e' | 'exp10' | 'exp2' | '1/x' | 'sqr' | 'cube' | 'sqrt' | 'cube-root' | 'non-linear'
+type Linearization = 'linear' | 'ln' | 'log10' | 'log2' | 'e' | 'exp10' | 'exp2' | '1/x' | 'sqr' | 'cube' | 'sqrt' | 'cube-root' | 'non-linear'
 const LINEARIZATIONS: Linearization[] = ['linear', 'ln', 'log10', 'log2', 'e', 'exp10', 'exp2', '1/x', 'sqr', 'cube', 'sqrt', 'cube-root']
 
 /** Sensor unit type codes (§43.17), as ipmitool names them; the first 20 cover the sensors met in practice. */
@@ -33,7 +32,7 @@ const UNITS = [
   'VA', 'Nits', 'lumen', 'lux', 'Candela', 'kPa', 'PSI', 'Newton', 'CFM', 'RPM', 'Hz'
 ]
 
-export function unitName (code: number): string {
+function unitName (code: number): string {
   return UNITS[code] ?? `unit 0x${code.toString(16).padStart(2, '0')}`
 }
 
@@ -82,14 +81,14 @@ export interface SensorRecord {
   name: string
 }
 
-export interface OtherRecord {
+interface OtherRecord {
   kind: 'other'
   recordId: number
   recordType: number
   length: number
 }
 
-export type SdrRecord = SensorRecord | OtherRecord
+type SdrRecord = SensorRecord | OtherRecord
 
 function signed (value: number, bits: number): number {
   const sign = 1 << (bits - 1)
@@ -165,16 +164,6 @@ export function parseSdr (bytes: Uint8Array): SdrRecord {
     factors,
     name
   }
-}
-
-/** Only the sensor records of a list of raw SDRs; other record types are skipped. */
-export function sensorRecords (records: Iterable<Uint8Array>): SensorRecord[] {
-  const out: SensorRecord[] = []
-  for (const bytes of records) {
-    const rec = parseSdr(bytes)
-    if (rec.kind !== 'other') out.push(rec)
-  }
-  return out
 }
 
 /** The raw reading byte as a signed or unsigned number per the analog data format; null for 'none'. */

@@ -36,7 +36,7 @@ export interface SelEvent {
 }
 
 /** Table 42-3 sensor type codes, named as ipmitool names them. */
-export const SENSOR_TYPE_NAMES: Readonly<Record<number, string>> = {
+const SENSOR_TYPE_NAMES: Readonly<Record<number, string>> = {
   0x01: 'Temperature',
   0x02: 'Voltage',
   0x03: 'Current',

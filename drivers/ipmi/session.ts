@@ -35,7 +35,7 @@ import { AttemptsExhausted, DeadlinePassed, SessionLogin, systemClock, type Acti
 import { IpmiCompletionError, IpmiError, type BmcTarget, type IpmiPolicy, type IpmiRequester } from './types.js'
 import { udpTransportFactory, type DatagramTransport, type DatagramTransportFactory } from './udp-transport.js'
 
-export { systemClock, type Clock } from './session-login.js'
+export type { Clock } from './session-login.js'
 
 export const DEFAULT_IPMI_POLICY: Readonly<IpmiPolicy> = Object.freeze({
   retransmitMs: 700,
@@ -56,9 +56,9 @@ export interface IpmiSessionOptions {
 }
 
 /** idle: no session yet (or closed cleanly); up: session active; down: the last log-in or request failed. */
-export type IpmiSessionState = 'idle' | 'up' | 'down'
+type IpmiSessionState = 'idle' | 'up' | 'down'
 
-export interface IpmiSessionCounters {
+interface IpmiSessionCounters {
   /** Requests accepted by request(), keep-alives excluded. */
   requests: number
   /** Sessions activated (RAKP 4 verified and privilege set). */

@@ -89,7 +89,7 @@ export interface IpmiRequester {
   request: (netFn: number, cmd: number, data?: Uint8Array) => Promise<Buffer>
 }
 
-export type IpmiErrorKind = 'timeout' | 'auth' | 'session' | 'protocol' | 'closed'
+type IpmiErrorKind = 'timeout' | 'auth' | 'session' | 'protocol' | 'closed'
 
 /** Each kind's place in the one error family (drivers/errors.ts). */
 const IPMI_ERROR_CODES: Record<IpmiErrorKind, OpenDcreErrorCode> = { timeout: 'timeout', auth: 'auth', session: 'session', protocol: 'malformed', closed: 'unavailable' }

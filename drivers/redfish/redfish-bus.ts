@@ -16,9 +16,9 @@ export function isRedfishBoardId (boardId: number): boolean {
 }
 
 export const REDFISH_BOARD_BASE = 0x70000000
-export const POWER_DEVICE = 0x0100
-export const SYSTEM_DEVICE = 0x0200
-export const LED_DEVICE = 0x0300
+const POWER_DEVICE = 0x0100
+const SYSTEM_DEVICE = 0x0200
+const LED_DEVICE = 0x0300
 
 /** One configured Redfish service as the bus sees it. */
 export interface RedfishServer {
@@ -29,7 +29,7 @@ export interface RedfishServer {
   close: () => Promise<void>
 }
 
-export interface RedfishBusOptions {
+interface RedfishBusOptions {
   /** How long scan-all waits for one server (ms, default 2000); a slower one is listed as it last answered. */
   scanBudgetMs?: number
   file?: string

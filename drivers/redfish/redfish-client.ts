@@ -22,7 +22,7 @@ export interface RedfishResponse {
   headers: Record<string, string | string[] | undefined>
 }
 
-export class RedfishHttpError extends OpenDcreError {
+class RedfishHttpError extends OpenDcreError {
   readonly status: number
   constructor (code: OpenDcreErrorCode, status: number, message: string) {
     super(code, message)
@@ -39,7 +39,7 @@ export interface RedfishClientStatus {
   counters: { requests: number, errors: number, timeouts: number, sessionLogins: number }
 }
 
-export interface RedfishClientOptions {
+interface RedfishClientOptions {
   log?: Pick<Logger, 'debug' | 'warn'>
   /** Connections kept per service (default 4). */
   connections?: number
@@ -54,7 +54,7 @@ const MAX_ANSWER_BYTES = 16 * 1024 * 1024
 const KEEP_ALIVE_MS = 10_000
 
 /** The service's address without credentials, for logs, health and metric labels. */
-export function safeUrl (url: string): string {
+function safeUrl (url: string): string {
   try {
     const u = new URL(url)
     u.username = ''

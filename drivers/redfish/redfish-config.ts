@@ -12,7 +12,7 @@ import { firstSchemaError, readJsonFile } from '../../config/config-file.js'
  */
 const TimeoutMs = Type.Integer({ minimum: 100, maximum: 60000, errorMessage: 'must be an integer from 100 to 60000 (milliseconds)' })
 
-export const RedfishServerSchema = Type.Object({
+const RedfishServerSchema = Type.Object({
   url: Type.String({ pattern: '^https?://[^/?#@\\s]+/?$', errorMessage: 'must be the service\'s http:// or https:// address (scheme, host and port only, no credentials)' }),
   username: Type.Optional(Type.String({ minLength: 1, maxLength: 256, errorMessage: 'must be a non-empty string' })),
   password: Type.Optional(Type.String({ maxLength: 256, errorMessage: 'must be a string' })),
@@ -21,12 +21,12 @@ export const RedfishServerSchema = Type.Object({
   timeout_ms: Type.Optional(TimeoutMs)
 }, { additionalProperties: false, errorMessage: 'a server takes {url[, username, password, verify_tls, ca, timeout_ms]}' })
 
-export const RedfishConfigSchema = Type.Object({
+const RedfishConfigSchema = Type.Object({
   servers: Type.Array(RedfishServerSchema, { maxItems: 0x0fffffff, errorMessage: 'must be a list of Redfish servers' }),
   timeout_ms: Type.Optional(TimeoutMs)
 }, { additionalProperties: false, errorMessage: 'takes {servers[, timeout_ms]}' })
 
-export type RedfishConfigFile = Static<typeof RedfishConfigSchema>
+type RedfishConfigFile = Static<typeof RedfishConfigSchema>
 
 /** One Redfish service, validated and resolved. */
 export interface RedfishServerConfig {
@@ -39,7 +39,7 @@ export interface RedfishServerConfig {
   timeoutMs: number
 }
 
-export const DEFAULT_REDFISH_TIMEOUT_MS = 3000
+const DEFAULT_REDFISH_TIMEOUT_MS = 3000
 
 /** The servers of a redfish_config.json; errors name the file, the field and the reason, never a password. */
 export function loadRedfishConfig (file: string): RedfishServerConfig[] {

@@ -12,10 +12,10 @@ import type { RedfishClient, RedfishResponse } from './redfish-client.js'
  * DSP0268 (the schema guide) as DMTF's mockups and bmcweb serve them.
  */
 
-export type SensorKind = 'temperature' | 'fan_speed' | 'voltage' | 'current' | 'power'
+type SensorKind = 'temperature' | 'fan_speed' | 'voltage' | 'current' | 'power'
 
 /** Device ids by kind: a block each, numbered in the order of the sensors' URIs, so ids stay put. */
-export const SENSOR_ID_BASE: Record<SensorKind, number> = { temperature: 0x1000, fan_speed: 0x2000, voltage: 0x3000, current: 0x4000, power: 0x5000 }
+const SENSOR_ID_BASE: Record<SensorKind, number> = { temperature: 0x1000, fan_speed: 0x2000, voltage: 0x3000, current: 0x4000, power: 0x5000 }
 const KIND_ORDER: SensorKind[] = ['temperature', 'fan_speed', 'voltage', 'current', 'power']
 
 export interface RedfishSensor {
@@ -73,7 +73,7 @@ const ALL_RESET_TYPES = ['On', 'ForceOff', 'GracefulShutdown', 'GracefulRestart'
 
 const BOOT_TARGETS: Record<BootTarget, string> = { pxe: 'Pxe', hdd: 'Hdd', no_override: 'None' }
 
-export interface RedfishServiceOptions {
+interface RedfishServiceOptions {
   /** How long a discovery is reused by scans (ms, default 60 s); reads, power and the rest always ask the service. */
   inventoryMaxAgeMs?: number
   now?: () => number

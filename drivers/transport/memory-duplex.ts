@@ -5,7 +5,7 @@ import { Duplex } from 'node:stream'
  * from the other, asynchronously (next tick), in order — like a wire, so the
  * bus client and the emulator run exactly the code they run on a serial line.
  */
-export class MemoryDuplexEnd extends Duplex {
+class MemoryDuplexEnd extends Duplex {
   peer?: MemoryDuplexEnd
 
   override _read (): void {}

@@ -19,7 +19,7 @@ export function isPseudoTerminal (path: string): boolean {
  * instead of 1.5 ms). A PTY has no line speed, so there is nothing else
  * serialport would do for it.
  */
-export function openPtyStream (path: string): SerialPortLike {
+function openPtyStream (path: string): SerialPortLike {
   return new PtyStream(openSync(path, constants.O_RDWR | constants.O_NOCTTY))
 }
 

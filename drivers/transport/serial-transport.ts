@@ -11,7 +11,7 @@ export type SerialPortLike = Duplex & {
 /** Opens a serial device; rejects when it cannot. Injected, so tests can pass fakes. */
 export type PortOpener = (path: string, baudRate: number) => Promise<SerialPortLike>
 
-export interface SerialTransportOptions {
+interface SerialTransportOptions {
   log?: DriverLogger
   /** First reopen delay; doubles up to maxBackoffMs. */
   minBackoffMs?: number

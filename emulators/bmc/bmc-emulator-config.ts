@@ -20,7 +20,7 @@ const User = Type.Object({
   privilege: Privilege
 }, { additionalProperties: false, errorMessage: 'a user is {name, password, privilege}' })
 
-export const SUPPORTED_CIPHER_SUITES = [0, 1, 2, 3, 17] as const
+const SUPPORTED_CIPHER_SUITES = [0, 1, 2, 3, 17] as const
 
 const CipherSuite = Type.Union(SUPPORTED_CIPHER_SUITES.map((n) => Type.Literal(n)), {
   errorMessage: `must be one of the cipher suites ${SUPPORTED_CIPHER_SUITES.join(', ')}`
@@ -187,8 +187,6 @@ export const BmcEmulatorConfigSchema = Type.Object({
 
 export type BmcEmulatorConfig = Static<typeof BmcEmulatorConfigSchema>
 export type SensorConfig = Static<typeof Sensor>
-export type SelEntryConfig = Static<typeof SelEntry>
-export type FaultsConfig = Static<typeof Faults>
 export type FruConfig = Static<typeof Fru>
 
 /** Validates a parsed config; `file` names it in errors. */

@@ -7,7 +7,7 @@ import type { DriverLogger } from '../../drivers/logger.js'
 import type { BmcEmulatorConfig } from './bmc-emulator-config.js'
 import { BmcServer } from './rmcp-server.js'
 
-export interface BmcFleetOptions {
+interface BmcFleetOptions {
   host?: string
   /** The first BMC's port; 0: every BMC on an ephemeral port. */
   port?: number

@@ -8,7 +8,7 @@
 import type { FruConfig, SensorConfig, SensorKind } from './bmc-emulator-config.js'
 
 /** Default sensor type (table 42-3), base unit (§43.17) and entity (table 43-13) per kind. */
-export const KIND_DEFAULTS: Record<SensorKind, { sensorType: number, unit: number, entity: number }> = {
+const KIND_DEFAULTS: Record<SensorKind, { sensorType: number, unit: number, entity: number }> = {
   temperature: { sensorType: 0x01, unit: 1, entity: 0x03 }, // degrees C, processor
   voltage: { sensorType: 0x02, unit: 4, entity: 0x07 }, // Volts, system board
   current: { sensorType: 0x03, unit: 5, entity: 0x0a }, // Amps, power supply
@@ -93,7 +93,7 @@ export function eventReadingTypeOf (s: SensorConfig): number {
   return s.event_reading_type ?? (s.kind === 'discrete' ? 0x6f : 0x01)
 }
 
-export function recordKindOf (s: SensorConfig): 'full' | 'compact' {
+function recordKindOf (s: SensorConfig): 'full' | 'compact' {
   return s.record ?? (s.kind === 'discrete' ? 'compact' : 'full')
 }
 
@@ -163,18 +163,6 @@ export function encodeSensorSdr (recordId: number, s: SensorConfig, bmcAddress =
   full[20] = 0x00 // negative-going hysteresis
   // 21-22 reserved, 23 OEM
   return header(recordId, 0x01, Buffer.concat([common, full.subarray(0, 24), idString(s.name)]))
-}
-
-/** Management Controller Device Locator (§43.9, type 0x12): the BMC itself. */
-export function encodeMcLocatorSdr (recordId: number, name: string, bmcAddress = 0x20): Buffer {
-  const body = Buffer.alloc(11)
-  body[0] = bmcAddress
-  body[1] = 0x00 // channel 0
-  body[2] = 0x00 // power state notification: none
-  body[3] = 0x9f // device capabilities: chassis, event receiver, FRU, SEL, SDR, sensor (as Get Device ID)
-  body[7] = 0x20 // entity: BMC
-  body[8] = 0x01
-  return header(recordId, 0x12, Buffer.concat([body, idString(name)]))
 }
 
 // ---------------------------------------------------------------------------

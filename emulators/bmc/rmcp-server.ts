@@ -19,15 +19,17 @@ import {
   decodeLanRequest, decodeRakp1, decodeRakp3, decodeRmcpPlusPacket, decodeV15Packet, encodeCipherSuiteRecords,
   encodeGetChannelCipherSuitesChunk, encodeLanResponse, encodeOpenSessionResponse, encodeRakp2, encodeRakp4,
   encodeRmcpHeader, encodeRmcpPlusPacket, encodeV15Packet, passwordKey, rakp2AuthCode, rakp3AuthCode, rakp4Icv,
-  sessionIntegrityKey, sessionKeys, type RakpContext, type SessionKeys
+  sessionIntegrityKey, sessionKeys
 } from '../../drivers/ipmi/rmcp/index.js'
 import { logs, silentLogger, type DriverLogger } from '../../drivers/logger.js'
 import type { BmcEmulatorConfig } from './bmc-emulator-config.js'
 import type { ThresholdName } from './records.js'
-import { BmcDevice, CC, NETFN, PRIV, PRIVILEGE_LEVEL, type Answer, type BmcDeviceOptions } from './bmc-device.js'
+import { BmcDevice, type BmcDeviceOptions } from './bmc-device.js'
+import { CC, NETFN, PRIV, PRIVILEGE_LEVEL, type Answer } from './ipmi-codes.js'
+import { SessionTable, type Session } from './session-table.js'
 
 /** §13.24 table 13-15 RMCP+ status codes the BMC answers with. */
-export const RMCP_STATUS = {
+const RMCP_STATUS = {
   ok: 0x00,
   insufficientResources: 0x01,
   invalidSessionId: 0x02,
@@ -38,39 +40,8 @@ export const RMCP_STATUS = {
   noCipherSuiteMatch: 0x11
 } as const
 
-/** A session still being set up (Open Session or RAKP 2 answered, no RAKP 3 yet) is dropped after this long. */
-export const SETUP_TIMEOUT_MS = 5000
-
 /** The replay window: sequence numbers accepted around the highest seen (§6.12.13: 16 for RMCP+). */
-export const SEQUENCE_WINDOW = 16
-
-interface Session {
-  handle: number
-  bmcSessionId: number
-  consoleSessionId: number
-  auth: number
-  integrity: number
-  confidentiality: number
-  suite: number
-  state: 'opened' | 'rakp2' | 'active'
-  /** Requested maximum privilege (Open Session, then RAKP 1). */
-  maxPrivilege: number
-  privilege: number
-  userId: number
-  ctx?: RakpContext
-  kuid?: Buffer
-  keys: SessionKeys
-  lastActivity: number
-  address: string
-  port: number
-  /** Outbound session sequence number. */
-  outSequence: number
-  /** Highest inbound sequence number, and the answers to the last few (resent for a retransmitted request). */
-  highest: number
-  answered: Map<number, Buffer>
-  /** A phantom session of the "session table full" fault. */
-  phantom?: boolean
-}
+const SEQUENCE_WINDOW = 16
 
 export interface BmcServerOptions extends BmcDeviceOptions {
   host?: string
@@ -81,7 +52,7 @@ export interface BmcServerOptions extends BmcDeviceOptions {
 }
 
 /** What tests and the CLI script: every fault of the emulated BMC. */
-export interface BmcFaults {
+interface BmcFaults {
   /** Fraction (0-1) of incoming datagrams dropped at random. */
   dropRate: number
   /** The next n incoming datagrams are dropped. */
@@ -102,20 +73,17 @@ export class BmcServer {
   readonly device: BmcDevice
   readonly faults: BmcFaults
   private socket: Socket | undefined
-  private readonly sessions = new Map<number, Session>()
+  private readonly sessions: SessionTable
   private readonly now: () => number
   private readonly log: DriverLogger
   private readonly users: Array<{ name: Buffer, kuid: Buffer, privilege: number }>
   private readonly suites: number[]
   private readonly suiteRecords: Buffer
-  private readonly maxSessions: number
-  private readonly idleMs: number
-  private nextHandle = 1
   private silentUntil = 0
   private dropCount = 0
   private timers = new Set<NodeJS.Timeout>()
   /** Counters for tests, the CLI and the bench. */
-  readonly counters = { datagrams: 0, dropped: 0, sessionsOpened: 0, sessionsRefused: 0, rakpFailures: 0, replays: 0, expired: 0 }
+  readonly counters: { datagrams: number, dropped: number, sessionsOpened: number, sessionsRefused: number, rakpFailures: number, replays: number, readonly expired: number }
   private boundPort = 0
 
   constructor (readonly config: BmcEmulatorConfig, private readonly options: BmcServerOptions = {}) {
@@ -125,8 +93,9 @@ export class BmcServer {
     this.users = config.users.map((u) => ({ name: Buffer.from(u.name, 'latin1'), kuid: passwordKey(u.password), privilege: PRIVILEGE_LEVEL[u.privilege] }))
     this.suites = [...new Set(config.cipher_suites)]
     this.suiteRecords = encodeCipherSuiteRecords(this.suites)
-    this.maxSessions = config.session?.max_sessions ?? 16
-    this.idleMs = (config.session?.idle_timeout_s ?? 60) * 1000
+    const sessions = new SessionTable(config.session?.max_sessions ?? 16, (config.session?.idle_timeout_s ?? 60) * 1000, this.now)
+    this.sessions = sessions
+    this.counters = { datagrams: 0, dropped: 0, sessionsOpened: 0, sessionsRefused: 0, rakpFailures: 0, replays: 0, get expired () { return sessions.expired } }
     const f = config.faults ?? {}
     const server = this
     this.faults = {
@@ -139,20 +108,8 @@ export class BmcServer {
         server.log.info({ ms }, 'BMC reboot: sessions lost, silent')
       },
       resume: () => { server.silentUntil = 0 },
-      fillSessionTable: () => {
-        server.expire()
-        while (server.sessions.size < server.maxSessions) {
-          const sid = server.newSessionId()
-          server.sessions.set(sid, {
-            handle: server.takeHandle(), bmcSessionId: sid, consoleSessionId: 0, auth: 1, integrity: 1, confidentiality: 1, suite: 3,
-            state: 'active', maxPrivilege: PRIV.administrator, privilege: PRIV.administrator, userId: 1, keys: {},
-            lastActivity: Number.POSITIVE_INFINITY, address: '192.0.2.1', port: 623, outSequence: 1, highest: 0, answered: new Map(), phantom: true
-          })
-        }
-      },
-      freeSessionTable: () => {
-        for (const [sid, s] of server.sessions) if (s.phantom === true) server.sessions.delete(sid)
-      }
+      fillSessionTable: () => server.sessions.fillWithPhantoms(),
+      freeSessionTable: () => server.sessions.freePhantoms()
     }
     if (f.session_table_full === true) this.faults.fillSessionTable()
     if (f.reboot_every_s !== undefined) {
@@ -207,51 +164,16 @@ export class BmcServer {
 
   /** Sessions the BMC holds now (active or being set up), idle ones expired first. */
   get sessionCount (): number {
-    this.expire()
     return this.sessions.size
   }
 
   get activeSessionCount (): number {
-    this.expire()
-    let n = 0
-    for (const s of this.sessions.values()) if (s.state === 'active') n++
-    return n
+    return this.sessions.activeCount
   }
 
   /** The cipher suite of each active session (tests check what a client negotiated). */
   get activeSuites (): number[] {
-    this.expire()
-    return [...this.sessions.values()].filter((s) => s.state === 'active' && s.phantom !== true).map((s) => s.suite)
-  }
-
-  // ---------------------------------------------------------------------------
-
-  private expire (): void {
-    const now = this.now()
-    for (const [sid, s] of this.sessions) {
-      const limit = s.state === 'active' ? this.idleMs : Math.min(this.idleMs, SETUP_TIMEOUT_MS)
-      if (now - s.lastActivity > limit) {
-        this.sessions.delete(sid)
-        this.counters.expired++
-      }
-    }
-  }
-
-  private newSessionId (): number {
-    for (;;) {
-      const sid = randomBytes(4).readUInt32LE(0)
-      if (sid !== 0 && !this.sessions.has(sid)) return sid
-    }
-  }
-
-  private takeHandle (): number {
-    const used = new Set([...this.sessions.values()].map((s) => s.handle))
-    for (let i = 0; i < 255; i++) {
-      const h = this.nextHandle
-      this.nextHandle = this.nextHandle >= 255 ? 1 : this.nextHandle + 1
-      if (!used.has(h)) return h
-    }
-    return 0
+    return this.sessions.activeSuites
   }
 
   private send (datagram: Buffer, rinfo: RemoteInfo): void {
@@ -336,7 +258,7 @@ export class BmcServer {
       if (payloadType === PAYLOAD_TYPE.rakp3) return this.rakp3(p.payload, rinfo)
       return
     }
-    this.expire()
+    this.sessions.expire()
     const s = this.sessions.get(sessionId)
     if (s === undefined || s.state !== 'active' || s.phantom === true) return
     const p = decodeRmcpPlusPacket(msg, s.keys)
@@ -386,50 +308,11 @@ export class BmcServer {
           s.privilege = want
           return { cc: 0, data: Uint8Array.of(want) }
         }
-        case 0x3c: { // Close Session (§22.19): session id, or 0 and a handle
-          if (data.length < 4) return { cc: CC.requestDataLengthInvalid }
-          const sid = data.readUInt32LE(0)
-          const target = sid !== 0 ? this.sessions.get(sid) : [...this.sessions.values()].find((x) => x.handle === data[4])
-          if (target === undefined) return { cc: sid !== 0 ? 0x87 : 0x88 }
-          if (target !== s && s.privilege < PRIV.administrator) return { cc: CC.insufficientPrivilege }
-          this.sessions.delete(target.bmcSessionId)
-          return { cc: 0 }
-        }
-        case 0x3d: return this.sessionInfo(s, data)
+        case 0x3c: return this.sessions.closeSession(s, data)
+        case 0x3d: return this.sessions.sessionInfo(s, data)
       }
     }
     return this.device.handle(netFn, cmd, data, s.privilege)
-  }
-
-  /** Get Session Info (§22.20): 0 = this session, N = the N-th active one, 0xFE by handle, 0xFF by session id. */
-  private sessionInfo (s: Session, data: Buffer): Answer {
-    if (data.length < 1) return { cc: CC.requestDataLengthInvalid }
-    const active = [...this.sessions.values()].filter((x) => x.state === 'active').sort((a, b) => a.handle - b.handle)
-    let target: Session | undefined
-    const index = data[0]
-    if (index === 0x00) target = s
-    else if (index === 0xfe) {
-      if (data.length < 2) return { cc: CC.requestDataLengthInvalid }
-      target = active.find((x) => x.handle === data[1])
-    } else if (index === 0xff) {
-      if (data.length < 5) return { cc: CC.requestDataLengthInvalid }
-      target = this.sessions.get(data.readUInt32LE(1))
-    } else {
-      if (index > this.maxSessions) return { cc: CC.invalidDataField }
-      target = active[index - 1]
-    }
-    const head = [target?.handle ?? 0, this.maxSessions & 0x3f, active.length & 0x3f]
-    if (target === undefined) return { cc: 0, data: Uint8Array.of(...head) }
-    const out = Buffer.alloc(18)
-    Buffer.from(head).copy(out, 0)
-    out[3] = target.userId & 0x3f
-    out[4] = target.privilege & 0x0f
-    out[5] = 0x10 | 0x01 // IPMI v2.0 / RMCP+, channel 1
-    const ip = target.address.replace(/^::ffff:/, '').split('.').map(Number)
-    if (ip.length === 4 && ip.every((n) => Number.isInteger(n))) Buffer.from(ip).copy(out, 6)
-    // bytes 11-16: the console's MAC address, unknown over UDP: zero
-    out.writeUInt16LE(target.port, 16)
-    return { cc: 0, data: out }
   }
 
   // ---------------------------------------------------------------------------
@@ -460,8 +343,7 @@ export class BmcServer {
     const auth = q[12] & 0x3f
     const integrity = q[20] & 0x3f
     const confidentiality = q[28] & 0x3f
-    this.expire()
-    if (this.sessions.size >= this.maxSessions) {
+    if (this.sessions.full) {
       this.counters.sessionsRefused++
       return this.openSessionError(tag, RMCP_STATUS.insufficientResources, consoleSessionId, rinfo)
     }
@@ -470,12 +352,20 @@ export class BmcServer {
     if (suite === undefined || !this.suites.includes(suite)) {
       return this.openSessionError(tag, RMCP_STATUS.noCipherSuiteMatch, consoleSessionId, rinfo)
     }
-    const bmcSessionId = this.newSessionId()
     const maxPrivilege = requested === 0 ? PRIV.administrator : requested
-    this.sessions.set(bmcSessionId, {
-      handle: this.takeHandle(), bmcSessionId, consoleSessionId, auth, integrity, confidentiality, suite, state: 'opened',
-      maxPrivilege, privilege: PRIV.user, userId: 0, keys: {}, lastActivity: this.now(), address: rinfo.address, port: rinfo.port,
-      outSequence: 1, highest: 0, answered: new Map()
+    const { bmcSessionId } = this.sessions.open({
+      consoleSessionId,
+      auth,
+      integrity,
+      confidentiality,
+      suite,
+      state: 'opened',
+      maxPrivilege,
+      privilege: PRIV.user,
+      userId: 0,
+      lastActivity: this.now(),
+      address: rinfo.address,
+      port: rinfo.port
     })
     this.setupReply(PAYLOAD_TYPE.openSessionResponse, encodeOpenSessionResponse({
       tag, status: 0, privilege: maxPrivilege, consoleSessionId, bmcSessionId, auth, integrity, confidentiality

@@ -20,7 +20,7 @@ const RawByte = Type.Union([
   Type.Integer({ minimum: 1000, maximum: 1255 })
 ], { errorMessage: 'not a raw byte (0-255, 999 for the sequence number, 1000+k for a checksum)' })
 
-export const RawPacket = Type.Array(RawByte)
+const RawPacket = Type.Array(RawByte)
 
 /** One response: a value sent as ASCII, raw bytes, or null for no answer. */
 const Response = Type.Union([

@@ -14,8 +14,8 @@ import type {
 } from './emulator-config.js'
 
 /** Raw-byte sentinels (docs/protocol.md §7.3). */
-export const SEQUENCE_SENTINEL = 999
-export const CHECKSUM_SENTINEL = 1000
+const SEQUENCE_SENTINEL = 999
+const CHECKSUM_SENTINEL = 1000
 
 type RawList = number[]
 

@@ -77,7 +77,7 @@ export const RedfishEmulatorConfigSchema = Type.Object({
 
 export type RedfishEmulatorConfig = Static<typeof RedfishEmulatorConfigSchema>
 
-export function validateRedfishEmulatorConfig (value: unknown, file: string): RedfishEmulatorConfig {
+function validateRedfishEmulatorConfig (value: unknown, file: string): RedfishEmulatorConfig {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(file, '', 'must be a JSON object')
   const error = firstSchemaError(RedfishEmulatorConfigSchema, value)
   if (error !== undefined) throw new ConfigError(file, error[0], error[1])

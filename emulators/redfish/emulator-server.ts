@@ -13,7 +13,7 @@ import { RedfishEmulatorService, redfishError, type RedfishAnswer } from './emul
  * "drop_count", "drop_method", "expire_sessions", "away_ms"} (outside /redfish, no auth).
  */
 
-export interface EmulatorFaults {
+interface EmulatorFaults {
   /** Added before every answer (ms). */
   latencyMs: number
   /** The next `failCount` requests under /redfish/v1 answer `failStatus` (a 5xx). */
@@ -24,7 +24,7 @@ export interface EmulatorFaults {
   dropMethod?: string
 }
 
-export interface RedfishEmulatorServerOptions {
+interface RedfishEmulatorServerOptions {
   /** TLS: PEM certificate and key; absent: plain HTTP. */
   tls?: { cert: string | Buffer, key: string | Buffer }
   now?: () => number

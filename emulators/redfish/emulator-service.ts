@@ -68,7 +68,7 @@ function etagOf (body: unknown): string {
   return `W/"${createHash('sha1').update(JSON.stringify(body)).digest('hex').slice(0, 16)}"`
 }
 
-export interface EmulatorServiceOptions {
+interface EmulatorServiceOptions {
   /** Milliseconds since the epoch (tests inject a fixed clock). */
   now?: () => number
   /** This server's ordinal (1-based) among several: serial numbers and drift phases differ. */

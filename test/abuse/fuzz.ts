@@ -27,7 +27,7 @@ export interface FuzzAnswer {
 }
 
 /** mulberry32: small, fast, good enough to pick cases reproducibly. */
-export function prng (seed: number): () => number {
+function prng (seed: number): () => number {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0
@@ -40,7 +40,7 @@ export function prng (seed: number): () => number {
 
 const HEX = '0123456789abcdefABCDEF'
 
-export interface FuzzOptions {
+interface FuzzOptions {
   prefix: string
   /** Authorization header values by role, when authentication is on. */
   credentials?: { viewer: string, operator: string }

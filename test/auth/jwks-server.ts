@@ -50,4 +50,3 @@ export async function sign (key: Key, claims: JWTPayload, options: { iss?: strin
   if (options.nbf !== undefined) jwt.setNotBefore(options.nbf)
   return await jwt.sign(key.privateKey)
 }
-

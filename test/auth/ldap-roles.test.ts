@@ -67,7 +67,7 @@ t.test('no group, the directory down, the audit log', async (t) => {
   t.equal(carol.status, 403, 'right password, no group: 403 even for a read')
   t.match(JSON.parse(carol.body), { message: /forbidden/ })
 
-  t.equal((await send('/power/00000001/000d/on', as(u.oneil))).status, 403, "a viewer whose name needs DN escaping: 403 on a change")
+  t.equal((await send('/power/00000001/000d/on', as(u.oneil))).status, 403, 'a viewer whose name needs DN escaping: 403 on a change')
   t.equal((await send('/power/00000001/000d/on', as(u.alice))).status, 200, 'an operator')
   t.equal((await send('/led/00000002/0005/on', basic('ALICE', u.alice.password))).status, 200, 'the same operator, spelt otherwise')
 

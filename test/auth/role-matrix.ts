@@ -28,15 +28,15 @@ import { routeOf } from '../routes/command-routes.js'
  *
  * Returns every request it made, in order, for checking the audit log.
  */
-export interface RoleCredentials {
+interface RoleCredentials {
   viewer: Record<string, string>
   operator: Record<string, string>
   wrong: Array<Record<string, string>>
 }
 
-export interface Answer { status: number, headers: Record<string, unknown>, body: string }
+interface Answer { status: number, headers: Record<string, unknown>, body: string }
 export type Method = 'GET' | 'POST' | 'HEAD'
-export type Send = (method: Method, path: string, headers: Record<string, string>) => Promise<Answer>
+type Send = (method: Method, path: string, headers: Record<string, string>) => Promise<Answer>
 
 /** Who sent a request: no credentials, wrong ones, a viewer's, an operator's. */
 export type Who = 'none' | 'wrong' | 'viewer' | 'operator'
@@ -44,7 +44,7 @@ export type Who = 'none' | 'wrong' | 'viewer' | 'operator'
 /** One request the matrix made and its answer's status, in order (the audit log's lines follow it). */
 export interface Sent { method: Method, path: string, who: Who, status: number }
 
-export interface MatrixOptions {
+interface MatrixOptions {
   /** What WWW-Authenticate must offer. */
   challenge: RegExp
   /** The API's base path (default /opendcre/1.2, as the default endpoint_prefix gives). */
@@ -93,7 +93,7 @@ export const READS: Array<{ path: string, status: number }> = [
   { path: '/plc_config', status: 500 }
 ]
 
-export function injector (app: FastifyInstance, base = PREFIX): Send {
+function injector (app: FastifyInstance, base = PREFIX): Send {
   return async (method, path, headers) => {
     const res = await app.inject({ method, url: `${base}${path}`, headers })
     return { status: res.statusCode, headers: res.headers, body: res.body }

@@ -17,11 +17,11 @@ import { join } from 'node:path'
  * is not covered by it, so that group is found only by searching the groups.
  */
 
-export const SUFFIX = 'dc=example,dc=org'
-export const ROOT_DN = `cn=admin,${SUFFIX}`
+const SUFFIX = 'dc=example,dc=org'
+const ROOT_DN = `cn=admin,${SUFFIX}`
 const ROOT_PW = 'rootpw-not-for-production'
 export const PEOPLE = `ou=people,${SUFFIX}`
-export const GROUPS = `ou=groups,${SUFFIX}`
+const GROUPS = `ou=groups,${SUFFIX}`
 
 export const OPERATORS = `cn=opendcre-operators,${GROUPS}`
 export const VIEWERS = `cn=opendcre-viewers,${GROUPS}`
@@ -64,7 +64,7 @@ export const USERS = {
 /** The service account search-then-bind binds as. */
 export const SERVICE = { dn: `cn=opendcre-svc,ou=services,${SUFFIX}`, password: 'svc-pw-9' }
 
-export interface SlapdOptions {
+interface SlapdOptions {
   /**
    * Only the root DN may read ou=groups: the users' own memberOf attribute is
    * then the only way to learn their groups (the Active Directory path).
@@ -72,7 +72,7 @@ export interface SlapdOptions {
   hideGroups?: boolean
 }
 
-export interface Slapd {
+interface Slapd {
   url: string
   port: number
   suffix: string
@@ -308,7 +308,7 @@ export async function startSlapd (t: Teardown, options: SlapdOptions = {}): Prom
         // a signal takes effect when each thread is next scheduled: on a loaded
         // machine slapd could still answer a request sent right after kill()
         const pid = child.pid
-        for (let i = 0; i < 200 && pid !== undefined && !allThreadsStopped(pid); i++) await new Promise((resolve) => setTimeout(resolve, 5))
+        if (pid !== undefined) for (let i = 0; i < 200 && !allThreadsStopped(pid); i++) await new Promise((resolve) => setTimeout(resolve, 5))
       }
     },
     resume,

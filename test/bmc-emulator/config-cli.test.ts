@@ -78,12 +78,26 @@ async function startEmulator (t: { teardown: (fn: () => unknown) => void }, args
   })
 }
 
-/** A port range unlikely to be taken by the other tests on this machine. */
-const firstPort = 20000 + Math.floor(Math.random() * 20000)
+/**
+ * Starts the emulator on a random range of consecutive ports (--count needs a
+ * range, not port 0); a range that another test on this machine holds
+ * (EADDRINUSE) is given up for another, five tries at most.
+ */
+async function startOnFreePorts (t: { teardown: (fn: () => unknown) => void }, args: (firstPort: number) => string[]): Promise<Emulator> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEmulator(t, args(20000 + Math.floor(Math.random() * 20000)))
+    } catch (err) {
+      if (attempt >= 5 || !(err as Error).message.includes('EADDRINUSE')) throw err
+    }
+  }
+}
 
 t.test('opendcre bmc-emulator --count 3: three BMCs on consecutive ports, each with its own state', async (t) => {
-  const e = await startEmulator(t, ['--port', String(firstPort), '--count', '3', '--stats-ms', '200', 'emulator-configs/bmc-emulator.json'])
-  t.equal(e.firstPort, firstPort)
+  let requested = 0
+  const e = await startOnFreePorts(t, (port) => ['--port', String(requested = port), '--count', '3', '--stats-ms', '200', 'emulator-configs/bmc-emulator.json'])
+  t.equal(e.firstPort, requested)
+  const firstPort = e.firstPort
   const stats = await new Promise<Record<string, number>>((resolve) => {
     createInterface({ input: e.child.stdout! }).on('line', (line) => { if (line.includes('"event":"stats"')) resolve(JSON.parse(line)) })
   })
@@ -100,16 +114,16 @@ t.test('opendcre bmc-emulator --count 3: three BMCs on consecutive ports, each w
 t.test('faults from the command line (--drop 1) and from the config (a threshold crossing)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'bmc-emulator-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const dropped = await startEmulator(t, ['--port', String(firstPort + 10), '--drop', '1', 'emulator-configs/bmc-emulator.json'])
-  const none = await ipmitool(firstPort + 10, 3, ['mc', 'info'], 'ADMIN', 'ADMIN', ['-N', '1', '-R', '1'])
+  const dropped = await startOnFreePorts(t, (port) => ['--port', String(port), '--drop', '1', 'emulator-configs/bmc-emulator.json'])
+  const none = await ipmitool(dropped.firstPort, 3, ['mc', 'info'], 'ADMIN', 'ADMIN', ['-N', '1', '-R', '1'])
   t.not(none.code, 0, 'every datagram dropped: no answer')
   dropped.child.kill('SIGTERM')
 
   const file = join(dir, 'crossing.json')
   writeFileSync(file, JSON.stringify({ ...base, faults: { threshold_crossing: { sensor: 65, threshold: 'lcr', after_s: 0 } } }))
-  await startEmulator(t, ['--port', String(firstPort + 11), file])
+  const crossing = await startOnFreePorts(t, (port) => ['--port', String(port), file])
   await new Promise((resolve) => setTimeout(resolve, 200))
-  const sel = (await ipmitool(firstPort + 11, 17, ['sel', 'list'])).stdout.trim().split('\n')
+  const sel = (await ipmitool(crossing.firstPort, 17, ['sel', 'list'])).stdout.trim().split('\n')
   t.match(sel[sel.length - 1], /Fan #0x41 \| Lower Critical going low\s+\| Asserted/)
 })
 

@@ -30,7 +30,7 @@ export async function startBmc (t: Teardown, config: BmcEmulatorConfig = steadyC
   return server
 }
 
-export interface ToolRun { code: number, stdout: string, stderr: string }
+interface ToolRun { code: number, stdout: string, stderr: string }
 
 async function run (command: string, args: string[], timeoutMs: number): Promise<ToolRun> {
   try {

@@ -160,13 +160,17 @@ t.test('the replay window: a repeated sequence number is answered once, out-of-w
   })
   // suite 0 (RAKP-none): Open Session, RAKP 1 and 3 without auth codes
   const open = decodeOpenSessionResponse(decodeRmcpPlusPacket((await exchange(encodeRmcpPlusPacket({
-    payloadType: PAYLOAD_TYPE.openSessionRequest, sessionId: 0, sequence: 0,
+    payloadType: PAYLOAD_TYPE.openSessionRequest,
+    sessionId: 0,
+    sequence: 0,
     payload: encodeOpenSessionRequest({ tag: 1, privilege: 4, consoleSessionId: 0x1234, auth: 0, integrity: 0, confidentiality: 0 })
   })))!).payload)
   t.equal(open.status, 0)
   const sid = open.bmcSessionId!
   const rakp2 = decodeRakp2(decodeRmcpPlusPacket((await exchange(encodeRmcpPlusPacket({
-    payloadType: PAYLOAD_TYPE.rakp1, sessionId: 0, sequence: 0,
+    payloadType: PAYLOAD_TYPE.rakp1,
+    sessionId: 0,
+    sequence: 0,
     payload: encodeRakp1({ tag: 2, bmcSessionId: sid, consoleRandom: Buffer.alloc(16, 7), role: 0x14, username: Buffer.from('ADMIN') })
   })))!).payload)
   t.equal(rakp2.status, 0)

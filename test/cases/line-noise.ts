@@ -10,7 +10,7 @@ export const LINE_NOISE_CONFIG = fixture('routes/line-noise.json')
 
 interface Case { name: string, device: string, status: 200 | 500, temperature?: number, message?: RegExp }
 
-export const LINE_NOISE_CASES: Case[] = [
+const LINE_NOISE_CASES: Case[] = [
   { name: 'junk before a packet is skipped', device: '0001', status: 200, temperature: 28.78 },
   { name: 'junk after a packet is left for the next read', device: '0002', status: 200, temperature: 28.78 },
   { name: 'the next request after trailing junk is clean', device: '0009', status: 200, temperature: 28.78 },

@@ -20,7 +20,7 @@ export async function fails (t: Test, app: FastifyInstance, path: string, status
   t.type(body.message, 'string', `GET ${path}: body has a string message`)
 }
 
-export function parse (t: Test, res: LightMyRequestResponse, path: string): Json {
+function parse (t: Test, res: LightMyRequestResponse, path: string): Json {
   try {
     return res.json()
   } catch {

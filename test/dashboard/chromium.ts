@@ -6,15 +6,15 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { packageRoot } from '../../config/paths.js'
 
 /** Debian's chromium (installed by .ci/run), driven by playwright-core. */
-export const CHROMIUM = '/usr/bin/chromium'
+const CHROMIUM = '/usr/bin/chromium'
 
-export const CHROMIUM_ARGS = [
+const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'
 ]
 
 /** Screenshots of each page, kept as test artifacts (gitignored). */
-export const ARTIFACTS = join(packageRoot, 'test-artifacts', 'dashboard')
+const ARTIFACTS = join(packageRoot, 'test-artifacts', 'dashboard')
 
 /** A fresh profile in a temporary directory, removed on close. */
 export async function launch (): Promise<{ context: BrowserContext, close: () => Promise<void> }> {
@@ -58,7 +58,7 @@ export function watch (page: Page): PageLog {
 const require = createRequire(import.meta.url)
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
 
-export interface AxeViolation { id: string, impact: string | null, help: string, nodes: number }
+interface AxeViolation { id: string, impact: string | null, help: string, nodes: number }
 
 /**
  * axe-core run in the page: serious and critical violations. Injected with

@@ -94,8 +94,16 @@ t.test('events: the SEL as ipmitool sel elist shows it', async (t) => {
     if (m !== null) t.same([e.reading, e.threshold], [Number(m[1]), Number(m[2])], `${i}: reading and threshold converted as ipmitool does`)
   }
   t.same(body.events[0], {
-    device_id: '0001', direction: 'asserted', event: 'Upper Critical going high', reading: 90, record_id: '0001', sensor: 'CPU1 Temp',
-    sensor_type: 'Temperature', severity: 'critical', threshold: 85, time: null
+    device_id: '0001',
+    direction: 'asserted',
+    event: 'Upper Critical going high',
+    reading: 90,
+    record_id: '0001',
+    sensor: 'CPU1 Temp',
+    sensor_type: 'Temperature',
+    severity: 'critical',
+    threshold: 85,
+    time: null
   }, 'the whole first entry')
   t.same([body.events[1].severity, body.events[2].severity, body.events[2].sensor, body.events[2].device_id], ['ok', 'critical', 'Power Supply #0x30', undefined],
     'deasserted is ok; a sensor without an SDR keeps its type and number, and no device id')

@@ -77,7 +77,7 @@ interface FakeSession {
   sequence: number
 }
 
-export interface SeenRequest {
+interface SeenRequest {
   sessionId: number
   sequence: number
   payloadType: number
@@ -143,8 +143,16 @@ export class FakeBmc {
     const p = decodeRmcpPlusPacket(d, s.keys)
     const lan = decodeLanRequest(p.payload)
     this.seen.push({
-      sessionId, sequence: p.sequence, payloadType: p.payloadType, encrypted: p.encrypted, authenticated: p.authenticated,
-      netFn: lan.netFn, cmd: lan.cmd, rqSeq: lan.rqSeq, data: Buffer.from(lan.data), iv: p.encrypted ? Buffer.from(d.subarray(16, 32)) : undefined
+      sessionId,
+      sequence: p.sequence,
+      payloadType: p.payloadType,
+      encrypted: p.encrypted,
+      authenticated: p.authenticated,
+      netFn: lan.netFn,
+      cmd: lan.cmd,
+      rqSeq: lan.rqSeq,
+      data: Buffer.from(lan.data),
+      iv: p.encrypted ? Buffer.from(d.subarray(16, 32)) : undefined
     })
     this.inSessionRequests++
     let answer: FakeAnswer
@@ -206,12 +214,22 @@ export class FakeBmc {
       }
       const bmcSessionId = this.nextSid += 2
       const s: FakeSession = {
-        consoleSessionId, bmcSessionId, auth: q[12], integrity: q[20], confidentiality: this.options.answerConfidentiality ?? q[28],
-        privilegeRequested: q[1], keys: {}, active: false, privilege: 2, sequence: 1
+        consoleSessionId,
+        bmcSessionId,
+        auth: q[12],
+        integrity: q[20],
+        confidentiality: this.options.answerConfidentiality ?? q[28],
+        privilegeRequested: q[1],
+        keys: {},
+        active: false,
+        privilege: 2,
+        sequence: 1
       }
       this.sessions.set(bmcSessionId, s)
       return this.reply(encodeRmcpPlusPacket({
-        payloadType: PAYLOAD_TYPE.openSessionResponse, sessionId: 0, sequence: 0,
+        payloadType: PAYLOAD_TYPE.openSessionResponse,
+        sessionId: 0,
+        sequence: 0,
         payload: encodeOpenSessionResponse({ tag, status: 0, privilege: q[1], consoleSessionId, bmcSessionId, auth: s.auth, integrity: s.integrity, confidentiality: s.confidentiality })
       }))
     }
@@ -239,7 +257,9 @@ export class FakeBmc {
       }
       const authCode = s.auth !== 0 ? rakp2AuthCode(this.kuid, s.ctx, s.auth) : Buffer.alloc(0)
       return this.reply(encodeRmcpPlusPacket({
-        payloadType: PAYLOAD_TYPE.rakp2, sessionId: 0, sequence: 0,
+        payloadType: PAYLOAD_TYPE.rakp2,
+        sessionId: 0,
+        sequence: 0,
         payload: encodeRakp2({ tag: r1.tag, status: 0, consoleSessionId: s.consoleSessionId, bmcRandom: s.ctx.bmcRandom as Buffer, bmcGuid: GUID, authCode })
       }))
     }
@@ -263,7 +283,9 @@ export class FakeBmc {
       s.active = status === 0
       if (status !== 0) this.sessions.delete(s.bmcSessionId)
       return this.reply(encodeRmcpPlusPacket({
-        payloadType: PAYLOAD_TYPE.rakp4, sessionId: 0, sequence: 0,
+        payloadType: PAYLOAD_TYPE.rakp4,
+        sessionId: 0,
+        sequence: 0,
         payload: encodeRakp4({ tag: r3.tag, status, consoleSessionId: s.consoleSessionId, icv })
       }))
     }

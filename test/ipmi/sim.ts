@@ -34,7 +34,7 @@ import { CMD_GET_CHANNEL_AUTH_CAPABILITIES, NETFN_APP, decodeLanResponse, decode
 
 interface Teardown { teardown: (fn: () => unknown) => void }
 
-export const SIM_BASIC_EMU = fileURLToPath(new URL('../fixtures/ipmi/sim-basic.emu', import.meta.url))
+const SIM_BASIC_EMU = fileURLToPath(new URL('../fixtures/ipmi/sim-basic.emu', import.meta.url))
 const CHASSIS_SCRIPT = `#!/bin/sh
 # chassis control for ipmi_sim: power, boot device and the last identify request
 # ("interval force") kept in files under $IPMI_SIM_STATE
@@ -47,7 +47,7 @@ case "$op" in
 esac
 `
 
-export interface SimUser {
+interface SimUser {
   name: string
   password: string
   /** Maximum privilege: callback, user, operator or admin. */
@@ -55,7 +55,7 @@ export interface SimUser {
   enabled?: boolean
 }
 
-export interface SimOptions {
+interface SimOptions {
   name?: string
   /** The .emu command file; default test/fixtures/ipmi/sim-basic.emu. */
   emu?: string
@@ -225,7 +225,7 @@ export async function startSim (t: Teardown, options: SimOptions = {}): Promise<
   }
 }
 
-export interface IpmitoolOptions {
+interface IpmitoolOptions {
   /** Cipher suite (-C); default 3. */
   cipher?: number
   user?: string

@@ -67,9 +67,6 @@ export function packChassisControlRequest (control: number): Uint8Array {
   return Uint8Array.of(control & 0x0f)
 }
 
-/** The response is the completion code alone; any data bytes are ignored. */
-export function unpackChassisControlResponse (_data: Buffer): void {}
-
 // ---------------------------------------------------------------------------
 // Chassis Identify (§28.5): netFn chassis, cmd 0x04
 // byte 1 (optional): identify interval in seconds, 0 = off (default 15 s);
@@ -83,13 +80,6 @@ export function packChassisIdentifyRequest (intervalSeconds?: number, forceOn?: 
   return forceOn === undefined ? Uint8Array.of(intervalSeconds) : Uint8Array.of(intervalSeconds, forceOn ? 0x01 : 0x00)
 }
 
-/**
- * The response is the completion code alone. ipmi_sim 2.0.33 answers a
- * successful Chassis Identify with ~35 bytes of uninitialised data after the
- * completion code; they are ignored.
- */
-export function unpackChassisIdentifyResponse (_data: Buffer): void {}
-
 // ---------------------------------------------------------------------------
 // Set / Get System Boot Options (§28.12, §28.13, table 28-14)
 
@@ -97,7 +87,7 @@ export const BOOT_PARAM = { setInProgress: 0x00, bootFlagValidBitClearing: 0x03,
 export const SET_IN_PROGRESS = { setComplete: 0x00, setInProgress: 0x01, commitWrite: 0x02 } as const
 
 /** Boot device selector, parameter 5 data byte 2 bits 5:2 (table 28-14). */
-export const BOOT_DEVICES: Record<number, string> = {
+const BOOT_DEVICES: Record<number, string> = {
   0x0: 'no_override',
   0x1: 'pxe',
   0x2: 'hdd',
@@ -131,7 +121,7 @@ export interface BootFlags {
   data: Buffer
 }
 
-export interface BootOptionResponse {
+interface BootOptionResponse {
   parameterVersion: number
   parameter: number
   /** Byte 2 bit 7: parameter marked invalid / locked. */
@@ -143,7 +133,7 @@ export function packGetSystemBootOptionsRequest (parameter: number, setSelector 
   return Uint8Array.of(parameter & 0x7f, setSelector, blockSelector)
 }
 
-export function unpackGetSystemBootOptionsResponse (data: Buffer): BootOptionResponse {
+function unpackGetSystemBootOptionsResponse (data: Buffer): BootOptionResponse {
   need(data, 2, 'Get System Boot Options')
   return {
     parameterVersion: data[0],
@@ -197,6 +187,3 @@ export function encodeBootFlags (deviceSelector: number, options: { persistent?:
   const byte1 = (options.valid === false ? 0 : 0x80) | (options.persistent === true ? 0x40 : 0) | (options.efi === true ? 0x20 : 0)
   return Uint8Array.of(byte1, deviceSelector << 2, 0, 0, 0)
 }
-
-/** The response is the completion code alone. */
-export function unpackSetSystemBootOptionsResponse (_data: Buffer): void {}

@@ -6,10 +6,10 @@
  */
 import { IpmiError } from '../types.js'
 
-export const DCMI_GROUP_EXTENSION = 0xdc
+const DCMI_GROUP_EXTENSION = 0xdc
 export const DCMI_CMD = { getCapabilities: 0x01, getPowerReading: 0x02 } as const
 /** Get Power Reading mode: 0x01 system power statistics (0x02 enhanced statistics is optional). */
-export const POWER_READING_MODE = { systemPowerStatistics: 0x01 } as const
+const POWER_READING_MODE = { systemPowerStatistics: 0x01 } as const
 
 /** Request: group extension, mode, mode attributes, reserved. */
 export function packGetPowerReadingRequest (mode: number = POWER_READING_MODE.systemPowerStatistics): Uint8Array {

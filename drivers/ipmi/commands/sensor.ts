@@ -9,7 +9,7 @@ import { need } from './internal.js'
 // response: reading, byte 2 (bit 7 event messages enabled, bit 6 scanning
 // enabled, bit 5 reading unavailable), byte 3 threshold / discrete state, [byte 4]
 
-export interface SensorReadingResponse {
+interface SensorReadingResponse {
   raw: number
   eventMessagesEnabled: boolean
   scanningEnabled: boolean

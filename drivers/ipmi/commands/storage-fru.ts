@@ -10,7 +10,7 @@ import { need, shrink } from './internal.js'
 // ---------------------------------------------------------------------------
 // Get FRU Inventory Area Info (§34.1): netFn storage, cmd 0x10, one byte: FRU device id
 
-export interface FruAreaInfo {
+interface FruAreaInfo {
   size: number
   /** Byte 3 bit 0: the device is accessed by words (offsets and counts in words). */
   byWords: boolean
@@ -33,7 +33,7 @@ export function packReadFruDataRequest (fruId: number, offset: number, count: nu
   return Uint8Array.of(fruId, offset & 0xff, (offset >> 8) & 0xff, count)
 }
 
-export interface ReadFruDataResponse {
+interface ReadFruDataResponse {
   count: number
   data: Buffer
 }

@@ -45,7 +45,7 @@ export function unpackGetSdrRepositoryInfoResponse (data: Buffer): SdrRepository
 // ---------------------------------------------------------------------------
 // Reserve SDR Repository (§33.11): netFn storage, cmd 0x22, no request data
 
-export function packReserveSdrRepositoryRequest (): Uint8Array {
+function packReserveSdrRepositoryRequest (): Uint8Array {
   return new Uint8Array(0)
 }
 
@@ -59,14 +59,14 @@ export function unpackReserveSdrRepositoryResponse (data: Buffer): number {
 // request: reservation id (LS first), record id (LS first), offset, bytes to read (0xff = all)
 // response: next record id (LS first, 0xffff = last), record data
 
-export const SDR_HEADER_LENGTH = 5
-export const LAST_RECORD_ID = 0xffff
+const SDR_HEADER_LENGTH = 5
+const LAST_RECORD_ID = 0xffff
 
 export function packGetSdrRequest (reservationId: number, recordId: number, offset: number, count: number): Uint8Array {
   return Uint8Array.of(reservationId & 0xff, reservationId >> 8, recordId & 0xff, recordId >> 8, offset, count)
 }
 
-export interface GetSdrResponse {
+interface GetSdrResponse {
   nextRecordId: number
   data: Buffer
 }
@@ -79,7 +79,7 @@ export function unpackGetSdrResponse (data: Buffer): GetSdrResponse {
 // ---------------------------------------------------------------------------
 // Chunked reader
 
-export interface SdrReadOptions {
+interface SdrReadOptions {
   state: ChunkState
   /** Re-reservations allowed per record before giving up (default 5). */
   maxReservationRetries?: number
@@ -101,7 +101,7 @@ async function getSdrChunk (requester: IpmiRequester, reservationId: number, rec
   return res
 }
 
-export interface RawSdr {
+interface RawSdr {
   /** The id the record was fetched with (its header carries the same id on a sane BMC). */
   recordId: number
   nextRecordId: number

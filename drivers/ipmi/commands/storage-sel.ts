@@ -9,13 +9,13 @@ import { IpmiError, NETFN, type IpmiRequester } from '../types.js'
 import { CC, completionCodeOf } from './common.js'
 
 export const SEL_CMD = { getSelInfo: 0x40, reserveSel: 0x42, getSelEntry: 0x43 } as const
-export const FIRST_SEL_RECORD = 0x0000
-export const LAST_SEL_RECORD = 0xffff
+const FIRST_SEL_RECORD = 0x0000
+const LAST_SEL_RECORD = 0xffff
 
 // ---------------------------------------------------------------------------
 // Get SEL Info (§31.2): storage netFn, cmd 0x40, no request data
 
-export interface SelInfo {
+interface SelInfo {
   /** 0x51 for IPMI v1.5/v2.0 (BCD, LS digit first). */
   version: number
   entries: number
@@ -46,7 +46,7 @@ export function unpackGetSelInfoResponse (data: Buffer): SelInfo {
 // ---------------------------------------------------------------------------
 // Reserve SEL (§31.4): storage netFn, cmd 0x42 -> reservation id (LS first)
 
-export function unpackReserveSelResponse (data: Buffer): number {
+function unpackReserveSelResponse (data: Buffer): number {
   if (data.length < 2) throw new IpmiError('protocol', `Reserve SEL: response of ${data.length} byte(s), 2 expected`)
   return data.readUInt16LE(0)
 }
@@ -59,7 +59,7 @@ export function packGetSelEntryRequest (reservationId: number, recordId: number,
   return Uint8Array.of(reservationId & 0xff, reservationId >> 8, recordId & 0xff, recordId >> 8, offset, count)
 }
 
-export function unpackGetSelEntryResponse (data: Buffer): { nextRecordId: number, record: Buffer } {
+function unpackGetSelEntryResponse (data: Buffer): { nextRecordId: number, record: Buffer } {
   if (data.length < 2 + SEL_RECORD_LENGTH) throw new IpmiError('protocol', `Get SEL Entry: response of ${data.length} byte(s), 18 expected`)
   return { nextRecordId: data.readUInt16LE(0), record: Buffer.from(data.subarray(2, 2 + SEL_RECORD_LENGTH)) }
 }

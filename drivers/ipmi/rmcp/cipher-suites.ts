@@ -29,7 +29,7 @@ export const CONFIDENTIALITY_ALGORITHM_CODE: Record<ConfidentialityAlgorithm, nu
 // ---------------------------------------------------------------------------
 // §22.15.2 table 22-20 cipher suite ids: the suites this bridge speaks
 
-export interface CipherSuite {
+interface CipherSuite {
   id: number
   auth: AuthAlgorithm
   integrity: IntegrityAlgorithm
@@ -45,7 +45,7 @@ export const CIPHER_SUITES: Readonly<Record<number, CipherSuite>> = Object.freez
 })
 
 /** The suites above, strongest first: what a client picks from when a BMC offers several. */
-export const CIPHER_SUITE_PREFERENCE: readonly number[] = Object.freeze([17, 3, 2, 1, 0])
+const CIPHER_SUITE_PREFERENCE: readonly number[] = Object.freeze([17, 3, 2, 1, 0])
 
 /** The cipher suite id of an algorithm triple, or undefined when it is not one of CIPHER_SUITES. */
 export function cipherSuiteId (auth: number, integrity: number, confidentiality: number): number | undefined {
@@ -86,7 +86,7 @@ export function decodeGetChannelCipherSuitesChunk (data: Buffer): { channel: num
   return { channel: data[0] & 0x0f, records: data.subarray(1, 1 + CIPHER_SUITE_DATA_CHUNK) }
 }
 
-export interface CipherSuiteRecord {
+interface CipherSuiteRecord {
   id: number
   /** The IANA enterprise number of an OEM suite (record 0xC1). */
   oemIana?: number

@@ -11,9 +11,9 @@ import { IpmiError } from '../types.js'
 import { protocol } from './internal.js'
 
 /** §13.28.4 table 13-18: HMAC-SHA1-96 is 12 bytes of HMAC-SHA1. */
-export const HMAC_SHA1_96_LENGTH = 12
+const HMAC_SHA1_96_LENGTH = 12
 /** §13.28.4 (errata 4): HMAC-SHA256-128 is the first 16 bytes of HMAC-SHA256. */
-export const HMAC_SHA256_128_LENGTH = 16
+const HMAC_SHA256_128_LENGTH = 16
 const AUTH_RAKP_NONE = 0x00
 const AUTH_RAKP_HMAC_SHA1 = 0x01
 const AUTH_RAKP_HMAC_SHA256 = 0x03
@@ -118,16 +118,10 @@ function u32le (n: number): Buffer {
 }
 
 /** The hash of a RAKP authentication algorithm's HMAC; throws for RAKP-none and unknown numbers. */
-export function rakpHash (auth: number = AUTH_RAKP_HMAC_SHA1): 'sha1' | 'sha256' {
+function rakpHash (auth: number = AUTH_RAKP_HMAC_SHA1): 'sha1' | 'sha256' {
   if (auth === AUTH_RAKP_HMAC_SHA1) return 'sha1'
   if (auth === AUTH_RAKP_HMAC_SHA256) return 'sha256'
   throw protocol(auth === AUTH_RAKP_NONE ? 'RAKP-none has no key exchange auth codes' : `authentication algorithm ${auth} is not supported`)
-}
-
-/** Length of the RAKP2/RAKP3 auth codes and of the SIK: 20 (SHA-1), 32 (SHA-256), 0 for RAKP-none. */
-export function rakpAuthCodeLength (auth: number = AUTH_RAKP_HMAC_SHA1): number {
-  if (auth === AUTH_RAKP_NONE) return 0
-  return rakpHash(auth) === 'sha1' ? 20 : 32
 }
 
 /** Length of the RAKP4 integrity check value: 12 (HMAC-SHA1-96), 16 (HMAC-SHA256-128), 0 for RAKP-none. */

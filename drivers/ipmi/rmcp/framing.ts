@@ -9,13 +9,13 @@ import { hex8, protocol } from './internal.js'
 // §13.1.3 RMCP header: version 0x06, reserved, sequence 0xFF (no RMCP ACK), class
 
 export const RMCP_VERSION = 0x06
-export const RMCP_NO_ACK_SEQUENCE = 0xff
+const RMCP_NO_ACK_SEQUENCE = 0xff
 /** §13.1.3 table 13-1, message class (bits 4:0). */
 export const RMCP_CLASS_ASF = 0x06
 export const RMCP_CLASS_IPMI = 0x07
 export const RMCP_HEADER_LENGTH = 4
 
-export interface RmcpHeader {
+interface RmcpHeader {
   version: number
   sequence: number
   messageClass: number
@@ -41,8 +41,8 @@ export function decodeRmcpHeader (buf: Buffer): RmcpHeader {
 // §13.2.3/§13.2.4 ASF presence ping / pong (RMCP class ASF, IANA 4542)
 
 const ASF_IANA = 0x000011be
-export const ASF_PRESENCE_PING = 0x80
-export const ASF_PRESENCE_PONG = 0x40
+const ASF_PRESENCE_PING = 0x80
+const ASF_PRESENCE_PONG = 0x40
 
 export function encodeAsfPing (tag: number): Buffer {
   const out = Buffer.alloc(12)

@@ -10,8 +10,8 @@ import { protocol } from './internal.js'
 // §13.8 IPMI LAN message (table 13-4 request, 13-5 response) and its checksums
 
 /** BMC responder address (§5.5: the BMC is 0x20) and the remote console's software id (0x81). */
-export const BMC_SLAVE_ADDRESS = 0x20
-export const REMOTE_CONSOLE_SWID = 0x81
+const BMC_SLAVE_ADDRESS = 0x20
+const REMOTE_CONSOLE_SWID = 0x81
 
 /** IPMB checksum: the two's complement of the byte sum of buf[start, end). */
 export function ipmbChecksum (buf: Uint8Array, start: number, end: number): number {
@@ -20,7 +20,7 @@ export function ipmbChecksum (buf: Uint8Array, start: number, end: number): numb
   return (0x100 - (sum & 0xff)) & 0xff
 }
 
-export interface LanRequest {
+interface LanRequest {
   netFn: number
   cmd: number
   /** 6-bit requester sequence number, echoed by the BMC. */

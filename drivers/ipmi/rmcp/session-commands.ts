@@ -19,7 +19,7 @@ export function encodeGetChannelAuthCapabilities (privilege: number): Buffer {
   return Buffer.from([0x8e, privilege & 0x0f])
 }
 
-export interface ChannelAuthCapabilities {
+interface ChannelAuthCapabilities {
   channel: number
   /** Byte 2 bit 7: IPMI v2.0+ extended capabilities available. */
   extended: boolean

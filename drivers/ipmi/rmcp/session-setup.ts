@@ -13,7 +13,7 @@ import { hex8, protocol } from './internal.js'
 export const PRIVILEGE = { callback: 1, user: 2, operator: 3, administrator: 4 } as const
 
 /** §13.24 table 13-15, RMCP+ and RAKP message status codes. */
-export const RMCP_PLUS_STATUS: Record<number, string> = {
+const RMCP_PLUS_STATUS: Record<number, string> = {
   0x00: 'no errors',
   0x01: 'insufficient resources to create a session',
   0x02: 'invalid session ID',
@@ -42,7 +42,7 @@ export function rmcpPlusStatusText (status: number): string {
 // ---------------------------------------------------------------------------
 // §13.17 Open Session Request, §13.18 Open Session Response
 
-export interface OpenSessionRequest {
+interface OpenSessionRequest {
   tag: number
   /** Requested maximum privilege (0 = highest the algorithms allow). */
   privilege: number
@@ -69,7 +69,7 @@ function writeAlgorithmPayload (out: Buffer, at: number, type: number, algorithm
   out[at + 4] = algorithm & 0x3f
 }
 
-export interface OpenSessionResponse {
+interface OpenSessionResponse {
   tag: number
   status: number
   /** Present when status is 0. */
@@ -122,7 +122,7 @@ export function encodeOpenSessionResponse (r: Required<OpenSessionResponse>): Bu
 /** RoleM bit 4: name-only lookup (the privilege is a request, not part of the user lookup). */
 export const ROLE_NAME_ONLY_LOOKUP = 0x10
 
-export interface Rakp1 {
+interface Rakp1 {
   tag: number
   bmcSessionId: number
   /** Rm, 16 random bytes. */
@@ -156,7 +156,7 @@ export function decodeRakp1 (p: Buffer): Rakp1 {
   }
 }
 
-export interface Rakp2 {
+interface Rakp2 {
   tag: number
   status: number
   consoleSessionId: number
@@ -187,7 +187,7 @@ export function encodeRakp2 (r: Required<Rakp2>): Buffer {
   return out
 }
 
-export interface Rakp3 {
+interface Rakp3 {
   tag: number
   status: number
   bmcSessionId: number
@@ -208,7 +208,7 @@ export function decodeRakp3 (p: Buffer): Rakp3 {
   return { tag: p[0], status: p[1], bmcSessionId: p.readUInt32LE(4), authCode: p.subarray(8) }
 }
 
-export interface Rakp4 {
+interface Rakp4 {
   tag: number
   status: number
   consoleSessionId: number

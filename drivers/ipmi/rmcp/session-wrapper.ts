@@ -13,7 +13,7 @@ import { protocol } from './internal.js'
 // ---------------------------------------------------------------------------
 // §13.6 table 13-8, IPMI v1.5 session wrapper (authentication type none only)
 
-export const AUTHTYPE_NONE = 0x00
+const AUTHTYPE_NONE = 0x00
 export const AUTHTYPE_RMCP_PLUS = 0x06
 
 /** RMCP header + authtype none, sequence 0, session id 0, length, message. */
@@ -29,7 +29,7 @@ export function encodeV15Packet (message: Uint8Array): Buffer {
   return out
 }
 
-export interface V15Packet {
+interface V15Packet {
   authType: number
   sequence: number
   sessionId: number
@@ -71,11 +71,11 @@ export const PAYLOAD_TYPE = {
 } as const
 
 /** §13.28.5 next header field: always 0x07. */
-export const NEXT_HEADER = 0x07
+const NEXT_HEADER = 0x07
 /** RMCP header + authtype + payload type + session id + sequence + payload length. */
-export const RMCP_PLUS_HEADER_LENGTH = 16
+const RMCP_PLUS_HEADER_LENGTH = 16
 
-export interface RmcpPlusPacket {
+interface RmcpPlusPacket {
   payloadType: number
   encrypted: boolean
   authenticated: boolean
@@ -85,7 +85,7 @@ export interface RmcpPlusPacket {
   payload: Buffer
 }
 
-export interface RmcpPlusEncodeOptions {
+interface RmcpPlusEncodeOptions {
   payloadType: number
   sessionId: number
   sequence: number

@@ -9,7 +9,6 @@ import type { Test } from 'tap'
 import { get } from '../../helper.js'
 import { fails, ok, type Json } from '../compat-helper.js'
 
-
 /** unittest's assertAlmostEqual(actual, expected, places): round(|a - e|, places) == 0. */
 function almost (t: Test, actual: unknown, expected: number, places: number, what: string): void {
   if (typeof actual !== 'number') {
@@ -21,7 +20,6 @@ function almost (t: Test, actual: unknown, expected: number, places: number, wha
 
 /** The suite's cases in the reference order, against one service on devicebus-data.json. */
 export async function devicebusSuite (t: Test, app: FastifyInstance): Promise<void> {
-
   // ---------------------------------------------------------------- DeviceReadTestCase
   // (tests/test_device_read.py)
 

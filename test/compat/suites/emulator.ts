@@ -10,7 +10,6 @@ import { fails, ok, type Json } from '../compat-helper.js'
 
 /** The suite's cases in the reference order, against one service on emulator-data.json. */
 export async function emulatorSuite (t: Test, app: FastifyInstance): Promise<void> {
-
   // ---------------------------------------------------------------- LineNoiseRetries
   // (tests/test_line_noise_retries.py) boards 0x10-0x14; seqs 1-45
 

@@ -61,7 +61,6 @@ function prng (seed: number): () => number {
 
 /** The suite's cases in the reference order, against one service on endurance-data.json. */
 export async function enduranceSuite (t: Test, app: FastifyInstance): Promise<void> {
-
   // ---------------------------------------------------------------- EnduranceTestCase
   // (tests/test_endurance.py)
 

@@ -6,11 +6,10 @@
 // service instance serves the whole suite, cases in the reference order.
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
-import { fails, ok, type Json } from '../compat-helper.js'
+import { fails, ok } from '../compat-helper.js'
 
 /** The suite's cases in the reference order, against one service on scanall-data.json. */
 export async function scanallSuite (t: Test, app: FastifyInstance): Promise<void> {
-
   // ---------------------------------------------------------------- ScanAllTestCase
   // (tests/test_scanall.py)
 

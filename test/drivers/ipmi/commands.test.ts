@@ -15,7 +15,6 @@ import {
   readSdrRecord,
   readSdrRepository,
   unpackBootFlagsResponse,
-  unpackChassisIdentifyResponse,
   unpackGetChassisStatusResponse,
   unpackGetDeviceIdResponse,
   unpackGetFruInventoryAreaInfoResponse,
@@ -124,13 +123,6 @@ t.test('§28.2 Get Chassis Status', async t => {
   ]
   for (const v of vectors) t.match(unpackGetChassisStatusResponse(buf(v.hex)), v.expected, v.name)
   t.throws(() => unpackGetChassisStatusResponse(buf('01 00')), { name: 'IpmiError', kind: 'protocol' })
-})
-
-t.test('§28.5 Chassis Identify answer: data after the completion code ignored', async t => {
-  const rec = await loadRecorded()
-  const garbage = responseOf(noted(rec.bmcs['bmc-a'], 'identify force on'))
-  t.ok(garbage.length > 0, `ipmi_sim sent ${garbage.length} stray bytes`)
-  t.equal(unpackChassisIdentifyResponse(garbage), undefined)
 })
 
 t.test('§28.13 boot flags (table 28-14)', async t => {

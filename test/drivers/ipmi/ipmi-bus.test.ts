@@ -242,8 +242,27 @@ t.test('voltage, current and power sensors are devices and read into their own f
 t.test('sensorKind: v1.2 types by sensor type; threshold sensors by unit; discrete sensors stay off the board', async (t) => {
   const { sensorKind } = await import('../../../drivers/ipmi/bridge-connection.js')
   const rec = (sensorType: number, eventReadingType: number, baseUnit: number, analogFormat: 'unsigned' | 'none' = 'unsigned'): Parameters<typeof sensorKind>[0] => ({
-    kind: 'full', recordId: 1, sdrVersion: 0x51, ownerId: 0x20, ownerLun: 0, channel: 0, sensorNumber: 1, entityId: 3, entityInstance: 1, logicalEntity: false,
-    sensorType, eventReadingType, analogFormat, rateUnit: 0, modifierUnitUse: 0, percentage: false, baseUnit, modifierUnit: 0, unit: '', factors: null, name: 'x'
+    kind: 'full',
+    recordId: 1,
+    sdrVersion: 0x51,
+    ownerId: 0x20,
+    ownerLun: 0,
+    channel: 0,
+    sensorNumber: 1,
+    entityId: 3,
+    entityInstance: 1,
+    logicalEntity: false,
+    sensorType,
+    eventReadingType,
+    analogFormat,
+    rateUnit: 0,
+    modifierUnitUse: 0,
+    percentage: false,
+    baseUnit,
+    modifierUnit: 0,
+    unit: '',
+    factors: null,
+    name: 'x'
   })
   const table: Array<[string, Parameters<typeof sensorKind>[0], string]> = [
     ['temperature (0x01)', rec(0x01, 0x01, 1), 'temperature'],

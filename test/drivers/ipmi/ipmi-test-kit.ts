@@ -17,7 +17,7 @@ interface Teardown { teardown: (fn: () => unknown) => void }
 const here = dirname(fileURLToPath(import.meta.url))
 export const FIXTURES = join(here, '..', '..', 'fixtures', 'ipmi')
 
-export interface Exchange {
+interface Exchange {
   command: string
   netFn: number
   cmd: number
@@ -27,13 +27,13 @@ export interface Exchange {
   note?: string
 }
 
-export interface RecordedBmc {
+interface RecordedBmc {
   emu: string
   exchanges: Exchange[]
   ipmitool: Record<string, string>
 }
 
-export interface Recorded {
+interface Recorded {
   about: string
   bmcs: Record<'bmc-a' | 'bmc-b', RecordedBmc>
 }
@@ -127,13 +127,13 @@ export function fruPrintFields (text: string): Map<string, string> {
 // A fake BMC: serves SDRs, readings, FRU, chassis and boot options like
 // ipmi_sim does, records every request, and misbehaves on request.
 
-export interface LoggedRequest {
+interface LoggedRequest {
   netFn: number
   cmd: number
   data: string
 }
 
-export interface FakeBmcOptions {
+interface FakeBmcOptions {
   sdrs: Buffer[]
   readings?: Map<number, Buffer>
   fru?: Buffer

@@ -21,8 +21,19 @@ t.test('§32.1 system event records and §32.2/3 OEM records', async (t) => {
       // Temperature (01) sensor 01, dir/type 01, data 59 a0 96
       hex: '0100 02 00812469 2000 04 01 01 01 59a096',
       expected: {
-        recordId: 1, recordType: 2, time: '2025-11-24T16:00:00.000Z', generatorId: 0x20, sensorType: 1, sensorTypeName: 'Temperature', sensorNumber: 1,
-        eventType: 1, asserted: true, event: 'Upper Critical going high', severity: 'critical', triggerReadingRaw: 0xa0, triggerThresholdRaw: 0x96
+        recordId: 1,
+        recordType: 2,
+        time: '2025-11-24T16:00:00.000Z',
+        generatorId: 0x20,
+        sensorType: 1,
+        sensorTypeName: 'Temperature',
+        sensorNumber: 1,
+        eventType: 1,
+        asserted: true,
+        event: 'Upper Critical going high',
+        severity: 'critical',
+        triggerReadingRaw: 0xa0,
+        triggerThresholdRaw: 0x96
       }
     },
     {

@@ -10,8 +10,13 @@ import { encodeLanResponse, encodeV15Packet } from '../../../drivers/ipmi/rmcp/i
 import { FakeBmc, type FakeBmcOptions } from '../../ipmi/fake-bmc.js'
 
 const CS3: BmcTarget = {
-  host: 'fake-bmc', port: 623, username: 'ADMIN', password: 'ADMIN',
-  auth: 'RAKP_HMAC_SHA1', integrity: 'HMAC_SHA1_96', confidentiality: 'AES_CBC_128'
+  host: 'fake-bmc',
+  port: 623,
+  username: 'ADMIN',
+  password: 'ADMIN',
+  auth: 'RAKP_HMAC_SHA1',
+  integrity: 'HMAC_SHA1_96',
+  confidentiality: 'AES_CBC_128'
 }
 
 function setup (t: { teardown: (fn: () => unknown) => void }, bmc: FakeBmcOptions = {}, target: Partial<BmcTarget> = {}, options: IpmiSessionOptions = {}): { fake: FakeBmc, s: IpmiSession } {
