@@ -19,7 +19,7 @@ const wideInteger = (): TUnsafe<number | bigint> => Type.Unsafe<number | bigint>
 
 export const TestStatus = Type.Object({ status: Type.String() }, { $id: 'TestStatus', title: 'OpenDCRE Test Status' })
 
-const DEVICE_TYPES = ['temperature', 'thermistor', 'humidity', 'led', 'system', 'power', 'fan_speed', 'pressure', 'voltage', 'current'] as const
+const DEVICE_TYPES = ['temperature', 'thermistor', 'humidity', 'led', 'system', 'power', 'fan_speed', 'pressure', 'voltage', 'current', 'energy', 'frequency', 'liquid_flow', 'percent'] as const
 
 export const ScannedDevice = Type.Object({
   device_id: Type.String(),
@@ -44,9 +44,15 @@ export const Version = Type.Object({
 export const Reading = Type.Object({
   current_a: Type.Optional(Type.Number({ description: 'IPMI and Redfish current sensors: amperes' })),
   device_raw: Type.Optional(wideInteger()),
+  energy_kwh: Type.Optional(Type.Number({ description: 'Redfish energy sensors: kilowatt-hours' })),
+  flow_lpm: Type.Optional(Type.Number({ description: 'Redfish liquid flow sensors: litres per minute' })),
+  frequency_hz: Type.Optional(Type.Number({ description: 'Redfish frequency sensors: hertz' })),
   humidity: Type.Optional(Type.Number()),
   led_state: Type.Optional(Type.String()),
+  percent: Type.Optional(Type.Number({ description: 'Redfish percentage sensors that are neither fans nor humidity (e.g. a battery\'s state of health): percent' })),
   power_w: Type.Optional(Type.Number({ description: 'IPMI and Redfish power sensors: watts' })),
+  pressure_kpa: Type.Optional(Type.Number({ description: 'Redfish pressure sensors: kilopascals' })),
+  speed_percent: Type.Optional(Type.Number({ description: 'Redfish fans that report percent of full speed instead of rpm' })),
   speed_rpm: Type.Optional(wideInteger()),
   temperature_c: Type.Optional(Type.Number()),
   voltage_v: Type.Optional(Type.Number({ description: 'IPMI and Redfish voltage sensors: volts' }))
@@ -148,7 +154,7 @@ export const documented: DocumentedSchema[] = [
     schema: BoardsDevices,
     renames: { 'boards.board_index': { to: 'boards.board_id', why: 'the reference example and v1.2 responses say board_id' } },
     additions: { 'boards.devices.device_info': 'IPMI bridge: the SDR id string (protocol.md §8)' },
-    widened: { 'boards.devices.device_type': "'none' added to the enum for device types v1.2 cannot name; voltage and current for IPMI and Redfish sensors" }
+    widened: { 'boards.devices.device_type': "'none' added to the enum for device types v1.2 cannot name; voltage and current for IPMI and Redfish sensors; energy, frequency, liquid_flow and percent for Redfish sensors" }
   },
   { file: 'version.json', schema: Version },
   {
@@ -161,7 +167,13 @@ export const documented: DocumentedSchema[] = [
       device_raw: 'other device types (protocol.md §3)',
       voltage_v: 'IPMI and Redfish voltage sensors (docs/ipmi.md, docs/redfish.md)',
       current_a: 'IPMI and Redfish current sensors (docs/ipmi.md, docs/redfish.md)',
-      power_w: 'IPMI and Redfish power sensors (docs/ipmi.md, docs/redfish.md)'
+      power_w: 'IPMI and Redfish power sensors (docs/ipmi.md, docs/redfish.md)',
+      speed_percent: 'Redfish fans in percent (docs/api.md, Reading types)',
+      energy_kwh: 'Redfish energy sensors (docs/api.md, Reading types)',
+      frequency_hz: 'Redfish frequency sensors (docs/api.md, Reading types)',
+      pressure_kpa: 'Redfish pressure sensors (docs/api.md, Reading types)',
+      flow_lpm: 'Redfish liquid flow sensors (docs/api.md, Reading types)',
+      percent: 'Redfish percentage sensors (docs/api.md, Reading types)'
     }
   },
   { file: 'asset-information.json', schema: AssetInformation, additions: { service_url: 'Redfish boards: the service URL' } },

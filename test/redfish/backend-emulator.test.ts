@@ -26,7 +26,8 @@ async function emulators (t: { teardown: (fn: () => unknown) => void }, count = 
 
 function redfishConfig (servers: Array<Record<string, unknown>>): string {
   const file = join(dir, `redfish-${Math.random().toString(36).slice(2)}.json`)
-  writeFileSync(file, JSON.stringify({ servers }))
+  // each read asks the service (no reading kept for a poll cycle): these tests count calls one by one
+  writeFileSync(file, JSON.stringify({ servers, limits: { reading_max_age_ms: 0 } }))
   return file
 }
 
