@@ -84,11 +84,18 @@ export class Discovery {
 
   /** A collection's members as resources: inline where the answer expanded them, else one GET each (bounded). */
   private async members (uri: string, max: number): Promise<Json[]> {
+    return (await this.membersInline(uri, max)).bodies
+  }
+
+  /** The members, and which of them came inline (expanded) in the collection's answer. */
+  private async membersInline (uri: string, max: number): Promise<{ bodies: Json[], inline: Set<string> }> {
     const collection = await this.cmd.get(uri + this.expand)
     const list = memberList(collection, max)
     const total = Array.isArray(collection.Members) ? collection.Members.length : 0
     if (total > list.length) this.leftOut.push(`${uri}: took ${list.length} of ${total} members`)
-    return await this.cmd.each(list, async (m) => (Object.keys(m).length > 1 ? m : await this.cmd.get(odataId(m) as string)))
+    const inline = new Set(list.filter((m) => Object.keys(m).length > 1).map((m) => odataId(m) as string))
+    const bodies = await this.cmd.each(list, async (m) => (inline.has(odataId(m) as string) ? m : await this.cmd.get(odataId(m) as string)))
+    return { bodies, inline }
   }
 
   async run (now: number): Promise<Inventory> {
@@ -181,13 +188,15 @@ export class Discovery {
 
   /** A Sensors collection: members may come expanded (with Reading) or as links. */
   private async sensorsCollection (uri: string): Promise<Found[]> {
-    const bodies = await this.members(uri, this.limits.maxMembers)
+    const { bodies, inline } = await this.membersInline(uri, this.limits.maxMembers)
+    const links = inline
     const found: Found[] = []
     for (const sensor of bodies) {
       const kind = sensorKind(sensor)
       const id = odataId(sensor)
       if (kind === undefined || id === undefined) continue
-      const expanded = this.expand !== '' && 'Reading' in sensor
+      // expanded: the collection's one GET carries this sensor's reading (or its absence)
+      const expanded = this.expand !== '' && Object.keys(sensor).length > 1 && links.has(id)
       found.push({ kind, name: String(sensor.Name ?? sensor.Id ?? id), uri: id, source: expanded ? uri + this.expand : undefined, key: id, fields: keptFields(sensor) })
     }
     return found
