@@ -66,12 +66,22 @@ export class RedfishCommand {
 
   private left (): number {
     const left = this.deadline - this.now()
-    if (left <= 0) throw new OpenDcreError('timeout', `${this.client.url}: ${this.what} did not finish within ${this.timeoutMs} ms`)
+    if (left <= 0) throw this.overdue()
     return left
   }
 
+  private overdue (): OpenDcreError {
+    return new OpenDcreError('timeout', `${this.client.url}: ${this.what} did not finish within ${this.timeoutMs} ms`)
+  }
+
   async response (path: string, options: CallOptions = {}): Promise<RedfishResponse> {
-    return await this.limit(async () => await this.client.get(path, { ...options, timeoutMs: this.left() }))
+    try {
+      return await this.limit(async () => await this.client.get(path, { ...options, timeoutMs: this.left() }))
+    } catch (err) {
+      // a call cut short by the command's deadline (not by its own timeout_ms) says so
+      if (err instanceof OpenDcreError && err.code === 'timeout' && this.now() >= this.deadline) throw this.overdue()
+      throw err
+    }
   }
 
   /** GET of a resource that must be a JSON object. */
