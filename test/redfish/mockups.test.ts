@@ -114,8 +114,20 @@ t.test('public-liquid-cooled-server: readings with no ReadingType, fans in perce
   const energy = devices.filter((d) => d.device_type === 'energy')
   t.ok(energy.length >= 2, 'energy sensors')
   t.ok(devices.some((d) => d.device_type === 'frequency'), 'frequency sensors')
-  const metrics = await app.inject({ method: 'GET', url: '/metrics' })
-  t.equal(metrics.statusCode, 200)
+  const meter = energy.find((d) => d.device_info?.includes('#1')) as { device_id: string }
+  const kwh = (await get(app, `/read/energy/70000001/${meter.device_id}`)).json().energy_kwh as number
+  t.equal(typeof kwh, 'number')
+  const frequency = devices.find((d) => d.device_type === 'frequency' && d.device_info?.includes('#1')) as { device_id: string }
+  const hz = (await get(app, `/read/frequency/70000001/${frequency.device_id}`)).json().frequency_hz as number
+  // the values read are in /metrics, in base units, once per board and device
+  const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
+  const sample = (family: string, deviceId: string): number[] => metrics.split('\n')
+    .filter((l) => l.startsWith(`${family}{`) && l.includes('board_id="70000001"') && l.includes(`device_id="${deviceId}"`)).map((l) => Number(l.split(' ').pop()))
+  t.same(sample('opendcre_fan_speed_ratio', find('Chassis Fan #1').device_id), [0.45])
+  t.same(sample('opendcre_sensor_ratio', find('Battery #1 State of Health').device_id), [0.91])
+  t.same(sample('opendcre_temperature_celsius', find('Ambient Temperature').device_id), [22.5])
+  t.same(sample('opendcre_energy_joules', meter.device_id), [kwh * 3.6e6], 'kWh as joules')
+  t.same(sample('opendcre_frequency_hertz', frequency.device_id), [hz])
 })
 
 t.test('power, LED and boot override make the round trip on every mockup that allows them', async (t) => {
