@@ -123,3 +123,38 @@ export async function serveMockup (name: string): Promise<MockupServer> {
     close: async () => await new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) })
   }
 }
+
+const link = (v: unknown): string => String((v as Json)['@odata.id'])
+
+/** What the mockup's files say: systems, and each sensor's (name, reading) with the chassis it is in. */
+export function corpus (svc: Pick<MockupServer, 'resource'>): { systems: string[], sensors: Array<{ chassis: string, name: string, value: number | null }> } {
+  const root = svc.resource('/redfish/v1') as Json
+  const systems = (svc.resource(link(root.Systems)) as Json).Members.map(link)
+  const sensors: Array<{ chassis: string, name: string, value: number | null }> = []
+  for (const chassisUri of (svc.resource(link(root.Chassis)) as Json).Members.map(link)) {
+    const chassis = svc.resource(chassisUri) as Json
+    const kinds = new Set<string>()
+    if (chassis.Sensors !== undefined) {
+      for (const m of (svc.resource(link(chassis.Sensors)) as Json).Members) {
+        const s = svc.resource(link(m)) as Json
+        sensors.push({ chassis: chassisUri, name: s.Name, value: typeof s.Reading === 'number' ? s.Reading : null })
+        kinds.add(s.ReadingUnits === 'Cel' || s.ReadingType === 'Temperature' ? 'Temperatures' : s.ReadingUnits === 'RPM' ? 'Fans' : s.ReadingUnits === 'V' ? 'Voltages' : s.ReadingUnits === 'W' ? 'Power' : '')
+      }
+    }
+    // the legacy resources' members, where the Sensors collection has nothing of their kind
+    const legacy: Array<[string | undefined, string, string, string]> = [
+      [chassis.Thermal, 'Temperatures', 'ReadingCelsius', 'Temperatures'], [chassis.Thermal, 'Fans', 'Reading', 'Fans'],
+      [chassis.Power, 'Voltages', 'ReadingVolts', 'Voltages'], [chassis.Power, 'PowerControl', 'PowerConsumedWatts', 'Power'], [chassis.Power, 'PowerSupplies', 'LastPowerOutputWatts', 'Power']
+    ]
+    for (const [resource, array, field, kind] of legacy) {
+      if (resource === undefined || kinds.has(kind)) continue
+      for (const m of (svc.resource(link(resource)) as Json)[array] ?? []) {
+        if (field in m) sensors.push({ chassis: chassisUri, name: m.Name, value: m[field] })
+      }
+    }
+  }
+  return { systems, sensors }
+}
+
+/** The one number of a reading. */
+export const valueOf = (reading: Json): number => Object.values(reading).find((v) => typeof v === 'number') as number

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { build, get } from '../helper.js'
-import { MOCKUPS, serveMockup, type Json, type MockupServer } from './mockup-server.js'
+import { MOCKUPS, corpus, serveMockup, valueOf, type Json, type MockupServer } from './mockup-server.js'
 
 /**
  * DMTF's five published sample services (test/fixtures/redfish-mockups/,
@@ -30,41 +30,6 @@ async function start (t: Test, name: string, limits: Json = {}): Promise<{ app: 
   const boards = (scan.json().boards as Board[]).filter((b) => b.board_id.startsWith('7'))
   return { app, svc, boards }
 }
-
-const link = (v: unknown): string => String((v as Json)['@odata.id'])
-
-/** What the mockup's files say: systems, and each sensor's (name, reading) with the chassis it is in. */
-function corpus (svc: MockupServer): { systems: string[], sensors: Array<{ chassis: string, name: string, value: number | null }> } {
-  const root = svc.resource('/redfish/v1') as Json
-  const systems = (svc.resource(link(root.Systems)) as Json).Members.map(link)
-  const sensors: Array<{ chassis: string, name: string, value: number | null }> = []
-  for (const chassisUri of (svc.resource(link(root.Chassis)) as Json).Members.map(link)) {
-    const chassis = svc.resource(chassisUri) as Json
-    const kinds = new Set<string>()
-    if (chassis.Sensors !== undefined) {
-      for (const m of (svc.resource(link(chassis.Sensors)) as Json).Members) {
-        const s = svc.resource(link(m)) as Json
-        sensors.push({ chassis: chassisUri, name: s.Name, value: typeof s.Reading === 'number' ? s.Reading : null })
-        kinds.add(s.ReadingUnits === 'Cel' || s.ReadingType === 'Temperature' ? 'Temperatures' : s.ReadingUnits === 'RPM' ? 'Fans' : s.ReadingUnits === 'V' ? 'Voltages' : s.ReadingUnits === 'W' ? 'Power' : '')
-      }
-    }
-    // the legacy resources' members, where the Sensors collection has nothing of their kind
-    const legacy: Array<[string | undefined, string, string, string]> = [
-      [chassis.Thermal, 'Temperatures', 'ReadingCelsius', 'Temperatures'], [chassis.Thermal, 'Fans', 'Reading', 'Fans'],
-      [chassis.Power, 'Voltages', 'ReadingVolts', 'Voltages'], [chassis.Power, 'PowerControl', 'PowerConsumedWatts', 'Power'], [chassis.Power, 'PowerSupplies', 'LastPowerOutputWatts', 'Power']
-    ]
-    for (const [resource, array, field, kind] of legacy) {
-      if (resource === undefined || kinds.has(kind)) continue
-      for (const m of (svc.resource(link(resource)) as Json)[array] ?? []) {
-        if (field in m) sensors.push({ chassis: chassisUri, name: m.Name, value: m[field] })
-      }
-    }
-  }
-  return { systems, sensors }
-}
-
-/** The one number of a reading. */
-const valueOf = (reading: Json): number => Object.values(reading).find((v) => typeof v === 'number') as number
 
 for (const name of MOCKUPS) {
   t.test(`${name}: every ComputerSystem a board, every sensor read as the mockup has it`, async (t) => {
