@@ -3,7 +3,6 @@ import { dirname, resolve } from 'node:path'
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError } from '../errors.js'
 import { firstSchemaError, readJsonFile } from '../../config/config-file.js'
-import { DEFAULT_REDFISH_LIMITS, type RedfishLimits } from './redfish-limits.js'
 
 /**
  * redfish_config.json: the Redfish services, in board order (the n-th is
@@ -42,6 +41,34 @@ export const RedfishConfigSchema = Type.Object({
 }, { additionalProperties: false, errorMessage: 'takes {servers[, timeout_ms, limits]}' })
 
 export type RedfishConfigFile = Static<typeof RedfishConfigSchema>
+
+/**
+ * The bounds OpenDCRE keeps against any Redfish service (redfish_config.json
+ * `limits`, docs/redfish.md): what it takes from a collection, how many
+ * chassis it follows, how many requests it has in flight to one service,
+ * and how long one whole command (a scan, a read, a power change) may take
+ * besides each call's own timeout_ms.
+ */
+export interface RedfishLimits {
+  /** Members taken from one collection (Systems, Sensors, log entries); the rest are left out and logged. */
+  maxMembers: number
+  /** Chassis followed per service. */
+  maxChassis: number
+  /** Requests in flight to one service at once. */
+  concurrency: number
+  /** One command's whole time (ms). */
+  commandTimeoutMs: number
+  /** How long one reading of a Sensors collection, Thermal, Power or system serves further reads (ms): a poll cycle's reads share it. */
+  readingMaxAgeMs: number
+}
+
+export const DEFAULT_REDFISH_LIMITS: RedfishLimits = {
+  maxMembers: 1000,
+  maxChassis: 64,
+  concurrency: 4,
+  commandTimeoutMs: 15_000,
+  readingMaxAgeMs: 1000
+}
 
 /** One Redfish service, validated and resolved. */
 export interface RedfishServerConfig {

@@ -1,34 +1,9 @@
 import pLimit, { type LimitFunction } from 'p-limit'
 import { OpenDcreError } from '../errors.js'
 import type { CallOptions, RedfishClient, RedfishResponse } from './redfish-client.js'
+import type { RedfishLimits } from './redfish-config.js'
 
-/**
- * The bounds OpenDCRE keeps against any Redfish service (redfish_config.json
- * `limits`, docs/redfish.md): what it takes from a collection, how many
- * chassis it follows, how many requests it has in flight to one service,
- * and how long one whole command (a scan, a read, a power change) may take
- * besides each call's own timeout_ms.
- */
-export interface RedfishLimits {
-  /** Members taken from one collection (Systems, Sensors, log entries); the rest are left out and logged. */
-  maxMembers: number
-  /** Chassis followed per service. */
-  maxChassis: number
-  /** Requests in flight to one service at once. */
-  concurrency: number
-  /** One command's whole time (ms). */
-  commandTimeoutMs: number
-  /** How long one reading of a Sensors collection, Thermal, Power or system serves further reads (ms): a poll cycle's reads share it. */
-  readingMaxAgeMs: number
-}
-
-export const DEFAULT_REDFISH_LIMITS: RedfishLimits = {
-  maxMembers: 1000,
-  maxChassis: 64,
-  concurrency: 4,
-  commandTimeoutMs: 15_000,
-  readingMaxAgeMs: 1000
-}
+export { DEFAULT_REDFISH_LIMITS, type RedfishLimits } from './redfish-config.js'
 
 export type Json = Record<string, any>
 
