@@ -58,6 +58,14 @@ export type Reading =
   | { voltage_v: number }
   | { current_a: number }
   | { power_w: number }
+  // Redfish readings beyond v1.2's (docs/api.md, "Reading types")
+  | { speed_percent: number }
+  | { humidity: number }
+  | { energy_kwh: number }
+  | { frequency_hz: number }
+  | { pressure_kpa: number }
+  | { flow_lpm: number }
+  | { percent: number }
 
 export interface LedStatus {
   led_state: string

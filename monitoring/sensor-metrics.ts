@@ -17,6 +17,11 @@ function numeric (value: unknown): number | undefined {
   return undefined
 }
 
+function scaled (value: unknown, factor: number): number | undefined {
+  const n = numeric(value)
+  return n === undefined ? undefined : n * factor
+}
+
 /** The first numeric field of a reading whose name contains one of `hints`, else its first numeric field. */
 function firstNumber (reading: Record<string, unknown>, hints: readonly string[]): number | undefined {
   let first: number | undefined
@@ -66,6 +71,42 @@ const RULES: SeriesRule[] = [
     name: 'opendcre_power_watts',
     help: 'Power reported by a sensor, in watts.',
     value: (r, type) => ((type === 'power' || type === 'power_watts') && !('power_status' in r) ? firstNumber(r, ['watt', 'power']) : undefined)
+  },
+  // Redfish readings beyond v1.2's, in base units (docs/api.md, "Reading types")
+  {
+    name: 'opendcre_fan_speed_ratio',
+    help: 'Fan speed reported as a share of full speed (a fan reporting percent), 0 to 1.',
+    value: (r) => scaled(r.speed_percent, 0.01)
+  },
+  {
+    name: 'opendcre_relative_humidity_ratio',
+    help: 'Relative humidity reported by a sensor, 0 to 1.',
+    value: (r) => scaled(r.humidity, 0.01)
+  },
+  {
+    name: 'opendcre_energy_joules',
+    help: 'Energy reported by a sensor (a meter\'s total), in joules.',
+    value: (r) => scaled(r.energy_kwh, 3.6e6)
+  },
+  {
+    name: 'opendcre_frequency_hertz',
+    help: 'Frequency reported by a sensor, in hertz.',
+    value: (r) => numeric(r.frequency_hz)
+  },
+  {
+    name: 'opendcre_pressure_pascals',
+    help: 'Pressure reported by a sensor, in pascals.',
+    value: (r) => scaled(r.pressure_kpa, 1000)
+  },
+  {
+    name: 'opendcre_liquid_flow_cubic_meters_per_second',
+    help: 'Liquid flow reported by a sensor, in cubic metres per second.',
+    value: (r) => scaled(r.flow_lpm, 1 / 60_000)
+  },
+  {
+    name: 'opendcre_sensor_ratio',
+    help: 'A percentage reported by a sensor that is neither a fan nor humidity (a battery\'s state of health), 0 to 1.',
+    value: (r) => scaled(r.percent, 0.01)
   },
   {
     name: 'opendcre_power_on',

@@ -2,9 +2,9 @@ import fp from 'fastify-plugin'
 import type { FastifyBaseLogger } from 'fastify'
 import { boardIdHex } from '../drivers/bus.js'
 import { ConfigError } from '../drivers/errors.js'
-import { RedfishBus, REDFISH_BOARD_BASE, type RedfishServer } from '../drivers/redfish/redfish-bus.js'
+import { RedfishBus, redfishBoardId, type RedfishServer } from '../drivers/redfish/redfish-bus.js'
 import { RedfishClient } from '../drivers/redfish/redfish-client.js'
-import { loadRedfishConfig, type RedfishServerConfig } from '../drivers/redfish/redfish-config.js'
+import { loadRedfishConfig, redfishLimits, type RedfishServerConfig } from '../drivers/redfish/redfish-config.js'
 import { RedfishService } from '../drivers/redfish/redfish-service.js'
 import { DEFAULT_REDFISH_EMULATOR_CONFIG } from '../config/paths.js'
 import { loadRedfishEmulatorConfig } from '../emulators/redfish/emulator-config.js'
@@ -24,18 +24,21 @@ export interface RedfishBackendOptions {
 }
 
 function connect (config: RedfishServerConfig, index: number, log: FastifyBaseLogger, inventoryMaxAgeMs?: number): RedfishServer {
-  const client = new RedfishClient(config, { log: log.child({ redfish: new URL(config.url).origin, board: boardIdHex(REDFISH_BOARD_BASE | (index + 1)) }) })
+  const serviceLog = log.child({ redfish: new URL(config.url).origin, board: boardIdHex(redfishBoardId(index)) })
+  const client = new RedfishClient(config, { log: serviceLog, connections: config.limits?.concurrency })
   return {
     url: client.url,
-    service: new RedfishService(client, { inventoryMaxAgeMs }),
+    service: new RedfishService(client, { inventoryMaxAgeMs, limits: config.limits, log: serviceLog }),
     status: () => client.status(),
     close: async () => await client.close()
   }
 }
 
 /**
- * The Redfish backend: every service of redfish_config.json becomes a board
- * (0x70000001, ...) with its own client (connection pool, session). An
+ * The Redfish backend: every ComputerSystem (and shared chassis) of every
+ * service of redfish_config.json becomes a board (0x70000001, ...; the id
+ * scheme is redfishBoardId's) with one client per service (connection
+ * pool, session, request bound). An
  * invalid file leaves Redfish unavailable (a bus with no servers and the
  * reason in /health) with one log line naming file, field and reason.
  */
@@ -56,7 +59,7 @@ export default fp<RedfishBackendOptions>(async (fastify, opts) => {
     const emulator = new RedfishEmulatorServer(config)
     const url = await emulator.listen(0, '127.0.0.1')
     fastify.addHook('onClose', async () => await emulator.close())
-    servers = [{ url, credentials: { username: config.username ?? '', password: config.password ?? '' }, verifyTls: true, timeoutMs: 3000 }]
+    servers = [{ url, credentials: { username: config.username ?? '', password: config.password ?? '' }, verifyTls: true, timeoutMs: 3000, limits: redfishLimits() }]
   }
   const connections = servers.map((server, i) => connect(server, i, fastify.log, opts.inventoryMaxAgeMs))
   fastify.buses.register(new RedfishBus(connections, { file, scanBudgetMs: opts.scanBudgetMs }))

@@ -49,7 +49,7 @@ export const ScannedDevice = sorted(Type.Composite([
   Type.Required(Type.Omit(DeviceDocument, ['device_type'])),
   Type.Object({
     device_info: Type.Optional(Type.String()),
-    device_type: Type.String({ enum: [...(DeviceDocument.properties.device_type.enum as string[]), 'voltage', 'current', 'none'] })
+    device_type: Type.String({ enum: [...(DeviceDocument.properties.device_type.enum as string[]), 'voltage', 'current', 'energy', 'frequency', 'liquid_flow', 'percent', 'none'] })
   })
 ]))
 
@@ -68,9 +68,15 @@ export const Reading = sorted(Type.Composite([
   Type.Object({
     current_a: Type.Optional(Type.Number({ description: 'IPMI and Redfish current sensors: amperes' })),
     device_raw: Type.Optional(wideInteger()),
+    energy_kwh: Type.Optional(Type.Number({ description: 'Redfish energy sensors: kilowatt-hours' })),
+    flow_lpm: Type.Optional(Type.Number({ description: 'Redfish liquid flow sensors: litres per minute' })),
+    frequency_hz: Type.Optional(Type.Number({ description: 'Redfish frequency sensors: hertz' })),
     humidity: Type.Optional(Type.Number()),
     led_state: Type.Optional(Type.String()),
+    percent: Type.Optional(Type.Number({ description: 'Redfish percentage sensors that are neither fans nor humidity (e.g. a battery\'s state of health): percent' })),
     power_w: Type.Optional(Type.Number({ description: 'IPMI and Redfish power sensors: watts' })),
+    pressure_kpa: Type.Optional(Type.Number({ description: 'Redfish pressure sensors: kilopascals' })),
+    speed_percent: Type.Optional(Type.Number({ description: 'Redfish fans that report percent of full speed instead of rpm' })),
     speed_rpm: Type.Optional(wideInteger()),
     voltage_v: Type.Optional(Type.Number({ description: 'IPMI and Redfish voltage sensors: volts' }))
   })
@@ -147,7 +153,7 @@ export const documented: DocumentedSchema[] = [
     schema: BoardsDevices,
     renames: { 'boards.board_index': { to: 'boards.board_id', why: 'the reference example and v1.2 responses say board_id' } },
     additions: { 'boards.devices.device_info': 'IPMI bridge: the SDR id string (docs/protocol.md §8.2); Redfish: the sensor Name (§10.2)' },
-    widened: { 'boards.devices.device_type': "'none' added to the enum for device types v1.2 cannot name; voltage and current for IPMI and Redfish sensors" },
+    widened: { 'boards.devices.device_type': "'none' added to the enum for device types v1.2 cannot name; voltage and current for IPMI and Redfish sensors; energy, frequency, liquid_flow and percent for Redfish sensors" },
     required: { paths: ['boards', 'boards.board_id', 'boards.devices', 'boards.devices.device_id', 'boards.devices.device_type'], why: 'every board and device in a scan has its id and type' }
   },
   { file: 'version.json', schema: Version, required: { paths: ['api_version', 'firmware_version', 'opendcre_version'], why: ALWAYS_SENT } },
@@ -161,7 +167,13 @@ export const documented: DocumentedSchema[] = [
       device_raw: 'other device types (docs/protocol.md §5.7)',
       voltage_v: 'IPMI and Redfish voltage sensors (docs/ipmi.md, docs/redfish.md)',
       current_a: 'IPMI and Redfish current sensors (docs/ipmi.md, docs/redfish.md)',
-      power_w: 'IPMI and Redfish power sensors (docs/ipmi.md, docs/redfish.md)'
+      power_w: 'IPMI and Redfish power sensors (docs/ipmi.md, docs/redfish.md)',
+      speed_percent: 'Redfish fans in percent (docs/api.md, Reading types)',
+      energy_kwh: 'Redfish energy sensors (docs/api.md, Reading types)',
+      frequency_hz: 'Redfish frequency sensors (docs/api.md, Reading types)',
+      pressure_kpa: 'Redfish pressure sensors (docs/api.md, Reading types)',
+      flow_lpm: 'Redfish liquid flow sensors (docs/api.md, Reading types)',
+      percent: 'Redfish percentage sensors (docs/api.md, Reading types)'
     }
   },
   { file: 'asset-information.json', schema: AssetInformation, additions: { service_url: 'Redfish boards: the service URL' } },

@@ -8,17 +8,30 @@ import type { PowerStatus } from '../bus.js'
 import { OpenDcreError, type OpenDcreErrorCode } from '../errors.js'
 import { metricFamilies } from '../metric-family.js'
 import type { RedfishClientStatus } from './redfish-client.js'
-import type { Inventory, RedfishService } from './redfish-service.js'
+import type { RedfishBoard, RedfishService } from './redfish-service.js'
+import { KINDS, READ_TYPES } from './redfish-sensors.js'
 
-/** Board ids of the Redfish range (Synse's): 0x70000000-0x7fffffff. */
+/**
+ * Board ids of the Redfish range (Synse's): 0x70000000-0x7fffffff, as
+ * 0x7SSSNNNN: NNNN is the service's place in redfish_config.json (1-based),
+ * SSS the board's slot in the service: its ComputerSystems in URI order
+ * from 000, its shared chassis (enclosures) in URI order from 800. A
+ * service with one system keeps the id it always had, 0x7000000N.
+ */
 export function isRedfishBoardId (boardId: number): boolean {
   return (boardId >>> 28) === 0x7
 }
 
 export const REDFISH_BOARD_BASE = 0x70000000
-const POWER_DEVICE = 0x0100
-const SYSTEM_DEVICE = 0x0200
-const LED_DEVICE = 0x0300
+/** Services a Redfish bus takes (the NNNN of its board ids). */
+export const MAX_REDFISH_SERVICES = 0xffff
+
+export function redfishBoardId (index: number, slot = 0): number {
+  return (REDFISH_BOARD_BASE | (slot << 16) | (index + 1)) >>> 0
+}
+export const POWER_DEVICE = 0x0100
+export const SYSTEM_DEVICE = 0x0200
+export const LED_DEVICE = 0x0300
 
 /** One configured Redfish service as the bus sees it. */
 export interface RedfishServer {
@@ -29,7 +42,7 @@ export interface RedfishServer {
   close: () => Promise<void>
 }
 
-interface RedfishBusOptions {
+export interface RedfishBusOptions {
   /** How long scan-all waits for one server (ms, default 2000); a slower one is listed as it last answered. */
   scanBudgetMs?: number
   file?: string
@@ -43,11 +56,10 @@ const FIXED_DEVICES: ScannedDevice[] = [
   { device_id: deviceIdHex(LED_DEVICE), device_type: 'led' }
 ]
 
-const READ_TYPES = ['temperature', 'fan_speed', 'voltage', 'current', 'power'] as const
-
 /**
- * The Redfish services of redfish_config.json as a Bus: the n-th is board
- * 0x70000000 | n. Each server has its own client (pool, session), so one
+ * The Redfish services of redfish_config.json as a Bus: each of a
+ * service's ComputerSystems and enclosures is a board (redfishBoardId).
+ * Each server has its own client (pool, session), so one
  * slow or dead service never delays another; scan-all gives each at most
  * the scan budget.
  */
@@ -57,7 +69,7 @@ export class RedfishBus implements Bus {
   private readonly scanBudgetMs: number
   private readonly file: string
   private readonly unavailable?: string
-  private readonly lastRecords = new Map<number, ScannedBoard>()
+  private readonly lastRecords = new Map<number, ScannedBoard[]>()
 
   constructor (servers: RedfishServer[], options: RedfishBusOptions = {}) {
     this.servers = servers
@@ -70,8 +82,8 @@ export class RedfishBus implements Bus {
     return isRedfishBoardId(boardId)
   }
 
-  boardId (index: number): number {
-    return (REDFISH_BOARD_BASE | (index + 1)) >>> 0
+  boardId (index: number, slot = 0): number {
+    return redfishBoardId(index, slot)
   }
 
   status (): BusStatus {
@@ -109,70 +121,79 @@ export class RedfishBus implements Bus {
   }
 
   private indexOf (boardId: number): number {
-    const index = (boardId & 0x0fffffff) - 1
+    const index = (boardId & 0xffff) - 1
     if (!isRedfishBoardId(boardId) || index < 0 || index >= this.servers.length) {
       throw new OpenDcreError('not-found', 'Redfish server with board_num was not found.')
     }
     return index
   }
 
-  private server (boardId: number): RedfishServer {
-    return this.servers[this.indexOf(boardId)]
+  /** The board's service and its slot in it. */
+  private server (boardId: number): RedfishServer & { slot: number } {
+    return { ...this.servers[this.indexOf(boardId)], slot: (boardId >>> 16) & 0xfff }
   }
 
-  private recordOf (index: number, inventory: Inventory): ScannedBoard {
-    const devices = [...FIXED_DEVICES]
-    for (const sensor of inventory.sensors) devices.push({ device_id: deviceIdHex(sensor.deviceId), device_type: sensor.kind, device_info: sensor.name })
-    const record = { board_id: boardIdHex(this.boardId(index)), devices }
-    this.lastRecords.set(index, record)
-    return record
+  private recordOf (index: number, board: RedfishBoard): ScannedBoard {
+    const devices = board.system !== undefined ? [...FIXED_DEVICES] : board.led !== undefined ? [FIXED_DEVICES[2]] : []
+    for (const sensor of board.sensors) devices.push({ device_id: deviceIdHex(sensor.deviceId), device_type: KINDS[sensor.kind].deviceType, device_info: sensor.name })
+    return { board_id: boardIdHex(this.boardId(index, board.slot)), devices }
+  }
+
+  private recordsOf (index: number, boards: RedfishBoard[]): ScannedBoard[] {
+    const records = boards.map((b) => this.recordOf(index, b))
+    this.lastRecords.set(index, records)
+    return records
   }
 
   async scanAll (): Promise<ScannedBoard[]> {
-    return await scanWithinBudget(this.servers.length, this.scanBudgetMs, async (i) => this.recordOf(i, await this.servers[i].service.inventory()),
-      (i) => this.lastRecords.get(i) ?? { board_id: boardIdHex(this.boardId(i)), devices: [...FIXED_DEVICES] })
+    const perService = await scanWithinBudget(this.servers.length, this.scanBudgetMs, async (i) => this.recordsOf(i, (await this.servers[i].service.inventory()).boards),
+      (i) => this.lastRecords.get(i) ?? [{ board_id: boardIdHex(this.boardId(i)), devices: [...FIXED_DEVICES] }])
+    return perService.flat()
   }
 
+  /** The board's own scan (a fresh discovery of its service: the poller asks one board at a time). */
   async scanBoard (boardId: number): Promise<ScannedBoard[]> {
+    const { service, slot } = this.server(boardId)
     const index = this.indexOf(boardId)
-    return [await this.call(async () => this.recordOf(index, await this.servers[index].service.inventory(true)), 'Error scanning Redfish board:')]
+    return await this.call(service, async () => {
+      const records = this.recordsOf(index, (await service.inventory(true)).boards)
+      const record = records.find((r) => r.board_id === boardIdHex(boardId))
+      if (record === undefined && slot !== 0) throw new OpenDcreError('not-found', 'Redfish server with board_num was not found.')
+      return record !== undefined ? [record] : records.slice(0, 1)
+    }, 'Error scanning Redfish board:')
   }
 
   async version (boardId: number): Promise<string> {
-    const server = this.server(boardId)
-    return await this.call(async () => await server.service.firmwareVersion(), 'Error retrieving version via Redfish:')
+    const { service, slot } = this.server(boardId)
+    return await this.call(service, async () => {
+      await service.board(slot)
+      return await service.firmwareVersion()
+    }, 'Error retrieving version via Redfish:')
   }
 
   async read (boardId: number, deviceId: number, deviceType: string): Promise<Reading> {
-    const server = this.server(boardId)
+    const { service, slot } = this.server(boardId)
     const type = deviceType.toLowerCase()
     if (type === 'led' && deviceId === LED_DEVICE) {
       return { led_state: (await this.led(boardId, deviceId)).led_state as LedState }
     }
-    if (!(READ_TYPES as readonly string[]).includes(type)) {
+    if (!READ_TYPES.includes(type)) {
       throw new OpenDcreError('unsupported', `Error reading Redfish sensor: ${deviceType} is not a Redfish sensor type (${READ_TYPES.join(', ')}).`)
     }
-    const value = await this.call(async () => {
-      const sensor = await server.service.sensor(deviceId)
-      if (sensor === undefined || sensor.kind !== type) throw new OpenDcreError('not-found', `no ${type} sensor ${deviceIdHex(deviceId)} on this server`)
-      return await server.service.readSensor(sensor)
+    return await this.call(service, async () => {
+      const sensor = await service.sensor(slot, deviceId)
+      if (sensor === undefined || KINDS[sensor.kind].deviceType !== type) throw new OpenDcreError('not-found', `no ${type} sensor ${deviceIdHex(deviceId)} on this server`)
+      return KINDS[sensor.kind].reading(await service.readSensor(sensor))
     }, 'Error reading Redfish sensor:')
-    switch (type as typeof READ_TYPES[number]) {
-      case 'temperature': return { temperature_c: value }
-      case 'fan_speed': return { speed_rpm: Math.round(value) }
-      case 'voltage': return { voltage_v: value }
-      case 'current': return { current_a: value }
-      case 'power': return { power_w: value }
-    }
   }
 
   async power (boardId: number, _deviceId: number, action: PowerAction): Promise<PowerStatus> {
-    const server = this.server(boardId)
-    return await this.call(async () => {
-      const state = await server.service.power(action)
+    const { service, slot } = this.server(boardId)
+    return await this.call(service, async () => {
+      const state = await service.power(slot, action)
       // the system's consumed power where a power sensor is already known (no extra discovery)
-      const sensor = server.service.cached?.sensors.find((s) => s.kind === 'power')
-      const watts = sensor !== undefined ? await server.service.readSensor(sensor).catch(() => 0) : 0
+      const sensor = service.cached?.boards.find((b) => b.slot === slot)?.sensors.find((s) => s.kind === 'power')
+      const watts = sensor !== undefined ? await service.readSensor(sensor).catch(() => 0) : 0
       return {
         input_power: watts,
         input_voltage: 0,
@@ -187,51 +208,58 @@ export class RedfishBus implements Bus {
   }
 
   async asset (boardId: number, _deviceId: number): Promise<AssetInfo> {
-    const server = this.server(boardId)
-    const asset = await this.call(async () => await server.service.asset(), 'Error retrieving asset information via Redfish:')
-    return { ...asset, bmc_ip: new URL(server.url).hostname, service_url: server.url }
+    const { service, slot, url } = this.server(boardId)
+    const asset = await this.call(service, async () => await service.asset(slot), 'Error retrieving asset information via Redfish:')
+    return { ...asset, bmc_ip: new URL(url).hostname, service_url: url }
   }
 
   async bootTarget (boardId: number, _deviceId: number, target?: BootTarget): Promise<{ target: string }> {
-    const server = this.server(boardId)
-    return { target: await this.call(async () => await server.service.bootTarget(target), 'Error with boot target via Redfish:') }
+    const { service, slot } = this.server(boardId)
+    return { target: await this.call(service, async () => await service.bootTarget(slot, target), 'Error with boot target via Redfish:') }
   }
 
   async location (boardId: number, deviceId?: number): Promise<DeviceLocation | BoardLocation> {
-    const server = this.server(boardId)
-    const physical = await this.call(async () => await server.service.location(), 'Error retrieving location via Redfish:')
+    const { service, slot } = this.server(boardId)
+    const physical = await this.call(service, async () => await service.location(slot), 'Error retrieving location via Redfish:')
     if (deviceId === undefined) return { physical_location: physical }
     return { chassis_location: { depth: 'unknown', horiz_pos: 'unknown', server_node: 'unknown', vert_pos: 'unknown' }, physical_location: physical }
   }
 
   async led (boardId: number, _deviceId: number, state?: LedState): Promise<LedStatus> {
-    const server = this.server(boardId)
-    return await this.call(async () => await server.service.led(state), 'Error with LED control via Redfish:')
+    const { service, slot } = this.server(boardId)
+    return await this.call(service, async () => await service.led(slot, state), 'Error with LED control via Redfish:')
   }
 
   async fan (boardId: number, deviceId: number, rpm?: string): Promise<{ speed_rpm: number }> {
     this.server(boardId)
     // Redfish has no standard fan speed control (only OEM extensions)
     if (rpm !== undefined) throw new OpenDcreError('unsupported', 'Setting of fan speed for this device is not permitted.')
-    const reading = await this.read(boardId, deviceId, 'fan_speed') as { speed_rpm: number }
-    return { speed_rpm: reading.speed_rpm }
+    const reading = await this.read(boardId, deviceId, 'fan_speed')
+    if (!('speed_rpm' in reading)) throw new OpenDcreError('unsupported', `fan ${deviceIdHex(deviceId)} reports percent, not rpm: read it with read/fan_speed`)
+    return { speed_rpm: Number(reading.speed_rpm) }
   }
 
   async events (boardId: number): Promise<BoardEvent[]> {
-    const server = this.server(boardId)
-    return await this.call(async () => await server.service.events(), 'Error retrieving the event log via Redfish:')
+    const { service, slot } = this.server(boardId)
+    return await this.call(service, async () => await service.events(slot), 'Error retrieving the event log via Redfish:')
   }
 
   async close (): Promise<void> {
     await Promise.allSettled(this.servers.map(async (s) => await s.close()))
   }
 
-  /** A failure keeps its code; its message gets the command's prefix (v1.2 style). */
-  private async call<T>(op: () => Promise<T>, before: string): Promise<T> {
+  /**
+   * A failure keeps its code; its message gets the command's prefix (v1.2
+   * style). Anything else a service's answer provoked (a shape no check
+   * foresaw) becomes a device-error naming the service, never a TypeError.
+   */
+  private async call<T>(service: RedfishService, op: () => Promise<T>, before: string): Promise<T> {
     try {
       return await op()
     } catch (err) {
-      if (!(err instanceof OpenDcreError)) throw err
+      if (!(err instanceof OpenDcreError)) {
+        throw new OpenDcreError('device-error', `${before} ${service.client.url}: unexpected answer (${(err as Error).message})`, { cause: err })
+      }
       const code: OpenDcreErrorCode = err.code
       throw new OpenDcreError(code, `${before} ${err.message}`, { cause: err })
     }

@@ -48,6 +48,18 @@ interface RedfishClientOptions {
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
 
+/** How one call is made: its own time bound (a command's deadline left), and whether to ask with If-None-Match. */
+export interface CallOptions {
+  /** At most this long (ms) instead of timeout_ms, when shorter. */
+  timeoutMs?: number
+  /** Send If-None-Match with the ETag of the last answer kept for this path; a 304 answers with that body. */
+  conditional?: boolean
+}
+
+/** Answers kept for conditional GETs: at most this many paths, each at most CACHE_MAX_BYTES of JSON. */
+const CACHE_ENTRIES = 256
+const CACHE_MAX_BYTES = 1024 * 1024
+
 /** An answer larger than this is cut off: a service answering without end never fills memory. */
 const MAX_ANSWER_BYTES = 16 * 1024 * 1024
 /** Idle connections are closed after this long. */
@@ -110,8 +122,8 @@ export class RedfishClient {
     return { ...this.state, counters: { ...this.state.counters }, auth: this.auth }
   }
 
-  async get (path: string): Promise<RedfishResponse> {
-    return await this.request('GET', path)
+  async get (path: string, options: CallOptions = {}): Promise<RedfishResponse> {
+    return await this.request('GET', path, undefined, {}, options)
   }
 
   async post (path: string, body: unknown): Promise<RedfishResponse> {
@@ -135,26 +147,38 @@ export class RedfishClient {
     this.agent.destroy()
   }
 
-  async request (method: Method, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RedfishResponse> {
+  async request (method: Method, path: string, body?: unknown, headers: Record<string, string> = {}, options: CallOptions = {}): Promise<RedfishResponse> {
     if (this.closed) throw new OpenDcreError('unavailable', `Redfish client for ${this.url} is closed`)
     this.state.counters.requests++
+    const kept = options.conditional === true ? this.kept.get(path) : undefined
+    if (kept !== undefined) headers = { ...headers, 'if-none-match': kept.etag }
     try {
       await this.authenticate()
       const token = this.token
-      let response = await this.send(method, path, body, headers)
+      let response = await this.send(method, path, body, headers, true, options.timeoutMs)
       if (response.status === 401 && this.auth === 'session') {
         // the session expired or the BMC restarted: log in again (once, for
         // every call that met the same dead token), resend once
         this.log?.debug({ path }, 'Redfish session rejected (401): logging in again')
         if (this.token === token) this.token = undefined
         await this.authenticate()
-        response = await this.send(method, path, body, headers)
+        response = await this.send(method, path, body, headers, true, options.timeoutMs)
+      }
+      if (response.status === 304 && kept !== undefined) {
+        response = { ...response, status: 200, body: kept.body, etag: kept.etag }
+      } else if (response.status >= 300 && response.status < 400) {
+        const location = response.headers.location
+        throw new RedfishHttpError('device-error', response.status, `${this.url}: ${method} ${path}: HTTP ${response.status}${typeof location === 'string' ? ` (to ${location})` : ''}; redirects are not followed`)
       }
       if (response.status >= 400) {
         const code: OpenDcreErrorCode = response.status === 404 ? 'not-found' : response.status === 405 || response.status === 501 ? 'unsupported' : 'device-error'
         const detail = redfishMessage(response.body)
         throw new RedfishHttpError(code, response.status, `${method} ${path}: HTTP ${response.status}${detail !== undefined ? ` (${detail})` : ''}`)
       }
+      if (method === 'GET' && (response.body === undefined || response.body === null)) {
+        throw new RedfishHttpError('device-error', response.status, `${this.url}: GET ${path}: HTTP ${response.status} with an empty answer`)
+      }
+      if (options.conditional === true) this.keep(path, response)
       this.state.state = 'up'
       this.state.lastSuccessAt = this.now()
       delete this.state.reason
@@ -207,9 +231,18 @@ export class RedfishClient {
   }
 
   private sessionsPath?: string
+  /** The last answer (with an ETag) of each path asked for conditionally, newest last. */
+  private readonly kept = new Map<string, { etag: string, body: unknown }>()
+
+  private keep (path: string, response: RedfishResponse): void {
+    this.kept.delete(path)
+    if (response.etag === undefined || (response.headers['content-length'] !== undefined && Number(response.headers['content-length']) > CACHE_MAX_BYTES)) return
+    this.kept.set(path, { etag: response.etag, body: response.body })
+    if (this.kept.size > CACHE_ENTRIES) this.kept.delete(this.kept.keys().next().value as string)
+  }
 
   /** One HTTP exchange, bounded by timeout_ms; a GET whose connection dropped is sent once more. */
-  private async send (method: Method, path: string, body: unknown, extra: Record<string, string>, withAuth = true): Promise<RedfishResponse> {
+  private async send (method: Method, path: string, body: unknown, extra: Record<string, string>, withAuth = true, timeoutMs?: number): Promise<RedfishResponse> {
     const headers: Record<string, string> = { accept: 'application/json', 'odata-version': '4.0', ...extra }
     if (body !== undefined) headers['content-type'] = 'application/json'
     const credentials = this.config.credentials
@@ -220,7 +253,7 @@ export class RedfishClient {
     const attempts = method === 'GET' || method === 'DELETE' ? 2 : 1
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.exchange(method, path, body, headers)
+        return await this.exchange(method, path, body, headers, Math.max(1, Math.min(timeoutMs ?? Infinity, this.config.timeoutMs)))
       } catch (err) {
         // a kept connection the service had closed: the request never reached it
         const dropped = !(err instanceof OpenDcreError) && ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || (err as NodeJS.ErrnoException).code === 'EPIPE')
@@ -235,7 +268,7 @@ export class RedfishClient {
    * (connecting and waiting for a free connection included); an answer
    * larger than MAX_ANSWER_BYTES is cut off rather than filling memory.
    */
-  private async exchange (method: Method, path: string, body: unknown, headers: Record<string, string>): Promise<RedfishResponse> {
+  private async exchange (method: Method, path: string, body: unknown, headers: Record<string, string>, timeoutMs: number): Promise<RedfishResponse> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
     if (payload !== undefined) headers['content-length'] = String(payload.length)
     const options: RequestOptions = { ...this.target, path, method, headers, agent: this.agent }
@@ -251,7 +284,7 @@ export class RedfishClient {
           reject(err)
         }
       }
-      const timer = setTimeout(() => settle(new OpenDcreError('timeout', `no answer from ${this.url} within ${this.config.timeoutMs} ms (${method} ${path})`)), this.config.timeoutMs)
+      const timer = setTimeout(() => settle(new OpenDcreError('timeout', `no answer from ${this.url} within ${timeoutMs} ms (${method} ${path})`)), timeoutMs)
       const request = (this.target.protocol === 'https:' ? httpsRequest : httpRequest)(options, (response) => {
         const chunks: Buffer[] = []
         let size = 0
@@ -278,13 +311,18 @@ export class RedfishClient {
     })
   }
 
+  /** The answer's JSON; a success that is not JSON (by content type or by text) fails naming the service and the resource. */
   private answer (method: Method, path: string, status: number, headers: IncomingHttpHeaders, text: string): RedfishResponse {
     let parsed: any
+    const type = headers['content-type']
+    if (status < 300 && text !== '' && typeof type === 'string' && !/json/i.test(type)) {
+      throw new OpenDcreError('device-error', `${this.url}: ${method} ${path}: the answer is ${type.split(';')[0]}, not JSON`)
+    }
     if (text !== '') {
       try {
         parsed = JSON.parse(text)
       } catch {
-        if (status < 400) throw new OpenDcreError('device-error', `${method} ${path}: the answer is not JSON`)
+        if (status < 400) throw new OpenDcreError('device-error', `${this.url}: ${method} ${path}: the answer is not JSON`)
       }
     }
     const etag = headers.etag

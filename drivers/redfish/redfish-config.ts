@@ -9,10 +9,13 @@ import { firstSchemaError, readJsonFile } from '../../config/config-file.js'
  * board 0x70000000 | n). `username`/`password` are optional: a service
  * without authentication (a mockup) is used as is. `ca` is a PEM file,
  * relative to the config file; `timeout_ms` bounds every call (default 3000).
+ * `limits` bounds what any service can cost (docs/redfish.md, "Bounds"):
+ * max_members (1000), max_chassis (64), concurrency (4),
+ * command_timeout_ms (15000), reading_max_age_ms (1000).
  */
 const TimeoutMs = Type.Integer({ minimum: 100, maximum: 60000, errorMessage: 'must be an integer from 100 to 60000 (milliseconds)' })
 
-const RedfishServerSchema = Type.Object({
+export const RedfishServerSchema = Type.Object({
   url: Type.String({ pattern: '^https?://[^/?#@\\s]+/?$', errorMessage: 'must be the service\'s http:// or https:// address (scheme, host and port only, no credentials)' }),
   username: Type.Optional(Type.String({ minLength: 1, maxLength: 256, errorMessage: 'must be a non-empty string' })),
   password: Type.Optional(Type.String({ maxLength: 256, errorMessage: 'must be a string' })),
@@ -21,12 +24,51 @@ const RedfishServerSchema = Type.Object({
   timeout_ms: Type.Optional(TimeoutMs)
 }, { additionalProperties: false, errorMessage: 'a server takes {url[, username, password, verify_tls, ca, timeout_ms]}' })
 
-const RedfishConfigSchema = Type.Object({
-  servers: Type.Array(RedfishServerSchema, { maxItems: 0x0fffffff, errorMessage: 'must be a list of Redfish servers' }),
-  timeout_ms: Type.Optional(TimeoutMs)
-}, { additionalProperties: false, errorMessage: 'takes {servers[, timeout_ms]}' })
+const count = (max: number): ReturnType<typeof Type.Integer> => Type.Integer({ minimum: 1, maximum: max, errorMessage: `must be an integer from 1 to ${max}` })
 
-type RedfishConfigFile = Static<typeof RedfishConfigSchema>
+export const RedfishLimitsSchema = Type.Object({
+  max_members: Type.Optional(count(100_000)),
+  max_chassis: Type.Optional(count(4096)),
+  concurrency: Type.Optional(count(64)),
+  command_timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000, errorMessage: 'must be an integer from 100 to 600000 (milliseconds)' })),
+  reading_max_age_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000, errorMessage: 'must be an integer from 0 to 600000 (milliseconds)' }))
+}, { additionalProperties: false, errorMessage: 'limits takes {max_members, max_chassis, concurrency, command_timeout_ms, reading_max_age_ms}' })
+
+export const RedfishConfigSchema = Type.Object({
+  servers: Type.Array(RedfishServerSchema, { maxItems: 0xffff, errorMessage: 'must be a list of at most 65535 Redfish servers' }),
+  timeout_ms: Type.Optional(TimeoutMs),
+  limits: Type.Optional(RedfishLimitsSchema)
+}, { additionalProperties: false, errorMessage: 'takes {servers[, timeout_ms, limits]}' })
+
+export type RedfishConfigFile = Static<typeof RedfishConfigSchema>
+
+/**
+ * The bounds OpenDCRE keeps against any Redfish service (redfish_config.json
+ * `limits`, docs/redfish.md): what it takes from a collection, how many
+ * chassis it follows, how many requests it has in flight to one service,
+ * and how long one whole command (a scan, a read, a power change) may take
+ * besides each call's own timeout_ms.
+ */
+export interface RedfishLimits {
+  /** Members taken from one collection (Systems, Sensors, log entries); the rest are left out and logged. */
+  maxMembers: number
+  /** Chassis followed per service. */
+  maxChassis: number
+  /** Requests in flight to one service at once. */
+  concurrency: number
+  /** One command's whole time (ms). */
+  commandTimeoutMs: number
+  /** How long one reading of a Sensors collection, Thermal, Power or system serves further reads (ms): a poll cycle's reads share it. */
+  readingMaxAgeMs: number
+}
+
+export const DEFAULT_REDFISH_LIMITS: RedfishLimits = {
+  maxMembers: 1000,
+  maxChassis: 64,
+  concurrency: 4,
+  commandTimeoutMs: 15_000,
+  readingMaxAgeMs: 1000
+}
 
 /** One Redfish service, validated and resolved. */
 export interface RedfishServerConfig {
@@ -37,9 +79,22 @@ export interface RedfishServerConfig {
   /** The CA certificates (PEM) the service's certificate must chain to. */
   ca?: Buffer
   timeoutMs: number
+  /** The file's limits, defaults filled in. */
+  limits: RedfishLimits
 }
 
-const DEFAULT_REDFISH_TIMEOUT_MS = 3000
+/** redfish_config.json's `limits` with the defaults filled in. */
+export function redfishLimits (file: RedfishConfigFile['limits'] = {}): RedfishLimits {
+  return {
+    maxMembers: file.max_members ?? DEFAULT_REDFISH_LIMITS.maxMembers,
+    maxChassis: file.max_chassis ?? DEFAULT_REDFISH_LIMITS.maxChassis,
+    concurrency: file.concurrency ?? DEFAULT_REDFISH_LIMITS.concurrency,
+    commandTimeoutMs: file.command_timeout_ms ?? DEFAULT_REDFISH_LIMITS.commandTimeoutMs,
+    readingMaxAgeMs: file.reading_max_age_ms ?? DEFAULT_REDFISH_LIMITS.readingMaxAgeMs
+  }
+}
+
+export const DEFAULT_REDFISH_TIMEOUT_MS = 3000
 
 /** The servers of a redfish_config.json; errors name the file, the field and the reason, never a password. */
 export function loadRedfishConfig (file: string): RedfishServerConfig[] {
@@ -49,6 +104,7 @@ export function loadRedfishConfig (file: string): RedfishServerConfig[] {
   const error = firstSchemaError(RedfishConfigSchema, value)
   if (error !== undefined) throw new ConfigError(file, error[0], error[1])
   const config = value as RedfishConfigFile
+  const limits = redfishLimits(config.limits)
   return config.servers.map((s, i) => {
     const where = `servers[${i}]`
     if ((s.username === undefined) !== (s.password === undefined)) {
@@ -68,7 +124,8 @@ export function loadRedfishConfig (file: string): RedfishServerConfig[] {
       credentials: s.username !== undefined ? { username: s.username, password: s.password ?? '' } : undefined,
       verifyTls: s.verify_tls ?? true,
       ca,
-      timeoutMs: s.timeout_ms ?? config.timeout_ms ?? DEFAULT_REDFISH_TIMEOUT_MS
+      timeoutMs: s.timeout_ms ?? config.timeout_ms ?? DEFAULT_REDFISH_TIMEOUT_MS,
+      limits
     }
   })
 }

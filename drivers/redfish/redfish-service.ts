@@ -1,67 +1,24 @@
 import type { AssetInfo, BootTarget, LedState, LedStatus, PowerAction } from '../bus.js'
 import type { BoardEvent, EventSeverity } from '../events.js'
 import type { PhysicalLocation } from '../bus.js'
+import type { LimitFunction } from 'p-limit'
 import { OpenDcreError } from '../errors.js'
 import type { RedfishClient, RedfishResponse } from './redfish-client.js'
+import { Discovery, type Inventory, type RedfishBoard, type RedfishSensor } from './redfish-discovery.js'
+import { DEFAULT_REDFISH_LIMITS, RedfishCommand, memberList, odataId, serviceLimit, type Json, type RedfishLimits } from './redfish-limits.js'
+import { toKindUnits } from './redfish-sensors.js'
+
+export type { Inventory, RedfishBoard, RedfishSensor } from './redfish-discovery.js'
 
 /**
- * What OpenDCRE asks of one Redfish service, in Redfish terms: discovery from
- * the service root (Systems, Chassis, Managers), sensors from the Chassis'
- * Sensors collection or else the legacy Thermal and Power resources, and the
- * system's Reset action, indicator LED and boot override. Shapes follow
- * DSP0268 (the schema guide) as DMTF's mockups and bmcweb serve them.
+ * What OpenDCRE asks of one Redfish service, in Redfish terms: discovery
+ * (redfish-discovery.ts: every ComputerSystem a board, every chassis'
+ * sensors on one board), readings from one GET per Sensors collection,
+ * Thermal or Power per poll cycle (expanded where the service offers
+ * $expand, asked with If-None-Match), and each system's Reset action,
+ * indicator LED and boot override. Every command is a RedfishCommand: its
+ * requests share the service's concurrency bound and one deadline.
  */
-
-type SensorKind = 'temperature' | 'fan_speed' | 'voltage' | 'current' | 'power'
-
-/** Device ids by kind: a block each, numbered in the order of the sensors' URIs, so ids stay put. */
-const SENSOR_ID_BASE: Record<SensorKind, number> = { temperature: 0x1000, fan_speed: 0x2000, voltage: 0x3000, current: 0x4000, power: 0x5000 }
-const KIND_ORDER: SensorKind[] = ['temperature', 'fan_speed', 'voltage', 'current', 'power']
-
-export interface RedfishSensor {
-  deviceId: number
-  kind: SensorKind
-  /** The Redfish Name. */
-  name: string
-  /** The resource to GET for a reading: a Sensor, or a legacy Thermal/Power resource. */
-  uri: string
-  /** Legacy style: where in `uri`'s body the reading is. */
-  legacy?: { array: string, memberId: string, field: string }
-  /** For ordering: the sensor's @odata.id. */
-  key: string
-}
-
-export interface Inventory {
-  system: string
-  chassis: string[]
-  manager?: string
-  sensors: RedfishSensor[]
-  /** 'sensors': the Sensors collection; 'legacy': Thermal and Power. */
-  style: 'sensors' | 'legacy' | 'none'
-  discoveredAt: number
-}
-
-type Json = Record<string, any>
-
-const odataId = (link: unknown): string | undefined => {
-  const id = (link as Json | null | undefined)?.['@odata.id']
-  return typeof id === 'string' ? id : undefined
-}
-
-const members = (body: Json): string[] => (Array.isArray(body?.Members) ? body.Members.map(odataId).filter((m: unknown): m is string => m !== undefined) : [])
-
-/** The reading kind of a Sensor resource (DSP0268 Sensor.ReadingType / ReadingUnits), if OpenDCRE has one. */
-function sensorKind (sensor: Json): SensorKind | undefined {
-  switch (sensor.ReadingType) {
-    case 'Temperature': return 'temperature'
-    case 'Rotational': return 'fan_speed'
-    case 'Voltage': return 'voltage'
-    case 'Current': return 'current'
-    case 'Power': return 'power'
-  }
-  if (sensor.ReadingType === undefined && sensor.ReadingUnits === 'RPM') return 'fan_speed'
-  return undefined
-}
 
 /** ResetTypes for each power action, preferred first (a hard off, as IPMI's chassis control does). */
 const RESET_PREFERENCE: Record<Exclude<PowerAction, 'status'>, string[]> = {
@@ -73,23 +30,40 @@ const ALL_RESET_TYPES = ['On', 'ForceOff', 'GracefulShutdown', 'GracefulRestart'
 
 const BOOT_TARGETS: Record<BootTarget, string> = { pxe: 'Pxe', hdd: 'Hdd', no_override: 'None' }
 
-interface RedfishServiceOptions {
+/** Readings kept (snapshots of Sensors collections, Thermal, Power, systems) at most: a service cannot grow this without end. */
+const SNAPSHOTS_KEPT = 1024
+
+export interface RedfishServiceOptions {
   /** How long a discovery is reused by scans (ms, default 60 s); reads, power and the rest always ask the service. */
   inventoryMaxAgeMs?: number
+  limits?: Partial<RedfishLimits>
+  log?: { warn: (obj: object, msg: string) => void }
   now?: () => number
 }
 
 export class RedfishService {
   readonly client: RedfishClient
+  readonly limits: RedfishLimits
   private inventoryCache?: Inventory
   private discovery?: Promise<Inventory>
   private readonly maxAgeMs: number
   private readonly now: () => number
+  private readonly limit: LimitFunction
+  private readonly log?: RedfishServiceOptions['log']
+  private readonly snapshots = new Map<string, { at: number, body: Promise<Json> }>()
 
   constructor (client: RedfishClient, options: RedfishServiceOptions = {}) {
     this.client = client
     this.maxAgeMs = options.inventoryMaxAgeMs ?? 60_000
     this.now = options.now ?? Date.now
+    this.limits = { ...DEFAULT_REDFISH_LIMITS, ...options.limits }
+    this.limit = serviceLimit(this.limits)
+    this.log = options.log
+  }
+
+  /** One command's requests: bounded together, under one deadline. */
+  command (what: string): RedfishCommand {
+    return new RedfishCommand(this.client, this.limit, this.limits, what, this.now)
   }
 
   /** The last discovery, if any (scan-all falls back on it). */
@@ -97,221 +71,162 @@ export class RedfishService {
     return this.inventoryCache
   }
 
-  /** The service's system, chassis, manager and sensors; reused while younger than the max age unless `fresh`. */
+  /** The service's boards and their sensors; reused while younger than the max age unless `fresh`. */
   async inventory (fresh = false): Promise<Inventory> {
     const cached = this.inventoryCache
     if (!fresh && cached !== undefined && this.now() - cached.discoveredAt < this.maxAgeMs) return cached
-    this.discovery ??= this.discover().then((inventory) => {
+    this.discovery ??= new Discovery(this.command('discovery'), this.limits).run(this.now()).then((inventory) => {
+      if (inventory.leftOut.length > 0) this.log?.warn({ service: this.client.url, leftOut: inventory.leftOut }, 'Redfish discovery: caps left some of the service out')
       this.inventoryCache = inventory
       return inventory
     }).finally(() => { this.discovery = undefined })
     return await this.discovery
   }
 
-  private async get (path: string): Promise<RedfishResponse> {
-    return await this.client.get(path)
+  /** The board in `slot`; a slot not seen is looked for in a fresh discovery. */
+  async board (slot: number): Promise<RedfishBoard> {
+    let board = (await this.inventory()).boards.find((b) => b.slot === slot)
+    if (board === undefined) board = (await this.inventory(true)).boards.find((b) => b.slot === slot)
+    if (board === undefined) throw new OpenDcreError('not-found', 'Redfish server with board_num was not found.')
+    return board
   }
 
-  private async discover (): Promise<Inventory> {
-    const root = (await this.get('/redfish/v1/')).body as Json
-    const systemsUri = odataId(root.Systems)
-    if (systemsUri === undefined) throw new OpenDcreError('unsupported', `${this.client.url} has no Systems collection`)
-    const systemUris = members((await this.get(systemsUri)).body)
-    if (systemUris.length === 0) throw new OpenDcreError('not-found', `${this.client.url} lists no computer system`)
-    const system = (await this.get(systemUris[0])).body as Json
-    let chassis: string[] = Array.isArray(system.Links?.Chassis) ? system.Links.Chassis.map(odataId).filter((c: unknown) => c !== undefined) : []
-    if (chassis.length === 0 && odataId(root.Chassis) !== undefined) chassis = members((await this.get(odataId(root.Chassis) as string)).body)
-    let manager: string | undefined = Array.isArray(system.Links?.ManagedBy) ? odataId(system.Links.ManagedBy[0]) : undefined
-    if (manager === undefined && odataId(root.Managers) !== undefined) manager = members((await this.get(odataId(root.Managers) as string)).body)[0]
-
-    // $expand (DSP0266 §7.3.1) where the service offers it: a Sensors collection in one GET, not one per sensor
-    const expandQuery = root.ProtocolFeaturesSupported?.ExpandQuery
-    const expand = expandQuery?.NoLinks === true ? '?$expand=.($levels=1)' : expandQuery?.ExpandAll === true ? '?$expand=*($levels=1)' : ''
-    const sensors: Array<Omit<RedfishSensor, 'deviceId'>> = []
-    let style: Inventory['style'] = 'none'
-    for (const chassisUri of chassis) {
-      const body = (await this.get(chassisUri)).body as Json
-      const sensorsUri = odataId(body.Sensors)
-      if (sensorsUri !== undefined) {
-        style = 'sensors'
-        sensors.push(...await this.sensorsCollection(sensorsUri, expand))
-      } else {
-        if (style === 'none' && (odataId(body.Thermal) !== undefined || odataId(body.Power) !== undefined)) style = 'legacy'
-        sensors.push(...await this.legacySensors(body))
-      }
-    }
-    // stable ids: by kind, then by URI (and position), numbered from each kind's base
-    const numbered: RedfishSensor[] = []
-    for (const kind of KIND_ORDER) {
-      sensors.filter((s) => s.kind === kind)
-        .sort((a, b) => a.key.localeCompare(b.key, 'en', { numeric: true }))
-        .forEach((s, i) => numbered.push({ ...s, deviceId: SENSOR_ID_BASE[kind] + i + 1 }))
-    }
-    return { system: systemUris[0], chassis, manager, sensors: numbered, style, discoveredAt: this.now() }
+  private async system (slot: number): Promise<string> {
+    const board = await this.board(slot)
+    if (board.system === undefined) throw new OpenDcreError('unsupported', `${this.client.url}: board is an enclosure (${board.chassis.join(', ')}), not a computer system`)
+    return board.system
   }
 
-  /** A Sensors collection: members may come expanded (with Reading) or as links. */
-  private async sensorsCollection (uri: string, expand: string): Promise<Array<Omit<RedfishSensor, 'deviceId'>>> {
-    const collection = (await this.get(uri + expand)).body as Json
-    const list: Json[] = Array.isArray(collection.Members) ? collection.Members : []
-    const bodies = await Promise.all(list.map(async (m) => (m.ReadingType !== undefined || m.ReadingUnits !== undefined ? m : (await this.get(odataId(m) as string)).body as Json)))
-    const found: Array<Omit<RedfishSensor, 'deviceId'>> = []
-    for (const sensor of bodies) {
-      const kind = sensorKind(sensor)
-      const id = odataId(sensor)
-      if (kind === undefined || id === undefined) continue
-      found.push({ kind, name: String(sensor.Name ?? sensor.Id ?? id), uri: id, key: id })
-    }
-    return found
-  }
-
-  /** The legacy Thermal (Temperatures, Fans) and Power (PowerControl, Voltages, PowerSupplies) arrays. */
-  private async legacySensors (chassis: Json): Promise<Array<Omit<RedfishSensor, 'deviceId'>>> {
-    const found: Array<Omit<RedfishSensor, 'deviceId'>> = []
-    const add = (uri: string, body: Json, array: string, field: string, kind: SensorKind, accept: (m: Json) => boolean = () => true): void => {
-      const items: Json[] = Array.isArray(body[array]) ? body[array] : []
-      items.forEach((m, i) => {
-        if (!accept(m) || !(field in m)) return
-        const memberId = String(m.MemberId ?? i)
-        const name = String(m.Name ?? m.FanName ?? `${array} ${memberId}`)
-        found.push({ kind, name, uri, legacy: { array, memberId, field }, key: odataId(m) ?? `${uri}#/${array}/${String(i).padStart(4, '0')}` })
-      })
-    }
-    const thermalUri = odataId(chassis.Thermal)
-    if (thermalUri !== undefined) {
-      const thermal = (await this.get(thermalUri)).body as Json
-      add(thermalUri, thermal, 'Temperatures', 'ReadingCelsius', 'temperature')
-      // a fan read in percent is no rpm
-      add(thermalUri, thermal, 'Fans', 'Reading', 'fan_speed', (m) => m.ReadingUnits === undefined || m.ReadingUnits === 'RPM')
-    }
-    const powerUri = odataId(chassis.Power)
-    if (powerUri !== undefined) {
-      const power = (await this.get(powerUri)).body as Json
-      add(powerUri, power, 'PowerControl', 'PowerConsumedWatts', 'power')
-      add(powerUri, power, 'Voltages', 'ReadingVolts', 'voltage')
-      add(powerUri, power, 'PowerSupplies', 'LastPowerOutputWatts', 'power')
-    }
-    return found
-  }
-
-  async sensor (deviceId: number): Promise<RedfishSensor | undefined> {
-    let sensor = (await this.inventory()).sensors.find((s) => s.deviceId === deviceId)
+  async sensor (slot: number, deviceId: number): Promise<RedfishSensor | undefined> {
+    let sensor = (await this.board(slot)).sensors.find((s) => s.deviceId === deviceId)
     // a sensor not seen (yet): the service may have grown one since
-    if (sensor === undefined) sensor = (await this.inventory(true)).sensors.find((s) => s.deviceId === deviceId)
+    if (sensor === undefined) sensor = (await this.inventory(true)).boards.find((b) => b.slot === slot)?.sensors.find((s) => s.deviceId === deviceId)
     return sensor
   }
 
+  /**
+   * A resource as read within the last readingMaxAgeMs (one GET serves a
+   * poll cycle's reads of every sensor in it), asked with If-None-Match.
+   */
+  private async snapshot (uri: string, what: string): Promise<Json> {
+    const kept = this.snapshots.get(uri)
+    if (kept !== undefined && this.now() - kept.at < this.limits.readingMaxAgeMs) return await kept.body
+    const body = this.command(what).get(uri, { conditional: true })
+    this.snapshots.delete(uri)
+    this.snapshots.set(uri, { at: this.now(), body })
+    if (this.snapshots.size > SNAPSHOTS_KEPT) this.snapshots.delete(this.snapshots.keys().next().value as string)
+    body.catch(() => { if (this.snapshots.get(uri)?.body === body) this.snapshots.delete(uri) })
+    return await body
+  }
+
   async readSensor (sensor: RedfishSensor): Promise<number> {
-    const body = (await this.get(sensor.uri)).body as Json
+    const what = `reading ${sensor.name}`
     let value: unknown
-    if (sensor.legacy === undefined) {
-      value = body.Reading
-    } else {
+    if (sensor.legacy !== undefined) {
       const { array, memberId, field } = sensor.legacy
+      const body = await this.snapshot(sensor.uri, what)
       const items: Json[] = Array.isArray(body[array]) ? body[array] : []
-      const item = items.find((m, i) => String(m.MemberId ?? i) === memberId)
+      const item = items.find((m, i) => String(m?.MemberId ?? i) === memberId)
       value = item?.[field]
+    } else {
+      let body: Json | undefined
+      if (sensor.source !== undefined) body = memberList(await this.snapshot(sensor.source, what), this.limits.maxMembers).find((m) => odataId(m) === sensor.uri)
+      body ??= await this.snapshot(sensor.uri, what)
+      value = body.Reading
     }
-    if (typeof value !== 'number') throw new OpenDcreError('device-error', `${sensor.name}: the service gives no reading`)
-    return value
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw new OpenDcreError('device-error', `${this.client.url}: ${sensor.uri}: ${sensor.name} gives no reading`)
+    return toKindUnits(sensor.kind, value, sensor.fields)
   }
 
   async firmwareVersion (): Promise<string> {
     const { manager } = await this.inventory()
     if (manager === undefined) throw new OpenDcreError('unsupported', `${this.client.url} lists no manager`)
-    const version = (await this.get(manager)).body?.FirmwareVersion
-    if (typeof version !== 'string') throw new OpenDcreError('unsupported', 'the manager gives no FirmwareVersion')
+    const version = (await this.command('version').get(manager)).FirmwareVersion
+    if (typeof version !== 'string') throw new OpenDcreError('unsupported', `${this.client.url}: ${manager} gives no FirmwareVersion`)
     return version
   }
 
-  async system (): Promise<RedfishResponse> {
-    return await this.get((await this.inventory()).system)
-  }
-
   /** The ResetTypes the service allows: the action's AllowableValues, else its ActionInfo, else all of them. */
-  async allowedResetTypes (system: Json): Promise<{ target: string, allowed: string[] }> {
+  async allowedResetTypes (system: Json, cmd: RedfishCommand = this.command('reset types')): Promise<{ target: string, allowed: string[] }> {
     const action = system.Actions?.['#ComputerSystem.Reset']
     if (action === undefined || typeof action.target !== 'string') throw new OpenDcreError('unsupported', 'the system offers no #ComputerSystem.Reset action')
     let allowed: unknown = action['ResetType@Redfish.AllowableValues']
     if (!Array.isArray(allowed) && typeof action['@Redfish.ActionInfo'] === 'string') {
-      const info = (await this.get(action['@Redfish.ActionInfo'])).body as Json
-      allowed = (Array.isArray(info.Parameters) ? info.Parameters : []).find((p: Json) => p.Name === 'ResetType')?.AllowableValues
+      const info = await cmd.get(action['@Redfish.ActionInfo'])
+      allowed = (Array.isArray(info.Parameters) ? info.Parameters : []).find((p: Json) => p?.Name === 'ResetType')?.AllowableValues
     }
     return { target: action.target, allowed: Array.isArray(allowed) ? allowed.filter((v): v is string => typeof v === 'string') : ALL_RESET_TYPES }
   }
 
-  /** Power on/off/cycle through #ComputerSystem.Reset; answers the PowerState after it. */
-  async power (action: PowerAction): Promise<string> {
-    let system = (await this.system()).body as Json
-    if (action !== 'status') {
-      const { target, allowed } = await this.allowedResetTypes(system)
-      const on = system.PowerState === 'On'
-      const preference = RESET_PREFERENCE[action].filter((t) => t !== 'PushPowerButton' || (action === 'on' ? !on : on))
-      const resetType = preference.find((t) => allowed.includes(t))
-      if (resetType === undefined) {
-        throw new OpenDcreError('unsupported', `the service allows no ResetType for power ${action} (it allows: ${allowed.join(', ') || 'none'})`)
-      }
-      await this.client.post(target, { ResetType: resetType })
-      system = (await this.system()).body as Json
+  /** Power on/off/cycle through #ComputerSystem.Reset; answers the PowerState after it (status: as read this poll cycle). */
+  async power (slot: number, action: PowerAction): Promise<string> {
+    const uri = await this.system(slot)
+    if (action === 'status') return String((await this.snapshot(uri, 'power status')).PowerState ?? 'Unknown')
+    const cmd = this.command(`power ${action}`)
+    const system = await cmd.get(uri)
+    const { target, allowed } = await this.allowedResetTypes(system, cmd)
+    const on = system.PowerState === 'On'
+    const preference = RESET_PREFERENCE[action].filter((t) => t !== 'PushPowerButton' || (action === 'on' ? !on : on))
+    const resetType = preference.find((t) => allowed.includes(t))
+    if (resetType === undefined) {
+      throw new OpenDcreError('unsupported', `the service allows no ResetType for power ${action} (it allows: ${allowed.join(', ') || 'none'})`)
     }
-    return String(system.PowerState ?? 'Unknown')
+    await cmd.post(target, { ResetType: resetType })
+    // the readings follow the power state: none kept from before
+    this.snapshots.clear()
+    return String((await cmd.get(uri)).PowerState ?? 'Unknown')
   }
 
-  /** The identify LED: LocationIndicatorActive where present, else IndicatorLED (on the system, else the chassis). */
-  async led (state?: LedState): Promise<LedStatus> {
-    const inventory = await this.inventory()
-    const candidates = [inventory.system, ...inventory.chassis]
-    for (const uri of candidates) {
-      const resource = await this.get(uri)
-      const body = resource.body as Json
-      if (typeof body.LocationIndicatorActive === 'boolean') {
-        if (state === undefined) return { led_state: body.LocationIndicatorActive === true ? 'on' : 'off', led_color: 'unknown' }
-        await this.patch(uri, resource, { LocationIndicatorActive: state === 'on' })
-        return { led_state: (await this.get(uri)).body?.LocationIndicatorActive === true ? 'on' : 'off', led_color: 'unknown' }
-      }
-      if (typeof body.IndicatorLED === 'string') {
-        if (state === undefined) return { led_state: indicatorState(body.IndicatorLED), led_color: 'unknown' }
-        await this.patch(uri, resource, { IndicatorLED: state === 'on' ? 'Lit' : 'Off' })
-        return { led_state: indicatorState((await this.get(uri)).body?.IndicatorLED), led_color: 'unknown' }
-      }
-    }
-    throw new OpenDcreError('unsupported', 'the service has no indicator LED (LocationIndicatorActive or IndicatorLED)')
+  /** The identify LED: LocationIndicatorActive where present, else IndicatorLED (on the system, else a chassis of the board). */
+  async led (slot: number, state?: LedState): Promise<LedStatus> {
+    const board = await this.board(slot)
+    const uri = board.led
+    if (uri === undefined) throw new OpenDcreError('unsupported', 'the service has no indicator LED (LocationIndicatorActive or IndicatorLED)')
+    if (state === undefined) return { led_state: ledState(await this.snapshot(uri, 'LED')), led_color: 'unknown' }
+    const cmd = this.command('LED')
+    const resource = await cmd.response(uri)
+    const body = resource.body as Json
+    await this.patch(cmd, uri, resource, typeof body.LocationIndicatorActive === 'boolean' ? { LocationIndicatorActive: state === 'on' } : { IndicatorLED: state === 'on' ? 'Lit' : 'Off' })
+    this.snapshots.clear()
+    return { led_state: ledState(await cmd.get(uri)), led_color: 'unknown' }
   }
 
   /** PATCH with the resource's ETag; a 412 (changed meanwhile) gets one fresh GET and one more try. */
-  private async patch (uri: string, resource: RedfishResponse, body: unknown): Promise<void> {
+  private async patch (cmd: RedfishCommand, uri: string, resource: RedfishResponse, body: unknown): Promise<void> {
     try {
-      await this.client.patch(uri, body, resource.etag)
+      await cmd.patch(uri, body, resource.etag)
     } catch (err) {
       if ((err as { status?: number }).status !== 412) throw err
-      await this.client.patch(uri, body, (await this.get(uri)).etag)
+      await cmd.patch(uri, body, (await cmd.response(uri)).etag)
     }
   }
 
   /** Boot.BootSourceOverrideTarget (Pxe, Hdd, None), set with BootSourceOverrideEnabled: Once. */
-  async bootTarget (target?: BootTarget): Promise<string> {
-    const { system: uri } = await this.inventory()
-    let resource = await this.get(uri)
+  async bootTarget (slot: number, target?: BootTarget): Promise<string> {
+    const uri = await this.system(slot)
+    const cmd = this.command('boot target')
+    let resource = await cmd.response(uri)
     if (target !== undefined) {
       const boot = (resource.body as Json).Boot
-      if (boot === undefined) throw new OpenDcreError('unsupported', 'the system has no Boot override')
+      if (typeof boot !== 'object' || boot === null) throw new OpenDcreError('unsupported', 'the system has no Boot override')
       const value = BOOT_TARGETS[target]
       const allowed = boot['BootSourceOverrideTarget@Redfish.AllowableValues']
       if (Array.isArray(allowed) && !allowed.includes(value)) throw new OpenDcreError('unsupported', `the system does not allow boot target ${value} (it allows: ${allowed.join(', ')})`)
-      await this.patch(uri, resource, { Boot: { BootSourceOverrideTarget: value, BootSourceOverrideEnabled: 'Once' } })
-      resource = await this.get(uri)
+      await this.patch(cmd, uri, resource, { Boot: { BootSourceOverrideTarget: value, BootSourceOverrideEnabled: 'Once' } })
+      resource = await cmd.response(uri)
     }
     const boot = (resource.body as Json).Boot ?? {}
     if (boot.BootSourceOverrideEnabled === 'Disabled' || boot.BootSourceOverrideTarget === 'None' || boot.BootSourceOverrideTarget === undefined) return 'no_override'
     return String(boot.BootSourceOverrideTarget).toLowerCase()
   }
 
-  /** Manufacturer, model, serial, part number and asset tag of the system and chassis. */
-  async asset (): Promise<Omit<AssetInfo, 'bmc_ip'>> {
-    const inventory = await this.inventory()
+  /** Manufacturer, model, serial, part number and asset tag of the system and its main chassis. */
+  async asset (slot: number): Promise<Omit<AssetInfo, 'bmc_ip'>> {
+    const board = await this.board(slot)
+    const cmd = this.command('asset')
     const [system, chassis] = await Promise.all([
-      this.get(inventory.system).then((r) => r.body as Json),
-      inventory.chassis.length > 0 ? this.get(inventory.chassis[0]).then((r) => r.body as Json) : Promise.resolve({} as Json)
+      board.system !== undefined ? cmd.get(board.system) : Promise.resolve({} as Json),
+      board.chassis.length > 0 ? cmd.get(board.chassis[0]) : Promise.resolve({} as Json)
     ])
     const pick = (entries: Record<string, unknown>): Record<string, string> =>
       Object.fromEntries(Object.entries(entries).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== ''))
@@ -322,11 +237,11 @@ export class RedfishService {
     }
   }
 
-  /** The chassis' Location (or older PhysicalLocation): Placement's Row/Rack, RackOffset and the service label. */
-  async location (): Promise<PhysicalLocation> {
-    const inventory = await this.inventory()
-    if (inventory.chassis.length === 0) return { depth: 'unknown', horizontal: 'unknown', vertical: 'unknown' }
-    const chassis = (await this.get(inventory.chassis[0])).body as Json
+  /** The main chassis' Location (or older PhysicalLocation): Placement's Row/Rack, RackOffset and the service label. */
+  async location (slot: number): Promise<PhysicalLocation> {
+    const board = await this.board(slot)
+    if (board.chassis.length === 0) return { depth: 'unknown', horizontal: 'unknown', vertical: 'unknown' }
+    const chassis = await this.command('location').get(board.chassis[0])
     const location: Json = chassis.Location ?? chassis.PhysicalLocation ?? {}
     const placement: Json = location.Placement ?? {}
     const part: Json = location.PartLocation ?? {}
@@ -340,19 +255,22 @@ export class RedfishService {
   }
 
   /** The entries of every LogService of the system and its manager (newest last, at most `limit`). */
-  async events (limit = 200): Promise<BoardEvent[]> {
+  async events (slot: number, limit = 200): Promise<BoardEvent[]> {
+    const board = await this.board(slot)
     const inventory = await this.inventory()
-    const owners = [inventory.system, inventory.manager].filter((u): u is string => u !== undefined)
+    const cmd = this.command('event log')
+    const owners = [board.system, inventory.manager].filter((u): u is string => u !== undefined)
     const entries: Json[] = []
     for (const owner of owners) {
-      const logServices = odataId((await this.get(owner)).body?.LogServices)
+      const logServices = odataId((await cmd.get(owner)).LogServices)
       if (logServices === undefined) continue
-      for (const serviceUri of members((await this.get(logServices)).body)) {
-        const entriesUri = odataId((await this.get(serviceUri)).body?.Entries)
+      for (const service of memberList(await cmd.get(logServices), this.limits.maxMembers)) {
+        const entriesUri = odataId((await cmd.get(odataId(service) as string)).Entries)
         if (entriesUri === undefined) continue
-        const list: Json[] = (await this.get(entriesUri)).body?.Members ?? []
-        const bodies = await Promise.all(list.slice(-limit).map(async (m) => (m.Created !== undefined || m.Message !== undefined ? m : (await this.get(odataId(m) as string)).body as Json)))
-        entries.push(...bodies)
+        const collection = await cmd.get(entriesUri)
+        const list: unknown[] = Array.isArray(collection.Members) ? collection.Members : []
+        const last = list.slice(-Math.min(limit, this.limits.maxMembers)).filter((m): m is Json => odataId(m) !== undefined)
+        entries.push(...await cmd.each(last, async (m) => (m.Created !== undefined || m.Message !== undefined ? m : await cmd.get(odataId(m) as string))))
       }
     }
     return entries.slice(-limit).map((e) => ({
@@ -372,4 +290,9 @@ const SEVERITY: Record<string, EventSeverity> = { OK: 'ok', Warning: 'warning', 
 
 function indicatorState (value: unknown): string {
   return value === 'Lit' ? 'on' : value === 'Blinking' ? 'blink' : 'off'
+}
+
+function ledState (body: Json): string {
+  if (typeof body.LocationIndicatorActive === 'boolean') return body.LocationIndicatorActive ? 'on' : 'off'
+  return indicatorState(body.IndicatorLED)
 }

@@ -26,7 +26,8 @@ async function emulators (t: { teardown: (fn: () => unknown) => void }, count = 
 
 function redfishConfig (servers: Array<Record<string, unknown>>): string {
   const file = join(dir, `redfish-${Math.random().toString(36).slice(2)}.json`)
-  writeFileSync(file, JSON.stringify({ servers }))
+  // each read asks the service (no reading kept for a poll cycle): these tests count calls one by one
+  writeFileSync(file, JSON.stringify({ servers, limits: { reading_max_age_ms: 0 } }))
   return file
 }
 
@@ -257,4 +258,21 @@ t.test('an invalid redfish_config.json leaves Redfish unavailable with one log l
   await build(t, { loggerInstance: pino(stream), redfishConfig: broken })
   t.match(lines.join(''), /invalid JSON at line 1/)
   t.notOk(lines.join('').includes('leaky-Secret'))
+})
+
+t.test('few requests: one poll cycle of the emulator\'s board costs one Sensors GET ($expand) and one system GET', async (t) => {
+  const [emu] = await emulators(t)
+  const file = join(dir, `redfish-cycle-${Math.random().toString(36).slice(2)}.json`)
+  writeFileSync(file, JSON.stringify({ servers: [withCredentials(emu)], limits: { reading_max_age_ms: 60_000 } }))
+  const app = await build(t, { redfishConfig: file })
+  const board = (await get(app, '/scan/70000001')).json().boards[0] as { devices: Array<{ device_id: string, device_type: string }> }
+  const before = { ...emu.service.requests }
+  for (const d of board.devices) {
+    if (d.device_id === '0100') t.equal((await get(app, '/power/70000001/0100')).statusCode, 200)
+    else if (d.device_id === '0300') t.equal((await get(app, '/led/70000001/0300')).statusCode, 200)
+    else if (d.device_id !== '0200') t.equal((await get(app, `/read/${d.device_type}/70000001/${d.device_id}`)).statusCode, 200)
+  }
+  const gets = emu.service.requests.GET - before.GET
+  t.comment(`emulator: ${gets} requests per board per poll cycle for ${board.devices.length} devices`)
+  t.ok(gets <= 3, `${gets} GETs for the cycle (at most 3)`)
 })

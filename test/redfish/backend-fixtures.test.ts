@@ -99,8 +99,10 @@ t.test('a Sensors-style service (bmcweb shape, sessions, ActionInfo, LocationInd
     ['2001', 'fan_speed', 'Fan0_0 Tach'],
     ['3001', 'voltage', 'P12V_STBY'],
     ['4001', 'current', 'PSU0 Input Current'],
-    ['5001', 'power', 'PSU0 Input Power']
-  ], 'sensors from the Sensors collection; humidity has no OpenDCRE reading and is left out')
+    ['5001', 'power', 'PSU0 Input Power'],
+    ['6001', 'humidity', 'Inlet Humidity']
+  ], 'sensors from the Sensors collection, humidity (ReadingType Humidity) among them')
+  t.same((await get(app, '/read/humidity/70000001/6001')).json(), { humidity: 38 })
   t.same((await get(app, '/read/temperature/70000001/1001')).json(), { temperature_c: 61.125 })
   t.same((await get(app, '/read/fan_speed/70000001/2001')).json(), { speed_rpm: 7744 })
   t.same((await get(app, '/read/voltage/70000001/3001')).json(), { voltage_v: 12.136 })
@@ -147,10 +149,12 @@ t.test('a legacy Thermal/Power service without authentication (mockup shape, Ind
   const board = (await get(app, '/scan/70000001')).json().boards[0] as Board
   t.same(board.devices.slice(3).map((d) => [d.device_id, d.device_type, d.device_info]), [
     ['1001', 'temperature', 'CPU1 Temp'], ['1002', 'temperature', 'CPU2 Temp'], ['1003', 'temperature', 'Chassis Intake Temp'],
-    ['2001', 'fan_speed', 'BaseBoard System Fan'], ['2002', 'fan_speed', 'BaseBoard System Fan Backup'],
+    ['2001', 'fan_speed', 'BaseBoard System Fan'], ['2002', 'fan_speed', 'BaseBoard System Fan Backup'], ['2801', 'fan_speed', 'PSU Fan'],
     ['3001', 'voltage', 'VRM1 Voltage'], ['3002', 'voltage', 'VRM2 Voltage'],
     ['5001', 'power', 'System Input Power'], ['5002', 'power', 'Power Supply Bay']
-  ], 'Temperatures, Fans in RPM (not the one in percent), Voltages, PowerControl and PowerSupplies')
+  ], 'Temperatures, Fans in RPM and the one in percent (numbered apart), Voltages, PowerControl and PowerSupplies')
+  t.same((await get(app, '/read/fan_speed/70000001/2801')).json(), { speed_percent: 45 })
+  t.match((await get(app, '/fan/70000001/2801')).json().message, /reports percent, not rpm/)
   t.same((await get(app, '/read/temperature/70000001/1003')).json(), { temperature_c: 25 })
   t.same((await get(app, '/read/fan_speed/70000001/2002')).json(), { speed_rpm: 2050 })
   t.same((await get(app, '/fan/70000001/2001')).json(), { speed_rpm: 2100 })

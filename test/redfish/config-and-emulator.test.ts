@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { loadRedfishConfig } from '../../drivers/redfish/redfish-config.js'
+import { DEFAULT_REDFISH_LIMITS } from '../../drivers/redfish/redfish-limits.js'
 import { loadRedfishEmulatorConfig } from '../../emulators/redfish/emulator-config.js'
 import { DEFAULT_REDFISH_EMULATOR_CONFIG } from '../../config/paths.js'
 import { RedfishEmulatorServer } from '../../emulators/redfish/emulator-server.js'
@@ -53,9 +54,12 @@ t.test('redfish_config.json: each mistake names the file, the field and the reas
   t.notOk(message.includes('Secret-99'), 'the text around the fault is not quoted')
   const good = write('good.json', { timeout_ms: 5000, servers: [{ url: 'https://10.1.2.3/', username: 'root', password: 'pw' }, { url: 'http://127.0.0.1:8000', timeout_ms: 200, verify_tls: false }] })
   t.same(loadRedfishConfig(good), [
-    { url: 'https://10.1.2.3', credentials: { username: 'root', password: 'pw' }, verifyTls: true, ca: undefined, timeoutMs: 5000 },
-    { url: 'http://127.0.0.1:8000', credentials: undefined, verifyTls: false, ca: undefined, timeoutMs: 200 }
+    { url: 'https://10.1.2.3', credentials: { username: 'root', password: 'pw' }, verifyTls: true, ca: undefined, timeoutMs: 5000, limits: DEFAULT_REDFISH_LIMITS },
+    { url: 'http://127.0.0.1:8000', credentials: undefined, verifyTls: false, ca: undefined, timeoutMs: 200, limits: DEFAULT_REDFISH_LIMITS }
   ])
+  const limited = write('limited.json', { limits: { max_members: 10, max_chassis: 2, concurrency: 1, command_timeout_ms: 500, reading_max_age_ms: 0 }, servers: [{ url: 'http://127.0.0.1:8000' }] })
+  t.same(loadRedfishConfig(limited)[0].limits, { maxMembers: 10, maxChassis: 2, concurrency: 1, commandTimeoutMs: 500, readingMaxAgeMs: 0 })
+  t.throws(() => loadRedfishConfig(write('bad-limits.json', { limits: { max_members: 0 }, servers: [] })), { name: 'ConfigError', message: /limits\.max_members.*must be an integer from 1 to 100000/ })
 })
 
 t.test('opendcre redfish-emulator refuses a bad config, naming file and field', async (t) => {

@@ -1,0 +1,160 @@
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { join } from 'node:path'
+import { fixture } from '../helper.js'
+
+/**
+ * A DMTF mockup (DSP2043, test/fixtures/redfish-mockups/) served as a live
+ * service on loopback, port 0: GET with ETags and If-None-Match, $expand
+ * (., * and ~, one level: a collection's members come whole) as the
+ * mockups' ProtocolFeaturesSupported offers, PATCH merged into the
+ * resource (If-Match checked), and ComputerSystem.Reset acted on
+ * (PowerState changes, within the action's allowable values). It counts
+ * every request, and `routes` lets a test answer a path its own way (a
+ * hostile service).
+ */
+
+export type Json = Record<string, any>
+
+export interface MockupServer {
+  url: string
+  /** Requests received, by method and path (query included). */
+  requests: Array<{ method: string, path: string }>
+  /** The resource at a path (as changed by PATCH and POST). */
+  resource: (path: string) => Json | undefined
+  /** Paths this test answers itself. */
+  routes: Map<string, (req: IncomingMessage, res: ServerResponse) => void>
+  close: () => Promise<void>
+}
+
+export const MOCKUPS = ['public-bladed', 'public-catfish', 'public-liquid-cooled-server', 'public-telemetry', 'public-tower'] as const
+
+const etagOf = (body: unknown): string => `W/"${createHash('sha1').update(JSON.stringify(body)).digest('hex').slice(0, 16)}"`
+
+function merge (target: Json, patch: Json): void {
+  for (const [k, v] of Object.entries(patch)) {
+    if (typeof v === 'object' && v !== null && !Array.isArray(v) && typeof target[k] === 'object' && target[k] !== null) merge(target[k], v)
+    else target[k] = v
+  }
+}
+
+const POWER_AFTER: Record<string, string> = {
+  On: 'On', ForceOn: 'On', PushPowerButton: '', ForceOff: 'Off', GracefulShutdown: 'Off', PowerCycle: 'On', ForceRestart: 'On', GracefulRestart: 'On', Nmi: ''
+}
+
+export async function serveMockup (name: string): Promise<MockupServer> {
+  const dir = fixture(`redfish-mockups/${name}`)
+  const resources = new Map<string, Json>()
+  const load = (path: string): Json | undefined => {
+    const clean = path.replace(/\/$/, '')
+    if (resources.has(clean)) return resources.get(clean)
+    if (!clean.startsWith('/redfish/v1')) return undefined
+    const file = join(dir, clean.slice('/redfish/v1'.length), 'index.json')
+    if (clean.includes('..') || !existsSync(file)) return undefined
+    const body = JSON.parse(readFileSync(file, 'utf8')) as Json
+    resources.set(clean, body)
+    return body
+  }
+  const requests: MockupServer['requests'] = []
+  const routes: MockupServer['routes'] = new Map()
+  const server: Server = createServer((req, res) => {
+    let text = ''
+    req.on('data', (d) => { text += String(d) })
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://x')
+      const path = url.pathname.replace(/\/$/, '')
+      requests.push({ method: req.method ?? '', path: path + url.search })
+      const own = routes.get(path)
+      if (own !== undefined) return own(req, res)
+      const send = (status: number, answer?: unknown, headers: Record<string, string> = {}): void => {
+        res.writeHead(status, { ...(answer !== undefined ? { 'content-type': 'application/json' } : {}), ...headers })
+        res.end(answer !== undefined ? JSON.stringify(answer) : undefined)
+      }
+      const missing = (): void => send(404, { error: { code: 'Base.1.8.ResourceMissingAtURI', message: `${path} not found` } })
+      if (req.method === 'GET') {
+        const resource = load(path)
+        if (resource === undefined) return missing()
+        let body = resource
+        const expand = url.searchParams.get('$expand')
+        if (expand !== null && /^[.*~](\(\$levels=1\))?$/.test(expand) && Array.isArray(resource.Members)) {
+          body = { ...resource, Members: resource.Members.map((m: Json) => load(String(m['@odata.id'])) ?? m) }
+        }
+        const etag = etagOf(body)
+        if (req.headers['if-none-match'] === etag) return send(304, undefined, { etag })
+        return send(200, body, { etag })
+      }
+      let body: Json
+      try {
+        body = text === '' ? {} : JSON.parse(text)
+      } catch {
+        return send(400, { error: { code: 'Base.1.8.MalformedJSON', message: 'malformed JSON' } })
+      }
+      if (req.method === 'PATCH') {
+        const resource = load(path)
+        if (resource === undefined) return missing()
+        const ifMatch = req.headers['if-match']
+        if (ifMatch !== undefined && ifMatch !== etagOf(resource)) return send(412, { error: { code: 'Base.1.8.PreconditionFailed', message: 'ETag mismatch' } })
+        merge(resource, body)
+        return send(204)
+      }
+      if (req.method === 'POST' && path.endsWith('/Actions/ComputerSystem.Reset')) {
+        const system = load(path.slice(0, -'/Actions/ComputerSystem.Reset'.length))
+        if (system === undefined) return missing()
+        const allowed: unknown = system.Actions?.['#ComputerSystem.Reset']?.['ResetType@Redfish.AllowableValues']
+        const type = String(body.ResetType)
+        if (!(type in POWER_AFTER) || (Array.isArray(allowed) && !allowed.includes(type))) {
+          return send(400, { error: { code: 'Base.1.8.ActionParameterValueNotInList', message: `ResetType ${type} not allowed` } })
+        }
+        const after = POWER_AFTER[type] !== '' ? POWER_AFTER[type] : system.PowerState === 'On' ? 'Off' : 'On'
+        system.PowerState = after
+        return send(204)
+      }
+      send(405, { error: { code: 'Base.1.8.OperationNotAllowed', message: `${req.method ?? ''} ${path} not allowed` } })
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    resource: load,
+    routes,
+    close: async () => await new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) })
+  }
+}
+
+const link = (v: unknown): string => String((v as Json)['@odata.id'])
+
+/** What the mockup's files say: systems, and each sensor's (name, reading) with the chassis it is in. */
+export function corpus (svc: Pick<MockupServer, 'resource'>): { systems: string[], sensors: Array<{ chassis: string, name: string, value: number | null }> } {
+  const root = svc.resource('/redfish/v1') as Json
+  const systems = (svc.resource(link(root.Systems)) as Json).Members.map(link)
+  const sensors: Array<{ chassis: string, name: string, value: number | null }> = []
+  for (const chassisUri of (svc.resource(link(root.Chassis)) as Json).Members.map(link)) {
+    const chassis = svc.resource(chassisUri) as Json
+    const kinds = new Set<string>()
+    if (chassis.Sensors !== undefined) {
+      for (const m of (svc.resource(link(chassis.Sensors)) as Json).Members) {
+        const s = svc.resource(link(m)) as Json
+        sensors.push({ chassis: chassisUri, name: s.Name, value: typeof s.Reading === 'number' ? s.Reading : null })
+        kinds.add(s.ReadingUnits === 'Cel' || s.ReadingType === 'Temperature' ? 'Temperatures' : s.ReadingUnits === 'RPM' ? 'Fans' : s.ReadingUnits === 'V' ? 'Voltages' : s.ReadingUnits === 'W' ? 'Power' : '')
+      }
+    }
+    // the legacy resources' members, where the Sensors collection has nothing of their kind
+    const legacy: Array<[string | undefined, string, string, string]> = [
+      [chassis.Thermal, 'Temperatures', 'ReadingCelsius', 'Temperatures'], [chassis.Thermal, 'Fans', 'Reading', 'Fans'],
+      [chassis.Power, 'Voltages', 'ReadingVolts', 'Voltages'], [chassis.Power, 'PowerControl', 'PowerConsumedWatts', 'Power'], [chassis.Power, 'PowerSupplies', 'LastPowerOutputWatts', 'Power']
+    ]
+    for (const [resource, array, field, kind] of legacy) {
+      if (resource === undefined || kinds.has(kind)) continue
+      for (const m of (svc.resource(link(resource)) as Json)[array] ?? []) {
+        if (field in m) sensors.push({ chassis: chassisUri, name: m.Name, value: m[field] })
+      }
+    }
+  }
+  return { systems, sensors }
+}
+
+/** The one number of a reading. */
+export const valueOf = (reading: Json): number => Object.values(reading).find((v) => typeof v === 'number') as number
