@@ -1,11 +1,12 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import helmet, { type FastifyHelmetOptions } from '@fastify/helmet'
+import sensible from '@fastify/sensible'
 import fp from 'fastify-plugin'
-import helmet from 'helmet'
-import type { FastifyInstance } from 'fastify'
+import { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import type { BusPolicy } from './drivers/device-bus/bus-client.js'
 import audit from './plugins/audit.js'
 import auth from './plugins/auth.js'
 import { createProviders } from './auth/from-config.js'
+import { AccessLogController, LazyRequestLogger, type AccessWriter } from './plugins/access-log.js'
 import type { AuthProvider } from './auth/provider.js'
 import busRegistry from './plugins/bus-registry.js'
 import clientContext from './plugins/client-context.js'
@@ -14,6 +15,9 @@ import { resolveConfig, type ConfigOptions, type OpenDcreConfig } from './config
 import embeddedBmc from './plugins/embedded-bmc.js'
 import emulatorBus from './plugins/emulator-bus.js'
 import errors from './plugins/errors.js'
+import gracefulClose from './plugins/graceful-close.js'
+import httpLimits, { BODY_LIMIT } from './plugins/http-limits.js'
+import requestGuards from './plugins/request-guards.js'
 import hat from './plugins/hat.js'
 import ipmiBus, { type BmcConnector } from './plugins/ipmi-bus.js'
 import metrics from './plugins/metrics.js'
@@ -48,59 +52,37 @@ export interface AppOptions extends ConfigOptions {
   /** The poller's clock and randomness (tests fix them). */
   poller?: PollerPluginOptions
   /** Diagnostics only (bench/breakdown.ts): pieces left out, to measure what each costs per request. */
-  leaveOut?: Array<'helmet' | 'cors' | 'metrics' | 'access-log'>
+  leaveOut?: Array<'helmet' | 'sensible' | 'cors' | 'metrics' | 'access-log'>
+  /** Drain on any close() of a listening server (fastify-cli's SIGTERM), not only on drainAndClose(). */
+  drainOnClose?: boolean
 }
-
-/** No command needs a long URL: a longer one answers 414 at once. */
-const MAX_URL_LENGTH = 1024
-
-/** The answer to a CORS preflight: every command is GET or POST; clients send credentials in Authorization. */
-const PREFLIGHT = {
-  'access-control-allow-methods': 'GET, POST',
-  'access-control-allow-headers': 'Authorization, Content-Type',
-  'access-control-max-age': '600'
-}
-const CREDENTIALED_PREFLIGHT = { ...PREFLIGHT, 'access-control-allow-credentials': 'true', vary: 'Origin' }
 
 /**
  * The headers that protect a JSON API (every response is application/json):
  * no MIME sniffing, no framing, no referrer, readable cross-origin (v1.2
  * answered with Access-Control-Allow-Origin: *). Helmet's document-only
  * headers (CSP, COOP, COEP, Origin-Agent-Cluster, DNS prefetch, IE and Flash
- * legacy) protect HTML pages, not JSON, and each costs throughput; HSTS
- * belongs to a TLS listener.
+ * legacy) protect HTML pages, not JSON, and each costs throughput (the
+ * dashboard's page sets its own CSP); HSTS belongs to a TLS listener.
  */
-const HELMET_FOR_A_JSON_API = {
-  contentSecurityPolicy: false,
-  crossOriginEmbedderPolicy: false,
-  crossOriginOpenerPolicy: false,
-  crossOriginResourcePolicy: { policy: 'cross-origin' as const },
-  originAgentCluster: false,
-  referrerPolicy: { policy: 'no-referrer' as const },
-  strictTransportSecurity: false,
-  xContentTypeOptions: true,
-  xDnsPrefetchControl: false,
-  xDownloadOptions: false,
-  xFrameOptions: { action: 'deny' as const },
-  xPermittedCrossDomainPolicies: false,
-  xPoweredBy: false,
-  xXssProtection: false
-}
-
-/**
- * The headers helmet sets with these options, worked out once: they depend
- * on the options only, never on the request, so every answer gets them in
- * one reply.headers() call (@fastify/helmet would rebuild helmet's
- * middleware for every request, in two hooks).
- */
-export function helmetHeaders (options: Parameters<typeof helmet>[0]): Record<string, string> {
-  const headers: Record<string, string> = {}
-  const response = {
-    setHeader: (name: string, value: string) => { headers[name.toLowerCase()] = value },
-    removeHeader: (name: string) => { delete headers[name.toLowerCase()] }
+export function helmetForAJsonApi (tls: boolean): FastifyHelmetOptions {
+  return {
+    contentSecurityPolicy: false,
+    crossOriginEmbedderPolicy: false,
+    crossOriginOpenerPolicy: false,
+    crossOriginResourcePolicy: { policy: 'cross-origin' },
+    originAgentCluster: false,
+    referrerPolicy: { policy: 'no-referrer' },
+    // HSTS means something only on a TLS listener
+    strictTransportSecurity: tls ? { maxAge: 15552000, includeSubDomains: true } : false,
+    xContentTypeOptions: true,
+    xDnsPrefetchControl: false,
+    xDownloadOptions: false,
+    xFrameOptions: { action: 'deny' },
+    xPermittedCrossDomainPolicies: false,
+    xPoweredBy: false,
+    xXssProtection: false
   }
-  helmet(options)({} as IncomingMessage, response as unknown as ServerResponse, (err?: unknown) => { if (err !== undefined) throw err })
-  return headers
 }
 
 /**
@@ -112,41 +94,22 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(configPlugin, { config })
   await fastify.register(clientContext)
   const leftOut = new Set(opts.leaveOut)
-  // HSTS means something only on a TLS listener
-  const securityHeaders = leftOut.has('helmet')
-    ? {}
-    : helmetHeaders(config.tls !== undefined ? { ...HELMET_FOR_A_JSON_API, strictTransportSecurity: { maxAge: 15552000, includeSubDomains: true } } : HELMET_FOR_A_JSON_API)
-
-  // v1.2's nginx front end added Access-Control-Allow-Origin: * to every answer.
-  // A browser's CORS preflight (OPTIONS with Access-Control-Request-Method)
-  // is answered here, before authentication: it never carries credentials.
-  // With a named origin, browsers may send credentials (Basic, Bearer).
-  // No command needs a long URL: anything past MAX_URL_LENGTH is refused early.
-  // One hook sets every header an answer always carries (helmet's, CORS's) at once.
-  const corsOrigin = leftOut.has('cors') ? '' : opts.corsOrigin ?? '*'
-  const everyAnswer = corsOrigin !== '' ? { ...securityHeaders, 'access-control-allow-origin': corsOrigin } : securityHeaders
-  fastify.addHook('onRequest', (request, reply, done) => {
-    reply.headers(everyAnswer)
-    if (corsOrigin !== '') {
-      if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {
-        reply.code(204).headers(corsOrigin === '*' ? PREFLIGHT : CREDENTIALED_PREFLIGHT).send()
-        return
-      }
-    }
-    if (request.url.length > MAX_URL_LENGTH) {
-      reply.code(414).send({ message: `URL longer than ${MAX_URL_LENGTH} characters` })
-      return
-    }
-    // every command is a path: the asterisk form ('*', for OPTIONS to a proxy) would be routed as '/'
-    const target = request.raw.url ?? ''
-    if (!target.startsWith('/') && !/^https?:\/\//i.test(target)) {
-      reply.code(400).send({ message: 'the request target must be a path beginning with /' })
-      return
-    }
-    done()
-  })
-
+  // what the HTTP server needs, on whichever server this runs (server.ts's or fastify-cli's)
+  await fastify.register(httpLimits, { limits: config.limits, tls: config.tls !== undefined })
+  if (fastify.initialConfig.bodyLimit !== BODY_LIMIT) {
+    fastify.log.warn('started without the app\'s server options (access log, URL limits): run fastify start -o dist/app.js')
+  }
+  // drainAndClose() for `opendcre serve`'s SIGTERM; fastify-cli's calls close()
+  await fastify.register(gracefulClose, { drainOnClose: opts.drainOnClose })
+  // HTTP errors (reply.notFound() and the like), answered by the one error handler in v1.2's {"message"} form
+  // leaving it out (a diagnostic) breaks only the answers it makes: refusals, never a command's 200
+  if (!leftOut.has('sensible')) await fastify.register(sensible)
   await fastify.register(errors)
+  if (!leftOut.has('helmet')) {
+    await fastify.register(helmet, helmetForAJsonApi(config.tls !== undefined))
+  }
+  await fastify.register(requestGuards, { corsOrigin: leftOut.has('cors') ? '' : opts.corsOrigin ?? '*' })
+
   // before every route: each must declare what it is; HEAD never changes state
   await fastify.register(routeDeclarations)
   await fastify.register(busRegistry)
@@ -190,3 +153,46 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
 }
 
 export default fp(app, { name: 'opendcre', fastify: '5.x' })
+
+/** Secrets never reach the logs. */
+export const REDACT = ['req.headers.authorization', 'req.headers["proxy-authorization"]', 'req.headers.cookie', '*.password', '*.bindPassword', '*.token']
+
+/** Ids in URLs can be long hex strings; anything longer is refused. */
+export const MAX_PARAM_LENGTH = 200
+
+/**
+ * The Fastify server options the app is built for, which only Fastify's
+ * constructor takes: one access line per request (plugins/access-log.ts)
+ * instead of Fastify's two, request loggers made only when used, the
+ * router's parameter bound and its refusals in the API's {"message"} form
+ * (never echoing the URL), the body limit. `opendcre serve` (server.ts)
+ * and `fastify start -o dist/app.js` (the `options` export below) both use them.
+ */
+export function appServerOptions ({ accessLog, requestLogging = true }: { accessLog?: AccessWriter, requestLogging?: boolean } = {}): FastifyServerOptions {
+  return {
+    logController: requestLogging ? new AccessLogController(accessLog) : new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (parent, bindings, childOptions) => new LazyRequestLogger(parent, bindings, childOptions),
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: (error, _request, reply) => {
+      const status = error.statusCode ?? 400
+      const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? `a URL parameter is longer than ${MAX_PARAM_LENGTH} characters`
+        : 'malformed URL'
+      const answer = reply as FastifyReply
+      answer.code(status).send({ message })
+    },
+    bodyLimit: BODY_LIMIT
+  }
+}
+
+/**
+ * What `fastify start -o dist/app.js` reads (fastify-cli's --options): the
+ * server options above, with pino's redaction merged into its logger, and,
+ * since fastify-cli hands the same object to the app as its options, the
+ * drain on close that its SIGTERM handler (a plain close()) would otherwise skip.
+ */
+export const options: FastifyServerOptions & AppOptions = {
+  ...appServerOptions(),
+  logger: { redact: { paths: REDACT, censor: '[redacted]' } },
+  drainOnClose: true
+}

@@ -1,14 +1,13 @@
 import { join } from 'node:path'
 import v8 from 'node:v8'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { destination, multistream, pino, type Level, type StreamEntry } from 'pino'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import app, { type AppOptions } from './app.js'
+import app, { appServerOptions, REDACT, type AppOptions } from './app.js'
 import { ConfigError } from './drivers/errors.js'
-import { clientErrorHandler, createHttpServer, refusalReporter } from './http/http-server.js'
+import { createHttpServer } from './http/http-server.js'
 import { prepareLogDir } from './http/log-dir.js'
-import { AccessLogController, LazyRequestLogger, type AccessWriter } from './plugins/access-log.js'
-import gracefulClose from './plugins/graceful-close.js'
+import type { AccessWriter } from './plugins/access-log.js'
 import { readTlsFiles, resolveConfig } from './config/service-config.js'
 
 export interface ServerOptions extends AppOptions {
@@ -19,8 +18,7 @@ export interface ServerOptions extends AppOptions {
   accessLog?: AccessWriter
 }
 
-/** Secrets never reach the logs. */
-export const REDACT = ['req.headers.authorization', 'req.headers["proxy-authorization"]', 'req.headers.cookie', '*.password', '*.bindPassword', '*.token']
+export { REDACT, MAX_PARAM_LENGTH } from './app.js'
 
 export function loggerOptions (level = 'info'): FastifyServerOptions['logger'] {
   return { level, redact: { paths: REDACT, censor: '[redacted]' } }
@@ -36,8 +34,6 @@ function httpsOptions (tls: Parameters<typeof readTlsFiles>[0] | undefined): { c
   const mutual = files.ca !== undefined
   return { ...files, requestCert: mutual, rejectUnauthorized: mutual, minVersion: 'TLSv1.2' }
 }
-
-export const MAX_PARAM_LENGTH = 200
 
 /** Listening beyond loopback with no authentication provider deserves one warning at startup. */
 export function exposedWithoutAuth (host: string, authConfigured = false): boolean {
@@ -129,38 +125,14 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
   const { logger, loggerInstance, accessLog, ...appOptions } = options
   const resolved = appOptions.resolved ?? resolveConfig(appOptions)
   const https = httpsOptions(resolved.tls)
-  let log: FastifyBaseLogger | undefined
-  const refused = refusalReporter(() => log)
   const server = Fastify({
-    // Node's server with the configured timeouts and connection caps (http-server.ts);
+    ...appServerOptions({ accessLog, requestLogging: !(appOptions.leaveOut ?? []).includes('access-log') }),
+    // Node's server with the configured timeouts, made once here (http-server.ts);
     // `https` stays set so that Fastify names the address https://
-    serverFactory: (handler) => createHttpServer(handler, resolved.limits, https, refused),
-    clientErrorHandler,
+    serverFactory: (handler) => createHttpServer(handler, resolved.limits, https),
     ...(https !== undefined ? { https } : {}),
-    ...(loggerInstance !== undefined ? { loggerInstance } : { logger: logger ?? loggerOptions() }),
-    // one access line per request (plugins/access-log.ts) instead of Fastify's two
-    logController: (appOptions.leaveOut ?? []).includes('access-log') ? new LogController({ disableRequestLogging: true }) : new AccessLogController(accessLog),
-    childLoggerFactory: (parent, bindings, childOptions) => new LazyRequestLogger(parent, bindings, childOptions),
-    // ids in URLs can be long hex strings; anything longer is refused
-    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
-    // the router's own refusals answer in the API's {"message"} form, without echoing the URL
-    frameworkErrors: (error, _request, reply) => {
-      const status = error.statusCode ?? 400
-      const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
-        ? `a URL parameter is longer than ${MAX_PARAM_LENGTH} characters`
-        : 'malformed URL'
-      void (reply as FastifyReply).code(status).send({ message })
-    },
-    bodyLimit: 64 * 1024
+    ...(loggerInstance !== undefined ? { loggerInstance } : { logger: logger ?? loggerOptions() })
   }).withTypeProvider<TypeBoxTypeProvider>()
-  // A client may half-close its side once it has sent its request (HTTP/1.0
-  // style, `Connection: close` clients, scripts): Node then drops every answer
-  // still being worked on (a bus read, a BMC, an scrypt check) unless the
-  // server allows half-open sockets; with it, the answer goes out, then the
-  // socket closes.
-  ;(server.server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true
-  log = server.log
-  await server.register(gracefulClose)
   await server.register(app, { ...appOptions, resolved })
   await server.ready()
   return server

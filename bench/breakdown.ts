@@ -26,9 +26,10 @@ const duration = Number(values.duration)
 const rounds = Number(values.rounds)
 const connections = Number(values.connections)
 
-const PIECES = ['helmet', 'cors', 'metrics', 'access-log', 'stdout', 'audit', 'poller', 'embedded']
+const PIECES = ['helmet', 'sensible', 'cors', 'metrics', 'access-log', 'stdout', 'audit', 'poller', 'embedded']
 const LABELS: Record<string, string> = {
-  helmet: 'helmet headers',
+  helmet: '@fastify/helmet (its two onRequest hooks)',
+  sensible: '@fastify/sensible (reply and request decorators)',
   cors: 'CORS header',
   metrics: 'Prometheus metrics (onResponse hooks)',
   'access-log': 'access log line',

@@ -9,7 +9,7 @@
  *   ships; every headline figure comes from harness.ts startShipped);
  * - opendcre-variant JSON {"logDir", "leaveOut": [...]}: the service as the
  *   CLI builds its default (the embedded emulators, the poller, the same log
- *   destinations, the audit log) with pieces left out: helmet, cors, metrics,
+ *   destinations, the audit log) with pieces left out: helmet, sensible, cors, metrics,
  *   access-log (AppOptions.leaveOut), audit, stdout (the log's copy on
  *   stdout; the files stay), poller, or embedded (the in-process BMC and
  *   Redfish emulators).

@@ -62,19 +62,15 @@ export function clientErrorHandler (err: NodeJS.ErrnoException, socket: Socket):
 const TOO_MANY = rawAnswer(503, 'too many connections: try again later', 'Retry-After: 1\r\n')
 
 /**
- * The HTTP (or HTTPS) server Fastify runs on (its serverFactory): Node's own
- * timeouts for headers, whole requests and idle keep-alive connections, and
- * a cap on open connections, in all and per client address. A connection
- * over a cap gets one 503 {"message"} answer on plain HTTP (over TLS, where
- * nothing can be said before a handshake, it is closed) and never reaches
- * the HTTP parser, so it costs one file descriptor for a moment.
+ * The HTTP (or HTTPS) server `opendcre serve` gives Fastify (its
+ * serverFactory): Node's own timeouts for headers, whole requests and idle
+ * keep-alive connections, set when the server is made, with how often Node
+ * looks for requests past their time (connectionsCheckingInterval, which only
+ * the constructor takes: Node's default is every 30 s). The connection caps
+ * and everything else that can be set on a running server are applied by
+ * plugins/http-limits.ts, on whichever server the app is given.
  */
-export function createHttpServer (
-  handler: http.RequestListener,
-  limits: HttpLimits,
-  tls?: https.ServerOptions,
-  onRefused?: (address: string, reason: string) => void
-): http.Server {
+export function createHttpServer (handler: http.RequestListener, limits: HttpLimits, tls?: https.ServerOptions): http.Server {
   const options: http.ServerOptions = {
     headersTimeout: limits.headersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
@@ -82,7 +78,19 @@ export function createHttpServer (
     // how often Node looks for requests past their time: well within the shortest bound
     connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4)))
   }
-  const server = tls !== undefined ? https.createServer({ ...tls, ...options }, handler) : http.createServer(options, handler)
+  return tls !== undefined ? https.createServer({ ...tls, ...options }, handler) : http.createServer(options, handler)
+}
+
+/**
+ * Bounds a server, made by us or by fastify-cli, before it listens: Node's
+ * timeouts for headers, whole requests and idle keep-alive connections, and
+ * a cap on open connections, in all and per client address. A connection
+ * over a cap gets one 503 {"message"} answer on plain HTTP (over TLS, where
+ * nothing can be said before a handshake, it is closed) and never reaches
+ * the HTTP parser, so it costs one file descriptor for a moment.
+ */
+export function limitServer (server: http.Server, limits: HttpLimits, onRefused?: (address: string, reason: string) => void): void {
+  const tls = server instanceof https.Server
   server.headersTimeout = limits.headersTimeoutMs
   server.requestTimeout = limits.requestTimeoutMs
   server.keepAliveTimeout = limits.keepAliveTimeoutMs
@@ -101,7 +109,7 @@ export function createHttpServer (
       : mine >= limits.maxConnectionsPerClient ? `more than ${limits.maxConnectionsPerClient} connections from one address` : undefined
     if (reason !== undefined) {
       onRefused?.(address, reason)
-      refuse(socket, tls !== undefined)
+      refuse(socket, tls)
       return
     }
     open++
@@ -114,7 +122,6 @@ export function createHttpServer (
     })
     for (const listener of accept) listener.call(server, socket)
   })
-  return server
 }
 
 function refuse (socket: Socket, tls: boolean): void {

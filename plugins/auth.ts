@@ -98,10 +98,9 @@ export default fp<AuthPluginOptions>(async (fastify, opts) => {
     } else {
       request.log.info({ auth: { scheme: authScheme(request) } }, 'authentication required')
     }
-    return reply.code(401)
-      .header('www-authenticate', challenges(providers, failures))
-      .header('cache-control', 'no-store')
-      .send({ message: sent ? 'authentication failed' : 'authentication required' })
+    return reply.header('www-authenticate', challenges(providers, failures))
+      .cacheControl('no-store')
+      .unauthorized(sent ? 'authentication failed' : 'authentication required')
   }
 
   fastify.addHook('onRequest', async (request, reply) => {
@@ -126,7 +125,7 @@ export default fp<AuthPluginOptions>(async (fastify, opts) => {
       request.identity = failure.name
       count(provider.name, 'forbidden')
       request.log.warn({ auth: { provider: provider.name, identity: failure.name, reason: failure.failed } }, 'authenticated without a role')
-      return reply.code(403).send({ message: `forbidden: '${failure.name ?? 'this identity'}' has no role here (viewer or operator)` })
+      return reply.forbidden(`forbidden: '${failure.name ?? 'this identity'}' has no role here (viewer or operator)`)
     }
 
     request.identity = identity.name
@@ -136,7 +135,7 @@ export default fp<AuthPluginOptions>(async (fastify, opts) => {
         const { command } = describeRequest(request)
         count(identity.provider, 'forbidden')
         request.log.warn({ auth: { provider: identity.provider, identity: identity.name, role: identity.role, command } }, 'state change refused to a viewer')
-        return reply.code(403).send({ message: `forbidden: the ${identity.role} role cannot change state (${command}); an operator can` })
+        return reply.forbidden(`forbidden: the ${identity.role} role cannot change state (${command}); an operator can`)
       }
     }
     count(identity.provider, 'ok')

@@ -20,6 +20,14 @@ declare module 'fastify' {
   }
 }
 
+export interface GracefulCloseOptions {
+  /**
+   * Drain (steps 1-3 below) on any fastify.close() of a listening server, not
+   * only on drainAndClose(): fastify-cli's SIGTERM handler calls close().
+   */
+  drainOnClose?: boolean
+}
+
 const SHUTTING_DOWN = JSON.stringify({ message: 'the service is shutting down' })
 
 /** The answer to any request that arrives once the drain has begun: complete, and the connection ends after it. */
@@ -59,7 +67,7 @@ async function until (done: () => boolean, limitMs: number): Promise<void> {
  *    then Fastify's close: idle keep-alive sockets are closed, in-flight
  *    requests and their bus transactions finish, the backends close.
  */
-export default fp(async (fastify) => {
+export default fp<GracefulCloseOptions>(async (fastify, opts) => {
   const server = fastify.server
   let lastConnection = 0
   let closing: Promise<void> | undefined
@@ -74,7 +82,7 @@ export default fp(async (fastify) => {
     }
   })
 
-  async function drain ({ quietMs = 200, maxMs = 3000 }: DrainOptions): Promise<void> {
+  async function drain ({ quietMs = 200, maxMs = 3000 }: DrainOptions, close = true): Promise<void> {
     let held: ServerResponse[] | undefined
     draining = true
     server.removeAllListeners('request')
@@ -95,11 +103,20 @@ export default fp(async (fastify) => {
     held = undefined
 
     await until(() => unanswered.size === 0, 1000)
-    await fastify.close()
+    if (close) await fastify.close()
   }
 
   fastify.decorate('drainAndClose', async (options: DrainOptions = {}) => {
     closing ??= drain(options)
     await closing
   })
+
+  if (opts.drainOnClose === true) {
+    // Fastify's close() runs this first, then closes what is left (a no-op for the listener drained here)
+    fastify.addHook('preClose', async () => {
+      if (closing !== undefined || !server.listening) return
+      closing = drain({}, false)
+      await closing
+    })
+  }
 }, { name: 'graceful-close', fastify: '5.x' })

@@ -32,7 +32,7 @@ export default fp(async (fastify) => {
     if (request.method === 'HEAD') {
       const declaration = declarationOf(request)
       if (declaration === undefined || declaration.changesState((request.params ?? {}) as RouteParams)) {
-        reply.code(405).header('allow', 'GET, POST').send({ message: 'HEAD is not allowed on a command that changes state; use GET or POST' })
+        reply.header('allow', 'GET, POST').methodNotAllowed('HEAD is not allowed on a command that changes state; use GET or POST')
         return
       }
     }

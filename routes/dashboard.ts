@@ -45,7 +45,7 @@ const dashboard: FastifyPluginAsyncTypebox<DashboardOptions> = async (fastify, o
   const sendPage = async (reply: FastifyReply): Promise<void> => {
     await reply
       .header('content-type', 'text/html; charset=utf-8')
-      .header('cache-control', 'no-cache')
+      .cacheControl('no-cache')
       .header('content-security-policy', PAGE_CSP)
       .send(page)
   }
@@ -54,13 +54,13 @@ const dashboard: FastifyPluginAsyncTypebox<DashboardOptions> = async (fastify, o
   fastify.get('/dashboard/*', { config: { command: 'dashboard', changesState: () => false, open: true }, schema: { hide: true, params: Type.Object({ '*': Type.String() }) } }, async (request, reply) => {
     const file = request.params['*']
     if (file === '' || file === 'index.html') return await sendPage(reply)
-    return await reply.header('cache-control', 'no-cache').sendFile(file)
+    return await reply.cacheControl('no-cache').sendFile(file)
   })
 
   fastify.get('/dashboard/vendor/:file', { config: { command: 'dashboard', changesState: () => false, open: true }, schema: { hide: true, params: Type.Object({ file: Type.String() }) } }, async (request, reply) => {
     const path = VENDOR[request.params.file]
-    if (path === undefined || !Object.hasOwn(VENDOR, request.params.file)) return await reply.code(404).send({ message: 'not found' })
-    return await reply.header('cache-control', 'public, max-age=86400').sendFile(path.slice(dirname(path).length + 1), dirname(path))
+    if (path === undefined || !Object.hasOwn(VENDOR, request.params.file)) return reply.notFound('not found')
+    return await reply.cacheControl('public').maxAge(86400).sendFile(path.slice(dirname(path).length + 1), dirname(path))
   })
 }
 

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
+import { Type, type Static } from '@sinclair/typebox'
 import { OpenDcreError } from '../drivers/errors.js'
-import { BoardIdParam, DeviceIdParam, DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
-import { FanSpeed, responses } from '../schemas/responses.js'
-import { readOnly, type RouteDeclaration } from '../plugins/route-config.js'
-import { COMMAND_METHODS } from './methods.js'
+import { BoardIdParam, DeviceIdParam, DeviceParams } from '../schemas/params.js'
+import { FanSpeed } from '../schemas/responses.js'
+import { commandRoute, deviceIn } from './device-command.js'
+
+type FanSpeedT = Static<typeof FanSpeed>
 
 const MIN_FAN_SPEED = 0
 const MAX_FAN_SPEED = 10000
@@ -23,38 +24,16 @@ function checkFanSpeed (text: string): string {
   return text
 }
 
-const SET_FAN: RouteDeclaration = {
-  command: 'fan',
-  changesState: () => true,
-  target: (p) => ({ action: p.speed_rpm, board: p.board_id, device: p.device_id })
-}
-
 /** GET|POST /fan/:board_id/:device_id[/:speed_rpm]: read the fan speed, or set it (write, check W1, read back). */
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
-  fastify.route({
-    method: COMMAND_METHODS,
-    url: '/fan/:board_id/:device_id',
-    config: readOnly('fan'),
-    schema: { summary: 'The fan speed', tags: ['fan'], params: DeviceParams, response: responses(FanSpeed) },
-    handler: async (request) => {
-      const boardId = parseBoardId(request.params.board_id)
-      const deviceId = parseDeviceId(request.params.device_id)
-      return await fastify.buses.forBoard(boardId).fan(boardId, deviceId)
-    }
-  })
+  const fan = async (p: { board_id: string, device_id: string, speed_rpm?: string }): Promise<FanSpeedT> => {
+    const { boardId, deviceId } = deviceIn(p)
+    const rpm = p.speed_rpm === undefined ? undefined : checkFanSpeed(p.speed_rpm)
+    return await fastify.buses.forBoard(boardId).fan(boardId, deviceId, rpm)
+  }
 
-  fastify.route({
-    method: COMMAND_METHODS,
-    url: '/fan/:board_id/:device_id/:speed_rpm',
-    config: SET_FAN,
-    schema: { summary: `Set the fan speed, ${MIN_FAN_SPEED}..${MAX_FAN_SPEED} rpm`, tags: ['fan'], params: SpeedParams, response: responses(FanSpeed) },
-    handler: async (request) => {
-      const boardId = parseBoardId(request.params.board_id)
-      const deviceId = parseDeviceId(request.params.device_id)
-      const rpm = checkFanSpeed(request.params.speed_rpm)
-      return await fastify.buses.forBoard(boardId).fan(boardId, deviceId, rpm)
-    }
-  })
+  commandRoute(fastify, 'fan', { url: '/fan/:board_id/:device_id', summary: 'The fan speed', params: DeviceParams, response: FanSpeed, handler: fan })
+  commandRoute(fastify, 'fan', { url: '/fan/:board_id/:device_id/:speed_rpm', summary: `Set the fan speed, ${MIN_FAN_SPEED}..${MAX_FAN_SPEED} rpm`, params: SpeedParams, response: FanSpeed, sets: 'speed_rpm', handler: fan })
 }
 
 export default route

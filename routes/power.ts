@@ -2,10 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { PowerAction } from '../drivers/bus.js'
 import { OpenDcreError } from '../drivers/errors.js'
-import { DeviceParams, parseBoardId, parseDeviceId } from '../schemas/params.js'
-import { PowerStatus, responses, type PowerStatusT } from '../schemas/responses.js'
-import { readOnly, type RouteDeclaration, type RouteParams, type StateChangeTarget } from '../plugins/route-config.js'
-import { COMMAND_METHODS } from './methods.js'
+import { DeviceParams } from '../schemas/params.js'
+import { PowerStatus, type PowerStatusT } from '../schemas/responses.js'
+import type { RouteDeclaration, RouteParams, StateChangeTarget } from '../plugins/route-config.js'
+import { commandRoute, deviceIn } from './device-command.js'
 
 const ACTIONS: readonly string[] = ['on', 'off', 'cycle', 'status']
 
@@ -56,52 +56,40 @@ function parseAction (text: string): PowerAction {
  */
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
   const control = async (board: string, device: string, actionText: string): Promise<PowerStatusT> => {
-    const boardId = parseBoardId(board)
-    const deviceId = parseDeviceId(device)
+    const { boardId, deviceId } = deviceIn({ board_id: board, device_id: device })
     const action = parseAction(actionText)
     const answer = await fastify.buses.forBoard(boardId).power(boardId, deviceId, action)
     // the poller keeps it: the stream and metrics show the change at once
     fastify.poller.observe(boardId, deviceId, 'power', answer)
     return answer
   }
-  const response = responses(PowerStatus)
 
-  fastify.route({
-    method: COMMAND_METHODS,
+  commandRoute(fastify, 'power', {
     url: '/power/:board_id/:device_id',
-    config: readOnly('power'),
-    schema: { summary: 'Power status', tags: ['power'], params: DeviceParams, response },
-    handler: async (request) => {
-      return await control(request.params.board_id, request.params.device_id, 'status')
-    }
+    summary: 'Power status',
+    params: DeviceParams,
+    response: PowerStatus,
+    handler: async (p) => await control(p.board_id, p.device_id, 'status')
   })
-
-  fastify.route({
-    method: COMMAND_METHODS,
+  commandRoute(fastify, 'power', {
     url: '/power/:first/:second/:third',
+    summary: 'Power control',
+    description: '/power/{board_id}/{device_id}/{action}, or in the deprecated order /power/{action}/{board_id}/{device_id}; action is on, off, cycle or status',
+    params: ThreeSegments,
+    response: PowerStatus,
     config: THREE_SEGMENTS,
-    schema: {
-      summary: 'Power control',
-      description: '/power/{board_id}/{device_id}/{action}, or in the deprecated order /power/{action}/{board_id}/{device_id}; action is on, off, cycle or status',
-      tags: ['power'],
-      params: ThreeSegments,
-      response
-    },
-    handler: async (request) => {
-      const { action, board, device } = threeSegmentTarget(request.params)
+    handler: async (p) => {
+      const { action, board, device } = threeSegmentTarget(p)
       return await control(board, device, action)
     }
   })
-
-  fastify.route({
-    method: COMMAND_METHODS,
+  commandRoute(fastify, 'power', {
     url: '/power/:device_type/:board_id/:device_id/:action',
+    summary: 'Power control (device_type ignored)',
+    params: WithDeviceType,
+    response: PowerStatus,
     config: WITH_DEVICE_TYPE,
-    schema: { summary: 'Power control (device_type ignored)', tags: ['power'], params: WithDeviceType, response },
-    handler: async (request) => {
-      const { board_id: board, device_id: device, action } = request.params
-      return await control(board, device, action)
-    }
+    handler: async (p) => await control(p.board_id, p.device_id, p.action)
   })
 }
 

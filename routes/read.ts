@@ -33,7 +33,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
       const boardId = parseBoardId(request.params.board_id)
       const deviceId = parseDeviceId(request.params.device_id)
       const sample = await fastify.poller.read(boardId, deviceId, request.params.device_type, request.query.max_age)
-      void reply.headers(freshnessHeaders(sample.timestamp, fastify.poller.now()))
+      reply.headers(freshnessHeaders(sample.timestamp, fastify.poller.now()))
       return sample.reading as Static<typeof Reading>
     }
   })

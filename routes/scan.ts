@@ -1,28 +1,23 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { BoardParams, parseBoardId } from '../schemas/params.js'
-import { BoardsDevices, responses } from '../schemas/responses.js'
-import { readOnly } from '../plugins/route-config.js'
-import { COMMAND_METHODS } from './methods.js'
+import { BoardsDevices } from '../schemas/responses.js'
+import { commandRoute } from './device-command.js'
 
 /** GET|POST /scan (every board: the device bus, then IPMI) and /scan/:board_id. */
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
-  fastify.route({
-    method: COMMAND_METHODS,
-    config: readOnly('scan'),
+  commandRoute(fastify, 'scan', {
     url: '/scan',
-    schema: { summary: 'Scan every board and list its devices', tags: ['scan'], response: responses(BoardsDevices) },
-    handler: async () => {
-      return { boards: await fastify.buses.scanAll() }
-    }
+    summary: 'Scan every board and list its devices',
+    response: BoardsDevices,
+    handler: async () => ({ boards: await fastify.buses.scanAll() })
   })
-
-  fastify.route({
-    method: COMMAND_METHODS,
-    config: readOnly('scan'),
+  commandRoute(fastify, 'scan', {
     url: '/scan/:board_id',
-    schema: { summary: 'Scan one board', tags: ['scan'], params: BoardParams, response: responses(BoardsDevices) },
-    handler: async (request) => {
-      const boardId = parseBoardId(request.params.board_id)
+    summary: 'Scan one board',
+    params: BoardParams,
+    response: BoardsDevices,
+    handler: async (p) => {
+      const boardId = parseBoardId(p.board_id)
       return { boards: await fastify.buses.forBoard(boardId).scanBoard(boardId) }
     }
   })
