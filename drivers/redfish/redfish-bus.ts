@@ -35,6 +35,8 @@ export interface RedfishBusOptions {
   file?: string
   /** Why Redfish is unavailable (its configuration could not be loaded); it then has no servers. */
   unavailable?: string
+  /** Each server's place in redfish_config.json (default: its place in `servers`): a shard's boards keep the whole file's ids. */
+  slots?: readonly number[]
 }
 
 const FIXED_DEVICES: ScannedDevice[] = [
@@ -58,9 +60,14 @@ export class RedfishBus implements Bus {
   private readonly file: string
   private readonly unavailable?: string
   private readonly lastRecords = new Map<number, ScannedBoard>()
+  private readonly slots: readonly number[]
+  private readonly indexBySlot: Map<number, number>
 
   constructor (servers: RedfishServer[], options: RedfishBusOptions = {}) {
     this.servers = servers
+    this.slots = options.slots ?? servers.map((_server, i) => i)
+    if (this.slots.length !== servers.length) throw new Error('RedfishBus: one slot per server')
+    this.indexBySlot = new Map(this.slots.map((slot, i) => [slot, i]))
     this.scanBudgetMs = options.scanBudgetMs ?? 2000
     this.file = options.file ?? ''
     this.unavailable = options.unavailable
@@ -70,8 +77,9 @@ export class RedfishBus implements Bus {
     return isRedfishBoardId(boardId)
   }
 
+  /** The board id of the index-th server given: 0x70000000 | its place in redfish_config.json (from 1). */
   boardId (index: number): number {
-    return (REDFISH_BOARD_BASE | (index + 1)) >>> 0
+    return (REDFISH_BOARD_BASE | (this.slots[index] + 1)) >>> 0
   }
 
   status (): BusStatus {
@@ -109,8 +117,8 @@ export class RedfishBus implements Bus {
   }
 
   private indexOf (boardId: number): number {
-    const index = (boardId & 0x0fffffff) - 1
-    if (!isRedfishBoardId(boardId) || index < 0 || index >= this.servers.length) {
+    const index = this.indexBySlot.get((boardId & 0x0fffffff) - 1)
+    if (!isRedfishBoardId(boardId) || index === undefined) {
       throw new OpenDcreError('not-found', 'Redfish server with board_num was not found.')
     }
     return index
