@@ -56,7 +56,8 @@ socat PTY pair, say), answering the byte protocol from CONFIG
 opendcre bmc-emulator: IPMI 2.0 BMCs over RMCP+ (UDP), from CONFIG (see
 emulator-configs/bmc-emulator.json); N independent BMCs on ports P..P+N-1
   --host H            address to listen on (default 127.0.0.1)
-  --port P            the first BMC's UDP port (default 623)
+  --port P            the first BMC's UDP port (default 623; 0: each on an
+                      ephemeral port, listed in the listening line)
   --count N           how many BMCs (default 1)
   --drop F            drop this fraction (0-1) of datagrams
   --delay-ms MS       answer every datagram MS milliseconds late

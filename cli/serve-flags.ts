@@ -47,6 +47,7 @@ export const SERVE_FLAGS: readonly ServeFlag[] = [
   { name: 'redfish-config', type: 'string', arg: 'FILE', setting: 'redfishConfig', help: 'Redfish servers (redfish_config.json)' },
   { name: 'shard', type: 'string', arg: 'I/N', setting: 'shard', help: 'poll and serve only shard I of N of the BMC and Redfish\nconfigs (rendezvous hashing on each address); \'N\' alone\ntakes I from the host name (a StatefulSet\'s name-3 is 3)' },
   { name: 'shard-url', type: 'string', arg: 'URL', multiple: true, setting: 'shardUrls', help: 'each shard\'s URL, in shard order (repeat N times): a\nrequest for another shard\'s board answers 421 naming it' },
+  { name: 'fleet-query-url', type: 'string', arg: 'URL', setting: 'fleetQueryUrl', help: 'a Prometheus-compatible query API (Prometheus,\nVictoriaMetrics) holding every shard: the dashboard\'s\nfleet page lists the whole data center from it' },
   { name: 'hardware', type: 'string', arg: 'TYPE', setting: 'hardware', help: 'emulator (default) or rpi-hat-v1: wake and configure the\nOpenDCRE HAT\'s power-line modem over GPIO at startup\n(the bus is then --serial, or serial_default)' },
   { name: 'tls-cert', type: 'string', arg: 'FILE', setting: 'tlsCert', help: 'serve HTTPS with this certificate (PEM) ...' },
   { name: 'tls-key', type: 'string', arg: 'FILE', setting: 'tlsKey', help: '... and this key' },

@@ -24,6 +24,7 @@ export const OpenDcreConfigFileSchema = Type.Object({
   redfish_config: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
   shard: Type.Optional(Type.String({ pattern: '^\\s*\\d+(/\\d+)?\\s*$', errorMessage: "must be 'i/N' (this shard of N) or 'N' (the index from the host name's ordinal)" })),
   shard_urls: Type.Optional(Type.Array(Type.String({ pattern: '^https?://', errorMessage: 'must be an http:// or https:// URL' }), { minItems: 1, errorMessage: "must be a list of the shards' URLs, in shard order" })),
+  fleet_query_url: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', errorMessage: 'must be the http:// or https:// base URL of a Prometheus-compatible query API' })),
   read_timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000, errorMessage: 'must be an integer from 1 to 60000' })),
   // limits (docs/hardening.md)
   max_connections: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000000, errorMessage: 'must be a positive integer' })),
@@ -110,6 +111,8 @@ export interface OpenDcreConfig {
   limits: ServiceLimits
   /** This instance's share of a sharded inventory (config/shard.ts); unset: it serves every board. */
   shard?: ShardSettings
+  /** A Prometheus-compatible query API holding every shard's series: the dashboard's fleet page lists the data center from it. */
+  fleetQueryUrl?: string
 }
 
 /** The service's bounds: HTTP connections and requests, and the queues of the bus and of each BMC. */
@@ -184,6 +187,8 @@ export interface ConfigOptions {
   shard?: string
   /** --shard-url (repeated): each shard's URL, in shard order. */
   shardUrls?: string[]
+  /** --fleet-query-url: the data center's Prometheus-compatible query API. */
+  fleetQueryUrl?: string
   /** The host name a shard's ordinal is read from (default os.hostname(); tests set it). */
   hostname?: string
   /** Any bound, over the config file's (tests use short ones). */

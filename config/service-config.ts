@@ -70,9 +70,21 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     configFile: options.config,
     auth,
     limits: resolveLimits(options, file, options.config ?? 'opendcre_config.json'),
+    fleetQueryUrl: resolveFleetQueryUrl(options, file, options.config ?? 'opendcre_config.json'),
     shard: resolveShard(options, file, options.config ?? 'opendcre_config.json'),
     poll: resolvePollConfig(file.poll, options.poll ?? (file.poll === undefined && options.pollEmbedded === true ? true : undefined))
   }
+}
+
+function resolveFleetQueryUrl (options: ConfigOptions, file: OpenDcreConfigFile, where: string): string | undefined {
+  const url = options.fleetQueryUrl ?? file.fleet_query_url
+  if (url === undefined) return undefined
+  try {
+    if (!/^https?:$/.test(new URL(url).protocol)) throw new Error('not http(s)')
+  } catch {
+    throw new ConfigError(options.fleetQueryUrl !== undefined ? 'command line' : where, options.fleetQueryUrl !== undefined ? '--fleet-query-url' : 'fleet_query_url', `'${url}' is not an http:// or https:// URL`)
+  }
+  return url.replace(/\/+$/, '')
 }
 
 /** The shard from --shard/--shard-url, else the file's shard/shard_urls; none: this instance serves every board. */
