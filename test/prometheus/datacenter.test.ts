@@ -117,7 +117,8 @@ t.test('three shards over 3,000 BMCs, Prometheus remote-writing to VictoriaMetri
     bmc_config: 'bmc_config.json',
     shard_urls: urls,
     fleet_query_url: vm,
-    poll: { intervals: { ipmi: { default: 5 } } }
+    // 3,000 BMCs every 20 s: 150 BMCs a second over the three shards, which two shared cores keep up with
+    poll: { intervals: { ipmi: { default: 20 } } }
   }))
   for (const [index, port] of servicePorts.entries()) {
     start(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', String(port), '--config', join(dir, 'opendcre_config.json'),
@@ -135,7 +136,7 @@ t.test('three shards over 3,000 BMCs, Prometheus remote-writing to VictoriaMetri
   t.equal(vmUp, 200, `victoria-metrics is up ${stderr.get('victoria-metrics') ?? ''}`)
   const promPort = await freePort()
   const shipped = readFileSync(join(DEPLOY, 'prometheus.yml'), 'utf8')
-  let config = shipped.replace('../prometheus/opendcre-alerts.yml', ALERTS).replace('http://victoria-metrics:8428', vm).replace(/scrape_interval: 15s/, 'scrape_interval: 5s').replace(/scrape_timeout: 10s/, 'scrape_timeout: 5s')
+  let config = shipped.replace('../prometheus/opendcre-alerts.yml', ALERTS).replace('http://victoria-metrics:8428', vm).replace(/scrape_interval: 15s/, 'scrape_interval: 10s')
   servicePorts.forEach((port, i) => { config = config.replace(`opendcre-${i}.opendcre:5000`, `127.0.0.1:${port}`) })
   t.not(config, shipped)
   writeFileSync(join(dir, 'prometheus.yml'), config)
@@ -147,7 +148,7 @@ t.test('three shards over 3,000 BMCs, Prometheus remote-writing to VictoriaMetri
   if (ready !== 200) return
 
   // every BMC's board_up, once, in VictoriaMetrics
-  const count = await until(async () => await query(vm, 'count(opendcre_board_up{backend="ipmi"} == 1)'), (r) => Number(r[0]?.value[1]) === BMCS, 150_000, 2000)
+  const count = await until(async () => await query(vm, 'count(opendcre_board_up{backend="ipmi"} == 1)'), (r) => Number(r[0]?.value[1]) === BMCS, 180_000, 3000)
   t.equal(Number(count[0]?.value[1]), BMCS, `VictoriaMetrics holds opendcre_board_up == 1 for every BMC (${elapsed()})`)
   if (Number(count[0]?.value[1]) !== BMCS) {
     const targets = await fetch(`${prometheus}/api/v1/targets`).then(async (r) => await r.text(), (err: Error) => err.message)
