@@ -61,7 +61,7 @@ t.test('the example data center config checks with promtool', async (t) => {
   t.match(config.stdout, /SUCCESS: 5 rules found/, 'the alerting rules, unchanged, from deploy/prometheus/')
 })
 
-t.test('three shards over 3,000 BMCs, Prometheus remote-writing to VictoriaMetrics: every board once, from its owner, temperatures as emulated', { timeout: 540_000 }, async (t) => {
+t.test('three shards over 3,000 BMCs, Prometheus remote-writing to VictoriaMetrics: every board once, from its owner, temperatures as emulated', { timeout: 720_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'opendcre-datacenter-'))
   const began = Date.now()
   const elapsed = (): string => `${Math.round((Date.now() - began) / 1000)} s in`
@@ -117,9 +117,9 @@ t.test('three shards over 3,000 BMCs, Prometheus remote-writing to VictoriaMetri
     bmc_config: 'bmc_config.json',
     shard_urls: urls,
     fleet_query_url: vm,
-    // 3,000 BMCs every 20 s, their temperatures, power and LED (fans, voltages and currents left out):
-    // ~1,000 reads a second over the three shards, which two shared cores keep up with
-    poll: { intervals: { ipmi: { default: 20 } }, operations: { ipmi: { fan_speed: 'none', voltage: 'none', current: 'none' } } }
+    // 3,000 BMCs every 60 s, their temperatures, power and LED (fans, voltages and currents left out):
+    // ~350 reads a second over the three shards, so that two shared, loaded cores keep up
+    poll: { intervals: { ipmi: { default: 60 } }, operations: { ipmi: { fan_speed: 'none', voltage: 'none', current: 'none' } } }
   }))
   for (const [index, port] of servicePorts.entries()) {
     start(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', String(port), '--config', join(dir, 'opendcre_config.json'),
@@ -149,7 +149,7 @@ t.test('three shards over 3,000 BMCs, Prometheus remote-writing to VictoriaMetri
   if (ready !== 200) return
 
   // every BMC's board_up, once, in VictoriaMetrics
-  const count = await until(async () => await query(vm, 'count(opendcre_board_up{backend="ipmi"})'), (r) => Number(r[0]?.value[1]) === BMCS, 240_000, 3000)
+  const count = await until(async () => await query(vm, 'count(opendcre_board_up{backend="ipmi"})'), (r) => Number(r[0]?.value[1]) === BMCS, 300_000, 3000)
   t.equal(Number(count[0]?.value[1]), BMCS, `VictoriaMetrics holds opendcre_board_up for every BMC (${elapsed()})`)
   if (Number(count[0]?.value[1]) !== BMCS) {
     const targets = await fetch(`${prometheus}/api/v1/targets`).then(async (r) => await r.text(), (err: Error) => err.message)
@@ -178,7 +178,7 @@ t.test('three shards over 3,000 BMCs, Prometheus remote-writing to VictoriaMetri
   // every temperature as the emulator serves it
   const temperatures = emulated.sensors.filter((s) => s.kind === 'temperature')
   const expected = BMCS * temperatures.length
-  const temps = await until(async () => await query(vm, 'opendcre_temperature_celsius{backend="ipmi"}'), (r) => r.length === expected, 150_000, 3000)
+  const temps = await until(async () => await query(vm, 'opendcre_temperature_celsius{backend="ipmi"}'), (r) => r.length === expected, 180_000, 3000)
   const bySensor = new Map<string, number>()
   for (const series of temps) bySensor.set(series.metric.device_id, (bySensor.get(series.metric.device_id) ?? 0) + 1)
   t.equal(temps.length, expected, `${temperatures.length} temperatures per BMC: ${JSON.stringify(Object.fromEntries(bySensor))} (${elapsed()})`)
