@@ -135,11 +135,11 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   }
 
   // the IPMI bridge: BMCs from bmc_config.json as boards 0x40000001..
-  if (config.bmcConfig !== undefined) await fastify.register(ipmiBus, { file: config.bmcConfig, connect: opts.ipmiConnect, queue: { depth: config.limits.bmcQueueDepth, waitMs: config.limits.bmcQueueWaitMs } })
+  if (config.bmcConfig !== undefined) await fastify.register(ipmiBus, { file: config.bmcConfig, connect: opts.ipmiConnect, shard: config.shard, queue: { depth: config.limits.bmcQueueDepth, waitMs: config.limits.bmcQueueWaitMs } })
   else if (config.embeddedBmcs) await fastify.register(embeddedBmc, { connect: opts.ipmiConnect, queue: { depth: config.limits.bmcQueueDepth, waitMs: config.limits.bmcQueueWaitMs } })
 
   // Redfish: services from redfish_config.json as boards 0x70000001..
-  if (config.redfishConfig !== undefined || opts.redfish !== undefined) await fastify.register(redfishBus, { ...opts.redfish, file: config.redfishConfig })
+  if (config.redfishConfig !== undefined || opts.redfish !== undefined) await fastify.register(redfishBus, { ...opts.redfish, file: config.redfishConfig, shard: config.shard })
 
   // the shared poller over every backend registered above (docs/monitoring.md)
   await fastify.register(poller, opts.poller ?? {})

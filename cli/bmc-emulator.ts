@@ -55,7 +55,8 @@ export async function runBmcEmulator (args: string[], usage: string): Promise<vo
     if (delayMs !== undefined) s.faults.delayMs = delayMs
   }
   const ports = fleet.ports
-  process.stdout.write(JSON.stringify({ event: 'listening', host: values.host, first_port: ports[0], last_port: ports[ports.length - 1], count }) + '\n')
+  // --port 0: every BMC on an ephemeral port, each listed (consecutive ports need only the first and last)
+  process.stdout.write(JSON.stringify({ event: 'listening', host: values.host, first_port: ports[0], last_port: ports[ports.length - 1], count, ...(port === 0 ? { ports } : {}) }) + '\n')
   let timer: NodeJS.Timeout | undefined
   if (statsMs !== undefined) {
     let lastCpu = process.cpuUsage()

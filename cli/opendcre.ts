@@ -16,6 +16,7 @@ import { ROLES, type Role } from '../auth/provider.js'
 import { addUser } from '../auth/users-file.js'
 import { OPENDCRE_VERSION, resolveConfig, type OpenDcreConfig } from '../config/service-config.js'
 import { redfishEmulator } from './redfish-emulator.js'
+import { shardOf } from './shard-of.js'
 import { AUDIT_LOG, buildServer, createServiceLog, exposedWithoutAuth, tuneRuntime } from '../server.js'
 import { serveHelp, serveParseOptions, serveSettings, type ServeValues } from './serve-flags.js'
 
@@ -24,6 +25,7 @@ const USAGE = `usage: opendcre serve [options]
        opendcre bmc-emulator [--host H] [--port P] [--count N] CONFIG
        opendcre redfish-emulator [--host H] [--port P] [--count N] [--tls-cert F --tls-key F] [CONFIG]
        opendcre user add NAME --role viewer|operator --users FILE
+       opendcre shard-of ADDRESS... (--shards N | --config FILE) [--shard-url URL]...
        opendcre COMMAND [ARGS] [--url URL] [--prefix P] [--json] [--user NAME | --token TOKEN]
 
 COMMAND, against a running service (--url, or $OPENDCRE_URL, default
@@ -36,6 +38,10 @@ bearer token from the identity provider.
 
 opendcre user add: add or replace a user of the users file (created with
 mode 0600 when missing); the password is read from standard input, one line.
+
+opendcre shard-of: which shard (serve --shard I/N) owns each BMC (host[:port],
+port 623 by default) or Redfish service (its URL), one line each; the count
+and the shards' URLs from --shards/--shard-url or an opendcre_config.json
 
 opendcre serve: the REST API
 
@@ -50,7 +56,8 @@ socat PTY pair, say), answering the byte protocol from CONFIG
 opendcre bmc-emulator: IPMI 2.0 BMCs over RMCP+ (UDP), from CONFIG (see
 emulator-configs/bmc-emulator.json); N independent BMCs on ports P..P+N-1
   --host H            address to listen on (default 127.0.0.1)
-  --port P            the first BMC's UDP port (default 623)
+  --port P            the first BMC's UDP port (default 623; 0: each on an
+                      ephemeral port, listed in the listening line)
   --count N           how many BMCs (default 1)
   --drop F            drop this fraction (0-1) of datagrams
   --delay-ms MS       answer every datagram MS milliseconds late
@@ -286,6 +293,9 @@ async function main (argv: string[]): Promise<void> {
       return await user(rest)
     case 'redfish-emulator':
       return await redfishEmulator(rest, fail, USAGE)
+    case 'shard-of':
+      shardOf(rest, fail, USAGE)
+      return
     case undefined:
     case '-h':
     case '--help':

@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from '../http/http-server.js'
 import type { BasicOptions, JwtOptions, LdapOptions } from '../auth/provider.js'
 import { PollConfigFileSchema, type PollConfig } from '../monitoring/poll-config.js'
+import type { ShardSettings } from './shard.js'
 
 /**
  * opendcre_config.json: the v1.2 keys, validated like the emulator config.
@@ -21,6 +22,9 @@ export const OpenDcreConfigFileSchema = Type.Object({
   time_slice: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, errorMessage: 'must be an integer from 0 to 255' })),
   bmc_config: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
   redfish_config: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
+  shard: Type.Optional(Type.String({ pattern: '^\\s*\\d+(/\\d+)?\\s*$', errorMessage: "must be 'i/N' (this shard of N) or 'N' (the index from the host name's ordinal)" })),
+  shard_urls: Type.Optional(Type.Array(Type.String({ pattern: '^https?://', errorMessage: 'must be an http:// or https:// URL' }), { minItems: 1, errorMessage: "must be a list of the shards' URLs, in shard order" })),
+  fleet_query_url: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', errorMessage: 'must be the http:// or https:// base URL of a Prometheus-compatible query API' })),
   read_timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 60000, errorMessage: 'must be an integer from 1 to 60000' })),
   // limits (docs/hardening.md)
   max_connections: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000000, errorMessage: 'must be a positive integer' })),
@@ -105,6 +109,10 @@ export interface OpenDcreConfig {
   poll: PollConfig
   /** Connection, request and queue bounds (docs/hardening.md). */
   limits: ServiceLimits
+  /** This instance's share of a sharded inventory (config/shard.ts); unset: it serves every board. */
+  shard?: ShardSettings
+  /** A Prometheus-compatible query API holding every shard's series: the dashboard's fleet page lists the data center from it. */
+  fleetQueryUrl?: string
 }
 
 /** The service's bounds: HTTP connections and requests, and the queues of the bus and of each BMC. */
@@ -175,6 +183,14 @@ export interface ConfigOptions {
   ldapOperatorGroups?: string[]
   /** --max-connections */
   maxConnections?: number
+  /** --shard: 'i/N', or 'N' with the index from the host name's ordinal. */
+  shard?: string
+  /** --shard-url (repeated): each shard's URL, in shard order. */
+  shardUrls?: string[]
+  /** --fleet-query-url: the data center's Prometheus-compatible query API. */
+  fleetQueryUrl?: string
+  /** The host name a shard's ordinal is read from (default os.hostname(); tests set it). */
+  hostname?: string
   /** Any bound, over the config file's (tests use short ones). */
   limits?: Partial<ServiceLimits>
 }

@@ -1,11 +1,12 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
-import { networkInterfaces } from 'node:os'
+import { hostname, networkInterfaces } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { ConfigError } from '../drivers/errors.js'
 import { firstSchemaError, readConfigFile, readJsonFile } from './config-file.js'
 import { DEFAULT_EMULATOR_CONFIG } from './paths.js'
 import { resolveAuth } from './auth-config.js'
 import { resolvePollConfig } from '../monitoring/poll-config.js'
+import { parseShard, parseShardUrls, type ShardSettings } from './shard.js'
 import { OpenDcreConfigFileSchema, type OpenDcreConfigFile, HARDWARE_TYPES, type HardwareType, type BusSelection, type TlsFiles, type OpenDcreConfig, type ServiceLimits, DEFAULT_LIMITS, type ConfigOptions, API_VERSION } from './config-schema.js'
 
 export * from './config-schema.js'
@@ -69,8 +70,37 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     configFile: options.config,
     auth,
     limits: resolveLimits(options, file, options.config ?? 'opendcre_config.json'),
+    fleetQueryUrl: resolveFleetQueryUrl(options, file, options.config ?? 'opendcre_config.json'),
+    shard: resolveShard(options, file, options.config ?? 'opendcre_config.json'),
     poll: resolvePollConfig(file.poll, options.poll ?? (file.poll === undefined && options.pollEmbedded === true ? true : undefined))
   }
+}
+
+function resolveFleetQueryUrl (options: ConfigOptions, file: OpenDcreConfigFile, where: string): string | undefined {
+  const url = options.fleetQueryUrl ?? file.fleet_query_url
+  if (url === undefined) return undefined
+  try {
+    if (!/^https?:$/.test(new URL(url).protocol)) throw new Error('not http(s)')
+  } catch {
+    throw new ConfigError(options.fleetQueryUrl !== undefined ? 'command line' : where, options.fleetQueryUrl !== undefined ? '--fleet-query-url' : 'fleet_query_url', `'${url}' is not an http:// or https:// URL`)
+  }
+  return url.replace(/\/+$/, '')
+}
+
+/** The shard from --shard/--shard-url, else the file's shard/shard_urls; none: this instance serves every board. */
+function resolveShard (options: ConfigOptions, file: OpenDcreConfigFile, where: string): ShardSettings | undefined {
+  const fromCli = options.shard !== undefined
+  const text = options.shard ?? file.shard
+  const host = options.hostname ?? hostname()
+  const urls = options.shardUrls ?? file.shard_urls
+  if (text === undefined) {
+    if (urls !== undefined) throw new ConfigError(fromCli || options.shardUrls !== undefined ? 'command line' : where, options.shardUrls !== undefined ? '--shard-url' : 'shard_urls', 'names the shards\' URLs, but no shard is set')
+    return undefined
+  }
+  const shard = parseShard(text, host, fromCli ? 'command line' : where, fromCli ? '--shard' : 'shard')
+  if (urls === undefined) return shard
+  const fromCliUrls = options.shardUrls !== undefined
+  return { ...shard, urls: parseShardUrls(urls, shard.count, fromCliUrls ? 'command line' : where, fromCliUrls ? '--shard-url' : 'shard_urls') }
 }
 
 function resolveLimits (options: ConfigOptions, file: OpenDcreConfigFile, where: string): ServiceLimits {

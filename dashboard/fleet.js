@@ -1,6 +1,7 @@
 // The fleet: every board of every backend, its health and last contact.
 // The list is virtualised (only the rows in view exist), so 1,000 boards scroll as 10 do.
 import { ago, h, replace } from './dom.js'
+import { mountDatacenter } from './fleet-datacenter.js'
 
 const ROW_HEIGHT = 36
 const OVERSCAN = 8
@@ -53,6 +54,9 @@ export class FleetView {
   }
 
   async mount (main) {
+    // a data center configured (fleet_query_url): every instance's boards instead (fleet-datacenter.js)
+    this.datacenter = await mountDatacenter(main, this.ctx)
+    if (this.datacenter !== undefined) return
     const refilter = () => { this.scroller.scrollTop = 0; this.applyFilter() }
     this.filterText = h('input', { id: 'fleet-filter', type: 'search', placeholder: 'board id, backend, up/down', autocomplete: 'off', oninput: refilter })
     this.filterBackend = h('select', { id: 'fleet-backend', onchange: refilter }, h('option', { value: '' }, 'all backends'))
@@ -161,6 +165,7 @@ export class FleetView {
   }
 
   destroy () {
+    this.datacenter?.destroy()
     this.abort.abort()
     for (const t of this.timers) clearInterval(t)
     window.removeEventListener('resize', this.onResize)

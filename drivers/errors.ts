@@ -20,6 +20,7 @@ export type OpenDcreErrorCode =
   | 'config' // a configuration file is invalid
   | 'auth' // a peer refused our credentials (an IPMI BMC's RAKP)
   | 'session' // a peer refused or lost the session (IPMI: no free session, Open Session refused)
+  | 'misdirected' // the board belongs to another shard of the same inventory (421)
 
 export class OpenDcreError extends Error {
   readonly code: OpenDcreErrorCode
@@ -58,6 +59,14 @@ export class OverloadedError extends OpenDcreError {
     super('overloaded', message)
     this.name = 'OverloadedError'
     this.retryAfterSeconds = retryAfterSeconds
+  }
+}
+
+/** The board is another shard's (config/shard.ts): answered 421, naming the owner. */
+export class MisdirectedError extends OpenDcreError {
+  constructor (message: string) {
+    super('misdirected', message)
+    this.name = 'MisdirectedError'
   }
 }
 

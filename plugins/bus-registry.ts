@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
-import type { Bus, BusStatus, ScannedBoard } from '../drivers/bus.js'
-import { OpenDcreError } from '../drivers/errors.js'
+import { boardIdHex, type Bus, type BusStatus, type ScannedBoard } from '../drivers/bus.js'
+import { MisdirectedError, OpenDcreError } from '../drivers/errors.js'
 import { callerScope } from '../drivers/queueing/request-context.js'
 import { isIpmiBoardId } from '../drivers/ipmi/ipmi-bus.js'
 import { isRedfishBoardId } from '../drivers/redfish/redfish-bus.js'
@@ -14,6 +14,7 @@ import { isRedfishBoardId } from '../drivers/redfish/redfish-bus.js'
 export class BusRegistry {
   private readonly backends: Bus[] = []
   private readonly notFound: Array<{ owns: (boardId: number) => boolean, message: string }> = []
+  private readonly elsewhere: Array<(boardId: number) => string | undefined> = []
 
   register (bus: Bus): void {
     if (this.backends.some((b) => b.name === bus.name)) throw new Error(`a ${bus.name} backend is already registered`)
@@ -29,12 +30,26 @@ export class BusRegistry {
     this.notFound.push({ owns, message })
   }
 
+  /**
+   * Boards of a sharded inventory that another shard serves: `ownerOf`
+   * names the owner (config/shard.ts describeOwner) or gives undefined.
+   * Asked before the backends (an IPMI or Redfish bus claims its whole id range): a request for such a board is
+   * refused with MisdirectedError (421) naming the owner.
+   */
+  servedElsewhere (ownerOf: (boardId: number) => string | undefined): void {
+    this.elsewhere.push(ownerOf)
+  }
+
   /** Every registered backend, in registration order. */
   all (): readonly Bus[] {
     return this.backends
   }
 
   forBoard (boardId: number): Bus {
+    for (const ownerOf of this.elsewhere) {
+      const owner = ownerOf(boardId)
+      if (owner !== undefined) throw new MisdirectedError(`board ${boardIdHex(boardId)} is served by ${owner}`)
+    }
     for (const bus of this.backends) if (bus.ownsBoard(boardId)) return bus
     for (const range of this.notFound) if (range.owns(boardId)) throw new OpenDcreError('not-found', range.message)
     throw new OpenDcreError('not-found', 'no device bus is configured')

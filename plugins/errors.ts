@@ -1,12 +1,13 @@
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
-import { OpenDcreError, OverloadedError } from '../drivers/errors.js'
+import { MisdirectedError, OpenDcreError, OverloadedError } from '../drivers/errors.js'
 
 /**
  * One error handler for the whole API, with v1.2's contract: a failed
  * command -> 500 {"message": "..."} (malformed ids included); an unknown
  * route -> 404 {"message": "404: Not Found"}; a bus or BMC whose queue is
- * full -> 503 {"message": ...} with Retry-After. The typed error's code goes to
+ * full -> 503 {"message": ...} with Retry-After; a board another shard
+ * owns -> 421 {"message": ...} naming the owner. The typed error's code goes to
  * the log; no stack trace ever reaches a response.
  */
 export default fp(async (fastify) => {
@@ -15,6 +16,11 @@ export default fp(async (fastify) => {
       // a full queue: refused at once, the client may retry (not v1.2's 500: nothing failed)
       request.log.warn({ code: error.code, reason: error.message }, 'refused: overloaded')
       return reply.code(503).header('retry-after', String(error.retryAfterSeconds)).send({ message: error.message })
+    }
+    if (error instanceof MisdirectedError) {
+      // a sharded inventory: the board is served by another instance (not v1.2's 500: nothing failed here)
+      request.log.info({ code: error.code, reason: error.message }, 'misdirected')
+      return reply.code(421).send({ message: error.message })
     }
     if (error instanceof OpenDcreError) {
       request.log.warn({ code: error.code, reason: error.message, cause: causeText(error.cause) }, 'command failed')

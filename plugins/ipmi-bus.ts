@@ -6,6 +6,7 @@ import { connectBmc, type BridgeSessionStatus } from '../drivers/ipmi/bridge-con
 import { IpmiBus, type BridgeBmc } from '../drivers/ipmi/ipmi-bus.js'
 import { boardIdHex } from '../drivers/bus.js'
 import type { QueueLimits } from '../drivers/queueing/fair-queue.js'
+import { bmcKey, servedBy, shareOf, type ShardSettings } from '../config/shard.js'
 
 export type { BridgeSessionStatus as BmcSessionStatus } from '../drivers/ipmi/bridge-connection.js'
 
@@ -26,6 +27,8 @@ interface IpmiBackendOptions {
   connect?: BmcConnector
   /** Each BMC's queue: depth and wait (docs/hardening.md). */
   queue?: QueueLimits
+  /** This instance's shard: only its share of the BMCs is connected; the others' boards answer 421 naming their owner. */
+  shard?: ShardSettings
 }
 
 /**
@@ -45,8 +48,15 @@ export default fp<IpmiBackendOptions>(async (fastify, opts) => {
     return
   }
   const connect = opts.connect ?? connectOverUdp
-  const connections = entries.map((entry, i) =>
-    connect(entry, fastify.log.child({ bmc: `${entry.target.host}:${entry.target.port}`, board: boardIdHex(0x40000000 | (i + 1)) }), opts.queue))
-  fastify.buses.register(new IpmiBus(connections, { file: opts.file }))
-  fastify.log.info({ file: opts.file, bmcs: entries.map((e) => `${e.target.host}:${e.target.port}`) }, 'IPMI bridge configured')
+  // a shard connects only the BMCs it owns; each keeps the board id of its place in the file
+  const { mine, slots, owners } = shareOf(entries, (e) => bmcKey(e.target.host, e.target.port), opts.shard)
+  const connections = mine.map((entry, i) =>
+    connect(entry, fastify.log.child({ bmc: bmcKey(entry.target.host, entry.target.port), board: boardIdHex(0x40000000 | (slots[i] + 1)) }), opts.queue))
+  fastify.buses.register(new IpmiBus(connections, { file: opts.file, slots }))
+  if (opts.shard !== undefined) {
+    fastify.buses.servedElsewhere(servedBy(owners, opts.shard, (boardId) => ((boardId >>> 24) === 0x40 ? (boardId & 0x00ffffff) - 1 : -1)))
+    fastify.log.info({ file: opts.file, shard: `${opts.shard.index}/${opts.shard.count}`, bmcs: mine.length, of: entries.length }, 'IPMI bridge configured (this shard\'s share)')
+  } else {
+    fastify.log.info({ file: opts.file, bmcs: entries.map((e) => bmcKey(e.target.host, e.target.port)) }, 'IPMI bridge configured')
+  }
 }, { name: 'ipmi-bus', fastify: '5.x', dependencies: ['config', 'bus-registry'] })

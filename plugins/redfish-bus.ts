@@ -2,13 +2,14 @@ import fp from 'fastify-plugin'
 import type { FastifyBaseLogger } from 'fastify'
 import { boardIdHex } from '../drivers/bus.js'
 import { ConfigError } from '../drivers/errors.js'
-import { RedfishBus, redfishBoardId, type RedfishServer } from '../drivers/redfish/redfish-bus.js'
+import { isRedfishBoardId, RedfishBus, redfishBoardId, type RedfishServer } from '../drivers/redfish/redfish-bus.js'
 import { RedfishClient } from '../drivers/redfish/redfish-client.js'
 import { loadRedfishConfig, redfishLimits, type RedfishServerConfig } from '../drivers/redfish/redfish-config.js'
 import { RedfishService } from '../drivers/redfish/redfish-service.js'
 import { DEFAULT_REDFISH_EMULATOR_CONFIG } from '../config/paths.js'
 import { loadRedfishEmulatorConfig } from '../emulators/redfish/emulator-config.js'
 import { RedfishEmulatorServer } from '../emulators/redfish/emulator-server.js'
+import { redfishKey, servedBy, shareOf, type ShardSettings } from '../config/shard.js'
 
 export interface RedfishBackendOptions {
   /** redfish_config.json */
@@ -21,6 +22,8 @@ export interface RedfishBackendOptions {
   scanBudgetMs?: number
   /** How long scans reuse a server's discovery (ms, default 60000). */
   inventoryMaxAgeMs?: number
+  /** This instance's shard: only its share of the services is connected; the others' boards answer 421 naming their owner. */
+  shard?: ShardSettings
 }
 
 function connect (config: RedfishServerConfig, index: number, log: FastifyBaseLogger, inventoryMaxAgeMs?: number): RedfishServer {
@@ -61,7 +64,12 @@ export default fp<RedfishBackendOptions>(async (fastify, opts) => {
     fastify.addHook('onClose', async () => await emulator.close())
     servers = [{ url, credentials: { username: config.username ?? '', password: config.password ?? '' }, verifyTls: true, timeoutMs: 3000, limits: redfishLimits() }]
   }
-  const connections = servers.map((server, i) => connect(server, i, fastify.log, opts.inventoryMaxAgeMs))
-  fastify.buses.register(new RedfishBus(connections, { file, scanBudgetMs: opts.scanBudgetMs }))
+  // a shard connects only the services it owns; each keeps the board id of its place in the file
+  const { mine, slots, owners } = shareOf(servers, (server) => redfishKey(server.url), opts.shard)
+  const connections = mine.map((server, i) => connect(server, slots[i], fastify.log, opts.inventoryMaxAgeMs))
+  fastify.buses.register(new RedfishBus(connections, { file, scanBudgetMs: opts.scanBudgetMs, slots }))
+  if (opts.shard !== undefined) {
+    fastify.buses.servedElsewhere(servedBy(owners, opts.shard, (boardId) => (isRedfishBoardId(boardId) ? (boardId & 0xffff) - 1 : -1)))
+  }
   fastify.log.info({ file, servers: connections.map((c) => c.url) }, 'Redfish configured')
 }, { name: 'redfish-bus', fastify: '5.x', dependencies: ['config', 'bus-registry'] })

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import asset from './asset.js'
 import bootTarget from './boot-target.js'
 import events from './events.js'
+import fleet from './fleet.js'
 import fan from './fan.js'
 import history from './history.js'
 import led from './led.js'
@@ -30,6 +31,8 @@ const routes: FastifyPluginAsync = async (fastify) => {
   // live readings and recent history from the shared poller (docs/monitoring.md)
   await fastify.register(stream)
   await fastify.register(history)
+  // the data center's boards from fleet_query_url (the dashboard's fleet page)
+  await fastify.register(fleet)
   const config = fastify.plcConfig
   await fastify.register(plcConfig, config === undefined ? {} : { modem: { readConfiguration: async () => config } })
 }

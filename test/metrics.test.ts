@@ -1,7 +1,8 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { build, busTransactions, fixture, get, PREFIX } from './helper.js'
-import { RequestTally } from '../plugins/metrics.js'
+import { gunzipSync } from 'node:zlib'
+import { acceptsGzip, RequestTally } from '../plugins/metrics.js'
 
 /**
  * GET /metrics: scraped before and after a known set of requests, the
@@ -158,4 +159,33 @@ t.test('request counts: cumulative latency buckets, le as an upper bound, a seri
   t.equal(value(latency, { command: 'read', method: 'GET' }, '_count'), 6)
   t.ok(Math.abs((value(latency, { command: 'read', method: 'GET' }, '_sum') ?? 0) - 20.2065) < 1e-9)
   t.equal(value(latency, { command: 'power', method: 'POST', le: '0.01' }, '_bucket'), 1)
+})
+
+t.test('gzip when Accept-Encoding allows it, as Prometheus asks; plain text otherwise', async (t) => {
+  const app = await build(t, { emulator: fixture('routes/errors.json') })
+  await get(app, '/scan')
+  const plain = await app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(plain.headers['content-encoding'], undefined, 'no Accept-Encoding: plain text')
+  t.equal(plain.headers.vary, 'accept-encoding')
+  for (const header of ['gzip', 'gzip, deflate, br', 'identity;q=0.5, *;q=0.1', 'deflate, x-gzip']) {
+    const res = await app.inject({ method: 'GET', url: '/metrics', headers: { 'accept-encoding': header } })
+    t.equal(res.headers['content-encoding'], 'gzip', `Accept-Encoding: ${header}`)
+    const text = gunzipSync(res.rawPayload).toString()
+    t.match(text, /^# HELP /m)
+    t.same([...parse(text).keys()].filter((k) => k.startsWith('opendcre_device_bus')), [...parse(plain.body).keys()].filter((k) => k.startsWith('opendcre_device_bus')), 'the same series as the plain answer')
+    t.ok(res.rawPayload.length < Buffer.byteLength(plain.body) / 3, `gzipped: ${res.rawPayload.length} bytes of ${Buffer.byteLength(plain.body)}`)
+  }
+  for (const header of ['gzip;q=0', 'deflate', 'identity']) {
+    const res = await app.inject({ method: 'GET', url: '/metrics', headers: { 'accept-encoding': header } })
+    t.equal(res.headers['content-encoding'], undefined, `Accept-Encoding: ${header}: plain`)
+    t.match(res.body, /^# HELP /m)
+  }
+})
+
+t.test('acceptsGzip reads Accept-Encoding as RFC 9110 does', async (t) => {
+  t.ok(acceptsGzip('gzip'))
+  t.ok(acceptsGzip('GZIP;q=0.8'))
+  t.notOk(acceptsGzip(undefined))
+  t.notOk(acceptsGzip('br, deflate'))
+  t.notOk(acceptsGzip('gzip; q=0'))
 })

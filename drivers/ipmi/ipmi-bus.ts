@@ -134,6 +134,12 @@ interface IpmiBusOptions {
   file?: string
   /** Why the bridge is unavailable (its configuration could not be loaded); it then has no BMCs. */
   unavailable?: string
+  /**
+   * Each BMC's place in bmc_config.json (default: its place in `bmcs`). A
+   * shard (config/shard.ts) is given only its share of the BMCs; their board
+   * ids stay those of the whole file, whichever shard owns them.
+   */
+  slots?: readonly number[]
 }
 
 /** How v1.2 words a failed command on an IPMI board, around the failure's own message. */
@@ -151,9 +157,15 @@ export class IpmiBus implements Bus {
 
   private readonly file: string
   private readonly unavailable?: string
+  /** Each BMC's place in the whole bmc_config.json, and back. */
+  private readonly slots: readonly number[]
+  private readonly indexBySlot: Map<number, number>
 
   constructor (bmcs: BridgeBmc[], options: IpmiBusOptions = {}) {
     this.bmcs = bmcs
+    this.slots = options.slots ?? bmcs.map((_bmc, i) => i)
+    if (this.slots.length !== bmcs.length) throw new Error('IpmiBus: one slot per BMC')
+    this.indexBySlot = new Map(this.slots.map((slot, i) => [slot, i]))
     this.scanBudgetMs = options.scanBudgetMs ?? 1000
     this.scanLimit = pLimit(options.scanConcurrency ?? 32)
     this.file = options.file ?? ''
@@ -210,15 +222,16 @@ export class IpmiBus implements Bus {
     return this.bmcs.length
   }
 
+  /** The board id of the index-th BMC given: 0x40000000 | its place in bmc_config.json (from 1). */
   boardId (index: number): number {
-    return (BOARD_ID_BITS.ipmi | (index + 1)) >>> 0
+    return (BOARD_ID_BITS.ipmi | (this.slots[index] + 1)) >>> 0
   }
 
   /** The configured BMC's index for an IPMI board id. */
   private indexOf (boardId: number): number {
-    const index = (boardId & 0x00ffffff) - 1
+    const index = this.indexBySlot.get((boardId & 0x00ffffff) - 1)
     // only 0x40NNNNNN is an IPMI board id; 0x4NNNNNNN with other upper bits is not
-    if ((boardId >>> 24) !== 0x40 || index < 0 || index >= this.bmcs.length) {
+    if ((boardId >>> 24) !== 0x40 || index === undefined) {
       throw new OpenDcreError('not-found', 'BMC with board_num was not found.')
     }
     return index

@@ -48,6 +48,8 @@ export interface RedfishBusOptions {
   file?: string
   /** Why Redfish is unavailable (its configuration could not be loaded); it then has no servers. */
   unavailable?: string
+  /** Each server's place in redfish_config.json (default: its place in `servers`): a shard's boards keep the whole file's ids. */
+  slots?: readonly number[]
 }
 
 const FIXED_DEVICES: ScannedDevice[] = [
@@ -70,9 +72,15 @@ export class RedfishBus implements Bus {
   private readonly file: string
   private readonly unavailable?: string
   private readonly lastRecords = new Map<number, ScannedBoard[]>()
+  /** Each server's place in redfish_config.json (a shard connects only its own). */
+  private readonly slots: readonly number[]
+  private readonly indexBySlot: Map<number, number>
 
   constructor (servers: RedfishServer[], options: RedfishBusOptions = {}) {
     this.servers = servers
+    this.slots = options.slots ?? servers.map((_server, i) => i)
+    if (this.slots.length !== servers.length) throw new Error('RedfishBus: one slot per server')
+    this.indexBySlot = new Map(this.slots.map((slot, i) => [slot, i]))
     this.scanBudgetMs = options.scanBudgetMs ?? 2000
     this.file = options.file ?? ''
     this.unavailable = options.unavailable
@@ -82,8 +90,9 @@ export class RedfishBus implements Bus {
     return isRedfishBoardId(boardId)
   }
 
+  /** The board id of the index-th server given, system slot `slot`: its place in redfish_config.json keeps it whichever shard serves it. */
   boardId (index: number, slot = 0): number {
-    return redfishBoardId(index, slot)
+    return redfishBoardId(this.slots[index], slot)
   }
 
   status (): BusStatus {
@@ -121,8 +130,8 @@ export class RedfishBus implements Bus {
   }
 
   private indexOf (boardId: number): number {
-    const index = (boardId & 0xffff) - 1
-    if (!isRedfishBoardId(boardId) || index < 0 || index >= this.servers.length) {
+    const index = this.indexBySlot.get((boardId & 0xffff) - 1)
+    if (!isRedfishBoardId(boardId) || index === undefined) {
       throw new OpenDcreError('not-found', 'Redfish server with board_num was not found.')
     }
     return index
