@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import type { BusPolicy } from './drivers/device-bus/bus-client.js'
 import audit from './plugins/audit.js'
 import auth from './plugins/auth.js'
+import browserBoundary, { browserBoundaryOptions } from './plugins/browser-boundary.js'
 import { createProviders } from './auth/from-config.js'
 import type { AuthProvider } from './auth/provider.js'
 import busRegistry from './plugins/bus-registry.js'
@@ -37,7 +38,7 @@ export interface AppOptions extends ConfigOptions {
   auditLog?: string
   /** Requests per minute per client address; unset: no limit. */
   rateLimit?: number
-  /** Access-Control-Allow-Origin on every answer: '*' (v1.2's, the default), an origin, or '' for none. */
+  /** An origin allowed to read answers and send state changes (CORS), over cors_origins; '' for none. */
   corsOrigin?: string
   /** Authentication providers made by the caller (tests tune them); by default, those the configuration names. */
   authProviders?: AuthProvider[]
@@ -54,18 +55,11 @@ export interface AppOptions extends ConfigOptions {
 /** No command needs a long URL: a longer one answers 414 at once. */
 const MAX_URL_LENGTH = 1024
 
-/** The answer to a CORS preflight: every command is GET or POST; clients send credentials in Authorization. */
-const PREFLIGHT = {
-  'access-control-allow-methods': 'GET, POST',
-  'access-control-allow-headers': 'Authorization, Content-Type',
-  'access-control-max-age': '600'
-}
-const CREDENTIALED_PREFLIGHT = { ...PREFLIGHT, 'access-control-allow-credentials': 'true', vary: 'Origin' }
-
 /**
  * The headers that protect a JSON API (every response is application/json):
- * no MIME sniffing, no framing, no referrer, readable cross-origin (v1.2
- * answered with Access-Control-Allow-Origin: *). Helmet's document-only
+ * no MIME sniffing, no framing, no referrer, not embeddable cross-origin (v1.2
+ * answered with Access-Control-Allow-Origin: *; CORS is now
+ * plugins/browser-boundary.ts's, off unless configured). Helmet's document-only
  * headers (CSP, COOP, COEP, Origin-Agent-Cluster, DNS prefetch, IE and Flash
  * legacy) protect HTML pages, not JSON, and each costs throughput; HSTS
  * belongs to a TLS listener.
@@ -74,7 +68,7 @@ const HELMET_FOR_A_JSON_API = {
   contentSecurityPolicy: false,
   crossOriginEmbedderPolicy: false,
   crossOriginOpenerPolicy: false,
-  crossOriginResourcePolicy: { policy: 'cross-origin' as const },
+  crossOriginResourcePolicy: { policy: 'same-origin' as const },
   originAgentCluster: false,
   referrerPolicy: { policy: 'no-referrer' as const },
   strictTransportSecurity: false,
@@ -117,22 +111,10 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
     ? {}
     : helmetHeaders(config.tls !== undefined ? { ...HELMET_FOR_A_JSON_API, strictTransportSecurity: { maxAge: 15552000, includeSubDomains: true } } : HELMET_FOR_A_JSON_API)
 
-  // v1.2's nginx front end added Access-Control-Allow-Origin: * to every answer.
-  // A browser's CORS preflight (OPTIONS with Access-Control-Request-Method)
-  // is answered here, before authentication: it never carries credentials.
-  // With a named origin, browsers may send credentials (Basic, Bearer).
   // No command needs a long URL: anything past MAX_URL_LENGTH is refused early.
-  // One hook sets every header an answer always carries (helmet's, CORS's) at once.
-  const corsOrigin = leftOut.has('cors') ? '' : opts.corsOrigin ?? '*'
-  const everyAnswer = corsOrigin !== '' ? { ...securityHeaders, 'access-control-allow-origin': corsOrigin } : securityHeaders
+  // One hook sets every header an answer always carries (helmet's) at once.
   fastify.addHook('onRequest', (request, reply, done) => {
-    reply.headers(everyAnswer)
-    if (corsOrigin !== '') {
-      if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {
-        reply.code(204).headers(corsOrigin === '*' ? PREFLIGHT : CREDENTIALED_PREFLIGHT).send()
-        return
-      }
-    }
+    reply.headers(securityHeaders)
     if (request.url.length > MAX_URL_LENGTH) {
       reply.code(414).send({ message: `URL longer than ${MAX_URL_LENGTH} characters` })
       return
@@ -149,6 +131,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(errors)
   // before every route: each must declare what it is; HEAD never changes state
   await fastify.register(routeDeclarations)
+  // Host check, CORS, no cross-site state changes (docs/security.md)
+  await fastify.register(browserBoundary, browserBoundaryOptions(config, leftOut.has('cors') ? '' : opts.corsOrigin))
   await fastify.register(busRegistry)
   // leaving out 'metrics' (a diagnostic) leaves out counting requests; the poller's and backends' series stay
   await fastify.register(metrics, { countRequests: !leftOut.has('metrics') })
