@@ -1,3 +1,5 @@
+import type { RequestListener } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import v8 from 'node:v8'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
@@ -10,6 +12,7 @@ import { prepareLogDir } from './http/log-dir.js'
 import { AccessLogController, LazyRequestLogger, type AccessWriter } from './plugins/access-log.js'
 import gracefulClose from './plugins/graceful-close.js'
 import { readTlsFiles, resolveConfig } from './config/service-config.js'
+import { isLoopbackHost } from './drivers/net.js'
 
 export interface ServerOptions extends AppOptions {
   logger?: FastifyServerOptions['logger']
@@ -42,7 +45,21 @@ export const MAX_PARAM_LENGTH = 200
 /** Listening beyond loopback with no authentication provider deserves one warning at startup. */
 export function exposedWithoutAuth (host: string, authConfigured = false): boolean {
   if (authConfigured) return false
-  return !(host === 'localhost' || host === '::1' || host.startsWith('127.'))
+  return !isLoopbackHost(host)
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Listen on every address given, on one port (the first address's, when
+     * port is 0): Fastify binds only one address when it runs on a server of
+     * our own (serverFactory), so each further address gets its own server,
+     * made the same way, closed with the first. An address this machine does
+     * not have (::1 without IPv6) is skipped, with a warning. Resolves to the
+     * URLs listened on.
+     */
+    listenOn: (hosts: string[], port: number) => Promise<string[]>
+  }
 }
 
 export const ACCESS_LOG = 'opendcre-access.log'
@@ -131,10 +148,14 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
   const https = httpsOptions(resolved.tls)
   let log: FastifyBaseLogger | undefined
   const refused = refusalReporter(() => log)
+  let requestHandler: RequestListener | undefined
   const server = Fastify({
     // Node's server with the configured timeouts and connection caps (http-server.ts);
     // `https` stays set so that Fastify names the address https://
-    serverFactory: (handler) => createHttpServer(handler, resolved.limits, https, refused),
+    serverFactory: (handler) => {
+      requestHandler = handler
+      return createHttpServer(handler, resolved.limits, https, refused)
+    },
     clientErrorHandler,
     ...(https !== undefined ? { https } : {}),
     ...(loggerInstance !== undefined ? { loggerInstance } : { logger: logger ?? loggerOptions() }),
@@ -160,6 +181,27 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
   // socket closes.
   ;(server.server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true
   log = server.log
+  server.decorate('listenOn', async (hosts: string[], port: number): Promise<string[]> => {
+    const first = await server.listen({ host: hosts[0], port })
+    const urls = [first]
+    const boundPort = (server.server.address() as AddressInfo).port
+    for (const host of hosts.slice(1)) {
+      const extra = createHttpServer(requestHandler as RequestListener, resolved.limits, https, refused)
+      try {
+        await new Promise<void>((resolve, reject) => {
+          extra.once('error', reject)
+          extra.listen({ host, port: boundPort }, () => { extra.off('error', reject); resolve() })
+        })
+      } catch (err) {
+        server.log.warn({ host, err: (err as Error).message }, 'cannot listen on this address: skipped')
+        continue
+      }
+      // closed with the first: no new connections, idle ones at once, the rest as they finish
+      server.server.once('close', () => { extra.close(); extra.closeIdleConnections() })
+      urls.push(`${https !== undefined ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${boundPort}`)
+    }
+    return urls
+  })
   await server.register(gracefulClose)
   await server.register(app, { ...appOptions, resolved })
   await server.ready()
