@@ -120,7 +120,7 @@ t.test('history, reads with max_age and their headers, per-sensor metrics', asyn
   t.ok(transactions() > before, 'no max_age: read from the device, as v1.2')
   t.equal(direct.headers.age, '0')
   const invalid = await get(app, '/read/thermistor/00000001/0001?max_age=abc')
-  t.equal(invalid.statusCode, 500)
+  t.equal(invalid.statusCode, 400, 'a bad query parameter is the client\'s: 400')
   t.match(invalid.json(), { message: /max_age/ })
 
   const metrics = await app.inject({ url: '/metrics' })
