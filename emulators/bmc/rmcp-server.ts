@@ -25,6 +25,7 @@ import { logs, silentLogger, type DriverLogger } from '../../drivers/logger.js'
 import type { BmcEmulatorConfig } from './bmc-emulator-config.js'
 import type { ThresholdName } from './records.js'
 import { BmcDevice, CC, NETFN, PRIV, PRIVILEGE_LEVEL, type Answer, type BmcDeviceOptions } from './bmc-device.js'
+import { evictOldestPending, expireSessions } from './session-table.js'
 
 /** §13.24 table 13-15 RMCP+ status codes the BMC answers with. */
 export const RMCP_STATUS = {
@@ -38,7 +39,7 @@ export const RMCP_STATUS = {
   noCipherSuiteMatch: 0x11
 } as const
 
-/** A session still being set up (Open Session or RAKP 2 answered, no RAKP 3 yet) is dropped after this long. */
+/** A session still being set up (Open Session or RAKP 2 answered, no RAKP 3 yet) is dropped after this long (session.setup_timeout_s). */
 export const SETUP_TIMEOUT_MS = 5000
 
 /** The replay window: sequence numbers accepted around the highest seen (§6.12.13: 16 for RMCP+). */
@@ -109,13 +110,14 @@ export class BmcServer {
   private readonly suites: number[]
   private readonly suiteRecords: Buffer
   private readonly maxSessions: number
+  private readonly setupMs: number
   private readonly idleMs: number
   private nextHandle = 1
   private silentUntil = 0
   private dropCount = 0
   private timers = new Set<NodeJS.Timeout>()
   /** Counters for tests, the CLI and the bench. */
-  readonly counters = { datagrams: 0, dropped: 0, sessionsOpened: 0, sessionsRefused: 0, rakpFailures: 0, replays: 0, expired: 0 }
+  readonly counters = { datagrams: 0, dropped: 0, sessionsOpened: 0, sessionsRefused: 0, rakpFailures: 0, replays: 0, expired: 0, evicted: 0 }
   private boundPort = 0
 
   constructor (readonly config: BmcEmulatorConfig, private readonly options: BmcServerOptions = {}) {
@@ -127,6 +129,7 @@ export class BmcServer {
     this.suiteRecords = encodeCipherSuiteRecords(this.suites)
     this.maxSessions = config.session?.max_sessions ?? 16
     this.idleMs = (config.session?.idle_timeout_s ?? 60) * 1000
+    this.setupMs = (config.session?.setup_timeout_s ?? SETUP_TIMEOUT_MS / 1000) * 1000
     const f = config.faults ?? {}
     const server = this
     this.faults = {
@@ -227,14 +230,7 @@ export class BmcServer {
   // ---------------------------------------------------------------------------
 
   private expire (): void {
-    const now = this.now()
-    for (const [sid, s] of this.sessions) {
-      const limit = s.state === 'active' ? this.idleMs : Math.min(this.idleMs, SETUP_TIMEOUT_MS)
-      if (now - s.lastActivity > limit) {
-        this.sessions.delete(sid)
-        this.counters.expired++
-      }
-    }
+    this.counters.expired += expireSessions(this.sessions, this.now(), { idleMs: this.idleMs, setupMs: this.setupMs })
   }
 
   private newSessionId (): number {
@@ -461,6 +457,8 @@ export class BmcServer {
     const integrity = q[20] & 0x3f
     const confidentiality = q[28] & 0x3f
     this.expire()
+    // full: a session never activated gives way (session-table.ts); only active ones hold a slot for good
+    if (this.sessions.size >= this.maxSessions && evictOldestPending(this.sessions)) this.counters.evicted++
     if (this.sessions.size >= this.maxSessions) {
       this.counters.sessionsRefused++
       return this.openSessionError(tag, RMCP_STATUS.insufficientResources, consoleSessionId, rinfo)
