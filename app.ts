@@ -5,6 +5,7 @@ import { LogController, type FastifyInstance, type FastifyReply, type FastifySer
 import type { BusPolicy } from './drivers/device-bus/bus-client.js'
 import audit from './plugins/audit.js'
 import auth from './plugins/auth.js'
+import browserBoundary, { browserBoundaryOptions } from './plugins/browser-boundary.js'
 import { createProviders } from './auth/from-config.js'
 import { AccessLogController, LazyRequestLogger, type AccessWriter } from './plugins/access-log.js'
 import type { AuthProvider } from './auth/provider.js'
@@ -41,7 +42,7 @@ export interface AppOptions extends ConfigOptions {
   auditLog?: string
   /** Requests per minute per client address; unset: no limit. */
   rateLimit?: number
-  /** Access-Control-Allow-Origin on every answer: '*' (v1.2's, the default), an origin, or '' for none. */
+  /** An origin allowed to read answers and send state changes (CORS), over cors_origins; '' for none. */
   corsOrigin?: string
   /** Authentication providers made by the caller (tests tune them); by default, those the configuration names. */
   authProviders?: AuthProvider[]
@@ -59,8 +60,9 @@ export interface AppOptions extends ConfigOptions {
 
 /**
  * The headers that protect a JSON API (every response is application/json):
- * no MIME sniffing, no framing, no referrer, readable cross-origin (v1.2
- * answered with Access-Control-Allow-Origin: *). Helmet's document-only
+ * no MIME sniffing, no framing, no referrer, not embeddable cross-origin (v1.2
+ * answered with Access-Control-Allow-Origin: *; CORS is now
+ * plugins/browser-boundary.ts's, off unless configured). Helmet's document-only
  * headers (CSP, COOP, COEP, Origin-Agent-Cluster, DNS prefetch, IE and Flash
  * legacy) protect HTML pages, not JSON, and each costs throughput (the
  * dashboard's page sets its own CSP); HSTS belongs to a TLS listener.
@@ -70,7 +72,7 @@ export function helmetForAJsonApi (tls: boolean): FastifyHelmetOptions {
     contentSecurityPolicy: false,
     crossOriginEmbedderPolicy: false,
     crossOriginOpenerPolicy: false,
-    crossOriginResourcePolicy: { policy: 'cross-origin' },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
     originAgentCluster: false,
     referrerPolicy: { policy: 'no-referrer' },
     // HSTS means something only on a TLS listener
@@ -108,10 +110,12 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   if (!leftOut.has('helmet')) {
     await fastify.register(helmet, helmetForAJsonApi(config.tls !== undefined))
   }
-  await fastify.register(requestGuards, { corsOrigin: leftOut.has('cors') ? '' : opts.corsOrigin ?? '*' })
+  await fastify.register(requestGuards)
 
   // before every route: each must declare what it is; HEAD never changes state
   await fastify.register(routeDeclarations)
+  // Host check, CORS, no cross-site state changes (docs/security.md)
+  await fastify.register(browserBoundary, browserBoundaryOptions(config, leftOut.has('cors') ? '' : opts.corsOrigin))
   await fastify.register(busRegistry)
   // leaving out 'metrics' (a diagnostic) leaves out counting requests; the poller's and backends' series stay
   await fastify.register(metrics, { countRequests: !leftOut.has('metrics') })

@@ -1,3 +1,5 @@
+import type { RequestListener } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import v8 from 'node:v8'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
@@ -5,10 +7,11 @@ import { destination, multistream, pino, type Level, type StreamEntry } from 'pi
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import app, { appServerOptions, REDACT, type AppOptions } from './app.js'
 import { ConfigError } from './drivers/errors.js'
-import { createHttpServer } from './http/http-server.js'
+import { createHttpServer, hardenServer, refusalReporter } from './http/http-server.js'
 import { prepareLogDir } from './http/log-dir.js'
 import type { AccessWriter } from './plugins/access-log.js'
 import { readTlsFiles, resolveConfig } from './config/service-config.js'
+import { isLoopbackHost } from './drivers/net.js'
 
 export interface ServerOptions extends AppOptions {
   logger?: FastifyServerOptions['logger']
@@ -38,7 +41,21 @@ function httpsOptions (tls: Parameters<typeof readTlsFiles>[0] | undefined): { c
 /** Listening beyond loopback with no authentication provider deserves one warning at startup. */
 export function exposedWithoutAuth (host: string, authConfigured = false): boolean {
   if (authConfigured) return false
-  return !(host === 'localhost' || host === '::1' || host.startsWith('127.'))
+  return !isLoopbackHost(host)
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Listen on every address given, on one port (the first address's, when
+     * port is 0): Fastify binds only one address when it runs on a server of
+     * our own (serverFactory), so each further address gets its own server,
+     * made the same way, closed with the first. An address this machine does
+     * not have (::1 without IPv6) is skipped, with a warning. Resolves to the
+     * URLs listened on.
+     */
+    listenOn: (hosts: string[], port: number) => Promise<string[]>
+  }
 }
 
 export const ACCESS_LOG = 'opendcre-access.log'
@@ -125,14 +142,41 @@ export async function buildServer (options: ServerOptions = {}): Promise<Fastify
   const { logger, loggerInstance, accessLog, ...appOptions } = options
   const resolved = appOptions.resolved ?? resolveConfig(appOptions)
   const https = httpsOptions(resolved.tls)
+  let requestHandler: RequestListener | undefined
   const server = Fastify({
     ...appServerOptions({ accessLog, requestLogging: !(appOptions.leaveOut ?? []).includes('access-log') }),
     // Node's server with the configured timeouts, made once here (http-server.ts);
     // `https` stays set so that Fastify names the address https://
-    serverFactory: (handler) => createHttpServer(handler, resolved.limits, https),
+    serverFactory: (handler) => {
+      requestHandler = handler
+      return createHttpServer(handler, resolved.limits, https)
+    },
     ...(https !== undefined ? { https } : {}),
     ...(loggerInstance !== undefined ? { loggerInstance } : { logger: logger ?? loggerOptions() })
   }).withTypeProvider<TypeBoxTypeProvider>()
+  server.decorate('listenOn', async (hosts: string[], port: number): Promise<string[]> => {
+    const first = await server.listen({ host: hosts[0], port })
+    const urls = [first]
+    const boundPort = (server.server.address() as AddressInfo).port
+    for (const host of hosts.slice(1)) {
+      const extra = createHttpServer(requestHandler as RequestListener, resolved.limits, https)
+      // the same bounds plugins/http-limits.ts gives the first listener
+      hardenServer(extra, resolved.limits, refusalReporter(() => server.log))
+      try {
+        await new Promise<void>((resolve, reject) => {
+          extra.once('error', reject)
+          extra.listen({ host, port: boundPort }, () => { extra.off('error', reject); resolve() })
+        })
+      } catch (err) {
+        server.log.warn({ host, err: (err as Error).message }, 'cannot listen on this address: skipped')
+        continue
+      }
+      // closed with the first: no new connections, idle ones at once, the rest as they finish
+      server.server.once('close', () => { extra.close(); extra.closeIdleConnections() })
+      urls.push(`${https !== undefined ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${boundPort}`)
+    }
+    return urls
+  })
   await server.register(app, { ...appOptions, resolved })
   await server.ready()
   return server

@@ -152,14 +152,15 @@ async function serve (args: string[]): Promise<void> {
       corsOrigin,
       redfish: embeddedRedfish ? { embedded: true } : undefined
     })
-    const address = await server.listen({ host: config.host, port: config.port })
+    const [address, ...alsoOn] = await server.listenOn(config.listenHosts, config.port)
     const auth = describeAuth(config.auth)
     if (exposedWithoutAuth(config.host, auth !== 'off')) {
-      server.log.warn({ host: config.host }, 'no authentication: anyone who can reach this address can switch power; listen on 127.0.0.1 or keep it on a trusted network')
+      server.log.warn({ host: config.host }, `no authentication, listening on ${config.host}: anyone who can reach this address can switch power; turn authentication on (--users FILE, docs/security.md) or listen on loopback (the default)`)
     }
     server.log.info({
       version: OPENDCRE_VERSION,
       address,
+      ...(alsoOn.length > 0 ? { also: alsoOn } : {}),
       prefix: `${config.endpointPrefix}/${config.apiVersion}`,
       backends: { device_bus: config.bus, hardware: config.hardware, ipmi: config.bmcConfig ?? (config.embeddedBmcs ? 'embedded emulator' : null), redfish: config.redfishConfig ?? (embeddedRedfish ? 'embedded emulator' : null) },
       configs: { opendcre: config.configFile ?? null, emulator: config.bus.kind === 'emulator' ? config.bus.file : null, bmc: config.bmcConfig ?? null },

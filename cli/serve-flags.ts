@@ -37,8 +37,8 @@ interface ServeFlag {
 
 const AUTH = 'Authentication (off unless a provider is named; the health check stays open):'
 
-const SERVE_FLAGS: readonly ServeFlag[] = [
-  { name: 'host', type: 'string', arg: 'H', setting: 'host', help: 'address to listen on (default 0.0.0.0)' },
+export const SERVE_FLAGS: readonly ServeFlag[] = [
+  { name: 'host', type: 'string', arg: 'H', setting: 'host', help: 'address to listen on (default: 127.0.0.1 and ::1 with no\nauthentication; 0.0.0.0 with it); elsewhere without\nauthentication logs a warning' },
   { name: 'port', type: 'string', arg: 'P', setting: 'port', parse: parsePort, help: 'port to listen on (default 5000, or the config file\'s)' },
   { name: 'emulator', type: 'string', arg: 'FILE', setting: 'emulator', help: 'run the device bus on the emulator with this config\n(default: emulator-configs/simple.json; with no\n--emulator, --serial, --bmc-config, --config or\n--hardware, two emulated BMCs on loopback are added as\nIPMI boards 40000001 (suite 17) and 40000002 (suite 3))' },
   { name: 'serial', type: 'string', arg: 'DEVICE', setting: 'serial', help: 'run the device bus on a serial device (e.g. /dev/ttyAMA0)' },
@@ -56,7 +56,7 @@ const SERVE_FLAGS: readonly ServeFlag[] = [
   { name: 'max-connections', type: 'string', arg: 'N', setting: 'maxConnections', parse: parseMaxConnections, help: 'at most N open connections; more are answered 503 and\nclosed (default 1024; other bounds: docs/hardening.md)' },
   { name: 'poll', type: 'boolean', setting: 'poll', help: 'run the shared poller (readings kept for ?max_age, the\nstream, history and per-sensor metrics); default: the\nconfig file\'s poll key, else on with the embedded\nemulator (no --emulator/--serial), off otherwise' },
   { name: 'no-poll', type: 'boolean', setting: 'poll', negates: true, help: 'do not run the shared poller' },
-  { name: 'cors-origin', type: 'string', arg: 'O', setting: 'corsOrigin', help: 'Access-Control-Allow-Origin: * (default, as v1.2), an origin, or \'\' for none' },
+  { name: 'cors-origin', type: 'string', arg: 'O', setting: 'corsOrigin', help: 'an origin whose pages may read answers and change state\n(CORS; default: cors_origins, else none), \'*\' (read only),\nor \'\' for none' },
   { name: 'users', type: 'string', arg: 'FILE', setting: 'usersFile', section: AUTH, help: 'HTTP Basic against this users file (opendcre user add)' },
   { name: 'jwks-url', type: 'string', arg: 'URL', setting: 'jwksUrl', help: 'Bearer JWTs verified with the issuer\'s JWKS (https://) ...' },
   { name: 'jwt-issuer', type: 'string', arg: 'ISS', setting: 'jwtIssuer', help: '... issued by ISS (iss) ...' },

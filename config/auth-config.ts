@@ -1,9 +1,8 @@
 import { resolve } from 'node:path'
 import { ConfigError } from '../drivers/errors.js'
+import { isLoopbackHost } from '../drivers/net.js'
 import type { AuthConfig, ConfigOptions, OpenDcreConfigFile } from './config-schema.js'
 import type { LdapOptions } from '../auth/provider.js'
-
-const isLoopbackHost = (host: string): boolean => host === 'localhost' || host === '[::1]' || host.startsWith('127.')
 
 /**
  * Authentication from the command line or opendcre_config.json's `auth` key;

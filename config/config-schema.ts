@@ -37,6 +37,12 @@ export const OpenDcreConfigFileSchema = Type.Object({
   bus_queue_wait_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 600000, errorMessage: 'must be an integer from 1 to 600000' })),
   bmc_queue_depth: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, errorMessage: 'must be a positive integer' })),
   bmc_queue_wait_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 600000, errorMessage: 'must be an integer from 1 to 600000' })),
+  // streams and the browser boundary (docs/security.md)
+  max_streams: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, errorMessage: 'must be a positive integer' })),
+  max_streams_per_client: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, errorMessage: 'must be a positive integer' })),
+  host: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\s/]+$', errorMessage: 'must be an address or host name to listen on' })),
+  cors_origins: Type.Optional(Type.Array(Type.String({ pattern: '^(\\*|https?://[^/\\s]+)$', errorMessage: "must be an origin (scheme://host[:port], no path) or '*'" }), { maxItems: 100, errorMessage: "must be a list of origins ('https://ops.example.com', scheme://host[:port], no path) or '*'" })),
+  allowed_hosts: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9.:\\[\\]_-]+$', errorMessage: 'must be a host name or address' }), { maxItems: 100, errorMessage: "must be a list of host names or addresses ('opendcre.example.com')" })),
   poll: Type.Optional(PollConfigFileSchema),
   auth: Type.Optional(Type.Object({
     users_file: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
@@ -80,7 +86,16 @@ export interface TlsFiles {
 
 /** What the service runs with, after defaults, config file and command line. */
 export interface OpenDcreConfig {
+  /** The address to listen on; 'localhost' (the default with no authentication) means 127.0.0.1 and ::1. */
   host: string
+  /** Every address listened on: [127.0.0.1, ::1] by default with no authentication, else [host]. */
+  listenHosts: string[]
+  /** Whether `host` was named (--host or the config file's host), not the default. */
+  hostExplicit: boolean
+  /** Origins whose pages may read answers (CORS) and send state changes; '*' lets any page read, never change. */
+  corsOrigins: string[]
+  /** Host header values answered besides localhost and loopback addresses (behind a proxy). */
+  allowedHosts: string[]
   port: number
   endpointPrefix: string
   apiVersion: string
@@ -125,6 +140,10 @@ export interface ServiceLimits extends HttpLimits {
   bmcQueueDepth: number
   /** A request that waited this long for its BMC is answered 503. */
   bmcQueueWaitMs: number
+  /** Open event streams in all; more are answered 503 with Retry-After. */
+  maxStreams: number
+  /** Open event streams from one client address; more are answered 503 with Retry-After. */
+  maxStreamsPerClient: number
 }
 
 export const DEFAULT_LIMITS: ServiceLimits = {
@@ -133,7 +152,10 @@ export const DEFAULT_LIMITS: ServiceLimits = {
   // a serial line answers a scan in about a read timeout: 25 concurrent scans (v1.2's endurance suite) take ~6 s
   busQueueWaitMs: 10000,
   bmcQueueDepth: 32,
-  bmcQueueWaitMs: 3000
+  bmcQueueWaitMs: 3000,
+  maxStreams: 256,
+  // well below maxConnectionsPerClient: a client at its stream cap still has connections for requests
+  maxStreamsPerClient: 8
 }
 
 /** The configured authentication providers, asked in this order: basic, jwt, ldap. */

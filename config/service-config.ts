@@ -7,7 +7,7 @@ import { DEFAULT_EMULATOR_CONFIG } from './paths.js'
 import { resolveAuth } from './auth-config.js'
 import { resolvePollConfig } from '../monitoring/poll-config.js'
 import { parseShard, parseShardUrls, type ShardSettings } from './shard.js'
-import { OpenDcreConfigFileSchema, type OpenDcreConfigFile, HARDWARE_TYPES, type HardwareType, type BusSelection, type TlsFiles, type OpenDcreConfig, type ServiceLimits, DEFAULT_LIMITS, type ConfigOptions, API_VERSION } from './config-schema.js'
+import { OpenDcreConfigFileSchema, type OpenDcreConfigFile, HARDWARE_TYPES, type HardwareType, type BusSelection, type TlsFiles, type OpenDcreConfig, type ServiceLimits, DEFAULT_LIMITS, type AuthConfig, type ConfigOptions, API_VERSION } from './config-schema.js'
 
 export * from './config-schema.js'
 
@@ -49,8 +49,11 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
   const redfishConfig = options.redfishConfig ?? (file.redfish_config !== undefined ? resolve(base, file.redfish_config) : undefined)
   const tls = resolveTls(options, file, base, options.config)
   const auth = resolveAuth(options, file, base, options.config ?? 'opendcre_config.json')
+  const listen = resolveListen(options.host ?? file.host, auth)
   return {
-    host: options.host ?? '0.0.0.0',
+    ...listen,
+    corsOrigins: file.cors_origins ?? [],
+    allowedHosts: (file.allowed_hosts ?? []).map((name) => name.toLowerCase()),
     port: options.port ?? file.port ?? 5000,
     endpointPrefix: (file.endpoint_prefix ?? '/opendcre/').replace(/\/+$/, ''),
     apiVersion: API_VERSION,
@@ -103,6 +106,18 @@ function resolveShard (options: ConfigOptions, file: OpenDcreConfigFile, where: 
   return { ...shard, urls: parseShardUrls(urls, shard.count, fromCliUrls ? 'command line' : where, fromCliUrls ? '--shard-url' : 'shard_urls') }
 }
 
+/**
+ * Where to listen. Named (--host, or the config file's host): there. Not
+ * named: with no authentication provider, loopback only (127.0.0.1 and
+ * ::1), so that nothing beyond this machine can switch power; with one,
+ * every address (0.0.0.0), as before.
+ */
+function resolveListen (host: string | undefined, auth: AuthConfig): Pick<OpenDcreConfig, 'host' | 'listenHosts' | 'hostExplicit'> {
+  if (host !== undefined) return { host, listenHosts: [host], hostExplicit: true }
+  if (Object.keys(auth).length > 0) return { host: '0.0.0.0', listenHosts: ['0.0.0.0'], hostExplicit: false }
+  return { host: 'localhost', listenHosts: ['127.0.0.1', '::1'], hostExplicit: false }
+}
+
 function resolveLimits (options: ConfigOptions, file: OpenDcreConfigFile, where: string): ServiceLimits {
   const limits: ServiceLimits = {
     maxConnections: options.maxConnections ?? file.max_connections ?? DEFAULT_LIMITS.maxConnections,
@@ -115,6 +130,8 @@ function resolveLimits (options: ConfigOptions, file: OpenDcreConfigFile, where:
     busQueueWaitMs: file.bus_queue_wait_ms ?? DEFAULT_LIMITS.busQueueWaitMs,
     bmcQueueDepth: file.bmc_queue_depth ?? DEFAULT_LIMITS.bmcQueueDepth,
     bmcQueueWaitMs: file.bmc_queue_wait_ms ?? DEFAULT_LIMITS.bmcQueueWaitMs,
+    maxStreams: file.max_streams ?? DEFAULT_LIMITS.maxStreams,
+    maxStreamsPerClient: file.max_streams_per_client ?? DEFAULT_LIMITS.maxStreamsPerClient,
     ...options.limits
   }
   // Node refuses a headers bound longer than the whole request's

@@ -153,3 +153,20 @@ export function refusalReporter (log: () => { warn: (obj: object, msg: string) =
     timer.unref()
   }
 }
+
+/**
+ * Everything a listening server of the service needs, on any server: the
+ * timeouts and connection caps (limitServer), half-open sockets, and Node's
+ * parser refusals in the API's {"message"} form. A client may half-close its
+ * side once it has sent its request (HTTP/1.0 style, `Connection: close`
+ * clients, scripts): Node then drops every answer still being worked on (a
+ * bus read, a BMC, an scrypt check) unless the server allows half-open
+ * sockets; with it, the answer goes out, then the socket closes.
+ */
+export function hardenServer (server: http.Server, limits: HttpLimits, onRefused?: (address: string, reason: string) => void): void {
+  limitServer(server, limits, onRefused)
+  ;(server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true
+  // Fastify's clientErrorHandler option, for a server made without it
+  server.removeAllListeners('clientError')
+  server.on('clientError', clientErrorHandler)
+}

@@ -47,6 +47,8 @@ export interface EventSink {
 
 interface StreamClient {
   res: EventSink
+  /** The client's address: streams are capped per address. */
+  address: string
   /** Only these boards / devices (ids as the API writes them); undefined: all. */
   boards: Set<string> | undefined
   devices: Set<string> | undefined
@@ -55,6 +57,10 @@ interface StreamClient {
 interface StreamHubOptions {
   keepAliveMs?: number
   maxClientBuffer?: number
+  /** Open streams in all (default 256). */
+  maxStreams?: number
+  /** Open streams from one address (default 8): well below its connection cap, so its other requests still pass. */
+  maxStreamsPerClient?: number
 }
 
 /**
@@ -67,10 +73,15 @@ export class StreamHub {
   private timer: ReturnType<typeof setInterval> | undefined
   private readonly keepAliveMs: number
   private readonly maxClientBuffer: number
+  private readonly maxStreams: number
+  private readonly maxStreamsPerClient: number
+  private readonly perAddress = new Map<string, number>()
 
   constructor (private readonly poller: Poller, options: StreamHubOptions = {}) {
     this.keepAliveMs = options.keepAliveMs ?? KEEP_ALIVE_MS
     this.maxClientBuffer = options.maxClientBuffer ?? MAX_CLIENT_BUFFER
+    this.maxStreams = options.maxStreams ?? 256
+    this.maxStreamsPerClient = options.maxStreamsPerClient ?? 8
     poller.on('reading', (sensor: SensorState) => {
       if (this.clients.size === 0) return
       const text = readingEvent(sensor, poller.now())
@@ -83,9 +94,25 @@ export class StreamHub {
     })
   }
 
+  /** Why a new stream from this address is refused (a cap is reached), or undefined when it may open. */
+  refusal (address: string): string | undefined {
+    if (this.clients.size >= this.maxStreams) return `too many event streams (${this.maxStreams}): try again later`
+    if ((this.perAddress.get(address) ?? 0) >= this.maxStreamsPerClient) return `too many event streams from one address (${this.maxStreamsPerClient}): close one, or try again later`
+    return undefined
+  }
+
   add (client: StreamClient): void {
     this.clients.add(client)
-    client.res.on('close', () => this.clients.delete(client))
+    this.perAddress.set(client.address, (this.perAddress.get(client.address) ?? 0) + 1)
+    let counted = true
+    client.res.on('close', () => {
+      this.clients.delete(client)
+      if (!counted) return
+      counted = false
+      const left = (this.perAddress.get(client.address) ?? 1) - 1
+      if (left <= 0) this.perAddress.delete(client.address)
+      else this.perAddress.set(client.address, left)
+    })
     if (this.timer === undefined) {
       this.timer = setInterval(() => { for (const c of this.clients) this.send(c, ': keep-alive\n\n') }, this.keepAliveMs)
       this.timer.unref()

@@ -23,7 +23,8 @@ declare module 'fastify' {
  * The audit log: one JSON line per request for a state-changing command
  * (power on/off/cycle, led, fan, boot target; as each route declares it, see
  * routes/declaration.ts), answered or refused: time, identity, client
- * address, method, command, target board/device, result and status.
+ * address, method, command, target board/device, result and status (and
+ * why, when refused as a cross-site request or for its Host).
  */
 export default fp<AuditOptions>(async (fastify, opts) => {
   // appended, never blocking the event loop, reopened by name after a rotation
@@ -38,7 +39,9 @@ export default fp<AuditOptions>(async (fastify, opts) => {
         method: request.method,
         ...describeRequest(request),
         result: reply.statusCode < 400 ? 'ok' : 'failed',
-        status: reply.statusCode
+        status: reply.statusCode,
+        // refused before its handler (plugins/browser-boundary.ts): why
+        ...(request.refusal !== undefined ? { refused: request.refusal } : {})
       }) + '\n')
     }
     done()

@@ -4,7 +4,8 @@ import { MisdirectedError, OpenDcreError, OverloadedError } from '../drivers/err
 
 /**
  * One error handler for the whole API, with v1.2's contract: a failed
- * command -> 500 {"message": "..."} (malformed ids included); an unknown
+ * command -> 500 {"message": "..."} (malformed ids included); a bad query
+ * parameter or body -> 400 {"message"}; an unknown
  * route -> 404 {"message": "404: Not Found"}; a bus or BMC whose queue is
  * full -> 503 {"message": ...} with Retry-After; a board another shard
  * owns -> 421 {"message": ...} naming the owner. The typed error's code goes to
@@ -33,7 +34,8 @@ export default fp(async (fastify) => {
       }
       const message = validationMessage(error, request.params as Record<string, unknown> | undefined)
       request.log.warn({ code: 'invalid-argument', reason: message }, 'command failed')
-      return reply.code(500).send({ message })
+      // v1.2 answered a malformed id (a URL parameter) with 500; a bad query string or body is the client's: 400
+      return reply.code(error.validationContext === 'params' ? 500 : 400).send({ message })
     }
     const status = error.statusCode ?? 500
     if (status >= 400 && status < 500) {

@@ -1,7 +1,7 @@
 import https from 'node:https'
 import fp from 'fastify-plugin'
 import { ConfigError } from '../drivers/errors.js'
-import { clientErrorHandler, limitServer, refusalReporter, type HttpLimits } from '../http/http-server.js'
+import { hardenServer, refusalReporter, type HttpLimits } from '../http/http-server.js'
 
 /** No command has a body worth more: a larger one is refused with 413. */
 export const BODY_LIMIT = 64 * 1024
@@ -25,15 +25,6 @@ export default fp<HttpLimitsOptions>(async (fastify, opts) => {
   if (opts.tls && !(server instanceof https.Server)) {
     throw new ConfigError('tls', '', 'TLS needs the server `opendcre serve` makes (fastify start makes a plain HTTP one)')
   }
-  limitServer(server, opts.limits, refusalReporter(() => fastify.log))
-  // A client may half-close its side once it has sent its request (HTTP/1.0
-  // style, `Connection: close` clients, scripts): Node then drops every answer
-  // still being worked on (a bus read, a BMC, an scrypt check) unless the
-  // server allows half-open sockets; with it, the answer goes out, then the
-  // socket closes.
-  ;(server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true
-  // Fastify's clientErrorHandler option, for a server made without it
-  server.removeAllListeners('clientError')
-  server.on('clientError', clientErrorHandler)
+  hardenServer(server, opts.limits, refusalReporter(() => fastify.log))
   fastify.addHook('onRoute', (route) => { route.bodyLimit ??= BODY_LIMIT })
 }, { name: 'http-limits', fastify: '5.x' })

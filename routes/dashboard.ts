@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
+import { dirname, join, posix } from 'node:path'
 import fastifyStatic from '@fastify/static'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
@@ -38,8 +38,14 @@ interface DashboardOptions {
  * requests, no path traversal); the page talks only to the public API.
  */
 const dashboard: FastifyPluginAsyncTypebox<DashboardOptions> = async (fastify, opts) => {
-  // serve: false: no routes of its own; the routes below declare what they are
-  await fastify.register(fastifyStatic, { root: DASHBOARD_DIR, serve: false })
+  // serve: false: no routes of its own; the routes below declare what they are; index: false: the
+  // page is only ever sent by sendPage (its placeholder filled in), never as a directory's index
+  await fastify.register(fastifyStatic, { root: DASHBOARD_DIR, serve: false, index: false })
+  // every answer of the dashboard's routes carries the CSP, whatever the path form, errors included
+  fastify.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('content-security-policy', PAGE_CSP)
+    return payload
+  })
   const page = readFileSync(join(DASHBOARD_DIR, 'index.html'), 'utf8').replaceAll('{{API_BASE}}', opts.apiBase)
 
   const sendPage = async (reply: FastifyReply): Promise<void> => {
@@ -52,8 +58,10 @@ const dashboard: FastifyPluginAsyncTypebox<DashboardOptions> = async (fastify, o
   fastify.get('/', { config: { command: 'dashboard', changesState: () => false, open: true }, schema: { hide: true, params: Type.Object({}) } }, async (_request, reply) => { await sendPage(reply) })
 
   fastify.get('/dashboard/*', { config: { command: 'dashboard', changesState: () => false, open: true }, schema: { hide: true, params: Type.Object({ '*': Type.String() }) } }, async (request, reply) => {
-    const file = request.params['*']
-    if (file === '' || file === 'index.html') return await sendPage(reply)
+    // '/dashboard/.', '/dashboard/./index.html', '/dashboard/x/../index.html': the same page
+    const file = posix.normalize(request.params['*'] === '' ? '.' : request.params['*']).replace(/^\/+/, '')
+    if (file === '.' || file === './' || file === 'index.html') return await sendPage(reply)
+    if (file.startsWith('..')) return await reply.code(404).send({ message: 'not found' })
     return await reply.cacheControl('no-cache').sendFile(file)
   })
 

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { OverloadedError } from '../drivers/errors.js'
 import { StreamHub } from '../monitoring/stream-hub.js'
 import { boardIdHex, deviceIdHex } from '../drivers/bus.js'
 import { parseBoardId, parseDeviceId } from '../schemas/params.js'
@@ -9,6 +10,9 @@ const StreamQuery = Type.Object({
   board_id: Type.Optional(Type.String({ maxLength: 4096, description: 'Only these boards: a comma-separated list of board ids' })),
   device_id: Type.Optional(Type.String({ maxLength: 4096, description: 'Only these devices: a comma-separated list of device ids' }))
 })
+
+/** A refused stream may try again after this long (seconds). */
+const STREAM_RETRY_AFTER_S = 5
 
 function idList (text: string | undefined, parse: (id: string) => string): Set<string> | undefined {
   if (text === undefined || text === '') return undefined
@@ -22,7 +26,8 @@ function idList (text: string | undefined, parse: (id: string) => string): Set<s
  * device_id (comma-separated lists).
  */
 const route: FastifyPluginAsyncTypebox = async (fastify) => {
-  const hub = new StreamHub(fastify.poller)
+  const { maxStreams, maxStreamsPerClient } = fastify.config.limits
+  const hub = new StreamHub(fastify.poller, { maxStreams, maxStreamsPerClient })
   fastify.addHook('preClose', async () => { hub.close() })
 
   fastify.get('/stream', {
@@ -37,6 +42,9 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
       response: responses(Type.String({ description: 'text/event-stream' }))
     },
     handler: async (request, reply) => {
+      // per address and in all (docs/hardening.md): refused before anything is held
+      const refusal = hub.refusal(request.ip)
+      if (refusal !== undefined) throw new OverloadedError(refusal, STREAM_RETRY_AFTER_S)
       const boards = idList(request.query.board_id, (id) => boardIdHex(parseBoardId(id)))
       const devices = idList(request.query.device_id, (id) => deviceIdHex(parseDeviceId(id)))
       const res = reply.raw
@@ -48,7 +56,9 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
         'x-accel-buffering': 'no'
       })
       res.write(': stream of readings\n\n')
-      hub.add({ res, boards, devices })
+      hub.add({ res, address: request.ip, boards, devices })
+      // the server keeps half-open sockets (server.ts): a stream client that closes its side is gone, and its place is freed now, not at the next write
+      request.raw.socket.once('end', () => res.destroy())
     }
   })
 }

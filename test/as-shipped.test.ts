@@ -14,15 +14,15 @@ t.test('the bench runs the service with the command npm start, the CLI and the D
   t.same(JSON.parse(entrypoint?.[1] ?? '[]'), ['node', ...SERVICE_NODE_FLAGS, 'dist/cli/opendcre.js'], "the image's entrypoint")
 })
 
-t.test('every answer carries the security headers and CORS, set once per request', async (t) => {
+t.test('every answer carries the security headers, set once per request, and no CORS unless configured', async (t) => {
   const app = await build(t)
   for (const res of [await get(app, '/test'), await get(app, '/read/thermistor/00000001/00ff'), await app.inject({ url: '/nowhere' })]) {
+    t.notOk('access-control-allow-origin' in res.headers, 'no CORS by default')
     t.match(res.headers, {
       'x-content-type-options': 'nosniff',
       'x-frame-options': 'DENY',
       'referrer-policy': 'no-referrer',
-      'cross-origin-resource-policy': 'cross-origin',
-      'access-control-allow-origin': '*'
+      'cross-origin-resource-policy': 'same-origin'
     }, `status ${res.statusCode}`)
     t.notOk('content-security-policy' in res.headers, 'no document-only header on a JSON API')
     t.notOk('strict-transport-security' in res.headers, 'no HSTS without TLS')

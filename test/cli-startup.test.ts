@@ -28,6 +28,9 @@ writeFileSync(file('config-ssl-ca.json'), JSON.stringify({ ssl_enable: true, ssl
 writeFileSync(file('config-users.json'), JSON.stringify({ auth: { users_file: 'a-directory' } }))
 writeFileSync(file('config-timeouts.json'), JSON.stringify({ headers_timeout_ms: 5000, request_timeout_ms: 1000 }))
 writeFileSync(file('not-a-directory'), '')
+writeFileSync(file('config-cors.json'), JSON.stringify({ cors_origins: ['https://ops.example', 'ftp://files.example/path'] }))
+writeFileSync(file('config-hosts.json'), JSON.stringify({ allowed_hosts: ['ops.example', 'a b'] }))
+writeFileSync(file('config-streams.json'), JSON.stringify({ max_streams_per_client: 0 }))
 
 const TLS = ['--tls-cert', file('server.crt'), '--tls-key', file('server.key')]
 
@@ -55,6 +58,9 @@ const cases: Array<[string, string[], string | RegExp]> = [
   ['opendcre_config with crossed timeouts', ['--config', file('config-timeouts.json')], `${file('config-timeouts.json')}: headers_timeout_ms: must not exceed request_timeout_ms (1000)`],
   ['log dir under /proc', ['--log-dir', '/proc/opendcre-logs'], '/proc/opendcre-logs: --log-dir: cannot make /proc/opendcre-logs (ENOENT)'],
   ['log dir that is a file', ['--log-dir', file('not-a-directory')], `${file('not-a-directory')}: --log-dir: ${file('not-a-directory')} is not a directory`],
+  ['cors_origins holding a URL with a path', ['--config', file('config-cors.json')], `${file('config-cors.json')}: cors_origins[1]: must be an origin (scheme://host[:port], no path) or '*'`],
+  ['allowed_hosts holding a space', ['--config', file('config-hosts.json')], `${file('config-hosts.json')}: allowed_hosts[1]: must be a host name or address`],
+  ['max_streams_per_client 0', ['--config', file('config-streams.json')], `${file('config-streams.json')}: max_streams_per_client: must be a positive integer`],
   ['--max-connections that is not a number', ['--max-connections', 'lots'], "--max-connections: not a positive number of connections: 'lots'"]
 ]
 

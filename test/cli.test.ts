@@ -121,8 +121,9 @@ async function servedAs (t: Test, command: string[], stdoutFrom: (child: ChildPr
     'x-content-type-options': 'nosniff',
     'x-frame-options': 'DENY',
     'referrer-policy': 'no-referrer',
-    'cross-origin-resource-policy': 'cross-origin',
-    'access-control-allow-origin': '*',
+    // not readable cross-origin, and no CORS unless cors_origins names origins (docs/security.md)
+    'cross-origin-resource-policy': 'same-origin',
+    'access-control-allow-origin': null,
     'content-security-policy': null,
     'strict-transport-security': null,
     'x-powered-by': null

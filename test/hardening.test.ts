@@ -22,15 +22,23 @@ t.test('no limit by default', async (t) => {
   t.ok(statuses.every((s) => s === 200))
 })
 
-t.test('Access-Control-Allow-Origin: * by default, configurable, or none', async (t) => {
-  t.equal((await get(await build(t), '/test')).headers['access-control-allow-origin'], '*')
-  t.equal((await get(await build(t, { corsOrigin: 'https://ops.example' }), '/test')).headers['access-control-allow-origin'], 'https://ops.example')
-  t.notOk('access-control-allow-origin' in (await get(await build(t, { corsOrigin: '' }), '/test')).headers)
+t.test('no Access-Control-Allow-Origin by default; a configured origin is echoed, others get none', async (t) => {
+  const withOrigin = async (app: Awaited<ReturnType<typeof build>>, origin: string): Promise<Record<string, unknown>> =>
+    (await app.inject({ url: '/opendcre/1.2/test', headers: { origin } })).headers
+  t.notOk('access-control-allow-origin' in await withOrigin(await build(t), 'https://ops.example'), 'default: none')
+  const named = await build(t, { corsOrigin: 'https://ops.example' })
+  t.match(await withOrigin(named, 'https://ops.example'), { 'access-control-allow-origin': 'https://ops.example', 'access-control-allow-credentials': 'true', vary: 'Origin' })
+  t.notOk('access-control-allow-origin' in await withOrigin(named, 'https://evil.example'), 'another origin: none')
+  t.notOk('access-control-allow-origin' in await withOrigin(await build(t, { corsOrigin: '' }), 'https://ops.example'))
+  const any = await withOrigin(await build(t, { corsOrigin: '*' }), 'https://evil.example')
+  t.equal(any['access-control-allow-origin'], '*', "'*' lets any page read ...")
+  t.notOk('access-control-allow-credentials' in any, '... never with credentials')
 })
 
 t.test('CORS preflight: answered before authentication, for the configured origin', async (t) => {
   const preflight = { method: 'OPTIONS' as const, url: '/opendcre/1.2/power/on/00000001/000d', headers: { origin: 'https://ops.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' } }
-  const open = await (await build(t)).inject(preflight)
+  t.equal((await (await build(t)).inject(preflight)).statusCode, 404, 'no CORS configured (the default): no preflight answer')
+  const open = await (await build(t, { corsOrigin: '*' })).inject(preflight)
   t.equal(open.statusCode, 204)
   t.equal(open.headers['access-control-allow-origin'], '*')
   t.equal(open.headers['access-control-allow-methods'], 'GET, POST')

@@ -49,7 +49,7 @@ import {
   type RakpContext,
   type SessionKeys
 } from './rmcp/index.js'
-import { algorithmConflict, IpmiError, type Algorithms, type BmcTarget } from './types.js'
+import { algorithmConflict, BmcSessionsFullError, IpmiError, type Algorithms, type BmcTarget } from './types.js'
 
 /** Time, injectable: tests pass a fake, production the system clock. */
 export interface Clock {
@@ -91,6 +91,9 @@ export interface ActiveSession {
 }
 
 /** Retries of one exchange used up before the overall deadline. */
+/** After a request gave up on a full session table, the BMC is left alone this long (ms). */
+export const BUSY_BACKOFF_MS = 2000
+
 export class AttemptsExhausted extends Error {}
 /** The overall deadline of the request passed. */
 export class DeadlinePassed extends Error {}
@@ -107,6 +110,9 @@ export abstract class SessionLogin {
   private tag = 0
   /** The configured algorithms, or the suite the BMC offered (asked at the first log-in); undefined until then. */
   protected algorithms: Algorithms | undefined
+  /** Until then (clock ms), the BMC's session table is taken as full: log-ins fail at once (BmcSessionsFullError). */
+  private busyUntil = 0
+  private busyStatus = 0x01
   protected readonly negotiates: boolean
 
   constructor (protected readonly target: BmcTarget, clock: Clock, log: DriverLogger, random: (size: number) => Buffer) {
@@ -198,7 +204,16 @@ export abstract class SessionLogin {
     let privilege: number = PRIVILEGE.administrator
     let backoff = 50
     let refusedBusy = false
-    const noFreeSession = (): IpmiError => new IpmiError('session', `BMC ${this.label} has no free session (${rmcpPlusStatusText(0x01)})`)
+    let busyStatus = 0x01
+    // the BMC said it is full, and a request gave up on it lately: fail at once, without another Open Session
+    const leftToWait = this.busyUntil - this.clock.now()
+    if (leftToWait > 0) throw new BmcSessionsFullError(this.label, leftToWait, this.busyStatus)
+    const noFreeSession = (): IpmiError => {
+      this.busyUntil = this.clock.now() + BUSY_BACKOFF_MS
+      this.busyStatus = busyStatus
+      this.log.warn({ event: 'ipmi-session-table-full', status: busyStatus, backoff_ms: BUSY_BACKOFF_MS }, 'BMC has no free session: leaving it alone for a while')
+      return new BmcSessionsFullError(this.label, BUSY_BACKOFF_MS, busyStatus)
+    }
     for (;;) {
       const consoleSessionId = this.random(4).readUInt32LE(0) || 1
       const tag = this.nextTag()
@@ -216,6 +231,7 @@ export abstract class SessionLogin {
       if (r.status === 0x01 || r.status === 0x0b) {
         // insufficient resources: too many sessions on the BMC. Back off, try again within the bound.
         refusedBusy = true
+        busyStatus = r.status
         const wait = Math.min(backoff, deadline - this.clock.now())
         this.log.debug({ event: 'ipmi-open-session-busy', status: r.status }, 'BMC has no free session, backing off')
         if (wait <= 0) throw noFreeSession()

@@ -102,6 +102,20 @@ export class IpmiError extends OpenDcreError {
   }
 }
 
+/**
+ * The BMC's session table is full: Open Session answered "insufficient
+ * resources" (RMCP+ status 0x01, or 0x0b at the requested role) until the
+ * request's bound ran out. The bridge then leaves the BMC alone for
+ * `retryAfterMs` (every request in that time fails at once with this error):
+ * it adds no Open Session of its own to a table that is already full.
+ */
+export class BmcSessionsFullError extends IpmiError {
+  constructor (readonly bmc: string, readonly retryAfterMs: number, readonly status: number) {
+    super('session', `BMC ${bmc} has no free session (its session table is full: Open Session status 0x${status.toString(16).padStart(2, '0')}, insufficient resources); not asked again for ${Math.ceil(retryAfterMs / 1000)} s`)
+    this.name = 'BmcSessionsFullError'
+  }
+}
+
 /** The BMC answered with a non-zero completion code (IPMI v2.0 §5.2, table 5-2). */
 export class IpmiCompletionError extends IpmiError {
   constructor (readonly netFn: number, readonly cmd: number, readonly completionCode: number, message: string) {

@@ -5,6 +5,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram'
 import { isIP } from 'node:net'
+import { isLoopbackHost } from '../net.js'
 
 export interface DatagramTransport {
   /** Sends one datagram to the BMC. Errors (ICMP unreachable, closed socket) are swallowed: UDP is lossy. */
@@ -30,7 +31,7 @@ export class UdpTransport implements DatagramTransport {
     // a UDP socket's errors (ICMP port unreachable on Linux surfaces here) never crash the process
     this.socket.on('error', () => {})
     this.socket.on('message', (msg) => this.listener(msg))
-    const address = bindAddress ?? (family === 'udp6' ? (isLoopback(host) ? '::1' : '::') : (isLoopback(host) ? '127.0.0.1' : '0.0.0.0'))
+    const address = bindAddress ?? (family === 'udp6' ? (isLoopbackHost(host) ? '::1' : '::') : (isLoopbackHost(host) ? '127.0.0.1' : '0.0.0.0'))
     this.bound = new Promise((resolve) => this.socket.bind(0, address, () => resolve()))
   }
 
@@ -58,7 +59,3 @@ export class UdpTransport implements DatagramTransport {
 }
 
 export const udpTransportFactory: DatagramTransportFactory = (host, port) => new UdpTransport(host, port)
-
-function isLoopback (host: string): boolean {
-  return host === 'localhost' || host.startsWith('127.') || host === '::1'
-}

@@ -172,8 +172,9 @@ export const BmcEmulatorConfigSchema = Type.Object({
   device: Type.Optional(Device),
   session: Type.Optional(Type.Object({
     max_sessions: Type.Optional(Type.Integer({ minimum: 1, maximum: 63, errorMessage: 'must be 1-63' })),
-    idle_timeout_s: Type.Optional(Type.Number({ minimum: 0.1, maximum: 3600, errorMessage: 'must be 0.1-3600 (seconds)' }))
-  }, { additionalProperties: false, errorMessage: 'session takes {max_sessions, idle_timeout_s}' })),
+    idle_timeout_s: Type.Optional(Type.Number({ minimum: 0.1, maximum: 3600, errorMessage: 'must be 0.1-3600 (seconds)' })),
+    setup_timeout_s: Type.Optional(Type.Number({ minimum: 0.1, maximum: 60, errorMessage: 'must be 0.1-60 (seconds)' }))
+  }, { additionalProperties: false, errorMessage: 'session takes {max_sessions, idle_timeout_s, setup_timeout_s}' })),
   /** Milliseconds between two drift steps of the readings (default 2000). */
   drift_interval_ms: Type.Optional(Type.Integer({ minimum: 10, errorMessage: 'must be >= 10 (milliseconds)' })),
   fru: Type.Optional(Fru),

@@ -26,7 +26,7 @@ import type { BmcEmulatorConfig } from './bmc-emulator-config.js'
 import type { ThresholdName } from './records.js'
 import { BmcDevice, type BmcDeviceOptions } from './bmc-device.js'
 import { CC, NETFN, PRIV, PRIVILEGE_LEVEL, type Answer } from './ipmi-codes.js'
-import { SessionTable, type Session } from './session-table.js'
+import { SessionTable, SETUP_TIMEOUT_MS, type Session } from './session-table.js'
 
 /** §13.24 table 13-15 RMCP+ status codes the BMC answers with. */
 const RMCP_STATUS = {
@@ -83,7 +83,7 @@ export class BmcServer {
   private dropCount = 0
   private timers = new Set<NodeJS.Timeout>()
   /** Counters for tests, the CLI and the bench. */
-  readonly counters: { datagrams: number, dropped: number, sessionsOpened: number, sessionsRefused: number, rakpFailures: number, replays: number, readonly expired: number }
+  readonly counters: { datagrams: number, dropped: number, sessionsOpened: number, sessionsRefused: number, rakpFailures: number, replays: number, readonly expired: number, readonly evicted: number }
   private boundPort = 0
 
   constructor (readonly config: BmcEmulatorConfig, private readonly options: BmcServerOptions = {}) {
@@ -93,9 +93,9 @@ export class BmcServer {
     this.users = config.users.map((u) => ({ name: Buffer.from(u.name, 'latin1'), kuid: passwordKey(u.password), privilege: PRIVILEGE_LEVEL[u.privilege] }))
     this.suites = [...new Set(config.cipher_suites)]
     this.suiteRecords = encodeCipherSuiteRecords(this.suites)
-    const sessions = new SessionTable(config.session?.max_sessions ?? 16, (config.session?.idle_timeout_s ?? 60) * 1000, this.now)
+    const sessions = new SessionTable(config.session?.max_sessions ?? 16, (config.session?.idle_timeout_s ?? 60) * 1000, this.now, (config.session?.setup_timeout_s ?? SETUP_TIMEOUT_MS / 1000) * 1000)
     this.sessions = sessions
-    this.counters = { datagrams: 0, dropped: 0, sessionsOpened: 0, sessionsRefused: 0, rakpFailures: 0, replays: 0, get expired () { return sessions.expired } }
+    this.counters = { datagrams: 0, dropped: 0, sessionsOpened: 0, sessionsRefused: 0, rakpFailures: 0, replays: 0, get expired () { return sessions.expired }, get evicted () { return sessions.evicted } }
     const f = config.faults ?? {}
     const server = this
     this.faults = {
@@ -343,7 +343,8 @@ export class BmcServer {
     const auth = q[12] & 0x3f
     const integrity = q[20] & 0x3f
     const confidentiality = q[28] & 0x3f
-    if (this.sessions.full) {
+    // full: a session never activated gives way (session-table.ts); only active ones hold a slot for good
+    if (!this.sessions.makeRoom()) {
       this.counters.sessionsRefused++
       return this.openSessionError(tag, RMCP_STATUS.insufficientResources, consoleSessionId, rinfo)
     }

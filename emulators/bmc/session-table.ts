@@ -3,13 +3,21 @@
  * (rmcp-server.ts): sessions by BMC session id, their handles, idle expiry,
  * and the session commands that read or change the table (Get Session Info,
  * Close Session). Section numbers are those of the IPMI v2.0 specification.
+ *
+ * It is kept the way a careful BMC keeps it: a session not yet activated
+ * (Open Session or RAKP 2 answered, no RAKP 3) holds its slot only for the
+ * set-up time (session.setup_timeout_s), and when the table is full the
+ * oldest such session gives way to a new Open Session. Unauthenticated Open
+ * Session requests (which anyone who can reach port 623 may send) can
+ * therefore never keep a real console out for longer than a set-up time;
+ * active sessions are never evicted.
  */
 import { randomBytes } from 'node:crypto'
 import type { RakpContext, SessionKeys } from '../../drivers/ipmi/rmcp/index.js'
 import { CC, PRIV, type Answer } from './ipmi-codes.js'
 
-/** A session still being set up (Open Session or RAKP 2 answered, no RAKP 3 yet) is dropped after this long. */
-const SETUP_TIMEOUT_MS = 5000
+/** A session still being set up (Open Session or RAKP 2 answered, no RAKP 3 yet) is dropped after this long, unless configured. */
+export const SETUP_TIMEOUT_MS = 5000
 
 export interface Session {
   handle: number
@@ -48,8 +56,10 @@ export class SessionTable {
   private nextHandle = 1
   /** Sessions dropped for idleness (or an unfinished set-up). */
   expired = 0
+  /** Sessions being set up that gave their slot to a new Open Session. */
+  evicted = 0
 
-  constructor (readonly maxSessions: number, private readonly idleMs: number, private readonly now: () => number) {}
+  constructor (readonly maxSessions: number, private readonly idleMs: number, private readonly now: () => number, private readonly setupMs = SETUP_TIMEOUT_MS) {}
 
   get (bmcSessionId: number): Session | undefined {
     return this.sessions.get(bmcSessionId)
@@ -77,6 +87,24 @@ export class SessionTable {
   /** True when Open Session must answer "insufficient resources". */
   get full (): boolean {
     return this.size >= this.maxSessions
+  }
+
+  /**
+   * Room for a new Open Session: when the table is full, the oldest session
+   * not yet activated gives way. False when every slot is an active (or
+   * phantom) session.
+   */
+  makeRoom (): boolean {
+    if (!this.full) return true
+    let oldest: Session | undefined
+    for (const s of this.sessions.values()) {
+      if (s.state === 'active' || s.phantom === true) continue
+      if (oldest === undefined || s.lastActivity < oldest.lastActivity) oldest = s
+    }
+    if (oldest === undefined) return false
+    this.sessions.delete(oldest.bmcSessionId)
+    this.evicted++
+    return true
   }
 
   get activeCount (): number {
@@ -128,7 +156,7 @@ export class SessionTable {
   expire (): void {
     const now = this.now()
     for (const [sid, s] of this.sessions) {
-      const limit = s.state === 'active' ? this.idleMs : Math.min(this.idleMs, SETUP_TIMEOUT_MS)
+      const limit = s.state === 'active' ? this.idleMs : Math.min(this.idleMs, this.setupMs)
       if (now - s.lastActivity > limit) {
         this.sessions.delete(sid)
         this.expired++

@@ -16,14 +16,15 @@ const CHROMIUM_ARGS = [
 /** Screenshots of each page, kept as test artifacts (gitignored). */
 const ARTIFACTS = join(packageRoot, 'test-artifacts', 'dashboard')
 
-/** A fresh profile in a temporary directory, removed on close. */
-export async function launch (): Promise<{ context: BrowserContext, close: () => Promise<void> }> {
+/** A fresh profile in a temporary directory, removed on close; with credentials, the browser answers Basic challenges with them (as a user who logged in). */
+export async function launch (httpCredentials?: { username: string, password: string }): Promise<{ context: BrowserContext, close: () => Promise<void> }> {
   const profile = mkdtempSync(join(tmpdir(), 'opendcre-chromium-'))
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: { width: 1280, height: 900 },
+    ...(httpCredentials !== undefined ? { httpCredentials } : {}),
     timeout: 30_000
   })
   return {

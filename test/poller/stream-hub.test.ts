@@ -58,9 +58,9 @@ t.test('stream hub: known values on connect, filters, new readings once serializ
   const all = new Sink()
   const onlyBoard2 = new Sink()
   const slow = new Sink(false)
-  hub.add({ res: all, boards: undefined, devices: undefined })
-  hub.add({ res: onlyBoard2, boards: new Set(['00000002']), devices: undefined })
-  hub.add({ res: slow, boards: undefined, devices: undefined })
+  hub.add({ res: all, address: '127.0.0.1', boards: undefined, devices: undefined })
+  hub.add({ res: onlyBoard2, address: '127.0.0.1', boards: new Set(['00000002']), devices: undefined })
+  hub.add({ res: slow, address: '127.0.0.2', boards: undefined, devices: undefined })
   t.same(all.events('reading').map((e) => [e.board_id, e.device_id, e.reading]), [['00000001', '0001', { temperature_c: 30.5 }], ['00000002', '0002', { speed_rpm: 4000 }]],
     'every known value on connect (a 64-bit integer written as a JSON number)')
   t.same(all.events('board').map((e) => [e.board_id, e.up]), [['00000001', true], ['00000002', true]])

@@ -7,10 +7,10 @@ import type { FastifyInstance } from 'fastify'
 import { build, get, PREFIX } from '../helper.js'
 
 /** The service on the embedded emulator with the poller on, every 0.2 s, listening on loopback. */
-async function pollingApp (t: Parameters<typeof build>[0], poll: Record<string, unknown>): Promise<{ app: FastifyInstance, url: string }> {
+async function pollingApp (t: Parameters<typeof build>[0], poll: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<{ app: FastifyInstance, url: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'opendcre-poll-'))
   const config = join(dir, 'opendcre_config.json')
-  writeFileSync(config, JSON.stringify({ poll }))
+  writeFileSync(config, JSON.stringify({ poll, ...extra }))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const app = await build(t, { config, poller: { random: () => 0 } })
   const address = await app.listen({ host: '127.0.0.1', port: 0 })
@@ -83,7 +83,8 @@ t.test('the stream: every known value on connect, then new readings as the polle
 
 t.test('many stream clients add no hardware traffic', async (t) => {
   // the first polls at once (random 0), then not again for an hour
-  const { app, url } = await pollingApp(t, { interval_s: 3600, jitter: 0 })
+  // 50 streams from one test process (one address): above the default per-address cap of 8
+  const { app, url } = await pollingApp(t, { interval_s: 3600, jitter: 0 }, { max_streams_per_client: 50 })
   await new Promise((resolve) => setTimeout(resolve, 500))
   const transactions = (): number => app.buses.statuses()[0].health.transactions as number
   const before = transactions()
@@ -119,7 +120,7 @@ t.test('history, reads with max_age and their headers, per-sensor metrics', asyn
   t.ok(transactions() > before, 'no max_age: read from the device, as v1.2')
   t.equal(direct.headers.age, '0')
   const invalid = await get(app, '/read/thermistor/00000001/0001?max_age=abc')
-  t.equal(invalid.statusCode, 500)
+  t.equal(invalid.statusCode, 400, 'a bad query parameter is the client\'s: 400')
   t.match(invalid.json(), { message: /max_age/ })
 
   const metrics = await app.inject({ url: '/metrics' })

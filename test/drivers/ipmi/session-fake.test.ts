@@ -5,7 +5,7 @@
 import t from 'tap'
 import { IpmiSession, type Clock, type IpmiSessionOptions } from '../../../drivers/ipmi/session.js'
 import type { DatagramTransportFactory } from '../../../drivers/ipmi/udp-transport.js'
-import { IpmiError, type BmcTarget } from '../../../drivers/ipmi/types.js'
+import { BmcSessionsFullError, IpmiError, type BmcTarget } from '../../../drivers/ipmi/types.js'
 import { encodeLanResponse, encodeV15Packet } from '../../../drivers/ipmi/rmcp/index.js'
 import { FakeBmc, type FakeBmcOptions } from '../../ipmi/fake-bmc.js'
 
@@ -74,6 +74,19 @@ t.test('Open Session refusals: role too high -> lower role; insufficient resourc
   const err3 = await failure(s3.request(6, 1))
   t.equal(err3.kind, 'session')
   t.match(err3.message, /other algorithms/)
+})
+
+t.test('a session table that stays full: BmcSessionsFullError within the bound, then no Open Session for a while', async (t) => {
+  const { fake, s } = setup(t, { openSessionStatus: Array.from({ length: 100 }, () => 0x01) }, {}, { policy: { retransmitMs: 200, retries: 2, requestTimeoutMs: 400 } })
+  const err = await failure(s.request(6, 1))
+  t.ok(err instanceof BmcSessionsFullError, err.message)
+  t.equal(err.kind, 'session')
+  t.match(err.message, /BMC fake-bmc:623 has no free session \(its session table is full: Open Session status 0x01, insufficient resources\)/)
+  const asked = fake.openSessionRequests
+  t.ok(asked >= 2, `backed off and asked again within the bound (${asked} Open Sessions)`)
+  const again = await failure(s.request(6, 1))
+  t.ok(again instanceof BmcSessionsFullError)
+  t.equal(fake.openSessionRequests, asked, 'the next request adds no Open Session')
 })
 
 t.test('Set Session Privilege Level: a privilege ceiling is accepted, the session settles lower', async (t) => {

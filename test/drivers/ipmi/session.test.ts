@@ -6,7 +6,7 @@ import t from 'tap'
 import { createSocket, type Socket } from 'node:dgram'
 import { IpmiSession, type IpmiSessionOptions } from '../../../drivers/ipmi/session.js'
 import { UdpTransport, type DatagramTransport, type DatagramTransportFactory } from '../../../drivers/ipmi/udp-transport.js'
-import { IpmiCompletionError, IpmiError, type AuthAlgorithm, type BmcTarget, type ConfidentialityAlgorithm, type IntegrityAlgorithm } from '../../../drivers/ipmi/types.js'
+import { BmcSessionsFullError, IpmiCompletionError, IpmiError, type AuthAlgorithm, type BmcTarget, type ConfidentialityAlgorithm, type IntegrityAlgorithm } from '../../../drivers/ipmi/types.js'
 import { encodeRmcpPlusPacket } from '../../../drivers/ipmi/rmcp/index.js'
 import { freeUdpPort, ipmitool, startSim, type Sim } from '../../ipmi/sim.js'
 
@@ -360,7 +360,14 @@ t.test('a BMC out of sessions: back off and retry within the bound', async (t) =
   const err = await s2.request(...GET_DEVICE_ID).catch((e: unknown) => e)
   t.ok(err instanceof IpmiError && err.kind === 'session', 'kind session')
   t.match((err as Error).message, /no free session/)
+  t.ok(err instanceof BmcSessionsFullError, 'reported as a full session table')
   t.ok(performance.now() - t2 < 900)
+  // then the bridge backs off: the next request fails at once, adding no Open Session to the full table
+  const t3 = performance.now()
+  const again = await s2.request(...GET_DEVICE_ID).catch((e: unknown) => e)
+  t.ok(again instanceof BmcSessionsFullError, 'again, at once')
+  t.match((again as Error).message, /session table is full.*not asked again for 2 s/)
+  t.ok(performance.now() - t3 < 50, `within ${(performance.now() - t3).toFixed(0)} ms`)
 })
 
 t.test('two BMCs in parallel: a dead one does not delay the other', async (t) => {
