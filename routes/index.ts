@@ -10,6 +10,7 @@ import plcConfig from './plc-config.js'
 import power from './power.js'
 import read from './read.js'
 import scan from './scan.js'
+import states from './states.js'
 import stream from './stream.js'
 import test from './test.js'
 import version from './version.js'
@@ -30,6 +31,7 @@ const routes: FastifyPluginAsync = async (fastify) => {
   // live readings and recent history from the shared poller (docs/monitoring.md)
   await fastify.register(stream)
   await fastify.register(history)
+  await fastify.register(states)
   const config = fastify.plcConfig
   await fastify.register(plcConfig, config === undefined ? {} : { modem: { readConfiguration: async () => config } })
 }

@@ -1,5 +1,5 @@
 import type {
-  AssetInfo, BootTarget, Bus, BusStatus, DeviceLocation, BoardLocation, LedState, LedStatus, PowerAction, Reading, ScannedBoard, ScannedDevice
+  SensorHealth, AssetInfo, BootTarget, Bus, BusStatus, DeviceLocation, BoardLocation, LedState, LedStatus, PowerAction, Reading, ScannedBoard, ScannedDevice
 } from '../bus.js'
 import { boardIdHex, deviceIdHex } from '../bus.js'
 import type { BoardEvent } from '../events.js'
@@ -60,6 +60,8 @@ export interface BmcOperations {
   powerReading?: () => Promise<number | undefined>
   /** The System Event Log, oldest first. */
   events?: () => Promise<BridgeEvent[]>
+  /** A sensor's SDR thresholds and its last threshold status, from what the connection keeps (no request). */
+  sensorHealth?: (sensorNumber: number) => Promise<SensorHealth | undefined>
 }
 
 /** One BMC's session as health and metrics read it. */
@@ -187,7 +189,10 @@ export class IpmiBus implements Bus {
     const up = this.unavailable === undefined && (sessions.length === 0 || sessions.some((s) => s.status.state !== 'down'))
     // one labels object per BMC, kept: the metrics writer caches each one's text
     const { counter, gauge } = metricFamilies(['board', 'bmc'] as const,
-      sessions.map(({ bmc, boardId, status }, i) => [this.metricLabels[i] ??= { board: boardId, bmc: `${bmc.target.host}:${bmc.target.port}` }, status]))
+      sessions.map(({ bmc, boardId, status }, i) => {
+        this.metricLabels[i] ??= { board: boardId, bmc: `${bmc.target.host}:${bmc.target.port}` }
+        return [this.metricLabels[i], status]
+      }))
     return {
       backend: 'ipmi',
       up,
@@ -356,6 +361,10 @@ export class IpmiBus implements Bus {
   }
 
   /** The BMC's System Event Log as the API lists it, oldest first. */
+  async sensorHealth (boardId: number, deviceId: number): Promise<SensorHealth | undefined> {
+    return await this.bmc(boardId).ops.sensorHealth?.(deviceId)
+  }
+
   async events (boardId: number): Promise<BoardEvent[]> {
     const bmc = this.bmc(boardId)
     const events = bmc.ops.events

@@ -1,5 +1,5 @@
 import type {
-  AssetInfo, BoardLocation, BootTarget, Bus, BusStatus, DeviceLocation, LedState, LedStatus, PowerAction, Reading, ScannedBoard, ScannedDevice
+  SensorHealth, AssetInfo, BoardLocation, BootTarget, Bus, BusStatus, DeviceLocation, LedState, LedStatus, PowerAction, Reading, ScannedBoard, ScannedDevice
 } from '../bus.js'
 import type { BoardEvent } from '../events.js'
 import { scanWithinBudget } from '../scan-budget.js'
@@ -164,6 +164,10 @@ export class RedfishBus implements Bus {
       case 'current': return { current_a: value }
       case 'power': return { power_w: value }
     }
+  }
+
+  async sensorHealth (boardId: number, deviceId: number): Promise<SensorHealth | undefined> {
+    return this.server(boardId).service.health.get(deviceId)
   }
 
   async power (boardId: number, _deviceId: number, action: PowerAction): Promise<PowerStatus> {

@@ -3,6 +3,8 @@ import type { BoardEvent, EventSeverity } from '../events.js'
 import type { PhysicalLocation } from '../bus.js'
 import { OpenDcreError } from '../errors.js'
 import type { RedfishClient, RedfishResponse } from './redfish-client.js'
+import { redfishSensorHealth } from './sensor-state.js'
+import type { SensorHealth } from '../bus.js'
 
 /**
  * What OpenDCRE asks of one Redfish service, in Redfish terms: discovery from
@@ -85,6 +87,8 @@ export class RedfishService {
   private discovery?: Promise<Inventory>
   private readonly maxAgeMs: number
   private readonly now: () => number
+  /** Each sensor's thresholds and health from its last read (sensorHealth answers from it). */
+  readonly health = new Map<number, SensorHealth>()
 
   constructor (client: RedfishClient, options: RedfishServiceOptions = {}) {
     this.client = client
@@ -206,11 +210,13 @@ export class RedfishService {
     let value: unknown
     if (sensor.legacy === undefined) {
       value = body.Reading
+      this.health.set(sensor.deviceId, redfishSensorHealth(body))
     } else {
       const { array, memberId, field } = sensor.legacy
       const items: Json[] = Array.isArray(body[array]) ? body[array] : []
       const item = items.find((m, i) => String(m.MemberId ?? i) === memberId)
       value = item?.[field]
+      if (item !== undefined) this.health.set(sensor.deviceId, redfishSensorHealth(item))
     }
     if (typeof value !== 'number') throw new OpenDcreError('device-error', `${sensor.name}: the service gives no reading`)
     return value
