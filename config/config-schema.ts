@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from '../http/http-server.js'
 import type { BasicOptions, JwtOptions, LdapOptions } from '../auth/provider.js'
 import { PollConfigFileSchema, type PollConfig } from '../monitoring/poll-config.js'
+import { MqttConfigFileSchema, type MqttConfig } from '../monitoring/mqtt-config.js'
 
 /**
  * opendcre_config.json: the v1.2 keys, validated like the emulator config.
@@ -34,6 +35,7 @@ export const OpenDcreConfigFileSchema = Type.Object({
   bmc_queue_depth: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, errorMessage: 'must be a positive integer' })),
   bmc_queue_wait_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 600000, errorMessage: 'must be an integer from 1 to 600000' })),
   poll: Type.Optional(PollConfigFileSchema),
+  mqtt: Type.Optional(MqttConfigFileSchema),
   auth: Type.Optional(Type.Object({
     users_file: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
     jwt: Type.Optional(Type.Object({
@@ -103,6 +105,8 @@ export interface OpenDcreConfig {
   auth: AuthConfig
   /** The shared poller (docs/monitoring.md): schedule, bounds, history. */
   poll: PollConfig
+  /** Alerts and board states published to an MQTT broker (docs/monitoring.md); absent: none. */
+  mqtt?: MqttConfig
   /** Connection, request and queue bounds (docs/hardening.md). */
   limits: ServiceLimits
 }

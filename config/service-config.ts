@@ -6,6 +6,7 @@ import { firstSchemaError, readConfigFile, readJsonFile } from './config-file.js
 import { DEFAULT_EMULATOR_CONFIG } from './paths.js'
 import { resolveAuth } from './auth-config.js'
 import { resolvePollConfig } from '../monitoring/poll-config.js'
+import { resolveMqttConfig } from '../monitoring/mqtt-config.js'
 import { OpenDcreConfigFileSchema, type OpenDcreConfigFile, HARDWARE_TYPES, type HardwareType, type BusSelection, type TlsFiles, type OpenDcreConfig, type ServiceLimits, DEFAULT_LIMITS, type AuthConfig, type ConfigOptions, API_VERSION, OPENDCRE_VERSION } from './config-schema.js'
 
 export * from './config-schema.js'
@@ -69,7 +70,8 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     configFile: options.config,
     auth,
     limits: resolveLimits(options, file, options.config ?? 'opendcre_config.json'),
-    poll: resolvePollConfig(file.poll, options.poll ?? (file.poll === undefined && options.pollEmbedded === true ? true : undefined))
+    poll: resolvePollConfig(file.poll, options.poll ?? (file.poll === undefined && options.pollEmbedded === true ? true : undefined)),
+    mqtt: resolveMqttConfig(file.mqtt)
   }
 }
 
