@@ -70,7 +70,10 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     configFile: options.config,
     auth,
     limits: resolveLimits(options, file, options.config ?? 'opendcre_config.json'),
-    poll: resolvePollConfig(file.poll, options.poll ?? (file.poll === undefined && options.pollEmbedded === true ? true : undefined)),
+    // monitoring by default: the embedded default polls everything; BMCs and Redfish servers are polled whenever
+    // configured, a named device bus only when asked (v1.2 traffic); --poll, --no-poll and the file's poll key decide over both
+    poll: resolvePollConfig(file.poll, options.poll ?? (file.poll === undefined && options.pollEmbedded === true ? true : undefined),
+      options.poll === undefined && file.poll === undefined && (bmcConfig !== undefined || redfishConfig !== undefined) ? ['ipmi', 'redfish'] : undefined),
     mqtt: resolveMqttConfig(file.mqtt)
   }
 }

@@ -53,6 +53,8 @@ export interface PollConfig {
   operations: Record<string, Record<string, PollOperation>>
   /** Thresholds for sensors whose device has none (the device bus), by "<board_id>/<device_id>" or device type. */
   thresholds?: ConfigThresholds
+  /** Only these backends are polled on a schedule (the others answer API reads only); undefined: all. */
+  backends?: string[]
   /** Seconds between two looks at each board's event log (IPMI Get SEL Info: one request when nothing changed). */
   eventsS: number
 }
@@ -83,7 +85,7 @@ export const DEFAULT_POLL: PollConfig = {
 }
 
 /** The file's `poll` key over the defaults; `enabled` defaults to true when the key is there. */
-export function resolvePollConfig (file: PollConfigFile | undefined, enabled?: boolean): PollConfig {
+export function resolvePollConfig (file: PollConfigFile | undefined, enabled?: boolean, onlyBackends?: string[]): PollConfig {
   const f = file ?? {}
   const intervals: Record<string, Record<string, number>> = {}
   for (const [backend, types] of Object.entries(DEFAULT_POLL.intervals)) intervals[backend] = { ...types }
@@ -92,7 +94,8 @@ export function resolvePollConfig (file: PollConfigFile | undefined, enabled?: b
   for (const [backend, types] of Object.entries(DEFAULT_OPERATIONS)) operations[backend] = { ...types }
   for (const [backend, types] of Object.entries(f.operations ?? {})) operations[backend] = { ...operations[backend], ...types }
   return {
-    enabled: enabled ?? f.enabled ?? file !== undefined,
+    enabled: enabled ?? f.enabled ?? (file !== undefined || onlyBackends !== undefined),
+    ...(enabled === undefined && onlyBackends !== undefined ? { backends: onlyBackends } : {}),
     intervalS: f.interval_s ?? DEFAULT_POLL.intervalS,
     intervals,
     jitter: f.jitter ?? DEFAULT_POLL.jitter,

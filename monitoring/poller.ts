@@ -93,7 +93,8 @@ export class Poller extends EventEmitter {
 
   /** Scan-all on every backend (in parallel), adding the boards and devices it finds. */
   private rescan (): Promise<void> {
-    const discovering = Promise.all(this.source.all().map(async (bus) => {
+    const only = this.config.backends
+    const discovering = Promise.all(this.source.all().filter((bus) => only === undefined || only.includes(this.backendOf(bus))).map(async (bus) => {
       let boards: ScannedBoard[]
       try {
         boards = await bus.scanAll()

@@ -55,7 +55,8 @@ function fakeConnector (states: Map<number, BmcSessionStatus["state"]>): { conne
 
 t.test('BMCs become boards after the bus boards, with v1.2 answers', async (t) => {
   const fake = fakeConnector(new Map())
-  const app = await build(t, { bmcConfig: bmcConfig([{ bmc_port: 7001 }, { bmc_port: 7002 }]), ipmiConnect: fake.connect })
+  // no poller (configured BMCs are polled by default): the counters count this test's requests only
+  const app = await build(t, { bmcConfig: bmcConfig([{ bmc_port: 7001 }, { bmc_port: 7002 }]), ipmiConnect: fake.connect, poll: false })
   t.same(fake.targets.map((x) => x.port), [7001, 7002])
   const scan = (await get(app, '/scan')).json() as { boards: Array<{ board_id: string }> }
   t.same(scan.boards.slice(-2).map((b) => b.board_id), ['40000001', '40000002'])
