@@ -272,6 +272,8 @@ t.test('faults: a dead BMC, wrong credentials; other BMCs and the bus never wait
       { port: dead.port, password: PASSWORD_B, algorithms: SUITE_3 },
       { port: a.port, password: 'wrong-Pw-77', algorithms: SUITE_3 }
     ]),
+    // no poller (configured BMCs are polled by default): the dead BMC's queue holds only this test's requests
+    poll: false,
     loggerInstance: logger
   })
   await get(app, '/power/status/40000001/0100') // log in to the live BMC first
