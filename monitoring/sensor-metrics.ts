@@ -152,7 +152,10 @@ function stateFamilies (): [MetricFamily, MetricFamily] {
 function addState (sensor: SensorState, labels: Labels, state: MetricFamily, threshold: MetricFamily): void {
   const rank = CONDITION_RANK[sensor.condition ?? 'unknown']
   if (rank >= 0) state.samples.push({ labels, value: rank })
+  // one labels object per threshold, kept while the sensor's labels stay the same (the writer caches each one's text)
+  if (sensor.thresholdLabels?.base !== labels) sensor.thresholdLabels = { base: labels, byName: {} }
+  const byName = sensor.thresholdLabels.byName
   for (const [name, value] of Object.entries(sensor.thresholds ?? {})) {
-    if (typeof value === 'number') threshold.samples.push({ labels: { ...labels, threshold: name }, value })
+    if (typeof value === 'number') threshold.samples.push({ labels: byName[name] ??= { ...labels, threshold: name }, value })
   }
 }

@@ -36,6 +36,8 @@ export interface SensorState {
   /** Its state against its thresholds after the latest reading (reads only; monitoring/thresholds.ts). */
   condition?: SensorCondition
   thresholds?: SensorThresholds
+  /** Its threshold series' labels, kept from scrape to scrape. */
+  thresholdLabels?: { base: Record<string, string>, byName: Record<string, Record<string, string>> }
 }
 
 export interface BoardState {
