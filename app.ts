@@ -26,6 +26,7 @@ import openapi from './plugins/openapi.js'
 import redfishBus, { type RedfishBackendOptions } from './plugins/redfish-bus.js'
 import routeDeclarations from './plugins/route-declarations.js'
 import poller, { type PollerPluginOptions } from './plugins/poller.js'
+import mqttPlugin from './plugins/mqtt.js'
 import serialBus from './plugins/serial-bus.js'
 import dashboard from './routes/dashboard.js'
 import health from './routes/health.js'
@@ -147,6 +148,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
 
   // the shared poller over every backend registered above (docs/monitoring.md)
   await fastify.register(poller, opts.poller ?? {})
+  // alerts and board states to an MQTT broker, when configured
+  await fastify.register(mqttPlugin)
 
   await fastify.register(openapi, { base: `${config.endpointPrefix}/${config.apiVersion}` })
   if (opts.auditLog !== undefined) await fastify.register(audit, { file: opts.auditLog })

@@ -3,6 +3,7 @@ import { DEFAULT_HTTP_LIMITS, type HttpLimits } from '../http/http-server.js'
 import type { BasicOptions, JwtOptions, LdapOptions } from '../auth/provider.js'
 import { PollConfigFileSchema, type PollConfig } from '../monitoring/poll-config.js'
 import type { ShardSettings } from './shard.js'
+import { MqttConfigFileSchema, type MqttConfig } from '../monitoring/mqtt-config.js'
 
 /**
  * opendcre_config.json: the v1.2 keys, validated like the emulator config.
@@ -44,6 +45,7 @@ export const OpenDcreConfigFileSchema = Type.Object({
   cors_origins: Type.Optional(Type.Array(Type.String({ pattern: '^(\\*|https?://[^/\\s]+)$', errorMessage: "must be an origin (scheme://host[:port], no path) or '*'" }), { maxItems: 100, errorMessage: "must be a list of origins ('https://ops.example.com', scheme://host[:port], no path) or '*'" })),
   allowed_hosts: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9.:\\[\\]_-]+$', errorMessage: 'must be a host name or address' }), { maxItems: 100, errorMessage: "must be a list of host names or addresses ('opendcre.example.com')" })),
   poll: Type.Optional(PollConfigFileSchema),
+  mqtt: Type.Optional(MqttConfigFileSchema),
   auth: Type.Optional(Type.Object({
     users_file: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a file path' })),
     jwt: Type.Optional(Type.Object({
@@ -122,6 +124,8 @@ export interface OpenDcreConfig {
   auth: AuthConfig
   /** The shared poller (docs/monitoring.md): schedule, bounds, history. */
   poll: PollConfig
+  /** Alerts and board states published to an MQTT broker (docs/monitoring.md); absent: none. */
+  mqtt?: MqttConfig
   /** Connection, request and queue bounds (docs/hardening.md). */
   limits: ServiceLimits
   /** This instance's share of a sharded inventory (config/shard.ts); unset: it serves every board. */

@@ -7,6 +7,7 @@ import { DEFAULT_EMULATOR_CONFIG } from './paths.js'
 import { resolveAuth } from './auth-config.js'
 import { resolvePollConfig } from '../monitoring/poll-config.js'
 import { parseShard, parseShardUrls, type ShardSettings } from './shard.js'
+import { resolveMqttConfig } from '../monitoring/mqtt-config.js'
 import { OpenDcreConfigFileSchema, type OpenDcreConfigFile, HARDWARE_TYPES, type HardwareType, type BusSelection, type TlsFiles, type OpenDcreConfig, type ServiceLimits, DEFAULT_LIMITS, type AuthConfig, type ConfigOptions, API_VERSION } from './config-schema.js'
 
 export * from './config-schema.js'
@@ -75,7 +76,11 @@ export function resolveConfig (options: ConfigOptions = {}): OpenDcreConfig {
     limits: resolveLimits(options, file, options.config ?? 'opendcre_config.json'),
     fleetQueryUrl: resolveFleetQueryUrl(options, file, options.config ?? 'opendcre_config.json'),
     shard: resolveShard(options, file, options.config ?? 'opendcre_config.json'),
-    poll: resolvePollConfig(file.poll, options.poll ?? (file.poll === undefined && options.pollEmbedded === true ? true : undefined))
+    // monitoring by default: the embedded default polls everything; BMCs and Redfish servers are polled whenever
+    // configured, a named device bus only when asked (v1.2 traffic); --poll, --no-poll and the file's poll key decide over both
+    poll: resolvePollConfig(file.poll, options.poll ?? (file.poll === undefined && options.pollEmbedded === true ? true : undefined),
+      options.poll === undefined && file.poll === undefined && (bmcConfig !== undefined || redfishConfig !== undefined) ? ['ipmi', 'redfish'] : undefined),
+    mqtt: resolveMqttConfig(file.mqtt)
   }
 }
 

@@ -1,72 +1,13 @@
 // A board: its devices with live readings, plots over the last hour, controls, events.
 import { formatValue, measurements } from './api.js'
 import { ago, h, replace } from './dom.js'
-import { boardsFromScanAndHealth } from './fleet.js'
+import { alertBanner, boardsFromScanAndHealth } from './fleet.js'
+import { Plot } from './plot.js'
 
 const POLL_MS = 3000
 /** A stream this long without a reading for the board: the service is not polling it, so the page reads. */
 const QUIET_MS = 20_000
-const HOUR_S = 3600
 const BOOT_TARGETS = ['pxe', 'hdd', 'no_override']
-
-/** One reading over the last hour, drawn with uPlot (loaded as the page's global uPlot). */
-class Plot {
-  constructor (label, unit) {
-    this.label = label
-    this.unit = unit
-    this.xs = []
-    this.ys = []
-    this.el = h('div', { class: 'plot', role: 'img', 'aria-label': `${label} over the last hour: no readings yet`, dataset: { points: '0' } })
-  }
-
-  add (timestamp, value) {
-    const t = Date.parse(timestamp) / 1000
-    if (this.xs.length > 0 && t <= this.xs[this.xs.length - 1]) return // seen (history and stream overlap)
-    this.xs.push(t)
-    this.ys.push(value)
-    while (this.xs.length > 0 && this.xs[0] < t - HOUR_S) { this.xs.shift(); this.ys.shift() }
-    this.draw()
-  }
-
-  draw () {
-    if (this.uplot === undefined) {
-      if (!this.el.isConnected || this.xs.length === 0) return
-      const unit = this.unit
-      const UPlot = window.uPlot
-      this.uplot = new UPlot({
-        width: Math.max(200, this.el.clientWidth),
-        height: 140,
-        legend: { show: false },
-        cursor: { show: false },
-        // the last hour at most; a minute at least, so the first points have room
-        scales: { x: { time: true, range: () => this.xRange() }, y: { range: () => this.yRange() } },
-        series: [{}, { label: this.label, stroke: '#0b5cad', width: 2, points: { show: true, size: 5, fill: '#0b5cad' } }],
-        axes: [{ stroke: '#333' }, { stroke: '#333', size: 86, values: (_u, ticks) => ticks.map((v) => `${Math.abs(v) >= 1000 ? `${+(v / 1000).toFixed(2)}k` : +v.toFixed(2)} ${unit}`) }]
-      }, [this.xs, this.ys], this.el)
-    } else {
-      this.uplot.setData([this.xs, this.ys])
-    }
-    this.el.dataset.points = String(this.xs.length)
-    this.el.setAttribute('aria-label', `${this.label} over the last hour: ${this.xs.length} readings, latest ${formatValue(this.ys[this.ys.length - 1], this.unit)}`)
-  }
-
-  /** The last hour at most; a minute at least, so the first points have room. */
-  xRange () {
-    const last = this.xs[this.xs.length - 1]
-    return [Math.max(Math.min(this.xs[0], last - 60), last - HOUR_S), last + 2]
-  }
-
-  /** The values with a margin; a flat line sits in the middle. */
-  yRange () {
-    let min = Infinity
-    let max = -Infinity
-    for (const y of this.ys) { if (y < min) min = y; if (y > max) max = y }
-    const pad = max > min ? (max - min) * 0.15 : Math.max(1, Math.abs(max) * 0.05)
-    return [min - pad, max + pad]
-  }
-
-  destroy () { this.uplot?.destroy() }
-}
 
 /** What every device card has: a title, a message line, controls an operator may use. */
 class Card {
@@ -144,9 +85,21 @@ class SensorCard extends Card {
     this.refreshAge()
     if (this.plot === undefined) {
       this.plot = new Plot(m.label, m.unit)
+      this.plot.thresholds = this.thresholds
       this.body.insertBefore(this.plot.el, this.updated.nextSibling)
     }
     this.plot.add(timestamp, m.value)
+  }
+
+  /** Its state against its thresholds (GET /states, the stream's alerts): the value coloured, the thresholds on the plot. */
+  setState (state, thresholds) {
+    this.value.className = `value reading-${state}`
+    this.value.dataset.state = state
+    this.value.title = state
+    if (thresholds !== undefined) {
+      this.thresholds = thresholds
+      this.plot?.setThresholds(thresholds)
+    }
   }
 
   refreshAge () {
@@ -311,9 +264,11 @@ export class BoardView {
     this.grid = h('div', { class: 'cards' })
     this.location = h('dl', { class: 'details' })
     this.events = h('div', { id: 'events' }, '…')
+    this.alerts = h('div', { id: 'alerts', class: 'alerts', 'aria-live': 'assertive' })
     replace(main,
       h('p', {}, h('a', { href: '#/' }, '← Fleet')),
       h('h1', {}, 'Board ', h('span', { class: 'mono' }, this.boardId)),
+      this.alerts,
       this.health,
       this.live,
       h('h2', {}, 'Devices'),
@@ -333,7 +288,17 @@ export class BoardView {
     for (const card of this.cards.values()) if (card instanceof SystemCard) card.load()
     this.timers.push(setInterval(() => { for (const c of this.sensors()) c.refreshAge() }, 1000))
     await this.loadHistory()
+    this.loadStates()
+    this.timers.push(setInterval(() => this.loadStates(), 5000))
     this.follow()
+  }
+
+  /** Each sensor's state and thresholds from GET /states/<board> (the poller's, no hardware traffic). */
+  async loadStates () {
+    try {
+      const states = await this.api.call(`/states/${this.boardId}`, { signal: this.abort.signal })
+      for (const s of states.sensors ?? []) this.cards.get(s.device_id)?.setState?.(s.state, s.thresholds)
+    } catch { /* no states here */ }
   }
 
   sensors () { return [...this.cards.values()].filter((c) => c instanceof SensorCard) }
@@ -407,6 +372,10 @@ export class BoardView {
           if (type === 'reading' && data.board_id === this.boardId) {
             this.lastStreamed = Date.now()
             this.cards.get(data.device_id)?.apply(data.reading, data.timestamp)
+          } else if (type === 'alert' && data.board_id === this.boardId) {
+            this.alerts.prepend(alertBanner(data))
+            if (data.kind === 'threshold') this.cards.get(data.device_id)?.setState?.(data.state, data.thresholds)
+            else this.loadEvents()
           } else if (type === 'board' && data.board_id === this.boardId) {
             this.showFacts({ backend: data.backend, up: data.up, last_contact: data.last_contact })
           }

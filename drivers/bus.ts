@@ -142,6 +142,8 @@ export interface Bus {
   fan: (boardId: number, deviceId: number, rpm?: string) => Promise<{ speed_rpm: number | bigint }>
   /** The board's event log, oldest first; absent on backends that keep none. */
   events?: (boardId: number) => Promise<BoardEvent[]>
+  /** A sensor's thresholds and the device's own state, from what the backend keeps (no request); absent on backends with none. */
+  sensorHealth?: (boardId: number, deviceId: number) => Promise<SensorHealth | undefined>
   close: () => Promise<void>
 }
 
@@ -151,4 +153,35 @@ export function boardIdHex (boardId: number): string {
 
 export function deviceIdHex (deviceId: number): string {
   return deviceId.toString(16).padStart(4, '0')
+}
+
+/** A sensor's state against its thresholds (docs/api.md, "Sensor states"). */
+export type SensorCondition = 'ok' | 'warning' | 'critical' | 'unknown'
+
+/**
+ * A sensor's thresholds in its reading's units, as IPMI names them
+ * (non-critical = Redfish's Caution, critical, non-recoverable = Fatal).
+ */
+export interface SensorThresholds {
+  lower_non_critical?: number
+  lower_critical?: number
+  lower_non_recoverable?: number
+  upper_non_critical?: number
+  upper_critical?: number
+  upper_non_recoverable?: number
+}
+
+export const THRESHOLD_KEYS = [
+  'lower_non_critical', 'lower_critical', 'lower_non_recoverable', 'upper_non_critical', 'upper_critical', 'upper_non_recoverable'
+] as const
+
+/**
+ * What a backend knows of a sensor's health beside its reading, from what it
+ * already holds (the SDR, the last Get Sensor Reading's threshold status, the
+ * last Redfish body): never a request of its own.
+ */
+export interface SensorHealth {
+  thresholds: SensorThresholds
+  /** The device's own verdict (IPMI threshold status, Redfish Status.Health), when it gives one. */
+  condition?: SensorCondition
 }

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { ConfigThresholdsSchema, type ConfigThresholds } from './thresholds.js'
 
 /** What the poller does to get a device's value (a Bus method). */
 export type PollOperation = 'read' | 'power' | 'led' | 'none'
@@ -23,8 +24,10 @@ export const PollConfigFileSchema = Type.Object({
   history_max: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, errorMessage: 'must be an integer from 1 to 100000' })),
   operations: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.Record(Type.String({ minLength: 1 }),
     Type.Union([Type.Literal('read'), Type.Literal('power'), Type.Literal('led'), Type.Literal('none')])),
-  { errorMessage: 'must map a backend (or "*") to {device_type: "read" | "power" | "led" | "none"}' }))
-}, { additionalProperties: false, errorMessage: 'poll takes {enabled, interval_s, intervals, jitter, concurrency, rescan_s, history_s, history_max, operations}' })
+  { errorMessage: 'must map a backend (or "*") to {device_type: "read" | "power" | "led" | "none"}' })),
+  thresholds: Type.Optional(ConfigThresholdsSchema),
+  events_s: Type.Optional(Seconds(3600))
+}, { additionalProperties: false, errorMessage: 'poll takes {enabled, interval_s, intervals, jitter, concurrency, rescan_s, history_s, history_max, operations, thresholds, events_s}' })
 
 export type PollConfigFile = Static<typeof PollConfigFileSchema>
 
@@ -48,6 +51,12 @@ export interface PollConfig {
   historyMax: number
   /** Per backend (or "*" for all): which Bus method polls a device type. */
   operations: Record<string, Record<string, PollOperation>>
+  /** Thresholds for sensors whose device has none (the device bus), by "<board_id>/<device_id>" or device type. */
+  thresholds?: ConfigThresholds
+  /** Only these backends are polled on a schedule (the others answer API reads only); undefined: all. */
+  backends?: string[]
+  /** Seconds between two looks at each board's event log (IPMI Get SEL Info: one request when nothing changed). */
+  eventsS: number
 }
 
 /**
@@ -71,11 +80,12 @@ const DEFAULT_POLL: PollConfig = {
   rescanS: 300,
   historyS: 3600,
   historyMax: 720,
-  operations: DEFAULT_OPERATIONS
+  operations: DEFAULT_OPERATIONS,
+  eventsS: 2
 }
 
 /** The file's `poll` key over the defaults; `enabled` defaults to true when the key is there. */
-export function resolvePollConfig (file: PollConfigFile | undefined, enabled?: boolean): PollConfig {
+export function resolvePollConfig (file: PollConfigFile | undefined, enabled?: boolean, onlyBackends?: string[]): PollConfig {
   const f = file ?? {}
   const intervals: Record<string, Record<string, number>> = {}
   for (const [backend, types] of Object.entries(DEFAULT_POLL.intervals)) intervals[backend] = { ...types }
@@ -84,7 +94,8 @@ export function resolvePollConfig (file: PollConfigFile | undefined, enabled?: b
   for (const [backend, types] of Object.entries(DEFAULT_OPERATIONS)) operations[backend] = { ...types }
   for (const [backend, types] of Object.entries(f.operations ?? {})) operations[backend] = { ...operations[backend], ...types }
   return {
-    enabled: enabled ?? f.enabled ?? file !== undefined,
+    enabled: enabled ?? f.enabled ?? (file !== undefined || onlyBackends !== undefined),
+    ...(enabled === undefined && onlyBackends !== undefined ? { backends: onlyBackends } : {}),
     intervalS: f.interval_s ?? DEFAULT_POLL.intervalS,
     intervals,
     jitter: f.jitter ?? DEFAULT_POLL.jitter,
@@ -92,7 +103,9 @@ export function resolvePollConfig (file: PollConfigFile | undefined, enabled?: b
     rescanS: f.rescan_s ?? DEFAULT_POLL.rescanS,
     historyS: f.history_s ?? DEFAULT_POLL.historyS,
     historyMax: f.history_max ?? DEFAULT_POLL.historyMax,
-    operations
+    operations,
+    thresholds: f.thresholds,
+    eventsS: f.events_s ?? DEFAULT_POLL.eventsS
   }
 }
 

@@ -8,6 +8,8 @@ import { HistoryRing } from './history-ring.js'
 import { sensorMetricFamilies } from './sensor-metrics.js'
 import type { BoardState, Sample, SensorState } from './sensor-state.js'
 import { historySize, pollInterval, pollOperation, type PollConfig, type PollOperation } from './poll-config.js'
+import { assess, configuredThresholds, healthOf, readingValue } from './thresholds.js'
+import { thresholdAlert, type Alert } from './alerts.js'
 
 /** The backends, as the registry lists them (plugins/bus-registry.ts satisfies this). */
 interface BusSource {
@@ -37,7 +39,8 @@ const UNREACHABLE = new Set(['timeout', 'unavailable', 'bus-busy'])
  * identical concurrent reads.
  *
  * Events: 'reading' (SensorState) on every new value, 'board' (BoardState)
- * when a board's up state changes.
+ * when a board's up state changes, 'alert' (Alert) when a sensor's state
+ * changes or a board's event log grows (monitoring/alerts.ts).
  */
 export class Poller extends EventEmitter {
   readonly config: PollConfig
@@ -90,7 +93,8 @@ export class Poller extends EventEmitter {
 
   /** Scan-all on every backend (in parallel), adding the boards and devices it finds. */
   private rescan (): Promise<void> {
-    const discovering = Promise.all(this.source.all().map(async (bus) => {
+    const only = this.config.backends
+    const discovering = Promise.all(this.source.all().filter((bus) => only === undefined || only.includes(this.backendOf(bus))).map(async (bus) => {
       let boards: ScannedBoard[]
       try {
         boards = await bus.scanAll()
@@ -101,7 +105,7 @@ export class Poller extends EventEmitter {
       for (const scanned of boards) this.addBoard(bus, scanned)
     })).then(() => {
       this.discovering = undefined
-      if (this.running) this.rescanTimer = this.clock.setTimeout(() => { void this.rescan() }, this.config.rescanS * 1000)
+      if (this.running) this.rescanTimer = this.clock.setTimeout(() => { this.rescan().catch(() => {}) }, this.config.rescanS * 1000)
     })
     this.discovering = discovering
     return discovering
@@ -195,7 +199,7 @@ export class Poller extends EventEmitter {
     if (board.timer !== undefined) this.clock.clearTimeout(board.timer)
     board.timer = this.clock.setTimeout(() => {
       board.timer = undefined
-      void this.runBoard(board)
+      this.runBoard(board).catch(() => {})
     }, Math.max(0, due - this.clock.now()))
   }
 
@@ -340,6 +344,26 @@ export class Poller extends EventEmitter {
     sensor.errorAt = undefined
     sensor.history.push(timestamp, reading)
     this.emit('reading', sensor)
+    if (operation === 'read') this.judge(sensor, reading).catch(() => {})
+  }
+
+  /** The sensor's state after a new reading (thresholds from the backend or the config); a change is an alert. */
+  private async judge (sensor: SensorState, reading: unknown): Promise<void> {
+    const health = await healthOf(sensor.board.bus, sensor.boardId, sensor.deviceId)
+    // a newer reading has been judged meanwhile
+    if (sensor.reading !== reading) return
+    const value = readingValue(reading)
+    const { condition, thresholds } = assess(value, health, configuredThresholds(this.config.thresholds, sensor.board_id, sensor.device_id, sensor.device_type))
+    const previous = sensor.condition
+    sensor.condition = condition
+    sensor.thresholds = thresholds
+    if (previous === condition || (previous === undefined && (condition === 'ok' || condition === 'unknown'))) return
+    this.alert(thresholdAlert(sensor, previous, value))
+  }
+
+  /** Pushes an alert to the stream, MQTT and whoever listens. */
+  alert (alert: Alert): void {
+    this.emit('alert', alert)
   }
 
   private recordFailure (bus: Bus, boardId: number, deviceId: number, operation: PollOperation, deviceType: string, err: unknown): void {

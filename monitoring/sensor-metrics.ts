@@ -1,5 +1,6 @@
 import type { MetricFamily } from '../drivers/bus.js'
 import type { BoardState, SensorState } from './sensor-state.js'
+import { CONDITION_RANK } from './thresholds.js'
 
 /**
  * The per-sensor series (the names dashboards and alert rules rely on),
@@ -139,9 +140,11 @@ export function sensorMetricFamilies (sensors: Iterable<SensorState>, boards: It
     labelNames: SENSOR_LABELS,
     samples: []
   }
+  const [state, threshold] = stateFamilies()
   for (const sensor of sensors) {
     if (sensor.readAt === undefined || sensor.reading === null || typeof sensor.reading !== 'object') continue
     const labels = sensorLabels(sensor)
+    if (sensor.condition !== undefined) addState(sensor, labels, state, threshold)
     age.samples.push({ labels, value: Math.max(0, (now - sensor.readAt) / 1000) })
     const reading = sensor.reading as Record<string, unknown>
     for (let i = 0; i < RULES.length; i++) {
@@ -161,5 +164,39 @@ export function sensorMetricFamilies (sensors: Iterable<SensorState>, boards: It
     board.labels ??= { board_id: board.board_id, backend: board.backend }
     up.samples.push({ labels: board.labels, value: board.up ? 1 : 0 })
   }
-  return [...families, age, up]
+  return [...families, age, up, state, threshold]
+}
+
+/**
+ * opendcre_sensor_state (0 ok, 1 warning, 2 critical; absent while unknown)
+ * and opendcre_sensor_threshold (one series per threshold the sensor has,
+ * labelled by its IPMI name), with the readings' labels.
+ */
+function stateFamilies (): [MetricFamily, MetricFamily] {
+  const state: MetricFamily = {
+    name: 'opendcre_sensor_state',
+    help: 'A sensor\'s state against its thresholds: 0 ok, 1 warning, 2 critical (absent while unknown).',
+    type: 'gauge',
+    labelNames: SENSOR_LABELS,
+    samples: []
+  }
+  const threshold: MetricFamily = {
+    name: 'opendcre_sensor_threshold',
+    help: 'A sensor threshold, in the unit of its reading; threshold is lower_/upper_ non_critical, critical or non_recoverable.',
+    type: 'gauge',
+    labelNames: [...SENSOR_LABELS, 'threshold'],
+    samples: []
+  }
+  return [state, threshold]
+}
+
+function addState (sensor: SensorState, labels: Labels, state: MetricFamily, threshold: MetricFamily): void {
+  const rank = CONDITION_RANK[sensor.condition ?? 'unknown']
+  if (rank >= 0) state.samples.push({ labels, value: rank })
+  // one labels object per threshold, kept while the sensor's labels stay the same (the writer caches each one's text)
+  if (sensor.thresholdLabels?.base !== labels) sensor.thresholdLabels = { base: labels, byName: {} }
+  const byName = sensor.thresholdLabels.byName
+  for (const [name, value] of Object.entries(sensor.thresholds ?? {})) {
+    if (typeof value === 'number') threshold.samples.push({ labels: byName[name] ??= { ...labels, threshold: name }, value })
+  }
 }

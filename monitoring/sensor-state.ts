@@ -1,4 +1,4 @@
-import type { Bus } from '../drivers/bus.js'
+import type { Bus, SensorCondition, SensorThresholds } from '../drivers/bus.js'
 import type { HistoryRing } from './history-ring.js'
 import type { PollOperation } from './poll-config.js'
 
@@ -33,6 +33,11 @@ export interface SensorState {
   history: HistoryRing
   /** Its metric labels, kept from scrape to scrape. */
   labels?: Record<string, string>
+  /** Its state against its thresholds after the latest reading (reads only; monitoring/thresholds.ts). */
+  condition?: SensorCondition
+  thresholds?: SensorThresholds
+  /** Its threshold series' labels, kept from scrape to scrape. */
+  thresholdLabels?: { base: Record<string, string>, byName: Record<string, Record<string, string>> }
 }
 
 export interface BoardState {

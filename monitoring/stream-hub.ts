@@ -1,6 +1,7 @@
 import { stringify } from 'lossless-json'
 import type { Poller } from './poller.js'
 import type { BoardState, SensorState } from './sensor-state.js'
+import { alertEvent, type Alert } from './alerts.js'
 
 /**
  * Server-Sent Events from the poller (GET /stream): the event texts and the
@@ -86,6 +87,14 @@ export class StreamHub {
       if (this.clients.size === 0) return
       const text = readingEvent(sensor, poller.now())
       for (const client of this.clients) if (wants(client, sensor.board_id, sensor.device_id)) this.send(client, text)
+    })
+    poller.on('alert', (alert: Alert) => {
+      if (this.clients.size === 0) return
+      const text = alertEvent(alert)
+      const device = alert.kind === 'threshold' ? alert.device_id : undefined
+      for (const client of this.clients) {
+        if ((client.boards === undefined || client.boards.has(alert.board_id)) && (device === undefined || client.devices === undefined || client.devices.has(device))) this.send(client, text)
+      }
     })
     poller.on('board', (board: BoardState) => {
       if (this.clients.size === 0) return

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { PollerClock } from '../monitoring/clock.js'
 import { Poller } from '../monitoring/poller.js'
+import { EventWatch } from '../monitoring/event-watch.js'
 
 export interface PollerPluginOptions {
   /** Tests inject a fake clock; production uses the wall clock. */
@@ -33,11 +34,23 @@ export default fp<PollerPluginOptions>(async (fastify, opts) => {
   })
   fastify.decorate('poller', poller)
   fastify.addMetricFamilies(() => poller.metrics())
+  // new event log entries pushed as alerts (monitoring/event-watch.ts), while the poller polls
+  const events = new EventWatch({
+    boards: () => poller.allBoards(),
+    onAlert: (alert) => poller.alert(alert),
+    intervalMs: fastify.config.poll.eventsS * 1000,
+    concurrency: fastify.config.poll.concurrency,
+    log: fastify.log.child({ component: 'event-watch' })
+  })
   if (fastify.config.poll.enabled) {
     fastify.addHook('onReady', async () => {
       // the inventory runs in the background: a slow backend never delays listening
-      void poller.start()
+      poller.start().catch(() => {})
+      events.start()
     })
   }
-  fastify.addHook('preClose', async () => { poller.stop() })
+  fastify.addHook('preClose', async () => {
+    events.stop()
+    poller.stop()
+  })
 }, { name: 'poller', fastify: '5.x', dependencies: ['config', 'bus-registry', 'metrics'] })

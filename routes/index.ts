@@ -11,6 +11,7 @@ import plcConfig from './plc-config.js'
 import power from './power.js'
 import read from './read.js'
 import scan from './scan.js'
+import states from './states.js'
 import stream from './stream.js'
 import test from './test.js'
 import version from './version.js'
@@ -33,6 +34,7 @@ const routes: FastifyPluginAsync = async (fastify) => {
   await fastify.register(history)
   // the data center's boards from fleet_query_url (the dashboard's fleet page)
   await fastify.register(fleet)
+  await fastify.register(states)
   const config = fastify.plcConfig
   await fastify.register(plcConfig, config === undefined ? {} : { modem: { readConfiguration: async () => config } })
 }

@@ -35,7 +35,7 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       summary: 'Live readings as Server-Sent Events (text/event-stream)',
       description: 'Events `reading` (a device\'s new value, as the read, power or LED command answers it, with its timestamp and age) and ' +
-        '`board` (a board\'s up state); `: keep-alive` comments every 15 s. Readings come from the shared poller: clients add no hardware traffic.',
+        '`board` (a board\'s up state), `alert` (a sensor whose state changed against its thresholds, or a new entry of a board\'s event log; docs/monitoring.md); `: keep-alive` comments every 15 s. Readings come from the shared poller: clients add no hardware traffic.',
       tags: ['stream'],
       querystring: StreamQuery,
       produces: ['text/event-stream'],

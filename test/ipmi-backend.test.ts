@@ -55,7 +55,8 @@ function fakeConnector (states: Map<number, BmcSessionStatus['state']>): { conne
 
 t.test('BMCs become boards after the bus boards, with v1.2 answers', async (t) => {
   const fake = fakeConnector(new Map())
-  const app = await build(t, { bmcConfig: bmcConfig([{ bmc_port: 7001 }, { bmc_port: 7002 }]), ipmiConnect: fake.connect })
+  // no poller (configured BMCs are polled by default): the counters count this test's requests only
+  const app = await build(t, { bmcConfig: bmcConfig([{ bmc_port: 7001 }, { bmc_port: 7002 }]), ipmiConnect: fake.connect, poll: false })
   t.same(fake.targets.map((x) => x.port), [7001, 7002])
   const scan = (await get(app, '/scan')).json() as { boards: Array<{ board_id: string }> }
   t.same(scan.boards.slice(-2).map((b) => b.board_id), ['40000001', '40000002'])
@@ -85,7 +86,8 @@ t.test('health lists each BMC session; degraded only when every BMC is down', as
 
 t.test('metrics report per-BMC counters and session state', async (t) => {
   const states = new Map<number, BmcSessionStatus['state']>([[7001, 'up']])
-  const app = await build(t, { bmcConfig: bmcConfig([{ bmc_port: 7001 }]), ipmiConnect: fakeConnector(states).connect })
+  // no poller (configured BMCs are polled by default): the counters count this test's requests only
+  const app = await build(t, { bmcConfig: bmcConfig([{ bmc_port: 7001 }]), ipmiConnect: fakeConnector(states).connect, poll: false })
   await get(app, '/read/temperature/40000001/0001')
   const text = (await app.inject({ method: 'GET', url: '/metrics' })).body
   t.match(text, /opendcre_ipmi_requests_total\{board="40000001",bmc="127\.0\.0\.1:7001"\} 2/)

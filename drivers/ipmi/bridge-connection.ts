@@ -3,7 +3,7 @@ import type { DriverLogger } from '../logger.js'
 import type { BmcConfigEntry } from './bmc-config.js'
 import { BmcCommands } from './bmc.js'
 import type { BmcOperations, BridgeBmc, BridgeEvent, BridgeSensor, BridgeSessionStatus } from './ipmi-bus.js'
-import { convertReading, type SensorRecord } from './sdr.js'
+import { convertReading, thresholdCondition, type SensorRecord } from './sdr.js'
 import { decodeSelRecord } from './sel.js'
 
 export type { BridgeSessionStatus } from './ipmi-bus.js'
@@ -90,6 +90,8 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
   const commands = new BmcCommands(requester, { bootValidBit: entry.bootValidBit, sdrRecheckMs: SDR_RECHECK_MS })
   // the bridge's view of the SDR, made again only when the cached records change (every read asks for it)
   let sensorList: { records: SensorRecord[], sensors: BridgeSensor[] } | undefined
+  // each sensor's last threshold comparison status (Get Sensor Reading byte 3), for sensorHealth
+  const lastStatus = new Map<number, number>()
   const ops: BmcOperations = queuedOperations({
     sensors: async () => {
       const records = await commands.sensors()
@@ -100,6 +102,7 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
     },
     readSensor: async (n) => {
       const reading = await commands.readSensor(n)
+      lastStatus.set(n, reading.state)
       if (reading.value === null) {
         throw new IpmiError('protocol', `sensor 0x${n.toString(16).padStart(2, '0')} (${reading.name}) has no reading (${reading.scanningEnabled ? 'reading unavailable' : 'scanning disabled'})`)
       }
@@ -121,6 +124,13 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
       return records.map((r) => withSensor(decodeSelRecord(r), sensors))
     }
   }, queue)
+  // from what the last reads kept: no request, so not queued
+  ops.sensorHealth = async (n) => {
+    const record = sensorList?.records.find((s) => s.sensorNumber === n)
+    if (record === undefined || record.eventReadingType !== 0x01) return undefined
+    const status = lastStatus.get(n)
+    return { thresholds: record.thresholds ?? {}, ...(status !== undefined && record.thresholds !== undefined ? { condition: thresholdCondition(status) } : {}) }
+  }
   return {
     target: { ...entry.target, password: '' },
     ops,

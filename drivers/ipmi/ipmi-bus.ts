@@ -1,5 +1,5 @@
 import type {
-  AssetInfo, BootTarget, Bus, BusStatus, DeviceLocation, BoardLocation, LedState, LedStatus, PowerAction, Reading, ScannedBoard, ScannedDevice
+  SensorHealth, AssetInfo, BootTarget, Bus, BusStatus, DeviceLocation, BoardLocation, LedState, LedStatus, PowerAction, Reading, ScannedBoard, ScannedDevice
 } from '../bus.js'
 import { boardIdHex, deviceIdHex } from '../bus.js'
 import type { BoardEvent } from '../events.js'
@@ -60,6 +60,8 @@ export interface BmcOperations {
   powerReading?: () => Promise<number | undefined>
   /** The System Event Log, oldest first. */
   events?: () => Promise<BridgeEvent[]>
+  /** A sensor's SDR thresholds and its last threshold status, from what the connection keeps (no request). */
+  sensorHealth?: (sensorNumber: number) => Promise<SensorHealth | undefined>
 }
 
 /** One BMC's session as health and metrics read it. */
@@ -369,6 +371,10 @@ export class IpmiBus implements Bus {
   }
 
   /** The BMC's System Event Log as the API lists it, oldest first. */
+  async sensorHealth (boardId: number, deviceId: number): Promise<SensorHealth | undefined> {
+    return await this.bmc(boardId).ops.sensorHealth?.(deviceId)
+  }
+
   async events (boardId: number): Promise<BoardEvent[]> {
     const bmc = this.bmc(boardId)
     const events = bmc.ops.events

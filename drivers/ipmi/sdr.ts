@@ -8,6 +8,7 @@
  */
 import { decodeField, decodeTypeLength } from './fru.js'
 import { IpmiError } from './types.js'
+import type { SensorThresholds } from '../bus.js'
 
 export class SdrFormatError extends IpmiError {
   constructor (message: string) {
@@ -79,6 +80,12 @@ export interface SensorRecord {
   factors: ConversionFactors | null
   /** The id string (§43.15), decoded. */
   name: string
+  /**
+   * Full records of threshold sensors (event/reading type 0x01): the
+   * readable thresholds (§43.1 byte 19 mask, bytes 37-42), converted like
+   * readings. Absent otherwise.
+   */
+  thresholds?: SensorThresholds
 }
 
 interface OtherRecord {
@@ -141,7 +148,7 @@ export function parseSdr (bytes: Uint8Array): SdrRecord {
   if (idEnd > r.length) throw new SdrFormatError(`${where}: id string of ${tl.length} byte(s) runs past the record`)
   const name = tl.length === 0 ? '' : decodeField(tl.encoding === 'binary' ? 'unicode' : tl.encoding, r.subarray(idAt + 1, idEnd))
 
-  return {
+  const record: SensorRecord = {
     kind,
     recordId,
     sdrVersion,
@@ -164,6 +171,46 @@ export function parseSdr (bytes: Uint8Array): SdrRecord {
     factors,
     name
   }
+  if (kind === 'full' && record.eventReadingType === 0x01 && record.analogFormat !== 'none') {
+    const thresholds = parseThresholds(record, r)
+    if (thresholds !== undefined) record.thresholds = thresholds
+  }
+  return record
+}
+
+/**
+ * §43.1 byte 19 (readable threshold mask, bits 0-5: lnc, lcr, lnr, unc, ucr,
+ * unr) and bytes 37-42 (unr, ucr, unc, lnr, lcr, lnc raw values), converted
+ * with the record's factors. Undefined when none is readable or the sensor
+ * is non-linear (its factors are not in the record).
+ */
+function parseThresholds (record: SensorRecord, r: Uint8Array): SensorThresholds | undefined {
+  const mask = r[18] & 0x3f
+  if (mask === 0 || record.factors?.linearization === 'non-linear') return undefined
+  // mask bit -> (name, byte index, 0-based with the header)
+  const layout: Array<[keyof SensorThresholds, number]> = [
+    ['lower_non_critical', 41], ['lower_critical', 40], ['lower_non_recoverable', 39],
+    ['upper_non_critical', 38], ['upper_critical', 37], ['upper_non_recoverable', 36]
+  ]
+  const out: SensorThresholds = {}
+  layout.forEach(([name, at], bit) => {
+    if ((mask & (1 << bit)) === 0) return
+    const value = convertReading(record, r[at])
+    if (value !== null && Number.isFinite(value)) out[name] = value
+  })
+  return out
+}
+
+/**
+ * Get Sensor Reading's threshold comparison status (§35.14 response byte 3,
+ * bits 0-5: at or below lnc, lcr, lnr; at or above unc, ucr, unr) as a
+ * condition: a critical or non-recoverable bit is critical, a non-critical
+ * one a warning.
+ */
+export function thresholdCondition (status: number): 'ok' | 'warning' | 'critical' {
+  if ((status & 0x36) !== 0) return 'critical'
+  if ((status & 0x09) !== 0) return 'warning'
+  return 'ok'
 }
 
 /** The raw reading byte as a signed or unsigned number per the analog data format; null for 'none'. */

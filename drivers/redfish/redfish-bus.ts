@@ -1,5 +1,5 @@
 import type {
-  AssetInfo, BoardLocation, BootTarget, Bus, BusStatus, DeviceLocation, LedState, LedStatus, PowerAction, Reading, ScannedBoard, ScannedDevice
+  SensorHealth, AssetInfo, BoardLocation, BootTarget, Bus, BusStatus, DeviceLocation, LedState, LedStatus, PowerAction, Reading, ScannedBoard, ScannedDevice
 } from '../bus.js'
 import type { BoardEvent } from '../events.js'
 import { scanWithinBudget } from '../scan-budget.js'
@@ -194,6 +194,13 @@ export class RedfishBus implements Bus {
       if (sensor === undefined || KINDS[sensor.kind].deviceType !== type) throw new OpenDcreError('not-found', `no ${type} sensor ${deviceIdHex(deviceId)} on this server`)
       return KINDS[sensor.kind].reading(await service.readSensor(sensor))
     }, 'Error reading Redfish sensor:')
+  }
+
+  async sensorHealth (boardId: number, deviceId: number): Promise<SensorHealth | undefined> {
+    const { service, slot } = this.server(boardId)
+    // from what discovery and the last read hold: no request
+    const sensor = service.cached?.boards.find((b) => b.slot === slot)?.sensors.find((s) => s.deviceId === deviceId)
+    return sensor === undefined ? undefined : service.health.get(sensor.key)
   }
 
   async power (boardId: number, _deviceId: number, action: PowerAction): Promise<PowerStatus> {

@@ -7,6 +7,8 @@ import type { RedfishClient, RedfishResponse } from './redfish-client.js'
 import { Discovery, type Inventory, type RedfishBoard, type RedfishSensor } from './redfish-discovery.js'
 import { DEFAULT_REDFISH_LIMITS, RedfishCommand, memberList, odataId, serviceLimit, type Json, type RedfishLimits } from './redfish-limits.js'
 import { toKindUnits } from './redfish-sensors.js'
+import { redfishSensorHealth } from './sensor-state.js'
+import type { SensorHealth } from '../bus.js'
 
 export type { Inventory, RedfishBoard, RedfishSensor } from './redfish-discovery.js'
 
@@ -51,6 +53,8 @@ export class RedfishService {
   private readonly limit: LimitFunction
   private readonly log?: RedfishServiceOptions['log']
   private readonly snapshots = new Map<string, { at: number, body: Promise<Json> }>()
+  /** Each sensor's thresholds and health from its last read, by its @odata.id (sensorHealth answers from it). */
+  readonly health = new Map<string, SensorHealth>()
 
   constructor (client: RedfishClient, options: RedfishServiceOptions = {}) {
     this.client = client
@@ -128,11 +132,13 @@ export class RedfishService {
       const items: Json[] = Array.isArray(body[array]) ? body[array] : []
       const item = items.find((m, i) => String(m?.MemberId ?? i) === memberId)
       value = item?.[field]
+      if (item !== undefined) this.health.set(sensor.key, redfishSensorHealth(item))
     } else {
       let body: Json | undefined
       if (sensor.source !== undefined) body = memberList(await this.snapshot(sensor.source, what), this.limits.maxMembers).find((m) => odataId(m) === sensor.uri)
       body ??= await this.snapshot(sensor.uri, what)
       value = body.Reading
+      this.health.set(sensor.key, redfishSensorHealth(body))
     }
     if (typeof value !== 'number' || !Number.isFinite(value)) throw new OpenDcreError('device-error', `${this.client.url}: ${sensor.uri}: ${sensor.name} gives no reading`)
     return toKindUnits(sensor.kind, value, sensor.fields)

@@ -63,8 +63,17 @@ export const RedfishEmulatorConfigSchema = Type.Object({
     /** How far the reading wanders either side (a slow sine wave). */
     drift: Type.Optional(Type.Number({ minimum: 0, errorMessage: 'must be a non-negative number' })),
     /** The reading while the system is off (default: 0 for fans, current and power, else the reading). */
-    off_reading: Type.Optional(Type.Number({ errorMessage: 'must be a number' }))
-  }, { additionalProperties: false, errorMessage: 'a sensor takes {name, type, reading[, drift, off_reading]}' }), { maxItems: 200 }),
+    off_reading: Type.Optional(Type.Number({ errorMessage: 'must be a number' })),
+    /** Served as the Sensor's Thresholds ({Reading}) and the legacy members' UpperThresholdNonCritical ... (DSP0268). */
+    thresholds: Type.Optional(Type.Object({
+      LowerCaution: Type.Optional(Type.Number()),
+      LowerCritical: Type.Optional(Type.Number()),
+      LowerFatal: Type.Optional(Type.Number()),
+      UpperCaution: Type.Optional(Type.Number()),
+      UpperCritical: Type.Optional(Type.Number()),
+      UpperFatal: Type.Optional(Type.Number())
+    }, { additionalProperties: false, errorMessage: 'thresholds take {LowerCaution, LowerCritical, LowerFatal, UpperCaution, UpperCritical, UpperFatal}' }))
+  }, { additionalProperties: false, errorMessage: 'a sensor takes {name, type, reading[, drift, off_reading, thresholds]}' }), { maxItems: 200 }),
   /** Entries the event log starts with. */
   events: Type.Optional(Type.Array(Type.Object({
     message: Text,

@@ -277,6 +277,16 @@ export class RedfishEmulatorServer {
     if (f.drop_count !== undefined) this.faults.dropCount = int(f.drop_count) ?? this.faults.dropCount
     if (f.drop_method !== undefined) this.faults.dropMethod = typeof f.drop_method === 'string' && f.drop_method !== '' ? f.drop_method : undefined
     if (f.expire_sessions === true) this.expireSessions()
+    // {"sensor_reading": {"name": "CPU1 Temp", "reading": 97}}: a reading pinned (null: drifts again), events for threshold crossings
+    const pin = f.sensor_reading as { name?: unknown, reading?: unknown } | undefined
+    if (pin !== undefined) {
+      if (typeof pin?.name !== 'string' || (typeof pin.reading !== 'number' && pin.reading !== null)) return redfishError(400, 'PropertyValueFormatError', 'sensor_reading takes {name, reading}')
+      try {
+        this.service.setReading(pin.name, pin.reading as number | null)
+      } catch (err) {
+        return redfishError(400, 'PropertyValueNotInList', (err as Error).message)
+      }
+    }
     const awayMs = int(f.away_ms)
     if (awayMs !== undefined && awayMs > 0) {
       // answer first, then go away for away_ms

@@ -85,6 +85,8 @@ export class RedfishEmulatorService {
   private boot = { target: 'None', enabled: 'Disabled', mode: 'UEFI' }
   private assetTag: string
   private readonly events: EventEntry[] = []
+  /** Readings pinned by fault injection (setReading), by sensor index. */
+  private readonly pinned = new Map<number, number>()
   private nextEventId = 1
   /** Counts of the requests answered, by method (tests read them). */
   readonly requests = { GET: 0, POST: 0, PATCH: 0, DELETE: 0 }
@@ -120,6 +122,8 @@ export class RedfishEmulatorService {
 
   /** A sensor's reading now: the configured value (or its off value) plus a slow drift. */
   reading (index: number): number {
+    const pinned = this.pinned.get(index)
+    if (pinned !== undefined) return pinned
     const sensor = this.config.sensors[index]
     const on = this.powerState === 'On'
     const base = on ? sensor.reading : sensor.off_reading ?? (sensor.type === 'fan' || sensor.type === 'current' || sensor.type === 'power' ? 0 : sensor.reading)
@@ -327,7 +331,26 @@ export class RedfishEmulatorService {
       Reading: this.reading(index),
       ReadingType: units.readingType,
       ReadingUnits: units.units,
-      Status: { State: 'Enabled', Health: 'OK' }
+      Status: { State: 'Enabled', Health: sensorHealth(this.reading(index), s.thresholds) },
+      ...(s.thresholds === undefined ? {} : { Thresholds: Object.fromEntries(Object.entries(s.thresholds).map(([k, v]) => [k, { Reading: v }])) })
+    }
+  }
+
+  /**
+   * Fault injection: pins a sensor's reading (null: drifts again); crossing
+   * one of its thresholds logs an event, as a BMC does.
+   */
+  setReading (name: string, value: number | null): void {
+    const index = this.config.sensors.findIndex((s) => s.name === name)
+    if (index < 0) throw new RangeError(`no sensor ${name}`)
+    const before = sensorHealth(this.reading(index), this.config.sensors[index].thresholds)
+    if (value === null) this.pinned.delete(index)
+    else this.pinned.set(index, value)
+    const after = sensorHealth(this.reading(index), this.config.sensors[index].thresholds)
+    if (after !== before) {
+      const s = this.config.sensors[index]
+      this.logEvent(`${s.name} reading ${this.reading(index)} is ${after === 'OK' ? 'back within its thresholds' : `past its ${after === 'Critical' ? 'critical' : 'caution'} threshold`}`,
+        after, after === 'OK' ? 'deasserted' : 'asserted', s.name, SENSOR_UNITS[s.type].readingType)
     }
   }
 
@@ -442,4 +465,14 @@ function collection (id: string, type: string, name: string, members: string[]):
     'Members@odata.count': members.length,
     Members: members.map((m) => ({ '@odata.id': m }))
   }
+}
+
+/** A reading's Health against its thresholds: Critical at or past a critical or fatal one, Warning past a caution one. */
+function sensorHealth (value: number, t: Record<string, number | undefined> | undefined): 'OK' | 'Warning' | 'Critical' {
+  if (t === undefined) return 'OK'
+  const above = (k: string): boolean => t[k] !== undefined && value >= (t[k] as number)
+  const below = (k: string): boolean => t[k] !== undefined && value <= (t[k] as number)
+  if (above('UpperCritical') || above('UpperFatal') || below('LowerCritical') || below('LowerFatal')) return 'Critical'
+  if (above('UpperCaution') || below('LowerCaution')) return 'Warning'
+  return 'OK'
 }

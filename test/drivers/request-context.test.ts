@@ -102,7 +102,8 @@ t.test('through HTTP: each request\'s BMC operations are queued under its client
     status: () => ({ state: 'up', lastSuccessAt: null, counters: { requests: 0, sessionsEstablished: 0, relogins: 0, timeouts: 0, errors: 0, garbage: 0 } }),
     ops: recordingOps(seen)
   })
-  const app = await build(t, { bmcConfig, ipmiConnect: connect })
+  // no poller (configured BMCs are polled by default): the queue sees only this test's requests
+  const app = await build(t, { bmcConfig, ipmiConnect: connect, poll: false })
   const inject = async (url: string, remoteAddress: string): Promise<number> =>
     (await app.inject({ method: 'GET', url: `${PREFIX}${url}`, remoteAddress })).statusCode
   seen.length = 0

@@ -24,7 +24,8 @@ t.test('a flood for a dead BMC: refused beyond its queue, the live BMC unaffecte
   })
   const bmcConfig = join(dir, 'bmc_config.json')
   writeFileSync(bmcConfig, JSON.stringify({ timeout_ms: 500, bmcs: [entry(live.port, 'Queue-live-Pw1'), entry(dead.port, 'Queue-dead-Pw2')] }))
-  const app = await build(t, { bmcConfig, limits: { bmcQueueDepth: 4, bmcQueueWaitMs: 1200 } })
+  // no poller (configured BMCs are polled by default): the dead BMC's queue holds only this test's requests
+  const app = await build(t, { bmcConfig, limits: { bmcQueueDepth: 4, bmcQueueWaitMs: 1200 }, poll: false })
 
   const status = async (board: string, remoteAddress: string): Promise<{ status: number, ms: number, body: { message?: string }, retryAfter?: string }> => {
     const started = performance.now()

@@ -272,6 +272,8 @@ t.test('faults: a dead BMC, wrong credentials; other BMCs and the bus never wait
       { port: dead.port, password: PASSWORD_B, algorithms: SUITE_3 },
       { port: a.port, password: 'wrong-Pw-77', algorithms: SUITE_3 }
     ]),
+    // no poller (configured BMCs are polled by default): the dead BMC's queue holds only this test's requests
+    poll: false,
     loggerInstance: logger
   })
   await get(app, '/power/status/40000001/0100') // log in to the live BMC first
@@ -315,7 +317,8 @@ t.test('faults: a dead BMC, wrong credentials; other BMCs and the bus never wait
 t.test('timeout_ms in bmc_config.json bounds the requests to a BMC', async (t) => {
   const dead = await startSim(t, { name: 'dead', emu: fixture('ipmi/bmc-b.emu') })
   await dead.stop()
-  const app = await build(t, { bmcConfig: bmcConfig([{ port: dead.port, password: PASSWORD_B, algorithms: SUITE_3, timeoutMs: 800 }]) })
+  // no poller (configured BMCs are polled by default): the request timed is the only one in the BMC's queue
+  const app = await build(t, { bmcConfig: bmcConfig([{ port: dead.port, password: PASSWORD_B, algorithms: SUITE_3, timeoutMs: 800 }]), poll: false })
   const started = Date.now()
   const res = await get(app, '/power/status/40000001/0100')
   const ms = Date.now() - started

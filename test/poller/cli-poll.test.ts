@@ -1,14 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { packageRoot } from '../../config/paths.js'
 import { exited, serveCli } from '../cli-process.js'
+import { startBmc } from '../bmc-emulator/emulator-kit.js'
 
 /**
  * When the poller runs: by default for the embedded default of `opendcre
  * serve` (no --emulator/--serial), not when a bus is named (v1.2's traffic
- * exactly), and as --poll / --no-poll say.
+ * exactly), and as --poll / --no-poll say; BMCs and Redfish servers are
+ * polled whenever they are configured.
  */
 async function metrics (url: string): Promise<string> {
   return await (await fetch(`${url}/metrics`)).text()
@@ -49,4 +51,22 @@ t.test('a named bus: no poller (v1.2 traffic), unless --poll', async (t) => {
   const text = await metrics(off)
   t.equal(polled(text), 0, 'without it: no value kept')
   t.equal(transactions(text), 0, 'without it: not one device-bus transaction')
+})
+
+t.test('BMCs named beside a bus: the BMCs are polled, the bus is not (v1.2 traffic); --no-poll wins', async (t) => {
+  const bmc = await startBmc(t)
+  const dir = mkdtempSync(join(tmpdir(), 'opendcre-cli-poll-bmc-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const bmcConfig = join(dir, 'bmc_config.json')
+  writeFileSync(bmcConfig, JSON.stringify({ bmcs: [{ bmc_ip: '127.0.0.1', bmc_port: bmc.port, username: 'ADMIN', password: 'ADMIN' }] }))
+  const simple = join(packageRoot, 'emulator-configs', 'simple.json')
+  const [on, off] = await Promise.all([serve(t, ['--emulator', simple, '--bmc-config', bmcConfig]), serve(t, ['--emulator', simple, '--bmc-config', bmcConfig, '--no-poll'])])
+  const ipmi = (text: string): number => text.split('\n').filter((l) => l.startsWith('opendcre_sensor_state{') && l.includes('backend="ipmi"')).length
+  t.ok(await until(async () => ipmi(await metrics(on)) >= 9, 20_000), 'every BMC sensor has a state without --poll')
+  const text = await metrics(on)
+  t.equal(polled(text), 0, 'no device-bus value kept')
+  t.equal(transactions(text), 0, 'not one device-bus transaction')
+  const quiet = await metrics(off)
+  t.equal(ipmi(quiet), 0, '--no-poll: no BMC polled')
+  t.equal(quiet.split('\n').filter((l) => l.startsWith('opendcre_reading_age_seconds{')).length, 0, '--no-poll: no value kept at all')
 })

@@ -21,7 +21,7 @@ const DEPLOY = join(packageRoot, 'deploy', 'prometheus')
 
 t.test('the shipped alerting rules: promtool check rules, promtool test rules, the example config checks', async (t) => {
   const check = await run('promtool', ['check', 'rules', join(DEPLOY, 'opendcre-alerts.yml')])
-  t.match(check.stdout, /SUCCESS: 5 rules found/)
+  t.match(check.stdout, /SUCCESS: 7 rules found/)
   const unit = await run('promtool', ['test', 'rules', 'opendcre-alerts.test.yml'], { cwd: DEPLOY })
   t.match(unit.stdout, /SUCCESS/)
   const config = await run('promtool', ['check', 'config', join(DEPLOY, 'prometheus.yml')])
@@ -62,7 +62,8 @@ async function startRack (t: Parameters<typeof buildOverPty>[0], dir: string, na
   const emulator = join(dir, `rack-${name}.json`)
   writeFileSync(emulator, JSON.stringify(emulatorConfig(temps, fan)))
   const opendcre = join(dir, `opendcre-${name}.json`)
-  writeFileSync(opendcre, JSON.stringify({ poll: { interval_s: 0.5, jitter: 0 } }))
+  // device-bus sensors have no thresholds of their own: the config gives the temperatures some
+  writeFileSync(opendcre, JSON.stringify({ poll: { interval_s: 0.5, jitter: 0, thresholds: { temperature: { upper_non_critical: 40, upper_critical: 50 } } } }))
   const { app, rig } = await buildOverPty(t, emulator, { config: opendcre, poller: { random: () => 0 } })
   await app.listen({ host: '127.0.0.1', port: 0 })
   return { name, app, port: (app.server.address() as { port: number }).port, temps, fan, emulator, rig }
@@ -136,6 +137,12 @@ t.test('a real Prometheus scrapes rack A and rack B: every sensor with its value
   t.same(power.map((s) => [s.metric.rack, s.metric.device_id, Number(s.value[1])]).sort(), [['A', '0040', 1], ['B', '0040', 1]])
   const up = await query(base, 'opendcre_board_up')
   t.same(up.map((s) => [s.metric.rack, s.metric.board_id, Number(s.value[1])]).sort(), [['A', '00000001', 1], ['B', '00000001', 1]])
+  const states = await query(base, 'opendcre_sensor_state')
+  t.same(states.map((s) => [s.metric.rack, s.metric.device_id, Number(s.value[1])]).sort(),
+    [['A', '0010', 0], ['A', '0011', 0], ['B', '0010', 0], ['B', '0011', 1], ['B', '0012', 2]], 'opendcre_sensor_state from the configured thresholds: 40.5 °C warning, 52 °C critical')
+  const limits = await query(base, 'opendcre_sensor_threshold{threshold="upper_critical"}')
+  t.equal(limits.length, 5, 'each temperature\'s upper critical threshold, as a gauge')
+  t.ok(limits.every((s) => Number(s.value[1]) === 50 && s.metric.device_type === 'temperature'))
   const exposition = await (await fetch(`http://127.0.0.1:${racks[0].port}/metrics`)).text()
   const lint = await new Promise<{ code: number | null, out: string }>((resolve) => {
     const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] })
@@ -158,4 +165,6 @@ t.test('a real Prometheus scrapes rack A and rack B: every sensor with its value
   const changed = await until(async () => await query(base, 'opendcre_temperature_celsius{rack="B",device_id="0011"}'),
     (r) => Number(r[0]?.value[1]) === 77.25, 8_000)
   t.equal(Number(changed[0]?.value[1]), 77.25, 'the new temperature is in Prometheus after the next poll and scrape')
+  const critical = await until(async () => await query(base, 'opendcre_sensor_state{rack="B",device_id="0011"}'), (r) => Number(r[0]?.value[1]) === 2, 8_000)
+  t.equal(Number(critical[0]?.value[1]), 2, 'and its state turns critical')
 })

@@ -1,0 +1,112 @@
+/**
+ * Sensor states end to end against the BMC emulator: the SDR thresholds the
+ * bridge reads agree with ipmitool's; a threshold crossing injected into the
+ * emulator reaches the stream (a threshold alert and the SEL entry), /states
+ * and /metrics within seconds.
+ */
+import { request as httpRequest } from 'node:http'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { build, get, PREFIX } from '../helper.js'
+import { cells, ipmitool, startBmc, steadyConfig } from '../bmc-emulator/emulator-kit.js'
+
+interface SseEvent { event: string, data: any, at: number }
+
+/** Opens the stream; events arrive in `events` until close() or the time runs out. */
+function openStream (url: string, timeoutMs: number): { events: SseEvent[], close: () => void } {
+  const events: SseEvent[] = []
+  const req = httpRequest(url, (res) => {
+    let buffer = ''
+    res.setEncoding('utf8')
+    res.on('data', (chunk: string) => {
+      buffer += chunk
+      let end
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end)
+        buffer = buffer.slice(end + 2)
+        const event = /^event: (.*)$/m.exec(block)?.[1]
+        const data = /^data: (.*)$/m.exec(block)?.[1]
+        if (event !== undefined && data !== undefined) events.push({ event, data: JSON.parse(data), at: Date.now() })
+      }
+    })
+  })
+  req.on('error', () => {})
+  req.end()
+  const timer = setTimeout(() => req.destroy(), timeoutMs)
+  return { events, close: () => { clearTimeout(timer); req.destroy() } }
+}
+
+async function waitFor<T> (what: () => T | undefined, timeoutMs: number): Promise<T | undefined> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    const found = what()
+    if (found !== undefined || Date.now() > end) return found
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+const IPMITOOL_COLUMNS = ['lower_non_recoverable', 'lower_critical', 'lower_non_critical', 'upper_non_critical', 'upper_critical', 'upper_non_recoverable'] as const
+
+t.test('IPMI sensor states: thresholds as ipmitool reads them; a crossing pushed to the stream, /states and /metrics', async (t) => {
+  const bmc = await startBmc(t, steadyConfig())
+  const dir = mkdtempSync(join(tmpdir(), 'opendcre-states-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const bmcConfig = join(dir, 'bmc_config.json')
+  writeFileSync(bmcConfig, JSON.stringify({ bmcs: [{ bmc_ip: '127.0.0.1', bmc_port: bmc.port, username: 'ADMIN', password: 'ADMIN' }] }))
+  const config = join(dir, 'opendcre_config.json')
+  writeFileSync(config, JSON.stringify({ poll: { interval_s: 0.5, intervals: { ipmi: { default: 0.5 } }, events_s: 0.5, jitter: 0 } }))
+  const app = await build(t, { bmcConfig, config, poller: { random: () => 0 } })
+  const url = await app.listen({ host: '127.0.0.1', port: 0 })
+
+  const ready = await waitFor(() => {
+    const sensors = [...app.poller.allSensors()].filter((s) => s.operation === 'read' && s.board_id === '40000001')
+    return sensors.length >= 9 && sensors.every((s) => s.condition !== undefined) ? sensors : undefined
+  }, 8000)
+  t.ok(ready, 'the poller judged every sensor')
+
+  const statesRes = await get(app, '/states/40000001')
+  t.equal(statesRes.statusCode, 200, statesRes.body)
+  const states = statesRes.json() as { board: any, sensors: any[] }
+  t.equal(states.board.state, 'ok', 'every sensor of the steady emulator is ok')
+  const list = (await ipmitool(bmc.port, 17, ['sensor', 'list'])).stdout.trim().split('\n').map(cells)
+  let compared = 0
+  for (const sensor of states.sensors) {
+    const row = list.find((c) => c[0] === sensor.device_info)
+    if (row === undefined || sensor.timestamp === null) continue
+    const theirs: Record<string, number> = {}
+    IPMITOOL_COLUMNS.forEach((name, i) => { if (row[4 + i] !== 'na') theirs[name] = Number(row[4 + i]) })
+    t.same(Object.keys(sensor.thresholds).sort(), Object.keys(theirs).sort(), `${sensor.device_info}: the same thresholds as ipmitool sensor`)
+    for (const [name, value] of Object.entries(theirs)) t.ok(Math.abs(sensor.thresholds[name] - value) < 0.0005, `${sensor.device_info} ${name}: ${sensor.thresholds[name]} = ${value}`)
+    t.equal(sensor.state, row[3] === 'ok' ? 'ok' : 'not ok', `${sensor.device_info}: ok, as ipmitool says`)
+    compared++
+  }
+  t.ok(compared >= 8, `compared ${compared} sensors with ipmitool`)
+
+  const stream = openStream(`${url}${PREFIX}/stream?board_id=40000001`, 15_000)
+  t.teardown(() => stream.close())
+  await new Promise((resolve) => setTimeout(resolve, 600))
+  const injectedAt = Date.now()
+  const value = bmc.device.crossThreshold(1, 'ucr')
+  const threshold = await waitFor(() => stream.events.find((e) => e.event === 'alert' && e.data.kind === 'threshold' && e.data.device_id === '0001'), 5000)
+  const log = await waitFor(() => stream.events.find((e) => e.event === 'alert' && e.data.kind === 'log' && /Upper Critical going high/.test(e.data.entry.event)), 5000)
+  t.match(threshold?.data, { board_id: '40000001', device_id: '0001', device_info: 'CPU1 Temp', backend: 'ipmi', state: 'critical', previous: 'ok', value, thresholds: { upper_critical: 95 } })
+  t.match(log?.data, { board_id: '40000001', backend: 'ipmi', entry: { sensor: 'CPU1 Temp', device_id: '0001', direction: 'asserted', severity: 'critical', reading: value } })
+  t.ok(threshold !== undefined && threshold.at - injectedAt < 3000, `threshold alert within 3 s (${threshold === undefined ? '-' : threshold.at - injectedAt} ms)`)
+  t.ok(log !== undefined && log.at - injectedAt < 3000, `SEL entry within 3 s (${log === undefined ? '-' : log.at - injectedAt} ms)`)
+
+  const fleet = (await get(app, '/states?state=warning')).json() as { boards: any[], totals: any }
+  t.match(fleet.boards[0], { board_id: '40000001', backend: 'ipmi', up: true, state: 'critical', hottest_c: value, hottest_device: '0001', power_status: 'on' })
+  t.ok(fleet.boards[0].power_w > 0 && fleet.boards[0].trend.length >= 2, 'power draw and a trend')
+  t.equal(fleet.totals.critical, 1)
+
+  const metrics = (await app.inject({ url: '/metrics' })).body
+  t.match(metrics, /opendcre_sensor_state\{board_id="40000001",device_id="0001",[^}]*\} 2\n/, 'opendcre_sensor_state 2 (critical)')
+  t.match(metrics, /opendcre_sensor_state\{board_id="40000001",device_id="0002",[^}]*\} 0\n/, 'the others ok')
+  t.match(metrics, /opendcre_sensor_threshold\{board_id="40000001",device_id="0001",[^}]*threshold="upper_critical"\} 95\n/)
+
+  bmc.device.setReading(1, 46)
+  const back = await waitFor(() => stream.events.find((e) => e.event === 'alert' && e.data.kind === 'threshold' && e.data.device_id === '0001' && e.data.state === 'ok'), 5000)
+  t.match(back?.data, { previous: 'critical', state: 'ok' }, 'back to ok is an alert too')
+})

@@ -1,0 +1,95 @@
+/**
+ * Redfish sensor states against the project's Redfish emulator: a Sensor's
+ * Thresholds become the sensor's thresholds; a reading pushed past one by the
+ * emulator's fault injection (POST /emulator/faults {sensor_reading}) reaches
+ * the stream as a threshold alert and, through the LogService, as a log alert.
+ */
+import { request as httpRequest } from 'node:http'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { loadRedfishEmulatorConfig } from '../../emulators/redfish/emulator-config.js'
+import { startRedfishEmulators } from '../../emulators/redfish/emulator-server.js'
+import { DEFAULT_REDFISH_EMULATOR_CONFIG } from '../../config/paths.js'
+import { build, get, PREFIX } from '../helper.js'
+
+interface SseEvent { event: string, data: any, at: number }
+
+function openStream (url: string): { events: SseEvent[], close: () => void } {
+  const events: SseEvent[] = []
+  const req = httpRequest(url, (res) => {
+    let buffer = ''
+    res.setEncoding('utf8')
+    res.on('data', (chunk: string) => {
+      buffer += chunk
+      let end
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end)
+        buffer = buffer.slice(end + 2)
+        const event = /^event: (.*)$/m.exec(block)?.[1]
+        const data = /^data: (.*)$/m.exec(block)?.[1]
+        if (event !== undefined && data !== undefined) events.push({ event, data: JSON.parse(data), at: Date.now() })
+      }
+    })
+  })
+  req.on('error', () => {})
+  req.end()
+  const timer = setTimeout(() => req.destroy(), 20_000)
+  return { events, close: () => { clearTimeout(timer); req.destroy() } }
+}
+
+async function waitFor<T> (what: () => T | undefined, timeoutMs: number): Promise<T | undefined> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    const found = what()
+    if (found !== undefined || Date.now() > end) return found
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+t.test('Redfish: Thresholds read; a crossing injected into the emulator reaches the stream', async (t) => {
+  const base = loadRedfishEmulatorConfig(DEFAULT_REDFISH_EMULATOR_CONFIG)
+  const config = {
+    ...base,
+    sensor_style: 'sensors' as const,
+    sensors: base.sensors.map((s) => (s.name === 'CPU1 Temp' ? { ...s, drift: 0, thresholds: { UpperCaution: 80, UpperCritical: 90, UpperFatal: 100, LowerCaution: 5 } } : s))
+  }
+  const [emu] = await startRedfishEmulators(config, { count: 1 })
+  t.teardown(async () => await emu.close())
+  const dir = mkdtempSync(join(tmpdir(), 'opendcre-redfish-states-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const redfishConfig = join(dir, 'redfish_config.json')
+  writeFileSync(redfishConfig, JSON.stringify({ servers: [{ url: emu.url, username: 'ADMIN', password: 'ADMIN', timeout_ms: 2000 }] }))
+  const opendcre = join(dir, 'opendcre_config.json')
+  writeFileSync(opendcre, JSON.stringify({ poll: { intervals: { redfish: { default: 0.5 } }, events_s: 0.5, jitter: 0 } }))
+  const app = await build(t, { redfishConfig, config: opendcre, poller: { random: () => 0 } })
+  const url = await app.listen({ host: '127.0.0.1', port: 0 })
+
+  type States = { sensors: Array<{ device_id: string, device_info: string, state: string, thresholds: Record<string, number>, timestamp: string | null }> }
+  let cpu: States['sensors'][number] | undefined
+  const end = Date.now() + 15_000
+  while (Date.now() < end && cpu?.timestamp == null) {
+    const res = await get(app, '/states/70000001')
+    if (res.statusCode === 200) cpu = (res.json() as States).sensors.find((s) => s.device_info === 'CPU1 Temp')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  t.match(cpu, { state: 'ok', thresholds: { upper_non_critical: 80, upper_critical: 90, upper_non_recoverable: 100, lower_non_critical: 5 } }, 'the Sensor\'s Thresholds')
+  const other = ((await get(app, '/states/70000001')).json() as States).sensors.find((s) => s.device_info === 'Inlet Temp')
+  t.match(other, { state: 'ok', thresholds: {} }, 'no Thresholds: Status.Health says ok')
+
+  const stream = openStream(`${url}${PREFIX}/stream?board_id=70000001`)
+  t.teardown(() => stream.close())
+  await new Promise((resolve) => setTimeout(resolve, 700))
+  const injected = Date.now()
+  const res = await fetch(`${emu.url}/emulator/faults`, { method: 'POST', body: JSON.stringify({ sensor_reading: { name: 'CPU1 Temp', reading: 93 } }) })
+  t.equal(res.status, 204)
+  const threshold = await waitFor(() => stream.events.find((e) => e.event === 'alert' && e.data.kind === 'threshold' && e.data.device_id === cpu?.device_id), 5000)
+  const log = await waitFor(() => stream.events.find((e) => e.event === 'alert' && e.data.kind === 'log'), 5000)
+  t.match(threshold?.data, { board_id: '70000001', backend: 'redfish', device_info: 'CPU1 Temp', state: 'critical', previous: 'ok', value: 93 })
+  t.match(log?.data, { board_id: '70000001', backend: 'redfish', entry: { severity: 'critical' } })
+  t.ok(threshold !== undefined && threshold.at - injected < 3000, `threshold alert within 3 s (${threshold === undefined ? '-' : threshold.at - injected} ms)`)
+  t.ok(log !== undefined && log.at - injected < 3000, `log entry within 3 s (${log === undefined ? '-' : log.at - injected} ms)`)
+  const metrics = (await app.inject({ url: '/metrics' })).body
+  t.match(metrics, new RegExp(`opendcre_sensor_state\\{board_id="70000001",device_id="${cpu?.device_id ?? ''}",[^}]*\\} 2\\n`), 'opendcre_sensor_state 2')
+})
