@@ -22,6 +22,7 @@ import redfishBus, { type RedfishBackendOptions } from './plugins/redfish-bus.js
 import routeDeclarations from './plugins/route-declarations.js'
 import poller, { type PollerPluginOptions } from './plugins/poller.js'
 import serialBus from './plugins/serial-bus.js'
+import tasks from './plugins/tasks.js'
 import dashboard from './routes/dashboard.js'
 import health from './routes/health.js'
 import routes from './routes/index.js'
@@ -180,6 +181,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
 
   // the shared poller over every backend registered above (docs/monitoring.md)
   await fastify.register(poller, opts.poller ?? {})
+  // bulk power tasks over the same backends (docs/api.md "Bulk power")
+  await fastify.register(tasks)
 
   await fastify.register(openapi, { base: `${config.endpointPrefix}/${config.apiVersion}` })
   if (opts.auditLog !== undefined) await fastify.register(audit, { file: opts.auditLog })

@@ -47,6 +47,6 @@ export default fp<IpmiBackendOptions>(async (fastify, opts) => {
   const connect = opts.connect ?? connectOverUdp
   const connections = entries.map((entry, i) =>
     connect(entry, fastify.log.child({ bmc: `${entry.target.host}:${entry.target.port}`, board: boardIdHex(0x40000000 | (i + 1)) }), opts.queue))
-  fastify.buses.register(new IpmiBus(connections, { file: opts.file }))
+  fastify.buses.register(new IpmiBus(connections, { file: opts.file, powerOnWatts: entries.map((e) => e.powerOnWatts) }))
   fastify.log.info({ file: opts.file, bmcs: entries.map((e) => `${e.target.host}:${e.target.port}`) }, 'IPMI bridge configured')
 }, { name: 'ipmi-bus', fastify: '5.x', dependencies: ['config', 'bus-registry'] })

@@ -4,7 +4,7 @@ import type {
 import type { BoardEvent } from '../events.js'
 import { scanWithinBudget } from '../scan-budget.js'
 import { boardIdHex, deviceIdHex } from '../bus.js'
-import type { PowerStatus } from '../bus.js'
+import type { PowerStatus, PowerTarget } from '../bus.js'
 import { OpenDcreError, type OpenDcreErrorCode } from '../errors.js'
 import { metricFamilies } from '../metric-family.js'
 import type { RedfishClientStatus } from './redfish-client.js'
@@ -68,6 +68,10 @@ export class RedfishBus implements Bus {
 
   ownsBoard (boardId: number): boolean {
     return isRedfishBoardId(boardId)
+  }
+
+  powerTargets (): PowerTarget[] {
+    return this.servers.map((_server, i) => ({ board_id: this.boardId(i), device_id: POWER_DEVICE }))
   }
 
   boardId (index: number): number {

@@ -12,6 +12,7 @@
  */
 import type { BmcEmulatorConfig, SensorConfig } from './bmc-emulator-config.js'
 import { BOOT_DEVICE_NAMES } from './bmc-emulator-config.js'
+import type { SwitchingRecorder } from './power-switching.js'
 import {
   conversionOf, encodeFru, encodeSelRecord, encodeSensorSdr, eventReadingTypeOf, fromRaw, sensorTypeOf, thresholdMask,
   toRaw, THRESHOLD_NAMES, type Conversion, type SelEvent, type ThresholdName
@@ -47,6 +48,8 @@ export interface BmcDeviceOptions {
   now?: () => number
   /** [0, 1); default Math.random. */
   random?: () => number
+  /** Told of every power-up that takes time (chassis.power_on_delay_ms), shared by a fleet. */
+  switching?: SwitchingRecorder
 }
 
 interface SensorState {
@@ -108,7 +111,7 @@ export class BmcDevice {
   /** Unknown commands seen (netFn/cmd), for the log and tests. */
   readonly unknownCommands = new Set<string>()
 
-  constructor (readonly config: BmcEmulatorConfig, options: BmcDeviceOptions = {}) {
+  constructor (readonly config: BmcEmulatorConfig, private readonly options: BmcDeviceOptions = {}) {
     this.now = options.now ?? Date.now
     this.random = options.random ?? Math.random
     this.startedAt = this.now()
@@ -324,6 +327,13 @@ export class BmcDevice {
     if ((flags[0] & 0x80) !== 0 && (flags[0] & 0x40) === 0) flags[0] &= 0x7f
   }
 
+  private startPowerUp (): void {
+    const delay = this.config.chassis?.power_on_delay_ms ?? 0
+    if (delay === 0) return this.powerUp()
+    this.powerBackAt = this.now() + delay
+    this.options.switching?.started(this.now(), this.powerBackAt)
+  }
+
   private settleBootFlags (): void {
     this.settlePower()
     const timeout = this.config.boot?.valid_timeout_s ?? 60
@@ -439,8 +449,8 @@ export class BmcDevice {
             this.powerOn = false
             this.powerBackAt = undefined
             return { cc: 0 }
-          case 0x01: // power up
-            if (!on) this.powerUp()
+          case 0x01: // power up (after power_on_delay_ms: the chassis reports off until then)
+            if (!on && this.powerBackAt === undefined) this.startPowerUp()
             this.lastPowerEvent = 0x10 // last power on via IPMI command
             return { cc: 0 }
           case 0x02: // power cycle: off, then on after cycle_ms
