@@ -87,6 +87,7 @@ export default fp<PowerTasksOptions>(async (fastify, opts) => {
           listedBy.set(bus, listed)
         }
         target = listed.get(boardId)
+        if (target === undefined) throw new SelectionError(`board ${text}: no such board on the ${bus.name} backend`)
       } else {
         try {
           target = (await scanned(bus, boardId))[0]

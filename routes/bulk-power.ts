@@ -14,6 +14,16 @@ const BULK_POWER: RouteDeclaration = {
   target: () => ({ action: 'bulk', board: '*', device: '*' })
 }
 
+/** The body's fields: anything else is refused (a mistyped policy field must not be dropped silently). */
+const FIELDS = new Set(Object.keys(BulkPowerBody.properties))
+
+/** What a field takes, where ajv's own words (a union's) would not say it. */
+const HINTS: Record<string, string> = {
+  boards: 'must be "all" or a list of 1 to 100000 distinct board ids (hex, up to 8 digits)',
+  action: 'must be on, off, cycle or status',
+  backend: 'must be device_bus, ipmi or redfish'
+}
+
 /** The largest body a bulk request may send (100,000 board ids fit). */
 const BODY_LIMIT = 2 * 1024 * 1024
 
@@ -50,6 +60,12 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
     config: BULK_POWER,
     bodyLimit: BODY_LIMIT,
     attachValidation: true,
+    preValidation: async (request, reply) => {
+      const body = request.body
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) return
+      const unknown = Object.keys(body).filter((k) => !FIELDS.has(k))
+      if (unknown.length > 0) return await reply.code(400).send({ message: `unknown field${unknown.length === 1 ? '' : 's'} ${unknown.slice(0, 5).join(', ')}: the body takes ${[...FIELDS].join(', ')}` })
+    },
     schema: {
       summary: 'Bulk power: switch many boards as one task, staggered and confirmed',
       description: 'Answers 202 {"task_id"}; GET /tasks/{task_id} shows each board\'s progress. dry_run answers 200 with the plan.',
@@ -61,9 +77,10 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
       if (request.validationError !== undefined) {
         const first = request.validationError.validation[0]
         const field = first === undefined ? '' : first.instancePath.replace(/^\//, '').replace(/\//g, '.')
+        const top = field.split('.')[0]
         const message = request.body === undefined || request.body === null
           ? 'a JSON body is needed (Content-Type: application/json): {"boards": [...] or "all", "action": "on"}'
-          : `invalid ${field === '' ? 'body' : field}: ${first?.message ?? 'validation failed'}`
+          : `invalid ${field === '' ? 'body' : field}: ${HINTS[top] ?? first?.message ?? 'validation failed'}`
         return await reply.code(400).send({ message })
       }
       const body = request.body
