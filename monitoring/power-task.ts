@@ -208,7 +208,7 @@ export class PowerTask {
       const board = this.boards[i]
       if (this.cancelRequested) return
       try {
-        const answer = await target.power(target.boardId, target.deviceId, 'status')
+        const answer = await this.readStatus(target)
         board.power_status = answer.power_status
         if (this.action === 'status') {
           this.set(board, 'confirmed', answer.power_status)
@@ -224,6 +224,18 @@ export class PowerTask {
     })
     // switched in the order given
     return toSwitch.sort((a, b) => a - b)
+  }
+
+  /** A status read, re-read within the retries when it fails (reads change nothing: safe to repeat). */
+  private async readStatus (target: TaskTarget): Promise<PowerStatus> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await target.power(target.boardId, target.deviceId, 'status')
+      } catch (err) {
+        if (attempt >= this.policy.retries || this.cancelRequested) throw err
+        await this.clock.sleep(this.policy.confirm_interval_ms)
+      }
+    }
   }
 
   private async switchAll (order: number[]): Promise<void> {
