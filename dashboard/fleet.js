@@ -1,6 +1,7 @@
 // The fleet: every board of every backend, its health and last contact.
 // The list is virtualised (only the rows in view exist), so 1,000 boards scroll as 10 do.
 import { ago, h, replace } from './dom.js'
+import { BulkPower } from './bulk-power.js'
 
 const ROW_HEIGHT = 36
 const OVERSCAN = 8
@@ -62,8 +63,10 @@ export class FleetView {
     this.live = h('p', { class: 'live', id: 'fleet-live' })
     this.spacer = h('div', { class: 'spacer' })
     this.scroller = h('div', { class: 'fleet-list', id: 'fleet-list', role: 'list', 'aria-label': 'Boards', onscroll: () => this.scheduleRender() }, this.spacer)
+    this.bulk = new BulkPower(this)
     replace(main,
       h('h1', {}, 'Fleet'),
+      this.bulk.element,
       h('form', { class: 'filters', role: 'search', onsubmit: (e) => e.preventDefault() },
         h('label', { for: 'fleet-filter' }, 'Filter'), this.filterText,
         h('label', { for: 'fleet-backend' }, 'Backend'), this.filterBackend,
@@ -71,7 +74,7 @@ export class FleetView {
       this.summary,
       this.live,
       h('div', { class: 'fleet-head', 'aria-hidden': 'true' },
-        h('span', {}, 'Board'), h('span', {}, 'Backend'), h('span', {}, 'Health'), h('span', {}, 'Last contact'), h('span', {}, 'Devices')),
+        h('span', {}, 'Select'), h('span', {}, 'Board'), h('span', {}, 'Backend'), h('span', {}, 'Health'), h('span', {}, 'Last contact'), h('span', {}, 'Devices')),
       this.scroller)
     window.addEventListener('resize', this.onResize = () => this.scheduleRender())
 
@@ -91,6 +94,7 @@ export class FleetView {
     let streamed = false
     try {
       streamed = await this.api.stream('', (type, data) => {
+        if (type === 'task') this.bulk.onTask(data)
         if (type !== 'board') return
         const board = this.byId.get(data.board_id)
         if (board === undefined) return
@@ -146,6 +150,7 @@ export class FleetView {
     for (let i = first; i < last; i++) {
       const b = this.shown[i]
       const row = h('div', { role: 'listitem', class: 'row', dataset: { board: b.board_id } },
+        this.bulk.checkbox(b.board_id),
         h('a', { href: `#/board/${b.board_id}`, class: 'board-id' }, b.board_id),
         h('span', {}, b.backend),
         h('span', { class: b.up ? 'badge up' : 'badge down' }, b.up ? 'up' : 'down'),
@@ -161,6 +166,7 @@ export class FleetView {
   }
 
   destroy () {
+    this.bulk?.destroy()
     this.abort.abort()
     for (const t of this.timers) clearInterval(t)
     window.removeEventListener('resize', this.onResize)
