@@ -39,6 +39,8 @@ const { values } = parseArgs({
     'power-on-delay': { type: 'string', default: '1000' },
     sample: { type: 'string', default: '100' },
     'read-concurrency': { type: 'string', default: '200' },
+    // a diagnostic: the service's poller off (poll.enabled false), so the task alone talks to the BMCs
+    'no-poll': { type: 'boolean', default: false },
     // below Linux's ephemeral range (32768-60999), where other sockets may take a port of ours
     'base-port': { type: 'string' }
   }
@@ -103,6 +105,18 @@ async function runTask (base: string, body: Record<string, unknown>): Promise<an
   }
 }
 
+/** The failed boards' reasons, numbers and addresses left out, most frequent first. */
+function reasons (task: any): string {
+  const counts = new Map<string, number>()
+  for (const b of task.boards as Array<{ state: string, message?: string }>) {
+    if (b.state !== 'failed') continue
+    const reason = (b.message ?? '').replace(/127\.0\.0\.1:\d+/g, 'BMC').replace(/\d+/g, 'N')
+    counts.set(reason, (counts.get(reason) ?? 0) + 1)
+  }
+  if (counts.size === 0) return 'none'
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([r, n]) => `${n}× "${r}"`).join('; ')
+}
+
 const board = (i: number): string => (0x40000001 + i).toString(16)
 
 async function main (): Promise<void> {
@@ -111,7 +125,9 @@ async function main (): Promise<void> {
   writeFileSync(bmcConfig, JSON.stringify({
     bmcs: Array.from({ length: bmcs }, (_, i) => ({ bmc_ip: '127.0.0.1', bmc_port: basePort + i, username: 'ADMIN', password: 'ADMIN', cipher_suite: 3 }))
   }))
-  const service: Started = await startShipped(join(dir, 'logs'), ['--bmc-config', bmcConfig])
+  const serviceConfig = join(dir, 'opendcre_config.json')
+  writeFileSync(serviceConfig, JSON.stringify({ poll: { enabled: !values['no-poll'] } }))
+  const service: Started = await startShipped(join(dir, 'logs'), ['--bmc-config', bmcConfig, ...(values['no-poll'] ? ['--config', serviceConfig] : [])])
   children.push(service.child)
   const pid = service.child.pid as number
   const base = `http://127.0.0.1:${service.port}/opendcre/1.2`
@@ -149,7 +165,7 @@ async function main (): Promise<void> {
   const onExtrapolated = oneByOneOn.seconds / sample * bmcs
   process.stdout.write([
     `node ${process.version}; ${cpus().length} cores (load ${f(loadavg()[0])}); ${bmcs} emulated BMCs in one process (cipher suite 3), ` +
-      `each off and ${powerOnDelay} ms from power-up to on; the service as shipped (poller on); baseline: the v1.2 single-board API, ${sample} boards one at a time, extrapolated`,
+      `each off and ${powerOnDelay} ms from power-up to on; the service as shipped (${values['no-poll'] ? 'DIAGNOSTIC: poller off' : 'poller on'}); baseline: the v1.2 single-board API, ${sample} boards one at a time, extrapolated`,
     '',
     '| figure | bulk task | one at a time (baseline) | ratio |',
     '|---|---:|---:|---:|',
@@ -161,6 +177,7 @@ async function main (): Promise<void> {
     `| service CPU, bulk power-on | ${f(onPhase.cpu, 2)} s (${perBoard(onPhase)}) | | |`,
     `| service RSS, peak (status / power-on) | ${f(statusPhase.rss, 0)} / ${f(onPhase.rss, 0)} MB | | |`,
     '',
+    `failure reasons (status / power-on): ${reasons(status)} / ${reasons(on)}`,
     `targets: status < 15 s: ${String(statusPhase.seconds < 15)}; power-on < 60 s: ${String(onPhase.seconds < 60)}; never more than ${K}: ${String(afterOn.max_switching <= K)}; ` +
       `all confirmed: ${String(on.confirmed === bmcs && on.failed === 0)}`
   ].join('\n') + '\n')
