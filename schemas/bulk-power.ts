@@ -12,7 +12,7 @@ export const BulkPowerBody = Type.Object({
   action: Type.Union([Type.Literal('on'), Type.Literal('off'), Type.Literal('cycle'), Type.Literal('status')]),
   max_concurrent: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 16, description: 'At most this many boards switching at once' })),
   interval_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 600000, default: 0, description: 'At least this long between two starts' })),
-  max_inrush_watts: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1e9, description: 'Bound on the power_on_watts of the boards switching at once' })),
+  max_inrush_watts: Type.Optional(Type.Number({ minimum: 1, maximum: 1e9, description: 'Bound on the power_on_watts of the boards switching at once' })),
   confirm_reads: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Read-backs after a switch before it counts as not taken' })),
   confirm_interval_ms: Type.Optional(Type.Integer({ minimum: 10, maximum: 60000, default: 250, description: 'Time between read-backs (and before a retry)' })),
   retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 5, default: 1, description: 'Switches re-sent to a board whose switch failed or did not take' })),
