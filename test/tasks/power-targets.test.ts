@@ -11,10 +11,12 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 
 t.test('each BMC is a power target (device 0100), with its declared power_on_watts', async (t) => {
   const file = join(dir, 'bmc_config.json')
-  writeFileSync(file, JSON.stringify({ bmcs: [
-    { bmc_ip: '10.0.0.1', username: 'u', password: 'p', power_on_watts: 450 },
-    { bmc_ip: '10.0.0.2', username: 'u', password: 'p' }
-  ] }))
+  writeFileSync(file, JSON.stringify({
+    bmcs: [
+      { bmc_ip: '10.0.0.1', username: 'u', password: 'p', power_on_watts: 450 },
+      { bmc_ip: '10.0.0.2', username: 'u', password: 'p' }
+    ]
+  }))
   const entries = loadBmcConfig(file)
   t.same(entries.map((e) => e.powerOnWatts), [450, undefined])
   const bus = new IpmiBus(entries.map((e) => ({ target: e.target }) as unknown as BridgeBmc), { powerOnWatts: entries.map((e) => e.powerOnWatts) })
