@@ -38,7 +38,7 @@ const { values } = parseArgs({
     'interval-ms': { type: 'string', default: '0' },
     'power-on-delay': { type: 'string', default: '1000' },
     sample: { type: 'string', default: '100' },
-    'read-concurrency': { type: 'string', default: '200' },
+    'read-concurrency': { type: 'string', default: '64' },
     // a diagnostic: the service's poller off (poll.enabled false), so the task alone talks to the BMCs
     'no-poll': { type: 'boolean', default: false },
     // below Linux's ephemeral range (32768-60999), where other sockets may take a port of ours
@@ -142,7 +142,7 @@ async function main (): Promise<void> {
   // 3. bulk power-on under the policy
   await fleet.next()
   const [on, onPhase] = await measured(pid, async () =>
-    await runTask(base, { boards: 'all', backend: 'ipmi', action: 'on', max_concurrent: K, interval_ms: intervalMs, confirm_interval_ms: 100, read_concurrency: readConcurrency }))
+    await runTask(base, { boards: 'all', backend: 'ipmi', action: 'on', max_concurrent: K, interval_ms: intervalMs, read_concurrency: readConcurrency }))
   await fleet.next()
   const afterOn = await fleet.next()
   // 4. baseline: a sample off, then on one at a time, each confirmed
