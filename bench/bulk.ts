@@ -100,8 +100,9 @@ async function runTask (base: string, body: Record<string, unknown>): Promise<an
   const { task_id: id } = await res.json() as { task_id: string }
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, 200))
-    const task = await (await fetch(`${base}/tasks/${id}`)).json() as any
-    if (task.state !== 'running') return task
+    // a poll that fails (a loaded machine) is tried again; the task goes on regardless
+    const task = await fetch(`${base}/tasks/${id}`).then(async (r) => await r.json() as any, () => undefined)
+    if (task !== undefined && task.state !== 'running') return task
   }
 }
 

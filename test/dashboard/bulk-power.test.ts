@@ -101,7 +101,6 @@ t.test('select boards, confirm the count and the policy, follow the task live', 
   t.same(log.errors.filter((e) => !(e.text.includes('status of 401') && e.url.endsWith('/whoami'))), [], 'no console errors')
 
   // a viewer sees the toolbar, but cannot start
-  await page.evaluate(() => sessionStorage.clear())
   const viewer = await browser.context.newPage()
   await viewer.goto(`${url}/dashboard/`)
   await viewer.fill('#login-user', 'vic')
