@@ -34,6 +34,8 @@ function fakeFleet (boards: FakeBoard[]): { targets: TaskTarget[], switches: num
     deviceId: 0x100,
     ...(board.watts === undefined ? {} : { watts: board.watts }),
     power: async (_boardId: number, _deviceId: number, action: PowerAction) => {
+      // when the switch was asked for (before any await: a loaded machine delays what follows)
+      if (action !== 'status' && (board.failSwitches ?? 0) === 0) starts.push(Date.now())
       await new Promise((resolve) => setImmediate(resolve))
       const p = pending[i]
       if (action === 'status') {
@@ -50,7 +52,6 @@ function fakeFleet (boards: FakeBoard[]): { targets: TaskTarget[], switches: num
         board.failSwitches = (board.failSwitches ?? 0) - 1
         throw new OpenDcreError('timeout', 'BMC did not answer')
       }
-      starts.push(Date.now())
       switching.add(i)
       max = Math.max(max, switching.size)
       maxWatts = Math.max(maxWatts, [...switching].reduce((sum, j) => sum + (boards[j].watts ?? 0), 0))
