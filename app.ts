@@ -28,6 +28,7 @@ import routeDeclarations from './plugins/route-declarations.js'
 import poller, { type PollerPluginOptions } from './plugins/poller.js'
 import mqttPlugin from './plugins/mqtt.js'
 import serialBus from './plugins/serial-bus.js'
+import tasks from './plugins/tasks.js'
 import dashboard from './routes/dashboard.js'
 import health from './routes/health.js'
 import routes from './routes/index.js'
@@ -150,6 +151,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(poller, opts.poller ?? {})
   // alerts and board states to an MQTT broker, when configured
   await fastify.register(mqttPlugin)
+  // bulk power tasks over the same backends (docs/api.md "Bulk power")
+  await fastify.register(tasks)
 
   await fastify.register(openapi, { base: `${config.endpointPrefix}/${config.apiVersion}` })
   if (opts.auditLog !== undefined) await fastify.register(audit, { file: opts.auditLog })

@@ -2,7 +2,8 @@
  * `opendcre bmc-emulator [--host H] [--port P] [--count N] CONFIG`: the BMC
  * emulator as a process. Prints one JSON line when every BMC listens
  * ({"event":"listening",...}) and, with --stats-ms, one statistics line per
- * interval (sessions held, datagrams, CPU and RSS), which the fleet bench reads.
+ * interval (sessions held, datagrams, boards switching on now and at most,
+ * CPU and RSS), which the fleet and bulk benches read.
  */
 import { parseCommandArgs } from './command-args.js'
 import { pino } from 'pino'
@@ -74,6 +75,10 @@ export async function runBmcEmulator (args: string[], usage: string): Promise<vo
         sessions,
         active_sessions: active,
         datagrams,
+        // power-ups under way now, the most at once so far, and how many were started (chassis.power_on_delay_ms)
+        switching: fleet.switching.switching(),
+        max_switching: fleet.switching.max,
+        power_ups: fleet.switching.started_total,
         cpu_percent: Math.round(usedMs / (at - lastAt) * 1000) / 10,
         cpu_total_ms: Math.round((cpu.user + cpu.system) / 1000),
         rss_mb: Math.round(process.memoryUsage.rss() / 1048576 * 10) / 10

@@ -5,6 +5,7 @@
 // (only the rows in view exist), so 1,000 boards scroll as 10 do.
 import { ago, h, replace } from './dom.js'
 import { mountDatacenter } from './fleet-datacenter.js'
+import { BulkPower } from './bulk-power.js'
 
 const ROW_HEIGHT = 36
 const OVERSCAN = 8
@@ -151,9 +152,11 @@ export class FleetView {
     this.alerts = h('div', { id: 'alerts', class: 'alerts', 'aria-live': 'assertive' })
     this.spacer = h('div', { class: 'spacer' })
     this.scroller = h('div', { class: 'fleet-list', id: 'fleet-list', role: 'list', 'aria-label': 'Boards', onscroll: () => this.scheduleRender() }, this.spacer)
+    this.bulk = new BulkPower(this)
     replace(main,
       h('h1', {}, 'Fleet'),
       this.alerts,
+      this.bulk.element,
       h('form', { class: 'filters', role: 'search', onsubmit: (e) => e.preventDefault() },
         h('label', { for: 'fleet-filter' }, 'Filter'), this.filterText,
         h('label', { for: 'fleet-backend' }, 'Backend'), this.filterBackend,
@@ -162,7 +165,7 @@ export class FleetView {
       this.summary,
       this.live,
       h('div', { class: 'fleet-head', 'aria-hidden': 'true' },
-        h('span', {}, 'Board'), h('span', {}, 'Backend'), h('span', {}, 'State'), h('span', {}, 'Hottest'), h('span', {}, 'Power'),
+        h('span', {}, 'Select'), h('span', {}, 'Board'), h('span', {}, 'Backend'), h('span', {}, 'State'), h('span', {}, 'Hottest'), h('span', {}, 'Power'),
         h('span', {}, 'Power state'), h('span', {}, 'Trend'), h('span', {}, 'Health'), h('span', {}, 'Last contact'), h('span', {}, 'Devices')),
       this.scroller)
     window.addEventListener('resize', this.onResize = () => this.scheduleRender())
@@ -199,6 +202,7 @@ export class FleetView {
     let streamed = false
     try {
       streamed = await this.api.stream('', (type, data) => {
+        if (type === 'task') this.bulk.onTask(data)
         if (type === 'alert') {
           this.alerts.prepend(alertBanner(data))
           while (this.alerts.childElementCount > 5) this.alerts.lastElementChild.remove()
@@ -263,7 +267,7 @@ export class FleetView {
     const rows = []
     for (let i = first; i < last; i++) {
       const b = this.shown[i]
-      const row = h('div', { role: 'listitem', class: `row trouble-${b.state ?? 'unknown'}`, dataset: { board: b.board_id, state: b.state ?? 'unknown' } }, renderRow(b, now))
+      const row = h('div', { role: 'listitem', class: `row trouble-${b.state ?? 'unknown'}`, dataset: { board: b.board_id, state: b.state ?? 'unknown' } }, this.bulk.checkbox(b.board_id), renderRow(b, now))
       row.style.transform = `translateY(${i * ROW_HEIGHT}px)`
       rows.push(row)
     }
@@ -275,6 +279,7 @@ export class FleetView {
 
   destroy () {
     this.datacenter?.destroy()
+    this.bulk?.destroy()
     this.abort.abort()
     for (const t of this.timers) clearInterval(t)
     window.removeEventListener('resize', this.onResize)

@@ -120,6 +120,14 @@ export interface BusStatus {
   metrics: MetricFamily[]
 }
 
+/** A board a bulk power task can switch: its power device and, where configured, its power-on figure. */
+export interface PowerTarget {
+  board_id: number
+  device_id: number
+  /** The board's estimated power-on (inrush) draw in watts, where its configuration declares one. */
+  power_on_watts?: number
+}
+
 export interface Bus {
   /** A name for logs and errors ("device bus", "ipmi"). */
   readonly name: string
@@ -140,6 +148,11 @@ export interface Bus {
   led: (boardId: number, deviceId: number, state?: LedState) => Promise<LedStatus>
   /** `rpm`: the validated text from the URL, sent as given. */
   fan: (boardId: number, deviceId: number, rpm?: string) => Promise<{ speed_rpm: number | bigint }>
+  /**
+   * The boards this backend can power, from its configuration (no hardware
+   * traffic); absent on backends whose boards are only known by a scan.
+   */
+  powerTargets?: () => PowerTarget[]
   /** The board's event log, oldest first; absent on backends that keep none. */
   events?: (boardId: number) => Promise<BoardEvent[]>
   /** A sensor's thresholds and the device's own state, from what the backend keeps (no request); absent on backends with none. */

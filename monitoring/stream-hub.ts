@@ -135,6 +135,11 @@ export class StreamHub {
     }
   }
 
+  /** An event for every client, whatever its filters (a bulk power task's progress). */
+  publish (text: string): void {
+    for (const client of this.clients) this.send(client, text)
+  }
+
   private send (client: StreamClient, text: string): void {
     const res = client.res
     if (res.destroyed) return

@@ -15,7 +15,11 @@ declare module 'fastify' {
   }
   interface FastifyInstance {
     /** The audit log file, when one is kept: reopen() after logrotate moved it (SIGHUP). */
-    auditLog?: { reopen: () => void }
+    auditLog?: {
+      reopen: () => void
+      /** One line for an action no request made directly (a bulk power task's switch of one board); time added. */
+      write?: (entry: Record<string, unknown>) => void
+    }
   }
 }
 
@@ -54,7 +58,10 @@ export default fp<AuditOptions>(async (fastify, opts) => {
     const existing = route.onResponse
     route.onResponse = existing === undefined ? [audit] : [...(Array.isArray(existing) ? existing : [existing]), audit]
   })
-  fastify.decorate('auditLog', { reopen: () => { out.reopen() } })
+  fastify.decorate('auditLog', {
+    reopen: () => { out.reopen() },
+    write: (entry: Record<string, unknown>) => { out.write(JSON.stringify({ time: new Date().toISOString(), ...entry }) + '\n') }
+  })
   fastify.addHook('onClose', async () => {
     await new Promise<void>((resolve) => {
       out.once('close', resolve)

@@ -52,7 +52,7 @@ export default fp<IpmiBackendOptions>(async (fastify, opts) => {
   const { mine, slots, owners } = shareOf(entries, (e) => bmcKey(e.target.host, e.target.port), opts.shard)
   const connections = mine.map((entry, i) =>
     connect(entry, fastify.log.child({ bmc: bmcKey(entry.target.host, entry.target.port), board: boardIdHex(0x40000000 | (slots[i] + 1)) }), opts.queue))
-  fastify.buses.register(new IpmiBus(connections, { file: opts.file, slots }))
+  fastify.buses.register(new IpmiBus(connections, { file: opts.file, slots, powerOnWatts: mine.map((e) => e.powerOnWatts) }))
   if (opts.shard !== undefined) {
     fastify.buses.servedElsewhere(servedBy(owners, opts.shard, (boardId) => ((boardId >>> 24) === 0x40 ? (boardId & 0x00ffffff) - 1 : -1)))
     fastify.log.info({ file: opts.file, shard: `${opts.shard.index}/${opts.shard.count}`, bmcs: mine.length, of: entries.length }, 'IPMI bridge configured (this shard\'s share)')

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import asset from './asset.js'
+import bulkPower from './bulk-power.js'
 import bootTarget from './boot-target.js'
 import events from './events.js'
 import fleet from './fleet.js'
@@ -13,6 +14,7 @@ import read from './read.js'
 import scan from './scan.js'
 import states from './states.js'
 import stream from './stream.js'
+import tasks from './tasks.js'
 import test from './test.js'
 import version from './version.js'
 import whoami from './whoami.js'
@@ -31,6 +33,9 @@ const routes: FastifyPluginAsync = async (fastify) => {
   // the modem configuration read back at startup (the HAT); 500 on other hardware
   // live readings and recent history from the shared poller (docs/monitoring.md)
   await fastify.register(stream)
+  // bulk power as a task (a JSON body: its own parser, in its own context) and the tasks it starts
+  await fastify.register(bulkPower)
+  await fastify.register(tasks)
   await fastify.register(history)
   // the data center's boards from fleet_query_url (the dashboard's fleet page)
   await fastify.register(fleet)

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { OverloadedError } from '../drivers/errors.js'
 import { StreamHub } from '../monitoring/stream-hub.js'
+import { taskEvent } from '../monitoring/power-tasks.js'
 import { boardIdHex, deviceIdHex } from '../drivers/bus.js'
 import { parseBoardId, parseDeviceId } from '../schemas/params.js'
 import { responses } from '../schemas/responses.js'
@@ -29,13 +30,15 @@ const route: FastifyPluginAsyncTypebox = async (fastify) => {
   const { maxStreams, maxStreamsPerClient } = fastify.config.limits
   const hub = new StreamHub(fastify.poller, { maxStreams, maxStreamsPerClient })
   fastify.addHook('preClose', async () => { hub.close() })
+  // bulk power tasks' progress, as its own event kind
+  fastify.powerTasks.on('task', (task, board) => { if (hub.size > 0) hub.publish(taskEvent(task, board)) })
 
   fastify.get('/stream', {
     config: { command: 'stream', changesState: () => false },
     schema: {
       summary: 'Live readings as Server-Sent Events (text/event-stream)',
       description: 'Events `reading` (a device\'s new value, as the read, power or LED command answers it, with its timestamp and age) and ' +
-        '`board` (a board\'s up state), `alert` (a sensor whose state changed against its thresholds, or a new entry of a board\'s event log; docs/monitoring.md); `: keep-alive` comments every 15 s. Readings come from the shared poller: clients add no hardware traffic.',
+        '`board` (a board\'s up state), `alert` (a sensor whose state changed against its thresholds, or a new entry of a board\'s event log; docs/monitoring.md), `task` (a bulk power task\'s totals and the board that changed); `: keep-alive` comments every 15 s. Readings come from the shared poller: clients add no hardware traffic.',
       tags: ['stream'],
       querystring: StreamQuery,
       produces: ['text/event-stream'],

@@ -40,7 +40,8 @@ const BmcEntrySchema = Type.Object({
   boot_valid_bit: Type.Optional(Type.Union([Type.Literal('honour'), Type.Literal('ignore')], {
     errorMessage: "must be 'honour' (the default) or 'ignore'"
   })),
-  timeout_ms: Type.Optional(TimeoutMs)
+  timeout_ms: Type.Optional(TimeoutMs),
+  power_on_watts: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6, errorMessage: 'must be the estimated power-on draw in watts (0-1000000)' }))
 })
 
 const BmcConfigSchema = Type.Object({
@@ -56,6 +57,8 @@ export interface BmcConfigEntry {
   bootValidBit: 'honour' | 'ignore'
   /** The bound for one request, session set-up included (ms); unset: the session's default (3000). */
   timeoutMs?: number
+  /** The estimated power-on (inrush) draw in watts, for bulk power's inrush bound. */
+  powerOnWatts?: number
 }
 
 /** The BMCs of a bmc_config.json, validated; errors name the file, the field and the reason. */
@@ -84,7 +87,8 @@ export function loadBmcConfig (file: string): BmcConfigEntry[] {
         ...algorithms
       },
       bootValidBit: bmc.boot_valid_bit ?? 'honour',
-      timeoutMs: bmc.timeout_ms ?? config.timeout_ms
+      timeoutMs: bmc.timeout_ms ?? config.timeout_ms,
+      powerOnWatts: bmc.power_on_watts
     }
   })
 }

@@ -4,7 +4,7 @@ import type {
 import { boardIdHex, deviceIdHex } from '../bus.js'
 import type { BoardEvent } from '../events.js'
 import { BOARD_ID_BITS } from '../device-bus/device-types.js'
-import type { PowerStatus } from '../bus.js'
+import type { PowerStatus, PowerTarget } from '../bus.js'
 import { UNKNOWN_PHYSICAL_LOCATION } from '../device-bus/location.js'
 import { OpenDcreError, OverloadedError } from '../errors.js'
 import { metricFamilies } from '../metric-family.js'
@@ -142,6 +142,8 @@ interface IpmiBusOptions {
    * ids stay those of the whole file, whichever shard owns them.
    */
   slots?: readonly number[]
+  /** Each BMC's power_on_watts from bmc_config.json, by index (bulk power's inrush bound). */
+  powerOnWatts?: Array<number | undefined>
 }
 
 /** How v1.2 words a failed command on an IPMI board, around the failure's own message. */
@@ -172,10 +174,20 @@ export class IpmiBus implements Bus {
     this.scanLimit = pLimit(options.scanConcurrency ?? 32)
     this.file = options.file ?? ''
     this.unavailable = options.unavailable
+    this.powerOnWatts = options.powerOnWatts ?? []
   }
+
+  private readonly powerOnWatts: Array<number | undefined>
 
   ownsBoard (boardId: number): boolean {
     return isIpmiBoardId(boardId)
+  }
+
+  powerTargets (): PowerTarget[] {
+    return this.bmcs.map((_bmc, i) => {
+      const watts = this.powerOnWatts[i]
+      return { board_id: this.boardId(i), device_id: POWER_DEVICE, ...(watts === undefined ? {} : { power_on_watts: watts }) }
+    })
   }
 
   /**

@@ -4,7 +4,7 @@ import type {
 import type { BoardEvent } from '../events.js'
 import { scanWithinBudget } from '../scan-budget.js'
 import { boardIdHex, deviceIdHex } from '../bus.js'
-import type { PowerStatus } from '../bus.js'
+import type { PowerStatus, PowerTarget } from '../bus.js'
 import { OpenDcreError, type OpenDcreErrorCode } from '../errors.js'
 import { metricFamilies } from '../metric-family.js'
 import type { RedfishClientStatus } from './redfish-client.js'
@@ -88,6 +88,15 @@ export class RedfishBus implements Bus {
 
   ownsBoard (boardId: number): boolean {
     return isRedfishBoardId(boardId)
+  }
+
+  /** Every ComputerSystem board (enclosure boards have no power command); a service not yet discovered: its first system. */
+  powerTargets (): PowerTarget[] {
+    return this.servers.flatMap((server, i) => {
+      const systems = server.service.cached?.boards.filter((b) => b.system !== undefined) ?? []
+      const slots = systems.length > 0 ? systems.map((b) => b.slot) : [0]
+      return slots.map((slot) => ({ board_id: this.boardId(i, slot), device_id: POWER_DEVICE }))
+    })
   }
 
   /** The board id of the index-th server given, system slot `slot`: its place in redfish_config.json keeps it whichever shard serves it. */

@@ -17,6 +17,7 @@
  */
 import type { BmcEmulatorConfig, SensorConfig } from './bmc-emulator-config.js'
 import { Chassis } from './chassis.js'
+import type { SwitchingRecorder } from './power-switching.js'
 import { DCMI_GROUP, DcmiPower } from './dcmi.js'
 import { CC, NETFN, PRIV, type Answer } from './ipmi-codes.js'
 import { encodeFru, eventReadingTypeOf, sensorTypeOf, type ThresholdName } from './records.js'
@@ -28,6 +29,8 @@ export interface BmcDeviceOptions {
   now?: () => number
   /** [0, 1); default Math.random. */
   random?: () => number
+  /** Told of every power-up that takes time (chassis.power_on_delay_ms), shared by a fleet. */
+  switching?: SwitchingRecorder
 }
 
 /** Minimum privilege per command (§G, "command privilege levels"); absent: user. */
@@ -57,7 +60,7 @@ export class BmcDevice {
     const seconds = (): number => Math.floor(now() / 1000)
     this.guid = config.device?.guid !== undefined ? Buffer.from(config.device.guid, 'hex') : Buffer.from('4f70656e4443524520424d4320454d55', 'hex')
     this.sel = new SelLog(seconds)
-    this.chassis = new Chassis(config, now)
+    this.chassis = new Chassis(config, now, options.switching)
     const host: SensorHost = {
       now,
       random: options.random ?? Math.random,

@@ -112,8 +112,10 @@ const Chassis = Type.Object({
     errorMessage: "must be 'always-off', 'previous' or 'always-on'"
   })),
   /** How long a power cycle keeps the power off (ms, default 1000). */
-  cycle_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 60000, errorMessage: 'must be 0-60000 (milliseconds)' }))
-}, { additionalProperties: false, errorMessage: 'chassis takes {power, power_restore_policy, cycle_ms}' })
+  cycle_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 60000, errorMessage: 'must be 0-60000 (milliseconds)' })),
+  /** How long a power-up takes before the chassis reports on (ms, default 0: at once). */
+  power_on_delay_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 600000, errorMessage: 'must be 0-600000 (milliseconds)' }))
+}, { additionalProperties: false, errorMessage: 'chassis takes {power, power_restore_policy, cycle_ms, power_on_delay_ms}' })
 
 export const BOOT_DEVICE_NAMES = ['no_override', 'pxe', 'hdd', 'hdd_safe_mode', 'diagnostic_partition', 'cdrom', 'bios_setup', 'remote_floppy', 'remote_cdrom', 'primary_remote_media', 'remote_hdd', 'floppy'] as const
 

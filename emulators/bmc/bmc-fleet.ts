@@ -5,6 +5,7 @@
  */
 import type { DriverLogger } from '../../drivers/logger.js'
 import type { BmcEmulatorConfig } from './bmc-emulator-config.js'
+import { SwitchingRecorder } from './power-switching.js'
 import { BmcServer } from './rmcp-server.js'
 
 interface BmcFleetOptions {
@@ -16,15 +17,16 @@ interface BmcFleetOptions {
 }
 
 export class BmcFleet {
-  private constructor (readonly servers: BmcServer[]) {}
+  private constructor (readonly servers: BmcServer[], readonly switching: SwitchingRecorder) {}
 
   static async start (config: BmcEmulatorConfig, options: BmcFleetOptions = {}): Promise<BmcFleet> {
     const count = options.count ?? 1
     const servers: BmcServer[] = []
+    const switching = new SwitchingRecorder()
     try {
       for (let i = 0; i < count; i++) {
         const port = options.port === undefined || options.port === 0 ? 0 : options.port + i
-        const server = new BmcServer(config, { host: options.host, port, log: options.log?.child({ bmc: i + 1 }) })
+        const server = new BmcServer(config, { host: options.host, port, log: options.log?.child({ bmc: i + 1 }), switching })
         await server.listen()
         servers.push(server)
       }
@@ -32,7 +34,7 @@ export class BmcFleet {
       await Promise.all(servers.map(async (s) => await s.close()))
       throw err
     }
-    return new BmcFleet(servers)
+    return new BmcFleet(servers, switching)
   }
 
   get ports (): number[] {

@@ -7,6 +7,7 @@
  */
 import { BOOT_DEVICE_NAMES, type BmcEmulatorConfig } from './bmc-emulator-config.js'
 import { CC, type Answer } from './ipmi-codes.js'
+import type { SwitchingRecorder } from './power-switching.js'
 
 /** Parameter data lengths this BMC keeps (§28.13 table 28-14). */
 const BOOT_PARAM_LENGTH: Record<number, number> = { 0: 1, 3: 1, 4: 2, 5: 5 }
@@ -23,7 +24,7 @@ export class Chassis {
   private bootFlagsSetAt = 0
   private readonly startedAt: number
 
-  constructor (private readonly config: BmcEmulatorConfig, private readonly now: () => number) {
+  constructor (private readonly config: BmcEmulatorConfig, private readonly now: () => number, private readonly switching?: SwitchingRecorder) {
     this.startedAt = now()
     this.powerOn = (config.chassis?.power ?? 'on') === 'on'
     const boot = config.boot ?? {}
@@ -63,6 +64,14 @@ export class Chassis {
       this.powerBackAt = undefined
       this.powerUp()
     }
+  }
+
+  /** A power-up that takes chassis.power_on_delay_ms, told to the fleet's recorder; at once without a delay. */
+  private startPowerUp (): void {
+    const delay = this.config.chassis?.power_on_delay_ms ?? 0
+    if (delay === 0) return this.powerUp()
+    this.powerBackAt = this.now() + delay
+    this.switching?.started(this.now(), this.powerBackAt)
   }
 
   private powerUp (): void {
@@ -125,8 +134,8 @@ export class Chassis {
         this.powerOn = false
         this.powerBackAt = undefined
         return { cc: 0 }
-      case 0x01: // power up
-        if (!on) this.powerUp()
+      case 0x01: // power up (after power_on_delay_ms: the chassis reports off until then)
+        if (!on && this.powerBackAt === undefined) this.startPowerUp()
         this.lastPowerEvent = 0x10 // last power on via IPMI command
         return { cc: 0 }
       case 0x02: // power cycle: off, then on after cycle_ms
