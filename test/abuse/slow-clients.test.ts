@@ -112,8 +112,8 @@ t.test('thousands of slow connections: bounded in time and number, normal client
   const slow: Slow[] = []
   for (let i = 0; i < ATTACKERS; i++) {
     const kind = i % 3
-    if (kind === 0) slow.push(slowConnection(port, 'GET /opendcre/1.2/test HTTP/1.1\r\nHost: x\r\nX-Slow: ', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'))
-    else if (kind === 1) slow.push(slowConnection(port, 'POST /opendcre/1.2/test HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n', '{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'))
+    if (kind === 0) slow.push(slowConnection(port, 'GET /opendcre/1.2/test HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'))
+    else if (kind === 1) slow.push(slowConnection(port, 'POST /opendcre/1.2/test HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n', '{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'))
     else slow.push(slowConnection(port, '', ''))
   }
   // the service's file descriptors, sampled while the slow connections arrive and are refused or held
