@@ -22,14 +22,14 @@
  *   npm run bench:bulk -- --bmcs 1000 --max-concurrent 100 --power-on-delay 1000
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { loadBmcEmulatorConfig } from '../emulators/bmc/bmc-emulator-config.js'
 import { packageRoot } from '../config/paths.js'
-import { cpuSeconds, rssMb, startShipped, stop, type Started } from './harness.js'
+import { cpuSeconds, rssMb, runThenCleanUp, startShipped, stop, type Started } from './harness.js'
 
 const { values } = parseArgs({
   options: {
@@ -184,18 +184,4 @@ async function main (): Promise<void> {
   ].join('\n') + '\n')
 }
 
-const cleanup = async (): Promise<void> => {
-  await Promise.all(children.map(async (child) => {
-    if (child.exitCode !== null) return
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.kill('SIGTERM')
-    await exited
-  }))
-  rmSync(dir, { recursive: true, force: true })
-}
-
-main().then(cleanup, async (err) => {
-  process.stderr.write(`bench:bulk: ${(err as Error).message}\n`)
-  await cleanup()
-  process.exitCode = 1
-})
+runThenCleanUp('bench:bulk', main, children, dir)

@@ -26,7 +26,7 @@
  * service's opendcre_redfish_session_logins_total.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -34,7 +34,7 @@ import { parseArgs } from 'node:util'
 import { request } from 'node:http'
 import { gunzipSync } from 'node:zlib'
 import { packageRoot } from '../config/paths.js'
-import { cpuSeconds, rssMb, SERVICE_NODE_FLAGS } from './harness.js'
+import { cpuSeconds, rssMb, runThenCleanUp, SERVICE_NODE_FLAGS } from './harness.js'
 
 const { values } = parseArgs({
   options: {
@@ -276,18 +276,4 @@ async function ipmiFleet (onStats: (stats: any) => void): Promise<string> {
   return bmcConfig
 }
 
-const cleanup = async (): Promise<void> => {
-  await Promise.all(children.map(async (child) => {
-    if (child.exitCode !== null) return
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.kill('SIGTERM')
-    await exited
-  }))
-  rmSync(dir, { recursive: true, force: true })
-}
-
-main().then(cleanup, async (err) => {
-  process.stderr.write(`bench:fleet: ${(err as Error).message}\n`)
-  await cleanup()
-  process.exitCode = 1
-})
+runThenCleanUp('bench:fleet', main, children, dir)

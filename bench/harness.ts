@@ -8,7 +8,7 @@
  * the baseline over rounds; medians.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -189,4 +189,26 @@ export function table (measured: Measured[]): string[] {
         `${fmt(median(m.samples.map((x) => x.p50)), 1)} | ${fmt(median(m.samples.map((x) => x.p99)), 1)} | ${sum('errors')} | ${sum('non2xx')} |`
     })
   ]
+}
+
+/**
+ * Runs a bench's main, then stops every process it started (SIGTERM, each
+ * awaited) and removes its scratch folder, whether main succeeded or not; a
+ * failure is reported as `name: message` and sets the exit code.
+ */
+export function runThenCleanUp (name: string, main: () => Promise<void>, children: ChildProcess[], dir: string): void {
+  const cleanup = async (): Promise<void> => {
+    await Promise.all(children.map(async (child) => {
+      if (child.exitCode !== null) return
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+    }))
+    rmSync(dir, { recursive: true, force: true })
+  }
+  main().then(cleanup, async (err) => {
+    process.stderr.write(`${name}: ${(err as Error).message}\n`)
+    await cleanup()
+    process.exitCode = 1
+  })
 }

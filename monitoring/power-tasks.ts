@@ -99,8 +99,8 @@ export class PowerTasks extends EventEmitter {
   }
 }
 
-/** A task as the API shows it (GET /tasks/:id). */
-export function taskView (task: PowerTask, withBoards = true): Record<string, unknown> {
+/** A task's id, action, state and counts, as both the API and the stream give them. */
+function taskTotals (task: PowerTask): Record<string, unknown> {
   return {
     task_id: task.id,
     action: task.action,
@@ -110,7 +110,14 @@ export function taskView (task: PowerTask, withBoards = true): Record<string, un
     failed: task.count('failed'),
     pending: task.count('pending'),
     switching: task.count('switching'),
-    cancelled: task.count('cancelled'),
+    cancelled: task.count('cancelled')
+  }
+}
+
+/** A task as the API shows it (GET /tasks/:id). */
+export function taskView (task: PowerTask, withBoards = true): Record<string, unknown> {
+  return {
+    ...taskTotals(task),
     skipped: task.skipped,
     max_switching: task.maxSwitching,
     policy: task.policy,
@@ -123,15 +130,7 @@ export function taskView (task: PowerTask, withBoards = true): Record<string, un
 /** The stream's `task` event (docs/monitoring.md): the totals, and the board that changed. */
 export function taskEvent (task: PowerTask, board?: TaskBoard): string {
   return `event: task\ndata: ${JSON.stringify({
-    task_id: task.id,
-    action: task.action,
-    state: task.state,
-    total: task.boards.length,
-    confirmed: task.count('confirmed'),
-    failed: task.count('failed'),
-    pending: task.count('pending'),
-    switching: task.count('switching'),
-    cancelled: task.count('cancelled'),
+    ...taskTotals(task),
     ...(board === undefined ? {} : { board })
   })}\n\n`
 }
