@@ -32,10 +32,12 @@ export default fp(async (fastify) => {
     resubscribe: false
   })
   const published = new Map<string, string>()
+  // the broker as logs may show it: scheme, host and port, never credentials in the URL
+  const brokerForLog = URL.canParse(config.url) ? ((u) => `${u.protocol}//${u.host}`)(new URL(config.url)) : 'the configured broker'
   const topic = (board: string, kind: string): string => `${config.topicPrefix}/${board}/${kind}`
   client.on('error', (err) => log.warn({ err: err.message }, 'mqtt: broker error'))
   client.on('connect', () => {
-    log.info({ url: config.url.replace(/\/\/[^@/]*@/, '//') }, 'mqtt: connected')
+    log.info({ broker: brokerForLog }, 'mqtt: connected')
     published.clear()
     publishStates()
   })
