@@ -286,11 +286,14 @@ export class RedfishClient {
       }
       const timer = setTimeout(() => settle(new OpenDcreError('timeout', `no answer from ${this.url} within ${timeoutMs} ms (${method} ${path})`)), timeoutMs)
       const request = (this.target.protocol === 'https:' ? httpsRequest : httpRequest)(options, (response) => {
+        const tooLarge = (): void => settle(new OpenDcreError('device-error', `${method} ${path}: the answer from ${this.url} is larger than 16 MiB`))
+        // an answer that declares its size too large is refused before a byte of it is read
+        if (Number(response.headers['content-length'] ?? 0) > MAX_ANSWER_BYTES) return tooLarge()
         const chunks: Buffer[] = []
         let size = 0
         response.on('data', (chunk: Buffer) => {
           size += chunk.length
-          if (size > MAX_ANSWER_BYTES) settle(new OpenDcreError('device-error', `${method} ${path}: the answer from ${this.url} is larger than 16 MiB`))
+          if (size > MAX_ANSWER_BYTES) tooLarge()
           else chunks.push(chunk)
         })
         response.on('error', (err) => settle(err))

@@ -28,12 +28,13 @@ function merge (target: Record<string, any>, patch: Record<string, any>): void {
   }
 }
 
+const MIB_OF_X = 'x'.repeat(1024 * 1024)
 const etagOf = (body: unknown): string => `"${createHash('sha1').update(JSON.stringify(body)).digest('hex').slice(0, 12)}"`
 
-async function serve (t: { teardown: (fn: () => unknown) => void }, name: string): Promise<{ url: string, seen: Seen[], resources: Record<string, any>, control: { changeBeforeNextPatch: boolean, hugeAnswers: boolean } }> {
+async function serve (t: { teardown: (fn: () => unknown) => void }, name: string): Promise<{ url: string, seen: Seen[], resources: Record<string, any>, control: { changeBeforeNextPatch: boolean, hugeAnswers: boolean, hugeDeclared: boolean } }> {
   const { auth, resources } = JSON.parse(readFileSync(fixture(`redfish/${name}`), 'utf8')) as Fixture
   const seen: Seen[] = []
-  const control = { changeBeforeNextPatch: false, hugeAnswers: false }
+  const control = { changeBeforeNextPatch: false, hugeAnswers: false, hugeDeclared: false }
   const tokens = new Set<string>()
   const server: Server = createServer((req, res) => {
     let text = ''
@@ -59,7 +60,18 @@ async function serve (t: { teardown: (fn: () => unknown) => void }, name: string
       if (!authorised) return send(401, { error: { code: 'Base.1.8.NoValidSession', message: 'No valid session' } })
       if (req.method === 'DELETE' && path.startsWith(`${sessions}/`)) return send(204)
       const resource = resources[path]
-      if (req.method === 'GET' && control.hugeAnswers) return send(200, { ...resource, Padding: 'x'.repeat(17 * 1024 * 1024) })
+      if (req.method === 'GET' && control.hugeDeclared) {
+        // declares 17 MiB and sends the first bytes only: the client must not wait for the rest
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(17 * 1024 * 1024) })
+        return res.write('{"Padding": "')
+      }
+      if (req.method === 'GET' && control.hugeAnswers) {
+        // chunked, with no Content-Length: the client must count what it reads
+        res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' })
+        res.write('{"Padding": "')
+        for (let i = 0; i < 17; i++) res.write(MIB_OF_X)
+        return res.end('"}')
+      }
       if (req.method === 'GET') return resource === undefined ? send(404, { error: { code: 'Base.1.8.ResourceMissingAtURI', message: `${path} not found` } }) : send(200, resource, { etag: etagOf(resource) })
       if (req.method === 'PATCH' && resource !== undefined) {
         if (control.changeBeforeNextPatch) {
@@ -213,6 +225,11 @@ t.test('a service whose Reset allows only On and GracefulShutdown (Basic, expand
   t.equal(huge.statusCode, 500)
   t.match(huge.json().message, /the answer from http:\/\/127\.0\.0\.1:\d+ is larger than 16 MiB/)
   svc.control.hugeAnswers = false
+  svc.control.hugeDeclared = true
+  const declared = await get(app, '/version/70000001')
+  t.equal(declared.statusCode, 500)
+  t.match(declared.json().message, /the answer from http:\/\/127\.0\.0\.1:\d+ is larger than 16 MiB/, 'a Content-Length over the cap is refused before the body is read')
+  svc.control.hugeDeclared = false
   t.equal((await get(app, '/version/70000001')).json().firmware_version, '01.01.08', 'the next answer is read as usual')
 })
 
