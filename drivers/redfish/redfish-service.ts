@@ -5,8 +5,9 @@ import type { LimitFunction } from 'p-limit'
 import { OpenDcreError } from '../errors.js'
 import type { RedfishClient, RedfishResponse } from './redfish-client.js'
 import { Discovery, type Inventory, type RedfishBoard, type RedfishSensor } from './redfish-discovery.js'
-import { DEFAULT_REDFISH_LIMITS, RedfishCommand, memberList, odataId, serviceLimit, type Json, type RedfishLimits } from './redfish-limits.js'
+import { DEFAULT_REDFISH_LIMITS, RedfishCommand, memberList, odataId, refused, serviceLimit, type Json, type RedfishLimits } from './redfish-limits.js'
 import { toKindUnits } from './redfish-sensors.js'
+import { excerptValue, resourcesIn } from './redfish-excerpts.js'
 import { redfishSensorHealth } from './sensor-state.js'
 import type { SensorHealth } from '../bus.js'
 
@@ -53,6 +54,10 @@ export class RedfishService {
   private readonly limit: LimitFunction
   private readonly log?: RedfishServiceOptions['log']
   private readonly snapshots = new Map<string, { at: number, body: Promise<Json> }>()
+  /** The resources each kept answer holds (an expanded collection holds many), indexed once per answer. */
+  private readonly held = new WeakMap<Json, Map<string, Json>>()
+  /** Poll GETs the service refused, or answered without expanding: reads go past them. */
+  private readonly unhelpful = new Set<string>()
   /** Each sensor's thresholds and health from its last read, by its @odata.id (sensorHealth answers from it). */
   readonly health = new Map<string, SensorHealth>()
 
@@ -123,20 +128,54 @@ export class RedfishService {
     return await body
   }
 
+  /**
+   * A resource as this poll cycle's GETs hold it: within the first of
+   * `sources` (expanded answers) that holds it, else its own GET. A source
+   * the service refuses (4xx, 501) or answers without the resource (it
+   * ignored $expand) is not asked again; the read is the same either way.
+   */
+  private async resource (uri: string, sources: string[], what: string): Promise<Json> {
+    const id = uri.replace(/\/$/, '')
+    for (const source of sources) {
+      if (this.unhelpful.has(source)) continue
+      let body: Json
+      try {
+        body = await this.snapshot(source, what)
+      } catch (err) {
+        if (!refused(err)) throw err
+        this.markUnhelpful(source)
+        continue
+      }
+      let held = this.held.get(body)
+      if (held === undefined) {
+        held = resourcesIn(body, this.limits.maxMembers * 8)
+        this.held.set(body, held)
+      }
+      const found = held.get(id)
+      if (found !== undefined) return found
+      this.markUnhelpful(source)
+    }
+    return await this.snapshot(uri, what)
+  }
+
+  private markUnhelpful (source: string): void {
+    if (this.unhelpful.size >= SNAPSHOTS_KEPT) this.unhelpful.clear()
+    this.unhelpful.add(source)
+  }
+
   async readSensor (sensor: RedfishSensor): Promise<number> {
     const what = `reading ${sensor.name}`
     let value: unknown
+    const body = await this.resource(sensor.uri, sensor.sources, what)
     if (sensor.legacy !== undefined) {
       const { array, memberId, field } = sensor.legacy
-      const body = await this.snapshot(sensor.uri, what)
       const items: Json[] = Array.isArray(body[array]) ? body[array] : []
       const item = items.find((m, i) => String(m?.MemberId ?? i) === memberId)
       value = item?.[field]
       if (item !== undefined) this.health.set(sensor.key, redfishSensorHealth(item))
+    } else if (sensor.excerpt !== undefined) {
+      value = excerptValue(body, sensor.excerpt)
     } else {
-      let body: Json | undefined
-      if (sensor.source !== undefined) body = memberList(await this.snapshot(sensor.source, what), this.limits.maxMembers).find((m) => odataId(m) === sensor.uri)
-      body ??= await this.snapshot(sensor.uri, what)
       value = body.Reading
       this.health.set(sensor.key, redfishSensorHealth(body))
     }
@@ -166,8 +205,12 @@ export class RedfishService {
 
   /** Power on/off/cycle through #ComputerSystem.Reset; answers the PowerState after it (status: as read this poll cycle). */
   async power (slot: number, action: PowerAction): Promise<string> {
+    if (action === 'status') {
+      const board = await this.board(slot)
+      const uri = await this.system(slot)
+      return String((await this.resource(uri, board.systemSources, 'power status')).PowerState ?? 'Unknown')
+    }
     const uri = await this.system(slot)
-    if (action === 'status') return String((await this.snapshot(uri, 'power status')).PowerState ?? 'Unknown')
     const cmd = this.command(`power ${action}`)
     const system = await cmd.get(uri)
     const { target, allowed } = await this.allowedResetTypes(system, cmd)
@@ -188,7 +231,7 @@ export class RedfishService {
     const board = await this.board(slot)
     const uri = board.led
     if (uri === undefined) throw new OpenDcreError('unsupported', 'the service has no indicator LED (LocationIndicatorActive or IndicatorLED)')
-    if (state === undefined) return { led_state: ledState(await this.snapshot(uri, 'LED')), led_color: 'unknown' }
+    if (state === undefined) return { led_state: ledState(await this.resource(uri, board.ledSources, 'LED')), led_color: 'unknown' }
     const cmd = this.command('LED')
     const resource = await cmd.response(uri)
     const body = resource.body as Json
