@@ -5,7 +5,7 @@ import type { LimitFunction } from 'p-limit'
 import { OpenDcreError } from '../errors.js'
 import type { RedfishClient, RedfishResponse } from './redfish-client.js'
 import { Discovery, type Inventory, type RedfishBoard, type RedfishSensor } from './redfish-discovery.js'
-import { DEFAULT_REDFISH_LIMITS, RedfishCommand, memberList, odataId, refused, serviceLimit, type Json, type RedfishLimits } from './redfish-limits.js'
+import { DEFAULT_REDFISH_LIMITS, RedfishCommand, memberList, object, odataId, refused, serviceLimit, type Json, type RedfishLimits } from './redfish-limits.js'
 import { toKindUnits } from './redfish-sensors.js'
 import { excerptValue, resourcesIn } from './redfish-excerpts.js'
 import { redfishSensorHealth } from './sensor-state.js'
@@ -36,6 +36,13 @@ const BOOT_TARGETS: Record<BootTarget, string> = { pxe: 'Pxe', hdd: 'Hdd', no_ov
 /** Readings kept (snapshots of Sensors collections, Thermal, Power, systems) at most: a service cannot grow this without end. */
 const SNAPSHOTS_KEPT = 1024
 
+/**
+ * A poll GET answering more than this (bytes of JSON text; the size above
+ * which the client keeps no answer for If-None-Match) is not asked again:
+ * the sources after it cost less.
+ */
+export const POLL_SOURCE_MAX_BYTES = 1024 * 1024
+
 export interface RedfishServiceOptions {
   /** How long a discovery is reused by scans (ms, default 60 s); reads, power and the rest always ask the service. */
   inventoryMaxAgeMs?: number
@@ -53,7 +60,7 @@ export class RedfishService {
   private readonly now: () => number
   private readonly limit: LimitFunction
   private readonly log?: RedfishServiceOptions['log']
-  private readonly snapshots = new Map<string, { at: number, body: Promise<Json> }>()
+  private readonly snapshots = new Map<string, { at: number, answer: Promise<{ body: Json, bytes: number }> }>()
   /** The resources each kept answer holds (an expanded collection holds many), indexed once per answer. */
   private readonly held = new WeakMap<Json, Map<string, Json>>()
   /** Poll GETs the service refused, or answered without expanding: reads go past them. */
@@ -118,14 +125,18 @@ export class RedfishService {
    * poll cycle's reads of every sensor in it), asked with If-None-Match.
    */
   private async snapshot (uri: string, what: string): Promise<Json> {
+    return (await this.sizedSnapshot(uri, what)).body
+  }
+
+  private async sizedSnapshot (uri: string, what: string): Promise<{ body: Json, bytes: number }> {
     const kept = this.snapshots.get(uri)
-    if (kept !== undefined && this.now() - kept.at < this.limits.readingMaxAgeMs) return await kept.body
-    const body = this.command(what).get(uri, { conditional: true })
+    if (kept !== undefined && this.now() - kept.at < this.limits.readingMaxAgeMs) return await kept.answer
+    const answer = this.command(what).response(uri, { conditional: true }).then((r) => ({ body: object(r.body, this.client.url, uri), bytes: r.bytes ?? 0 }))
     this.snapshots.delete(uri)
-    this.snapshots.set(uri, { at: this.now(), body })
+    this.snapshots.set(uri, { at: this.now(), answer })
     if (this.snapshots.size > SNAPSHOTS_KEPT) this.snapshots.delete(this.snapshots.keys().next().value as string)
-    body.catch(() => { if (this.snapshots.get(uri)?.body === body) this.snapshots.delete(uri) })
-    return await body
+    answer.catch(() => { if (this.snapshots.get(uri)?.answer === answer) this.snapshots.delete(uri) })
+    return await answer
   }
 
   /**
@@ -137,10 +148,13 @@ export class RedfishService {
   private async resource (uri: string, sources: string[], what: string): Promise<Json> {
     const id = uri.replace(/\/$/, '')
     for (const source of sources) {
-      if (this.unhelpful.has(source)) continue
+      // past a source not to ask again, unless its answer (already paid for) still serves this cycle
+      const kept = this.snapshots.get(source)
+      if (this.unhelpful.has(source) && (kept === undefined || this.now() - kept.at >= this.limits.readingMaxAgeMs)) continue
       let body: Json
+      let bytes: number
       try {
-        body = await this.snapshot(source, what)
+        ({ body, bytes } = await this.sizedSnapshot(source, what))
       } catch (err) {
         if (!refused(err)) throw err
         this.markUnhelpful(source)
@@ -152,6 +166,8 @@ export class RedfishService {
         this.held.set(body, held)
       }
       const found = held.get(id)
+      // an answer this big (an expand that swept in far more than readings) serves this cycle; the next ones take smaller GETs
+      if (bytes > POLL_SOURCE_MAX_BYTES) this.markUnhelpful(source)
       if (found !== undefined) return found
       this.markUnhelpful(source)
     }

@@ -69,26 +69,32 @@ for (const mockup of MOCKUPS) {
     const boards = ((await get(app, '/scan')).json().boards as Array<{ board_id: string, devices: Array<{ device_id: string, device_type: string, device_info?: string }> }>)
       .filter((b) => b.board_id.startsWith('7'))
     t.equal(boards.filter((b) => b.devices.some((d) => d.device_id === '0100')).length, expected.systems.length, `${expected.systems.length} systems, as many boards`)
-    const read: string[] = []
-    // DMTF's server logs a request after answering it: wait for the scan's lines to arrive
+    /** One poll cycle: power status, LED, every sensor; the sensors' name=value. */
+    const cycle = async (): Promise<string[]> => {
+      const read: string[] = []
+      for (const board of boards) {
+        if (board.devices.some((d) => d.device_id === '0100')) t.equal((await get(app, `/power/${board.board_id}/0100`)).statusCode, 200)
+        if (board.devices.some((d) => d.device_id === '0300')) t.equal((await get(app, `/led/${board.board_id}/0300`)).statusCode, 200)
+        for (const d of board.devices.filter((d) => Number.parseInt(d.device_id, 16) >= 0x1000)) {
+          const res = await get(app, `/read/${d.device_type}/${board.board_id}/${d.device_id}`)
+          read.push(`${d.device_info ?? ''}=${res.statusCode === 200 ? String(valueOf(res.json())) : 'null'}`)
+        }
+      }
+      return read.sort()
+    }
+    t.same(await cycle(), expected.sensors.map((s) => `${s.name}=${String(s.value)}`).sort(), `all ${expected.sensors.length} sensors with the files' values`)
+    // the steady state: after the first cycle (which may learn a GET answered too much) and an LED change (which forgets the readings kept)
+    t.same((await get(app, '/led/70000001/0300/on')).json().led_state, 'on', 'LED on: PATCH IndicatorLED, read back from DMTF\'s server')
+    // DMTF's server logs a request after answering it: wait for the lines to arrive
     await new Promise((resolve) => setTimeout(resolve, 300))
     const before = gets()
-    for (const board of boards) {
-      if (board.devices.some((d) => d.device_id === '0100')) t.equal((await get(app, `/power/${board.board_id}/0100`)).statusCode, 200)
-      if (board.devices.some((d) => d.device_id === '0300')) t.equal((await get(app, `/led/${board.board_id}/0300`)).statusCode, 200)
-      for (const d of board.devices.filter((d) => Number.parseInt(d.device_id, 16) >= 0x1000)) {
-        const res = await get(app, `/read/${d.device_type}/${board.board_id}/${d.device_id}`)
-        read.push(`${d.device_info ?? ''}=${res.statusCode === 200 ? String(valueOf(res.json())) : 'null'}`)
-      }
-    }
-    t.same(read.sort(), expected.sensors.map((s) => `${s.name}=${String(s.value)}`).sort(), `all ${expected.sensors.length} sensors with the files' values`)
+    t.same(await cycle(), expected.sensors.map((s) => `${s.name}=${String(s.value)}`).sort(), 'again, from the steady state\'s GETs')
     await new Promise((resolve) => setTimeout(resolve, 300))
     const perBoard = (gets() - before) / boards.length
     figures[mockup] = perBoard
     t.ok(perBoard <= 3, `${perBoard} GETs per board for one poll cycle on DMTF's server (target: at most 3)`)
-    if (mockup !== 'public-bladed' && mockup !== 'public-liquid-cooled-server') return
-    t.same((await get(app, '/led/70000001/0300/on')).json().led_state, 'on', 'LED on: PATCH IndicatorLED, read back from DMTF\'s server')
     t.same((await get(app, '/led/70000001/0300/off')).json().led_state, 'off')
+    if (mockup !== 'public-bladed' && mockup !== 'public-liquid-cooled-server') return
     t.same((await get(app, '/boot_target/70000001/0200/pxe')).json(), { target: 'pxe' }, 'boot override PATCH, read back')
   })
 }

@@ -105,3 +105,17 @@ t.test('subsystem readings: what no Sensor holds is one device each; what a Sens
   const names = devices.map((d) => d.device_info)
   t.same(names.filter((n, i) => n !== undefined && names.indexOf(n) !== i), [], 'no name twice')
 })
+
+t.test('public-tower: a poll GET that answers over 1 MiB serves its cycle, and the next cycles take the smaller GETs', async (t) => {
+  const { app, svc, boards } = await start(t, 'public-tower', 'spec')
+  const first = svc.requests.length
+  await cycle(app, boards)
+  const big = svc.requests.slice(first).find((r) => r.path === '/redfish/v1/Chassis/Tower?$expand=.($levels=4)')
+  t.ok((big?.bytes ?? 0) > 1024 * 1024, `the chassis expanded 4 levels deep sweeps in the systems' resources its sensors relate to (${big?.bytes ?? 0} bytes)`)
+  t.equal((await get(app, `/led/${boards[0].board_id}/0300/on`)).statusCode, 200, 'an LED change: the kept readings are forgotten')
+  const second = svc.requests.length
+  t.same(await cycle(app, boards), expected(svc, 'public-tower'), 'every reading as the files have it')
+  const asked = svc.requests.slice(second)
+  t.same(asked.map((r) => r.path).sort(), ['/redfish/v1/Chassis/Tower/PowerSubsystem?$expand=.($levels=3)', '/redfish/v1/Chassis?$expand=.($levels=3)', '/redfish/v1/Systems?$expand=.($levels=1)'], 'three smaller GETs')
+  t.ok(asked.every((r) => (r.bytes ?? 0) < 1024 * 1024), 'each under 1 MiB')
+})

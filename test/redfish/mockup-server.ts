@@ -21,8 +21,8 @@ export type Json = Record<string, any>
 
 export interface MockupServer {
   url: string
-  /** Requests received, by method and path (query included). */
-  requests: Array<{ method: string, path: string }>
+  /** Requests received, by method and path (query included), and the bytes of each answer's body. */
+  requests: Array<{ method: string, path: string, bytes?: number }>
   /** The resource at a path (as changed by PATCH and POST). */
   resource: (path: string) => Json | undefined
   /** Paths this test answers itself. */
@@ -99,12 +99,15 @@ export async function serveMockup (name: string, options: { expand?: ExpandMode 
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://x')
       const path = url.pathname.replace(/\/$/, '')
-      requests.push({ method: req.method ?? '', path: path + url.search })
+      const record: MockupServer['requests'][number] = { method: req.method ?? '', path: path + url.search }
+      requests.push(record)
       const own = routes.get(path)
       if (own !== undefined) return own(req, res)
       const send = (status: number, answer?: unknown, headers: Record<string, string> = {}): void => {
         res.writeHead(status, { ...(answer !== undefined ? { 'content-type': 'application/json' } : {}), ...headers })
-        res.end(answer !== undefined ? JSON.stringify(answer) : undefined)
+        const text = answer !== undefined ? JSON.stringify(answer) : undefined
+        record.bytes = text?.length ?? 0
+        res.end(text)
       }
       const missing = (): void => send(404, { error: { code: 'Base.1.8.ResourceMissingAtURI', message: `${path} not found` } })
       if (req.method === 'GET') {
@@ -122,7 +125,12 @@ export async function serveMockup (name: string, options: { expand?: ExpandMode 
           body = expanded(resource, query[1], levels, load) as Json
         }
         const etag = etagOf(body)
-        if (req.headers['if-none-match'] === etag) return send(304, undefined, { etag })
+        if (req.headers['if-none-match'] === etag) {
+          send(304, undefined, { etag })
+          // what the answer weighs when it has changed
+          record.bytes = JSON.stringify(body).length
+          return
+        }
         return send(200, body, { etag })
       }
       let body: Json
