@@ -54,6 +54,9 @@ t.test('poll operations: on IPMI and Redfish a power device is read, except the 
   const custom = resolvePollConfig({ operations: { redfish: { 'power/5001': 'none' } } })
   t.equal(pollOperation(custom, 'redfish', 'power', 0x5001), 'none', 'one device by type/device_id')
   t.equal(pollOperation(custom, 'redfish', 'power', 0x5002), 'read')
+  const noSensors = resolvePollConfig({ operations: { ipmi: { power: 'none' } } })
+  t.equal(pollOperation(noSensors, 'ipmi', 'power', 0x0031), 'none', 'power sensors left out by type')
+  t.equal(pollOperation(noSensors, 'ipmi', 'power', 0x0100), 'power', 'the power control still polled')
 })
 
 t.test('Redfish: the power sensor is opendcre_power_watts, the system\'s power opendcre_power_on', async (t) => {
