@@ -265,11 +265,13 @@ export class Discovery {
     return list
   }
 
-  /** Stable ids: by kind, then by URI (and position), numbered from each kind's base. */
+  /** Stable ids: by kind, then by URI (and position), numbered from each kind's base; excerpts after the rest. */
   private numbered (found: Found[]): RedfishSensor[] {
     const out: RedfishSensor[] = []
+    // Sensors and Thermal/Power first, subsystem excerpts after them: their ids stay what they were before excerpts were read
+    const excerptsLast = (a: Found, b: Found): number => Number(a.excerpt !== undefined) - Number(b.excerpt !== undefined) || byUri(a.key, b.key)
     for (const kind of KIND_ORDER) {
-      const ofKind = found.filter((s) => s.kind === kind).sort((a, b) => byUri(a.key, b.key))
+      const ofKind = found.filter((s) => s.kind === kind).sort(excerptsLast)
       if (ofKind.length > KIND_BLOCK) this.leftOut.push(`${kind}: numbered ${KIND_BLOCK} of ${ofKind.length} sensors`)
       ofKind.slice(0, KIND_BLOCK).forEach((s, i) => out.push({ ...s, deviceId: KINDS[kind].base + i + 1 }))
     }

@@ -119,3 +119,13 @@ t.test('public-tower: a poll GET that answers over 1 MiB serves its cycle, and t
   t.same(asked.map((r) => r.path).sort(), ['/redfish/v1/Chassis/Tower/PowerSubsystem?$expand=.($levels=3)', '/redfish/v1/Chassis?$expand=.($levels=3)', '/redfish/v1/Systems?$expand=.($levels=1)'], 'three smaller GETs')
   t.ok(asked.every((r) => (r.bytes ?? 0) < 1024 * 1024), 'each under 1 MiB')
 })
+
+t.test('subsystem readings are numbered after the Sensors of their kind: the Sensors\' device ids are those they had before', async (t) => {
+  const { app, boards } = await start(t, 'public-liquid-cooled-server', 'spec')
+  const power = boards[0].devices.filter((d) => d.device_type === 'power' && d.device_id !== '0100')
+  const sensors = power.filter((d) => !(d.device_info ?? '').startsWith('Metrics for'))
+  t.same(sensors.map((d) => d.device_id), sensors.map((_, i) => (0x5001 + i).toString(16)), 'the Sensors first, from 5001')
+  t.ok(power.slice(sensors.length).every((d) => (d.device_info ?? '').startsWith('Metrics for')), 'then the power supply metrics')
+  const watts = (await get(app, '/power/70000001/0100')).json().input_power as number
+  t.equal(watts, (await get(app, `/read/power/70000001/${sensors[0].device_id}`)).json().power_w, 'input_power is the first Sensor\'s')
+})
