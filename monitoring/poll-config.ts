@@ -24,7 +24,7 @@ export const PollConfigFileSchema = Type.Object({
   history_max: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, errorMessage: 'must be an integer from 1 to 100000' })),
   operations: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.Record(Type.String({ minLength: 1 }),
     Type.Union([Type.Literal('read'), Type.Literal('power'), Type.Literal('led'), Type.Literal('none')])),
-  { errorMessage: 'must map a backend (or "*") to {device_type: "read" | "power" | "led" | "none"}' })),
+  { errorMessage: 'must map a backend (or "*") to {device_type or "device_type/device_id": "read" | "power" | "led" | "none"}' })),
   thresholds: Type.Optional(ConfigThresholdsSchema),
   events_s: Type.Optional(Seconds(3600))
 }, { additionalProperties: false, errorMessage: 'poll takes {enabled, interval_s, intervals, jitter, concurrency, rescan_s, history_s, history_max, operations, thresholds, events_s}' })
@@ -63,12 +63,15 @@ export interface PollConfig {
  * Which operation polls a device type unless configured: `power` reads the
  * power status, `led` the LED, `system` devices (board-level, no reading)
  * are skipped, anything else is a sensor read. Backends that keep their
- * identify LED on the system device (the IPMI bridge) say so here.
+ * identify LED on the system device (the IPMI bridge) say so here. A key
+ * `<device_type>/<device_id>` names one device and comes before its type:
+ * on the IPMI bridge and Redfish a `power` device is a sensor in watts
+ * (read), except the board's power control, device 0100 (power status).
  */
 const DEFAULT_OPERATIONS: Record<string, Record<string, PollOperation>> = {
   '*': { power: 'power', led: 'led', system: 'none' },
-  ipmi: { system: 'led' },
-  redfish: { system: 'led' }
+  ipmi: { system: 'led', power: 'read', 'power/0100': 'power' },
+  redfish: { system: 'led', power: 'read', 'power/0100': 'power' }
 }
 
 const DEFAULT_POLL: PollConfig = {
@@ -115,9 +118,13 @@ export function pollInterval (config: PollConfig, backend: string, deviceType: s
   return forBackend?.[deviceType] ?? forBackend?.default ?? config.intervalS
 }
 
-/** The Bus method that polls a device type on a backend. */
-export function pollOperation (config: PollConfig, backend: string, deviceType: string): PollOperation {
-  return config.operations[backend]?.[deviceType] ?? config.operations['*']?.[deviceType] ?? 'read'
+/** The Bus method that polls a device (by `<type>/<device_id>`, else by type) on a backend. */
+export function pollOperation (config: PollConfig, backend: string, deviceType: string, deviceId?: number): PollOperation {
+  const device = deviceId !== undefined ? `${deviceType}/${deviceId.toString(16).padStart(4, '0')}` : undefined
+  const forBackend = config.operations[backend]
+  const forAll = config.operations['*']
+  return (device !== undefined ? forBackend?.[device] : undefined) ?? forBackend?.[deviceType] ??
+    (device !== undefined ? forAll?.[device] : undefined) ?? forAll?.[deviceType] ?? 'read'
 }
 
 /** History entries kept for a sensor polled every `intervalS`: one hour's worth, at most historyMax. */

@@ -145,9 +145,9 @@ export class Poller extends EventEmitter {
   private addDevices (board: BoardState, scanned: ScannedBoard): void {
     const now = this.clock.now()
     for (const device of scanned.devices) {
-      const operation = pollOperation(this.config, board.backend, device.device_type)
-      if (operation === 'none') continue
       const deviceId = Number.parseInt(device.device_id, 16)
+      const operation = pollOperation(this.config, board.backend, device.device_type.toLowerCase(), deviceId)
+      if (operation === 'none') continue
       const sensor = this.sensorFor(board, deviceId, device.device_type, device.device_info)
       if (sensor.operation !== operation || sensor.nextDue === Infinity) {
         sensor.operation = operation
@@ -176,7 +176,7 @@ export class Poller extends EventEmitter {
       device_id: deviceIdHex(deviceId),
       device_type: type,
       device_info: deviceInfo ?? existing?.device_info,
-      operation: pollOperation(this.config, board.backend, type),
+      operation: pollOperation(this.config, board.backend, type, deviceId),
       intervalMs: intervalS * 1000,
       reading: undefined,
       readAt: undefined,

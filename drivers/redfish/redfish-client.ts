@@ -20,6 +20,8 @@ export interface RedfishResponse {
   /** The ETag header, else the body's @odata.etag. */
   etag?: string
   headers: Record<string, string | string[] | undefined>
+  /** The size of the answer's text (a 304: of the answer it stands for). */
+  bytes?: number
 }
 
 class RedfishHttpError extends OpenDcreError {
@@ -165,7 +167,7 @@ export class RedfishClient {
         response = await this.send(method, path, body, headers, true, options.timeoutMs)
       }
       if (response.status === 304 && kept !== undefined) {
-        response = { ...response, status: 200, body: kept.body, etag: kept.etag }
+        response = { ...response, status: 200, body: kept.body, etag: kept.etag, bytes: kept.bytes }
       } else if (response.status >= 300 && response.status < 400) {
         const location = response.headers.location
         throw new RedfishHttpError('device-error', response.status, `${this.url}: ${method} ${path}: HTTP ${response.status}${typeof location === 'string' ? ` (to ${location})` : ''}; redirects are not followed`)
@@ -232,12 +234,12 @@ export class RedfishClient {
 
   private sessionsPath?: string
   /** The last answer (with an ETag) of each path asked for conditionally, newest last. */
-  private readonly kept = new Map<string, { etag: string, body: unknown }>()
+  private readonly kept = new Map<string, { etag: string, body: unknown, bytes?: number }>()
 
   private keep (path: string, response: RedfishResponse): void {
     this.kept.delete(path)
     if (response.etag === undefined || (response.headers['content-length'] !== undefined && Number(response.headers['content-length']) > CACHE_MAX_BYTES)) return
-    this.kept.set(path, { etag: response.etag, body: response.body })
+    this.kept.set(path, { etag: response.etag, body: response.body, bytes: response.bytes })
     if (this.kept.size > CACHE_ENTRIES) this.kept.delete(this.kept.keys().next().value as string)
   }
 
@@ -333,7 +335,8 @@ export class RedfishClient {
       status,
       body: parsed,
       etag: typeof etag === 'string' ? etag : typeof parsed?.['@odata.etag'] === 'string' ? parsed['@odata.etag'] : undefined,
-      headers
+      headers,
+      bytes: text.length
     }
   }
 

@@ -1,6 +1,7 @@
 import { OpenDcreError } from '../errors.js'
-import { byUri, links, memberList, odataId, type Json, type RedfishCommand, type RedfishLimits } from './redfish-limits.js'
+import { byUri, links, memberList, odataId, refused, type Json, type RedfishCommand, type RedfishLimits } from './redfish-limits.js'
 import { KIND_BLOCK, KIND_ORDER, KINDS, keptFields, sensorKind, type ListedBy, type SensorKind } from './redfish-sensors.js'
+import { excerptsOf, resourcesIn, subordinateLinks, type ExcerptAt } from './redfish-excerpts.js'
 
 /**
  * Discovery from the Redfish model (DSP0268): every ComputerSystem is a
@@ -9,7 +10,10 @@ import { KIND_BLOCK, KIND_ORDER, KINDS, keptFields, sensorKind, type ListedBy, t
  * the service, every chassis is its), and a chassis shared by several
  * systems, or by none in a service of several, is a board of its own (an
  * enclosure). Sensors come from each chassis' Sensors collection; the
- * legacy Thermal and Power resources add only what that lacks.
+ * legacy Thermal and Power resources add only what that lacks, and the
+ * ThermalSubsystem and PowerSubsystem excerpts whose DataSourceUri is no
+ * Sensor found (redfish-excerpts.ts). Each reading also names the GETs that
+ * hold it for a poll cycle (`sources`, $expand where the service offers it).
  */
 
 export interface RedfishSensor {
@@ -17,12 +21,18 @@ export interface RedfishSensor {
   kind: SensorKind
   /** The Redfish Name. */
   name: string
-  /** The resource holding the reading: a Sensor, or a legacy Thermal/Power resource. */
+  /** The resource holding the reading: a Sensor, a legacy Thermal/Power resource, or a resource of a Thermal/PowerSubsystem. */
   uri: string
-  /** A resource whose one GET holds this reading with others (an expanded Sensors collection, Thermal, Power). */
-  source?: string
+  /**
+   * GETs whose one answer holds `uri`'s resource with others, tried in order
+   * (an expanded Chassis collection, an expanded Sensors collection or
+   * subsystem); `uri` itself is asked when none does.
+   */
+  sources: string[]
   /** Legacy style: where in `uri`'s body the reading is. */
   legacy?: { array: string, memberId: string, field: string }
+  /** A subsystem's sensor excerpt: where in `uri`'s body the reading is. */
+  excerpt?: ExcerptAt
   /** For ordering: the sensor's @odata.id. */
   key: string
   /** The Sensor's own fields as discovery read them (keptFields): units, ranges, Thresholds. */
@@ -42,6 +52,9 @@ export interface RedfishBoard {
   chassis: string[]
   /** The resource with the identify LED (LocationIndicatorActive or IndicatorLED), if any. */
   led?: string
+  /** GETs that hold the system (power status) or the LED's resource for a poll cycle, as `RedfishSensor.sources`. */
+  systemSources: string[]
+  ledSources: string[]
   sensors: RedfishSensor[]
 }
 
@@ -67,6 +80,30 @@ export function expandQuery (root: Json): string {
   return ''
 }
 
+/**
+ * `$expand=.($levels=n)` (subordinate resources, not Links, n levels deep)
+ * where the service offers it: NoLinks, and for n > 1 Levels with MaxLevels
+ * at least n; else ''.
+ */
+export function expandLevels (root: Json, levels: number): string {
+  const q = root.ProtocolFeaturesSupported?.ExpandQuery
+  if (q?.NoLinks !== true || levels < 1) return ''
+  if (levels > 1 && (q.Levels !== true || typeof q.MaxLevels !== 'number' || q.MaxLevels < levels)) return ''
+  return `?$expand=.($levels=${levels})`
+}
+
+/** At most this many levels below the Chassis collection are asked for in one poll GET (a chassis' Sensors members; log entries stay out). */
+const CHASSIS_POLL_LEVELS = 3
+/** A chassis' log entries are this many levels below it (LogServices, a LogService, Entries, an entry). */
+const LOG_ENTRY_LEVELS = 4
+/** Levels below a ThermalSubsystem or PowerSubsystem walked for excerpts (PowerSubsystem/PowerSupplies/Bay1/Metrics is 3). */
+const SUBSYSTEM_LEVELS = 3
+
+/** How many URI segments `uri` is below `base` (-1: not below it). */
+function depthBelow (uri: string, base: string): number {
+  return uri.startsWith(base + '/') ? uri.slice(base.length + 1).split('#')[0].split('/').length : -1
+}
+
 function hasLed (body: Json): boolean {
   return typeof body.LocationIndicatorActive === 'boolean' || typeof body.IndicatorLED === 'string'
 }
@@ -76,6 +113,7 @@ export class Discovery {
   private readonly limits: RedfishLimits
   private readonly leftOut: string[] = []
   private expand = ''
+  private root: Json = {}
 
   constructor (cmd: RedfishCommand, limits: RedfishLimits) {
     this.cmd = cmd
@@ -87,9 +125,27 @@ export class Discovery {
     return (await this.membersInline(uri, max)).bodies
   }
 
+  /**
+   * GET with a $expand query; a service that refuses it (4xx, 501) is asked
+   * without, and discovery asks it no $expand from then on.
+   */
+  private async getExpanded (uri: string, query: string): Promise<Json> {
+    if (query === '') return await this.cmd.get(uri)
+    try {
+      return await this.cmd.get(uri + query)
+    } catch (err) {
+      if (!refused(err)) throw err
+      const plain = await this.cmd.get(uri)
+      // the resource is there: it was the query the service would not take
+      this.expand = ''
+      this.root = {}
+      return plain
+    }
+  }
+
   /** The members, and which of them came inline (expanded) in the collection's answer. */
   private async membersInline (uri: string, max: number): Promise<{ bodies: Json[], inline: Set<string> }> {
-    const collection = await this.cmd.get(uri + this.expand)
+    const collection = await this.getExpanded(uri, this.expand)
     const list = memberList(collection, max)
     const total = Array.isArray(collection.Members) ? collection.Members.length : 0
     if (total > list.length) this.leftOut.push(`${uri}: took ${list.length} of ${total} members`)
@@ -100,6 +156,7 @@ export class Discovery {
 
   async run (now: number): Promise<Inventory> {
     const root = await this.cmd.get('/redfish/v1/')
+    this.root = { ...root }
     this.expand = expandQuery(root)
     const systemsUri = odataId(root.Systems)
     if (systemsUri === undefined) throw new OpenDcreError('unsupported', `${this.cmd.url} has no Systems collection`)
@@ -110,6 +167,7 @@ export class Discovery {
 
     // the chassis: the collection's, and any a system links that it did not list, up to max_chassis
     const chassisUris = odataId(root.Chassis) !== undefined ? await this.chassisLinks(odataId(root.Chassis) as string) : []
+    const inCollection = new Set(chassisUris)
     for (const s of systems) {
       for (const c of links(s.Links?.Chassis, this.limits.maxChassis)) if (!chassisUris.includes(c)) chassisUris.push(c)
     }
@@ -123,7 +181,8 @@ export class Discovery {
     for (const s of systems) for (const c of links(s.Links?.Chassis, this.limits.maxChassis)) owners.get(c)?.add(odataId(s) as string)
     for (const [uri, body] of chassis) for (const sys of links(body.Links?.ComputerSystems, this.limits.maxMembers)) if (systemUris.includes(sys)) owners.get(uri)?.add(sys)
 
-    const boards: RedfishBoard[] = systems.map((s, slot) => ({ slot, system: odataId(s) as string, chassis: [], led: hasLed(s) ? odataId(s) : undefined, sensors: [] }))
+    const systemSources = this.expand !== '' ? [systemsUri + this.expand] : []
+    const boards: RedfishBoard[] = systems.map((s, slot) => ({ slot, system: odataId(s) as string, chassis: [], led: hasLed(s) ? odataId(s) : undefined, systemSources, ledSources: hasLed(s) ? systemSources : [], sensors: [] }))
     const enclosures: RedfishBoard[] = []
     for (const uri of [...followed].sort(byUri)) {
       const served = [...(owners.get(uri) ?? [])]
@@ -133,7 +192,7 @@ export class Discovery {
         board = boards[systemUris.indexOf(served[0])]
       } else {
         if (ENCLOSURE_SLOT + enclosures.length > MAX_SLOT) continue
-        board = { slot: ENCLOSURE_SLOT + enclosures.length, chassis: [], sensors: [] }
+        board = { slot: ENCLOSURE_SLOT + enclosures.length, chassis: [], systemSources: [], ledSources: [], sensors: [] }
         enclosures.push(board)
       }
       board.chassis.push(uri)
@@ -148,18 +207,49 @@ export class Discovery {
 
     let style: Inventory['style'] = 'none'
     const all = [...boards, ...enclosures]
-    await this.cmd.each(all, async (board) => {
-      const found: Found[] = []
-      for (const uri of board.chassis) {
-        const body = chassis.get(uri) ?? {}
-        const fromSensors = odataId(body.Sensors) !== undefined ? await this.sensorsCollection(odataId(body.Sensors) as string) : []
-        if (fromSensors.length > 0) style = 'sensors'
-        const legacy = await this.legacySensors(body, fromSensors)
-        if (legacy.length > 0 && style === 'none') style = 'legacy'
-        found.push(...fromSensors, ...legacy)
-      }
-      board.sensors = this.numbered(found)
+    // every chassis' Sensors first: an excerpt elsewhere whose DataSourceUri is one of them is read there
+    const fromSensors = new Map<string, Found[]>()
+    await this.cmd.each(followed, async (uri) => {
+      const sensorsUri = odataId(chassis.get(uri)?.Sensors)
+      fromSensors.set(uri, sensorsUri !== undefined ? await this.sensorsCollection(sensorsUri) : [])
     })
+    const known = new Set([...fromSensors.values()].flat().map((s) => s.uri.replace(/\/$/, '')))
+    const found = new Map<string, Found[]>()
+    await this.cmd.each(followed, async (uri) => {
+      const body = chassis.get(uri) ?? {}
+      const sensors = fromSensors.get(uri) ?? []
+      if (sensors.length > 0) style = 'sensors'
+      const legacy = await this.legacySensors(body, sensors)
+      if (legacy.length > 0 && style === 'none') style = 'legacy'
+      const excerpts: Found[] = []
+      for (const sub of [odataId(body.ThermalSubsystem), odataId(body.PowerSubsystem)]) if (sub !== undefined) excerpts.push(...await this.subsystem(sub, known))
+      found.set(uri, [...sensors, ...legacy, ...excerpts])
+    })
+    // one poll GET for every chassis' Sensors members and Thermal/Power: the Chassis collection, expanded as deep as they are
+    const chassisCollection = odataId(root.Chassis)
+    const deepest = Math.max(0, ...[...found.entries()].flatMap(([c, list]) => list.filter((s) => s.excerpt === undefined).map((s) => depthBelow(s.uri, c))))
+    const query = deepest > 0 && deepest < CHASSIS_POLL_LEVELS ? expandLevels(this.root, deepest + 1) : ''
+    const chassisSource = chassisCollection !== undefined && query !== '' ? chassisCollection + query : undefined
+    // a chassis with subsystem readings: one GET of it expanded to its deepest reading, unless that would sweep in its log entries
+    const ownSource = new Map<string, string>()
+    for (const [uri, list] of found) {
+      if (!list.some((s) => s.excerpt !== undefined)) continue
+      const depth = Math.max(...list.map((s) => depthBelow(s.uri, uri)))
+      const q = expandLevels(this.root, depth)
+      if (q !== '' && (depth < LOG_ENTRY_LEVELS || odataId(chassis.get(uri)?.LogServices) === undefined)) ownSource.set(uri, uri + q)
+    }
+    for (const board of all) {
+      const list: Found[] = []
+      for (const uri of board.chassis) {
+        const first = [ownSource.get(uri), chassisSource !== undefined && inCollection.has(uri) ? chassisSource : undefined]
+        for (const s of found.get(uri) ?? []) {
+          const before = first.filter((x): x is string => x !== undefined && (s.excerpt === undefined || x !== chassisSource))
+          list.push({ ...s, sources: [...before, ...s.sources] })
+        }
+      }
+      board.sensors = this.numbered(list)
+      if (board.led !== undefined && board.system === undefined && chassisSource !== undefined && inCollection.has(board.led)) board.ledSources = [chassisSource]
+    }
     const managedBy = links(systems[0].Links?.ManagedBy, 1)[0]
     const managers = odataId(root.Managers)
     const manager = managedBy ?? (managers !== undefined ? odataId(memberList(await this.cmd.get(managers), 1)[0]) : undefined)
@@ -175,11 +265,13 @@ export class Discovery {
     return list
   }
 
-  /** Stable ids: by kind, then by URI (and position), numbered from each kind's base. */
+  /** Stable ids: by kind, then by URI (and position), numbered from each kind's base; excerpts after the rest. */
   private numbered (found: Found[]): RedfishSensor[] {
     const out: RedfishSensor[] = []
+    // Sensors and Thermal/Power first, subsystem excerpts after them: their ids stay what they were before excerpts were read
+    const excerptsLast = (a: Found, b: Found): number => Number(a.excerpt !== undefined) - Number(b.excerpt !== undefined) || byUri(a.key, b.key)
     for (const kind of KIND_ORDER) {
-      const ofKind = found.filter((s) => s.kind === kind).sort((a, b) => byUri(a.key, b.key))
+      const ofKind = found.filter((s) => s.kind === kind).sort(excerptsLast)
       if (ofKind.length > KIND_BLOCK) this.leftOut.push(`${kind}: numbered ${KIND_BLOCK} of ${ofKind.length} sensors`)
       ofKind.slice(0, KIND_BLOCK).forEach((s, i) => out.push({ ...s, deviceId: KINDS[kind].base + i + 1 }))
     }
@@ -197,9 +289,48 @@ export class Discovery {
       if (kind === undefined || id === undefined) continue
       // expanded: the collection's one GET carries this sensor's reading (or its absence)
       const expanded = this.expand !== '' && Object.keys(sensor).length > 1 && links.has(id)
-      found.push({ kind, name: String(sensor.Name ?? sensor.Id ?? id), uri: id, source: expanded ? uri + this.expand : undefined, key: id, fields: keptFields(sensor) })
+      found.push({ kind, name: String(sensor.Name ?? sensor.Id ?? id), uri: id, sources: expanded ? [uri + this.expand] : [], key: id, fields: keptFields(sensor) })
     }
     return found
+  }
+
+  /**
+   * A ThermalSubsystem's or PowerSubsystem's excerpts not read from a
+   * Sensor (`known`): the subsystem asked with $expand as deep as the
+   * service allows (up to SUBSYSTEM_LEVELS), what it left as links fetched
+   * level by level, at most max_members resources. Each reading's poll GET
+   * is the subsystem expanded just as deep as its deepest reading.
+   */
+  private async subsystem (uri: string, known: Set<string>): Promise<Found[]> {
+    const expandTo = (levels: number): string => {
+      for (let n = levels; n > 1; n--) if (expandLevels(this.root, n) !== '') return expandLevels(this.root, n)
+      return this.expand
+    }
+    const within = (id: string): boolean => id === uri || (depthBelow(id, uri) >= 1 && depthBelow(id, uri) <= SUBSYSTEM_LEVELS)
+    const resources = new Map<string, Json>()
+    let pending = [uri]
+    for (let level = 0; level <= SUBSYSTEM_LEVELS && pending.length > 0; level++) {
+      const room = this.limits.maxMembers - resources.size
+      if (pending.length > room) this.leftOut.push(`${uri}: read ${this.limits.maxMembers} resources`)
+      const answers = await this.cmd.each(pending.slice(0, Math.max(0, room)), async (u) => {
+        try {
+          return await this.getExpanded(u, expandTo(SUBSYSTEM_LEVELS - level))
+        } catch (err) {
+          // a link to nothing (404) leaves out what it would have held, not the whole discovery
+          if (!refused(err)) throw err
+          this.leftOut.push(`${u}: ${(err as Error).message}`)
+          return undefined
+        }
+      })
+      const bodies = answers.filter((b): b is Json => b !== undefined)
+      for (const body of bodies) for (const [id, r] of resourcesIn(body, this.limits.maxMembers)) if (!resources.has(id) && within(id)) resources.set(id, r)
+      pending = [...new Set(bodies.flatMap((b) => subordinateLinks(b, uri)))].filter((u) => !resources.has(u) && within(u))
+    }
+    const found: Found[] = []
+    for (const resource of resources.values()) found.push(...excerptsOf(resource, known).map((e) => ({ kind: e.kind, name: e.name, uri: e.uri, sources: [] as string[], excerpt: e.at, key: e.key, fields: e.fields })))
+    const deepest = Math.max(0, ...found.map((f) => depthBelow(f.uri, uri)))
+    const query = deepest > 0 ? expandLevels(this.root, deepest) : ''
+    return query !== '' ? found.map((f) => ({ ...f, sources: [uri + query] })) : found
   }
 
   /**
@@ -223,7 +354,7 @@ export class Discovery {
         if (kind === undefined || kinds.has(kind)) return
         const memberId = String(m.MemberId ?? i)
         const name = String(m.Name ?? m.FanName ?? `${array} ${memberId}`)
-        found.push({ kind, name, uri, source: uri, legacy: { array, memberId, field }, key: odataId(m) ?? `${uri}#/${array}/${String(i).padStart(4, '0')}`, fields: keptFields(m) })
+        found.push({ kind, name, uri, sources: [], legacy: { array, memberId, field }, key: odataId(m) ?? `${uri}#/${array}/${String(i).padStart(4, '0')}`, fields: keptFields(m) })
       })
     }
     // a legacy resource is read only when the Sensors collection lacks a kind it lists

@@ -7,6 +7,16 @@ export { DEFAULT_REDFISH_LIMITS, type RedfishLimits } from './redfish-config.js'
 
 export type Json = Record<string, any>
 
+/**
+ * Whether a failed GET was the service refusing what was asked (a 4xx other
+ * than 401/429, or 501 Not Implemented), as a service that does not take a
+ * query ($expand) answers: asked again without it, and not again with it.
+ */
+export function refused (err: unknown): boolean {
+  const status = (err as { status?: unknown } | null)?.status
+  return typeof status === 'number' && ((status >= 400 && status < 500 && status !== 401 && status !== 429) || status === 501)
+}
+
 /** The per-service request bound: one p-limit shared by every command to that service. */
 export function serviceLimit (limits: RedfishLimits): LimitFunction {
   return pLimit(limits.concurrency)

@@ -5,8 +5,9 @@ import type { LimitFunction } from 'p-limit'
 import { OpenDcreError } from '../errors.js'
 import type { RedfishClient, RedfishResponse } from './redfish-client.js'
 import { Discovery, type Inventory, type RedfishBoard, type RedfishSensor } from './redfish-discovery.js'
-import { DEFAULT_REDFISH_LIMITS, RedfishCommand, memberList, odataId, serviceLimit, type Json, type RedfishLimits } from './redfish-limits.js'
+import { DEFAULT_REDFISH_LIMITS, RedfishCommand, memberList, object, odataId, refused, serviceLimit, type Json, type RedfishLimits } from './redfish-limits.js'
 import { toKindUnits } from './redfish-sensors.js'
+import { excerptValue, resourcesIn } from './redfish-excerpts.js'
 import { redfishSensorHealth } from './sensor-state.js'
 import type { SensorHealth } from '../bus.js'
 
@@ -35,6 +36,13 @@ const BOOT_TARGETS: Record<BootTarget, string> = { pxe: 'Pxe', hdd: 'Hdd', no_ov
 /** Readings kept (snapshots of Sensors collections, Thermal, Power, systems) at most: a service cannot grow this without end. */
 const SNAPSHOTS_KEPT = 1024
 
+/**
+ * A poll GET answering more than this (bytes of JSON text; the size above
+ * which the client keeps no answer for If-None-Match) is not asked again:
+ * the sources after it cost less.
+ */
+export const POLL_SOURCE_MAX_BYTES = 1024 * 1024
+
 export interface RedfishServiceOptions {
   /** How long a discovery is reused by scans (ms, default 60 s); reads, power and the rest always ask the service. */
   inventoryMaxAgeMs?: number
@@ -52,7 +60,11 @@ export class RedfishService {
   private readonly now: () => number
   private readonly limit: LimitFunction
   private readonly log?: RedfishServiceOptions['log']
-  private readonly snapshots = new Map<string, { at: number, body: Promise<Json> }>()
+  private readonly snapshots = new Map<string, { at: number, answer: Promise<{ body: Json, bytes: number }> }>()
+  /** The resources each kept answer holds (an expanded collection holds many), indexed once per answer. */
+  private readonly held = new WeakMap<Json, Map<string, Json>>()
+  /** Poll GETs the service refused, or answered without expanding: reads go past them. */
+  private readonly unhelpful = new Set<string>()
   /** Each sensor's thresholds and health from its last read, by its @odata.id (sensorHealth answers from it). */
   readonly health = new Map<string, SensorHealth>()
 
@@ -113,30 +125,73 @@ export class RedfishService {
    * poll cycle's reads of every sensor in it), asked with If-None-Match.
    */
   private async snapshot (uri: string, what: string): Promise<Json> {
+    return (await this.sizedSnapshot(uri, what)).body
+  }
+
+  private async sizedSnapshot (uri: string, what: string): Promise<{ body: Json, bytes: number }> {
     const kept = this.snapshots.get(uri)
-    if (kept !== undefined && this.now() - kept.at < this.limits.readingMaxAgeMs) return await kept.body
-    const body = this.command(what).get(uri, { conditional: true })
+    if (kept !== undefined && this.now() - kept.at < this.limits.readingMaxAgeMs) return await kept.answer
+    const answer = this.command(what).response(uri, { conditional: true }).then((r) => ({ body: object(r.body, this.client.url, uri), bytes: r.bytes ?? 0 }))
     this.snapshots.delete(uri)
-    this.snapshots.set(uri, { at: this.now(), body })
+    this.snapshots.set(uri, { at: this.now(), answer })
     if (this.snapshots.size > SNAPSHOTS_KEPT) this.snapshots.delete(this.snapshots.keys().next().value as string)
-    body.catch(() => { if (this.snapshots.get(uri)?.body === body) this.snapshots.delete(uri) })
-    return await body
+    answer.catch(() => { if (this.snapshots.get(uri)?.answer === answer) this.snapshots.delete(uri) })
+    return await answer
+  }
+
+  /**
+   * A resource as this poll cycle's GETs hold it: within the first of
+   * `sources` (expanded answers) that holds it, else its own GET. A source
+   * the service refuses (4xx, 501) or answers without the resource (it
+   * ignored $expand) is not asked again; the read is the same either way.
+   */
+  private async resource (uri: string, sources: string[], what: string): Promise<Json> {
+    const id = uri.replace(/\/$/, '')
+    for (const source of sources) {
+      // past a source not to ask again, unless its answer (already paid for) still serves this cycle
+      const kept = this.snapshots.get(source)
+      if (this.unhelpful.has(source) && (kept === undefined || this.now() - kept.at >= this.limits.readingMaxAgeMs)) continue
+      let body: Json
+      let bytes: number
+      try {
+        ({ body, bytes } = await this.sizedSnapshot(source, what))
+      } catch (err) {
+        if (!refused(err)) throw err
+        this.markUnhelpful(source)
+        continue
+      }
+      let held = this.held.get(body)
+      if (held === undefined) {
+        held = resourcesIn(body, this.limits.maxMembers * 8)
+        this.held.set(body, held)
+      }
+      const found = held.get(id)
+      // an answer this big (an expand that swept in far more than readings) serves this cycle; the next ones take smaller GETs
+      if (bytes > POLL_SOURCE_MAX_BYTES) this.markUnhelpful(source)
+      if (found !== undefined) return found
+      this.markUnhelpful(source)
+    }
+    return await this.snapshot(uri, what)
+  }
+
+  private markUnhelpful (source: string): void {
+    if (this.unhelpful.size >= SNAPSHOTS_KEPT) this.unhelpful.clear()
+    this.unhelpful.add(source)
   }
 
   async readSensor (sensor: RedfishSensor): Promise<number> {
     const what = `reading ${sensor.name}`
     let value: unknown
+    const body = await this.resource(sensor.uri, sensor.sources, what)
     if (sensor.legacy !== undefined) {
       const { array, memberId, field } = sensor.legacy
-      const body = await this.snapshot(sensor.uri, what)
       const items: Json[] = Array.isArray(body[array]) ? body[array] : []
       const item = items.find((m, i) => String(m?.MemberId ?? i) === memberId)
       value = item?.[field]
       if (item !== undefined) this.health.set(sensor.key, redfishSensorHealth(item))
+    } else if (sensor.excerpt !== undefined) {
+      value = excerptValue(body, sensor.excerpt)
     } else {
-      let body: Json | undefined
-      if (sensor.source !== undefined) body = memberList(await this.snapshot(sensor.source, what), this.limits.maxMembers).find((m) => odataId(m) === sensor.uri)
-      body ??= await this.snapshot(sensor.uri, what)
       value = body.Reading
       this.health.set(sensor.key, redfishSensorHealth(body))
     }
@@ -166,8 +221,12 @@ export class RedfishService {
 
   /** Power on/off/cycle through #ComputerSystem.Reset; answers the PowerState after it (status: as read this poll cycle). */
   async power (slot: number, action: PowerAction): Promise<string> {
+    if (action === 'status') {
+      const board = await this.board(slot)
+      const uri = await this.system(slot)
+      return String((await this.resource(uri, board.systemSources, 'power status')).PowerState ?? 'Unknown')
+    }
     const uri = await this.system(slot)
-    if (action === 'status') return String((await this.snapshot(uri, 'power status')).PowerState ?? 'Unknown')
     const cmd = this.command(`power ${action}`)
     const system = await cmd.get(uri)
     const { target, allowed } = await this.allowedResetTypes(system, cmd)
@@ -188,7 +247,7 @@ export class RedfishService {
     const board = await this.board(slot)
     const uri = board.led
     if (uri === undefined) throw new OpenDcreError('unsupported', 'the service has no indicator LED (LocationIndicatorActive or IndicatorLED)')
-    if (state === undefined) return { led_state: ledState(await this.snapshot(uri, 'LED')), led_color: 'unknown' }
+    if (state === undefined) return { led_state: ledState(await this.resource(uri, board.ledSources, 'LED')), led_color: 'unknown' }
     const cmd = this.command('LED')
     const resource = await cmd.response(uri)
     const body = resource.body as Json

@@ -148,3 +148,21 @@ t.test('answers that are no Redfish resource: a clear {"message"} naming the ser
   t.equal(read.statusCode, 500)
   t.match(read.json().message, new RegExp(`${svc.url.replace(/[.]/g, '\\.')}: /redfish/v1/Chassis/1/Sensors/t: T gives no reading`))
 })
+
+t.test('a ThermalSubsystem listing 20,000 fans, each excerpt a reading: max_members resources read, bounded time', async (t) => {
+  const fans = Array.from({ length: 20_000 }, (_, i) => ({ '@odata.id': `/redfish/v1/Chassis/1/ThermalSubsystem/Fans/${i}` }))
+  const svc = await hostile(t, {
+    ...base,
+    '/redfish/v1/Chassis/1': (res) => json(res, { '@odata.id': '/redfish/v1/Chassis/1', ThermalSubsystem: { '@odata.id': '/redfish/v1/Chassis/1/ThermalSubsystem' } }),
+    '/redfish/v1/Chassis/1/ThermalSubsystem': (res) => json(res, { '@odata.id': '/redfish/v1/Chassis/1/ThermalSubsystem', Name: 'Thermal', Fans: { '@odata.id': '/redfish/v1/Chassis/1/ThermalSubsystem/Fans' } }),
+    '/redfish/v1/Chassis/1/ThermalSubsystem/Fans': (res) => json(res, { '@odata.id': '/redfish/v1/Chassis/1/ThermalSubsystem/Fans', Members: fans })
+  }, (res, path) => json(res, { '@odata.id': path, Name: `Fan ${path.split('/').pop() ?? ''}`, SpeedPercent: { Reading: 40 } }))
+  const server = await app(t, svc.url, { max_members: 100 })
+  const started = Date.now()
+  const scan = await get(server, '/scan/70000001')
+  t.equal(scan.statusCode, 200)
+  const devices = (scan.json().boards[0].devices as Array<{ device_type: string, device_info: string }>).filter((d) => d.device_type === 'fan_speed')
+  t.ok(devices.length > 0 && devices.length <= 100, `${devices.length} fans taken (max_members 100)`)
+  t.ok(svc.requests() < 150, `${svc.requests()} requests, not 20,000`)
+  t.ok(Date.now() - started < 10_000, `${Date.now() - started} ms`)
+})

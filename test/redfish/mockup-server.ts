@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import { fixture } from '../helper.js'
@@ -7,8 +7,10 @@ import { fixture } from '../helper.js'
 /**
  * A DMTF mockup (DSP2043, test/fixtures/redfish-mockups/) served as a live
  * service on loopback, port 0: GET with ETags and If-None-Match, $expand
- * (., * and ~, one level: a collection's members come whole) as the
- * mockups' ProtocolFeaturesSupported offers, PATCH merged into the
+ * as DSP0266 §7.3.1 has it (`.` subordinate links, `~` links in Links
+ * properties, `*` all, `$levels=n` deep) as the mockups'
+ * ProtocolFeaturesSupported offers (`expand: 'ignore'` answers as if no
+ * query were asked, `'refuse'` answers 400), PATCH merged into the
  * resource (If-Match checked), and ComputerSystem.Reset acted on
  * (PowerState changes, within the action's allowable values). It counts
  * every request, and `routes` lets a test answer a path its own way (a
@@ -19,12 +21,14 @@ export type Json = Record<string, any>
 
 export interface MockupServer {
   url: string
-  /** Requests received, by method and path (query included). */
-  requests: Array<{ method: string, path: string }>
+  /** Requests received, by method and path (query included), and the bytes of each answer's body. */
+  requests: Array<{ method: string, path: string, bytes?: number }>
   /** The resource at a path (as changed by PATCH and POST). */
   resource: (path: string) => Json | undefined
   /** Paths this test answers itself. */
   routes: Map<string, (req: IncomingMessage, res: ServerResponse) => void>
+  /** How $expand is answered from now on. */
+  expand: ExpandMode
   close: () => Promise<void>
 }
 
@@ -43,7 +47,30 @@ const POWER_AFTER: Record<string, string> = {
   On: 'On', ForceOn: 'On', PushPowerButton: '', ForceOff: 'Off', GracefulShutdown: 'Off', PowerCycle: 'On', ForceRestart: 'On', GracefulRestart: 'On', Nmi: ''
 }
 
-export async function serveMockup (name: string): Promise<MockupServer> {
+/** How the server treats $expand: as the spec says, as if it were not there, or with a 400. */
+export type ExpandMode = 'spec' | 'ignore' | 'refuse'
+
+/**
+ * `body` with its links expanded `levels` deep (a copy; the stored resources
+ * are not changed): `.` every link-only object outside Links properties,
+ * `~` those inside them, `*` both.
+ */
+export function expanded (body: unknown, type: string, levels: number, load: (path: string) => Json | undefined, inLinks = false): unknown {
+  if (Array.isArray(body)) return body.map((v) => expanded(v, type, levels, load, inLinks))
+  if (typeof body !== 'object' || body === null) return body
+  const obj = body as Json
+  const id = obj['@odata.id']
+  const wanted = type === '*' || (type === '.' && !inLinks) || (type === '~' && inLinks)
+  if (typeof id === 'string' && Object.keys(obj).length === 1 && levels > 0 && wanted && !id.includes('#')) {
+    const target = load(id)
+    if (target !== undefined) return expanded(target, type, levels - 1, load, false)
+  }
+  const out: Json = {}
+  for (const [k, v] of Object.entries(obj)) out[k] = expanded(v, type, levels, load, inLinks || k === 'Links')
+  return out
+}
+
+export async function serveMockup (name: string, options: { expand?: ExpandMode } = {}): Promise<MockupServer> {
   const dir = fixture(`redfish-mockups/${name}`)
   const resources = new Map<string, Json>()
   const load = (path: string): Json | undefined => {
@@ -58,30 +85,52 @@ export async function serveMockup (name: string): Promise<MockupServer> {
   }
   const requests: MockupServer['requests'] = []
   const routes: MockupServer['routes'] = new Map()
+  const mockup: MockupServer = {
+    url: '',
+    requests,
+    resource: load,
+    routes,
+    expand: options.expand ?? 'spec',
+    close: async () => await new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) })
+  }
   const server: Server = createServer((req, res) => {
     let text = ''
     req.on('data', (d) => { text += String(d) })
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://x')
       const path = url.pathname.replace(/\/$/, '')
-      requests.push({ method: req.method ?? '', path: path + url.search })
+      const record: MockupServer['requests'][number] = { method: req.method ?? '', path: path + url.search }
+      requests.push(record)
       const own = routes.get(path)
       if (own !== undefined) return own(req, res)
       const send = (status: number, answer?: unknown, headers: Record<string, string> = {}): void => {
         res.writeHead(status, { ...(answer !== undefined ? { 'content-type': 'application/json' } : {}), ...headers })
-        res.end(answer !== undefined ? JSON.stringify(answer) : undefined)
+        const text = answer !== undefined ? JSON.stringify(answer) : undefined
+        record.bytes = text?.length ?? 0
+        res.end(text)
       }
       const missing = (): void => send(404, { error: { code: 'Base.1.8.ResourceMissingAtURI', message: `${path} not found` } })
       if (req.method === 'GET') {
         const resource = load(path)
         if (resource === undefined) return missing()
-        let body = resource
+        let body: Json = resource
         const expand = url.searchParams.get('$expand')
-        if (expand !== null && /^[.*~](\(\$levels=1\))?$/.test(expand) && Array.isArray(resource.Members)) {
-          body = { ...resource, Members: resource.Members.map((m: Json) => load(String(m['@odata.id'])) ?? m) }
+        if (expand !== null && mockup.expand !== 'ignore') {
+          const query = /^([.*~])(?:\(\$levels=(\d+)\))?$/.exec(expand)
+          const maxLevels = Number(load('/redfish/v1')?.ProtocolFeaturesSupported?.ExpandQuery?.MaxLevels ?? 1)
+          const levels = Number(query?.[2] ?? 1)
+          if (mockup.expand === 'refuse' || query === null || levels > maxLevels) {
+            return send(400, { error: { code: 'Base.1.8.QueryNotSupported', message: `$expand=${expand} is not supported` } })
+          }
+          body = expanded(resource, query[1], levels, load) as Json
         }
         const etag = etagOf(body)
-        if (req.headers['if-none-match'] === etag) return send(304, undefined, { etag })
+        if (req.headers['if-none-match'] === etag) {
+          send(304, undefined, { etag })
+          // what the answer weighs when it has changed
+          record.bytes = JSON.stringify(body).length
+          return
+        }
         return send(200, body, { etag })
       }
       let body: Json
@@ -115,23 +164,66 @@ export async function serveMockup (name: string): Promise<MockupServer> {
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as { port: number }
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    resource: load,
-    routes,
-    close: async () => await new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) })
-  }
+  mockup.url = `http://127.0.0.1:${port}`
+  return mockup
 }
 
 const link = (v: unknown): string => String((v as Json)['@odata.id'])
 
+/** Every resource file under `uri` in the mockup (by walking its folders), as paths. */
+function filesUnder (name: string, uri: string): string[] {
+  const dir = fixture(`redfish-mockups/${name}`)
+  const out: string[] = []
+  const walk = (rel: string): void => {
+    const full = join(dir, rel)
+    if (existsSync(join(full, 'index.json'))) out.push(`/redfish/v1${rel}`)
+    for (const entry of readdirSync(full, { withFileTypes: true })) if (entry.isDirectory()) walk(`${rel}/${entry.name}`)
+  }
+  if (existsSync(join(dir, uri.slice('/redfish/v1'.length)))) walk(uri.slice('/redfish/v1'.length))
+  return out
+}
+
+/**
+ * The readings a ThermalSubsystem or PowerSubsystem holds as sensor
+ * excerpts (objects with a Reading) whose DataSourceUri is no Sensor of the
+ * mockup: named "<resource Name> <property path>" (array positions from 1)
+ * or by DeviceName, a SpeedRPM beside as "<name> RPM", watt-hours as kWh.
+ */
+function subsystemReadings (svc: Pick<MockupServer, 'resource'>, name: string, uri: string, sensorUris: Set<string>): Array<{ name: string, value: number | null }> {
+  const out: Array<{ name: string, value: number | null }> = []
+  for (const path of filesUnder(name, uri)) {
+    const resource = svc.resource(path) as Json
+    const walk = (v: unknown, at: Array<string | number>): void => {
+      if (Array.isArray(v)) return v.forEach((item, i) => walk(item, [...at, i]))
+      if (typeof v !== 'object' || v === null) return
+      const obj = v as Json
+      if (at.length > 0 && 'Reading' in obj) {
+        if (typeof obj.DataSourceUri === 'string' && sensorUris.has(obj.DataSourceUri)) return
+        const label = typeof obj.DeviceName === 'string' ? obj.DeviceName : `${String(resource.Name)} ${at.map((p) => (typeof p === 'number' ? p + 1 : p)).join(' ')}`
+        const wh = at.some((p) => typeof p === 'string' && p.endsWith('WattHours'))
+        out.push({ name: label, value: typeof obj.Reading === 'number' ? (wh ? obj.Reading / 1000 : obj.Reading) : null })
+        if ('SpeedRPM' in obj) out.push({ name: `${label} RPM`, value: obj.SpeedRPM })
+        return
+      }
+      for (const [k, item] of Object.entries(obj)) if (!['Links', 'Actions', 'Oem'].includes(k) && !k.includes('@')) walk(item, [...at, k])
+    }
+    walk(resource, [])
+  }
+  return out
+}
+
 /** What the mockup's files say: systems, and each sensor's (name, reading) with the chassis it is in. */
-export function corpus (svc: Pick<MockupServer, 'resource'>): { systems: string[], sensors: Array<{ chassis: string, name: string, value: number | null }> } {
+export function corpus (svc: Pick<MockupServer, 'resource'>, name?: string): { systems: string[], sensors: Array<{ chassis: string, name: string, value: number | null }> } {
   const root = svc.resource('/redfish/v1') as Json
   const systems = (svc.resource(link(root.Systems)) as Json).Members.map(link)
   const sensors: Array<{ chassis: string, name: string, value: number | null }> = []
-  for (const chassisUri of (svc.resource(link(root.Chassis)) as Json).Members.map(link)) {
+  const chassisList: string[] = (svc.resource(link(root.Chassis)) as Json).Members.map(link)
+  const sensorUris = new Set<string>()
+  for (const chassisUri of chassisList) {
+    const chassis = svc.resource(chassisUri) as Json
+    if (chassis.Sensors !== undefined) for (const m of (svc.resource(link(chassis.Sensors)) as Json).Members) if (svc.resource(link(m)) !== undefined) sensorUris.add(link(m))
+  }
+  for (const chassisUri of chassisList) {
     const chassis = svc.resource(chassisUri) as Json
     const kinds = new Set<string>()
     if (chassis.Sensors !== undefined) {
@@ -150,6 +242,12 @@ export function corpus (svc: Pick<MockupServer, 'resource'>): { systems: string[
       if (resource === undefined || kinds.has(kind)) continue
       for (const m of (svc.resource(link(resource)) as Json)[array] ?? []) {
         if (field in m) sensors.push({ chassis: chassisUri, name: m.Name, value: m[field] })
+      }
+    }
+    // ThermalSubsystem and PowerSubsystem readings that are no Sensor's (name: the mockup's folder, to list its files)
+    if (name !== undefined) {
+      for (const sub of [chassis.ThermalSubsystem, chassis.PowerSubsystem]) {
+        if (sub !== undefined) for (const r of subsystemReadings(svc, name, link(sub), sensorUris)) sensors.push({ chassis: chassisUri, ...r })
       }
     }
   }
