@@ -1,5 +1,5 @@
 import type {
-  SensorHealth, AssetInfo, BoardLocation, BootTarget, Bus, BusStatus, DeviceLocation, LedState, LedStatus, PowerAction, Reading, ScannedBoard, ScannedDevice
+  PushedEvents, SensorHealth, AssetInfo, BoardLocation, BootTarget, Bus, BusStatus, DeviceLocation, LedState, LedStatus, PowerAction, Reading, ScannedBoard, ScannedDevice
 } from '../bus.js'
 import type { BoardEvent } from '../events.js'
 import { scanWithinBudget } from '../scan-budget.js'
@@ -267,6 +267,11 @@ export class RedfishBus implements Bus {
   async events (boardId: number): Promise<BoardEvent[]> {
     const { service, slot } = this.server(boardId)
     return await this.call(service, async () => await service.events(slot), 'Error retrieving the event log via Redfish:')
+  }
+
+  watchEvents (boardId: number, onEvents: (events: BoardEvent[], linked: boolean) => void): PushedEvents {
+    const { service, slot } = this.server(boardId)
+    return service.watchEvents(slot, onEvents)
   }
 
   async close (): Promise<void> {

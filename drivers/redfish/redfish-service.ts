@@ -8,7 +8,9 @@ import { Discovery, type Inventory, type RedfishBoard, type RedfishSensor } from
 import { DEFAULT_REDFISH_LIMITS, RedfishCommand, memberList, odataId, serviceLimit, type Json, type RedfishLimits } from './redfish-limits.js'
 import { toKindUnits } from './redfish-sensors.js'
 import { redfishSensorHealth } from './sensor-state.js'
-import type { SensorHealth } from '../bus.js'
+import type { PushedEvents, SensorHealth } from '../bus.js'
+import { RedfishEventStream } from './redfish-event-stream.js'
+import { watchBoardEvents } from './redfish-pushed-events.js'
 
 export type { Inventory, RedfishBoard, RedfishSensor } from './redfish-discovery.js'
 
@@ -39,7 +41,7 @@ export interface RedfishServiceOptions {
   /** How long a discovery is reused by scans (ms, default 60 s); reads, power and the rest always ask the service. */
   inventoryMaxAgeMs?: number
   limits?: Partial<RedfishLimits>
-  log?: { warn: (obj: object, msg: string) => void }
+  log?: { warn: (obj: object, msg: string) => void, debug?: (obj: object, msg: string) => void }
   now?: () => number
 }
 
@@ -258,6 +260,14 @@ export class RedfishService {
       horizontal: horizontal !== '' ? horizontal : 'unknown',
       vertical: vertical ?? 'unknown'
     }
+  }
+
+  private eventStream?: RedfishEventStream
+
+  /** The board's events as the service pushes them (its EventService's SSE stream, one per service; redfish-event-stream.ts). */
+  watchEvents (slot: number, onEvents: (events: BoardEvent[], linked: boolean) => void): PushedEvents {
+    if (this.eventStream === undefined || this.eventStream.closed) this.eventStream = new RedfishEventStream(this.client, { log: this.log })
+    return watchBoardEvents(this.eventStream, () => this.inventoryCache?.boards ?? [], slot, onEvents)
   }
 
   /** The entries of every LogService of the system and its manager (newest last, at most `limit`). */
