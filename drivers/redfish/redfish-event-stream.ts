@@ -77,7 +77,7 @@ export class RedfishEventStream {
   constructor (private readonly client: RedfishClient, options: RedfishEventStreamOptions = {}) {
     this.options = {
       connectTimeoutMs: options.connectTimeoutMs ?? 5000,
-      messageTimeoutMs: options.messageTimeoutMs ?? 10_000,
+      messageTimeoutMs: options.messageTimeoutMs ?? 5000,
       idleTimeoutMs: options.idleTimeoutMs ?? 120_000,
       backoffMs: options.backoffMs ?? { initial: 1000, max: 60_000 },
       failuresBeforeOff: options.failuresBeforeOff ?? 2,

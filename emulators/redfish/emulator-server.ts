@@ -53,6 +53,8 @@ export class RedfishEmulatorServer {
   private port = 0
   private away = false
   private returnTimer?: ReturnType<typeof setTimeout>
+  /** GETs answered by path (tests read it; at most 1000 paths counted). */
+  readonly gets = new Map<string, number>()
   /** Sessions created over this server's life (tests read it). */
   sessionsCreated = 0
 
@@ -153,6 +155,7 @@ export class RedfishEmulatorServer {
       return
     }
     if (method in this.service.requests) this.service.requests[method as keyof RedfishEmulatorService['requests']]++
+    if (method === 'GET' && (this.gets.has(path) || this.gets.size < 1000)) this.gets.set(path, (this.gets.get(path) ?? 0) + 1)
     if (path.startsWith('/redfish/v1')) {
       if (this.faults.dropCount > 0 && (this.faults.dropMethod === undefined || this.faults.dropMethod === method)) {
         this.faults.dropCount--

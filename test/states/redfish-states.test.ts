@@ -4,7 +4,6 @@
  * emulator's fault injection (POST /emulator/faults {sensor_reading}) reaches
  * the stream as a threshold alert and, through the LogService, as a log alert.
  */
-import { request as httpRequest } from 'node:http'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,40 +12,7 @@ import { loadRedfishEmulatorConfig } from '../../emulators/redfish/emulator-conf
 import { startRedfishEmulators } from '../../emulators/redfish/emulator-server.js'
 import { DEFAULT_REDFISH_EMULATOR_CONFIG } from '../../config/paths.js'
 import { build, get, PREFIX } from '../helper.js'
-
-interface SseEvent { event: string, data: any, at: number }
-
-function openStream (url: string): { events: SseEvent[], close: () => void } {
-  const events: SseEvent[] = []
-  const req = httpRequest(url, (res) => {
-    let buffer = ''
-    res.setEncoding('utf8')
-    res.on('data', (chunk: string) => {
-      buffer += chunk
-      let end
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end)
-        buffer = buffer.slice(end + 2)
-        const event = /^event: (.*)$/m.exec(block)?.[1]
-        const data = /^data: (.*)$/m.exec(block)?.[1]
-        if (event !== undefined && data !== undefined) events.push({ event, data: JSON.parse(data), at: Date.now() })
-      }
-    })
-  })
-  req.on('error', () => {})
-  req.end()
-  const timer = setTimeout(() => req.destroy(), 20_000)
-  return { events, close: () => { clearTimeout(timer); req.destroy() } }
-}
-
-async function waitFor<T> (what: () => T | undefined, timeoutMs: number): Promise<T | undefined> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const found = what()
-    if (found !== undefined || Date.now() > end) return found
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+import { openStream, waitFor } from './stream-client.js'
 
 t.test('Redfish: Thresholds read; a crossing injected into the emulator reaches the stream', async (t) => {
   const base = loadRedfishEmulatorConfig(DEFAULT_REDFISH_EMULATOR_CONFIG)
