@@ -17,6 +17,7 @@
  *
  *   npm run bench:events                               # 1,000 BMCs every 15 s, 50 faults over 30 s
  *   npm run bench:events -- --bmcs 200 --faults 20 --window 20
+ *   npm run bench:events -- --events-s 1                # the SEL looked at every second
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
@@ -34,6 +35,8 @@ const { values } = parseArgs({
     interval: { type: 'string', default: '15' },
     faults: { type: 'string', default: '50' },
     window: { type: 'string', default: '30' },
+    // poll.events_s: seconds between two looks at each BMC's SEL (default: the service's, 2 s)
+    'events-s': { type: 'string' },
     'base-port': { type: 'string' }
   }
 })
@@ -94,7 +97,8 @@ async function main (): Promise<void> {
   const bmcConfig = join(dir, 'bmc_config.json')
   writeFileSync(bmcConfig, JSON.stringify({ bmcs: Array.from({ length: bmcs }, (_, i) => ({ bmc_ip: '127.0.0.1', bmc_port: basePort + i, username: 'ADMIN', password: 'ADMIN', cipher_suite: 3 })) }))
   const config = join(dir, 'opendcre_config.json')
-  writeFileSync(config, JSON.stringify({ poll: { intervals: { ipmi: { default: interval } } } }))
+  const eventsS = values['events-s'] !== undefined ? Number(values['events-s']) : undefined
+  writeFileSync(config, JSON.stringify({ poll: { intervals: { ipmi: { default: interval } }, ...(eventsS !== undefined ? { events_s: eventsS } : {}) } }))
   const servicePort = basePort - 1
   const service = spawn(process.execPath, [...SERVICE_NODE_FLAGS, CLI, 'serve', '--host', '127.0.0.1', '--port', String(servicePort),
     '--config', config, '--bmc-config', bmcConfig, '--log-dir', join(dir, 'logs'), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] })
@@ -152,6 +156,7 @@ async function main (): Promise<void> {
   const result = {
     bmcs,
     interval_s: interval,
+    events_s: values['events-s'] !== undefined ? Number(values['events-s']) : 'default (2)',
     faults_injected: crossed.size,
     faults_never_seen: missing,
     latency_ms: { first: summary(first), log: summary(log), threshold: summary(threshold) },
