@@ -39,8 +39,9 @@ export class EmulatorEventService {
   private readonly streams = new Set<Stream>()
   private readonly kept: Array<{ id: number, text: string }> = []
   private fault: SseFault = 'none'
-  /** Streams opened over the emulator's life (tests read it). */
+  /** Streams opened over the emulator's life, and the last Last-Event-ID a client sent (tests read them). */
   opened = 0
+  lastEventIdAsked?: string
 
   constructor (private readonly service: RedfishEmulatorService, private readonly enabled: boolean) {
     service.onLogEntry = (entry) => { this.publish(entry) }
@@ -114,6 +115,7 @@ export class EmulatorEventService {
         stream.timers.push(setInterval(() => res.write(' '), 1000))
         return
     }
+    if (typeof req.headers['last-event-id'] === 'string') this.lastEventIdAsked = req.headers['last-event-id']
     const last = Number(req.headers['last-event-id'])
     if (Number.isInteger(last)) for (const e of this.kept) if (e.id > last) res.write(e.text)
     stream.timers.push(setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS))

@@ -125,6 +125,30 @@ t.test('subscribed: a fault reaches /stream within 3 s by SSE; hostile streams s
   }
 })
 
+t.test('the stream drops: reconnected with Last-Event-ID, what came meanwhile replayed by the service, once', async (t) => {
+  const [emu] = await startRedfishEmulators(emulatorConfig(), { count: 1 })
+  t.teardown(async () => await emu.close())
+  const base = await serve(t, [emu], 0.5)
+  t.ok(await waitFor(() => (emu.eventService.streamCount === 1 ? true : undefined), 10_000), 'subscribed')
+  const stream = openStream(`${base}/stream`)
+  t.teardown(() => stream.close())
+  await new Promise((resolve) => setTimeout(resolve, 700))
+  t.equal(await inject(emu, { log_entry: { message: 'before the drop', severity: 'Warning' } }), 204)
+  const before = await waitFor(() => stream.events.find((e) => e.event === 'alert' && e.data.entry?.event === 'before the drop'), 3000)
+  t.ok(before, 'pushed')
+  const logReads = emu.gets.get(ENTRIES) ?? 0
+  // the service goes away for 400 ms; an entry is logged meanwhile (the BMC's own doing)
+  t.equal(await inject(emu, { away_ms: 400 }), 204)
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  emu.service.logEvent('while away', 'Critical', 'asserted')
+  const meanwhile = await waitFor(() => stream.events.find((e) => e.event === 'alert' && e.data.entry?.event === 'while away'), 5000)
+  t.ok(meanwhile, 'the entry logged while the stream was down arrived')
+  t.equal(emu.eventService.lastEventIdAsked, before?.data.entry.record_id, 'the reconnect sent Last-Event-ID: the last event seen')
+  t.equal(emu.gets.get(ENTRIES) ?? 0, logReads, 'replayed by the stream, not read from the LogService')
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  t.equal(stream.events.filter((e) => e.event === 'alert' && e.data.entry?.event === 'while away').length, 1, 'once')
+})
+
 t.test('a service without an EventService: new LogService entries, no stream opened', async (t) => {
   const [emu] = await startRedfishEmulators(emulatorConfig({ event_service: false }), { count: 1 })
   t.teardown(async () => await emu.close())
