@@ -7,7 +7,7 @@
  * LogService, and the fallback for a service that offers no EventService.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -15,6 +15,7 @@ import { loadRedfishEmulatorConfig, type RedfishEmulatorConfig } from '../../emu
 import { startRedfishEmulators, type RedfishEmulatorServer } from '../../emulators/redfish/emulator-server.js'
 import { DEFAULT_REDFISH_EMULATOR_CONFIG } from '../../config/paths.js'
 import { build, PREFIX } from '../helper.js'
+import { makeCertificates } from '../tls-certificates.js'
 import { openStream, waitFor } from './stream-client.js'
 
 const ENTRIES = '/redfish/v1/Systems/1/LogServices/EventLog/Entries'
@@ -164,4 +165,29 @@ t.test('a service without an EventService: new LogService entries, no stream ope
   t.match(alert?.data.entry, { severity: 'warning', event: /past its caution threshold/ })
   t.equal(emu.eventService.opened, 0, 'no event stream opened')
   t.equal((await fetch(`${emu.url}/redfish/v1/EventService`, { headers: { authorization: `Basic ${Buffer.from('ADMIN:ADMIN').toString('base64')}` } })).status, 404)
+})
+
+t.test('over https: the stream is verified like any request (the custom CA: subscribed; no CA: refused)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'opendcre-redfish-events-tls-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  makeCertificates(dir)
+  const tls = { cert: readFileSync(join(dir, 'server.crt')), key: readFileSync(join(dir, 'server.key')) }
+  const [trusted] = await startRedfishEmulators(emulatorConfig(), { tls })
+  const [untrusted] = await startRedfishEmulators(emulatorConfig(), { tls })
+  t.teardown(async () => { await trusted.close(); await untrusted.close() })
+  const redfishConfig = join(dir, 'redfish_config.json')
+  writeFileSync(redfishConfig, JSON.stringify({ servers: [{ url: trusted.url, username: 'ADMIN', password: 'ADMIN', timeout_ms: 2000, ca: join(dir, 'ca.crt') }, { url: untrusted.url, username: 'ADMIN', password: 'ADMIN', timeout_ms: 2000 }] }))
+  const opendcre = join(dir, 'opendcre_config.json')
+  writeFileSync(opendcre, JSON.stringify({ poll: { intervals: { redfish: { default: 0.5 } }, events_s: 0.5, jitter: 0 } }))
+  const app = await build(t, { redfishConfig, config: opendcre, poller: { random: () => 0 } })
+  const base = `${await app.listen({ host: '127.0.0.1', port: 0 })}${PREFIX}`
+  t.ok(await waitFor(() => (trusted.eventService.streamCount === 1 ? true : undefined), 10_000), 'subscribed over https with the custom CA')
+  const stream = openStream(`${base}/stream`)
+  t.teardown(() => stream.close())
+  await new Promise((resolve) => setTimeout(resolve, 700))
+  const injected = Date.now()
+  trusted.service.logEvent('over tls', 'Critical', 'asserted')
+  const alert = await waitFor(() => stream.events.find((e) => e.event === 'alert' && e.data.entry?.event === 'over tls'), 5000)
+  t.ok(alert !== undefined && alert.at - injected < 3000, `pushed within 3 s (${alert === undefined ? '-' : alert.at - injected} ms)`)
+  t.equal(untrusted.eventService.opened, 0, 'a certificate not verified: no stream opened')
 })
