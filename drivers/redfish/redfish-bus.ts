@@ -115,6 +115,8 @@ export class RedfishBus implements Bus {
         url: server.url
       }
       if (status.reason !== undefined) entry.reason = status.reason
+      const events = server.service.eventStreamStatus
+      if (events !== undefined) entry.event_stream = events
       return entry
     })
     const health: Record<string, unknown> = { config: this.file, servers }

@@ -264,6 +264,13 @@ export class RedfishService {
 
   private eventStream?: RedfishEventStream
 
+  /** The event stream's state and why it last failed, once subscribed (the bus's health shows it). */
+  get eventStreamStatus (): { state: string, reason?: string } | undefined {
+    const stream = this.eventStream
+    if (stream === undefined || stream.closed) return undefined
+    return stream.reason === undefined ? { state: stream.state } : { state: stream.state, reason: stream.reason }
+  }
+
   /** The board's events as the service pushes them (its EventService's SSE stream, one per service; redfish-event-stream.ts). */
   watchEvents (slot: number, onEvents: (events: BoardEvent[], linked: boolean) => void): PushedEvents {
     if (this.eventStream === undefined || this.eventStream.closed) this.eventStream = new RedfishEventStream(this.client, { log: this.log })

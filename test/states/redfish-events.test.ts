@@ -116,6 +116,10 @@ t.test('subscribed: a fault reaches /stream within 3 s by SSE; hostile streams s
   // each hostile service's stream is dropped and its LogService read instead
   const fallbacks = await waitFor(() => (hostile.every((e) => (e.gets.get(ENTRIES) ?? 0) >= 2) ? true : undefined), 25_000)
   t.ok(fallbacks, `every hostile service's LogService read (${hostile.map((e) => e.gets.get(ENTRIES) ?? 0).join(', ')})`)
+  const health = await (await fetch(`${base}/health`)).json() as { backends: { redfish: { servers: Array<{ event_stream?: { state: string, reason?: string } }> } } }
+  const streams = health.backends.redfish.servers.map((s) => s.event_stream)
+  t.match(streams[0], { state: 'live' }, '/health: the good service\'s stream is live')
+  for (const [i, fault] of faults.entries()) t.match(streams[i + 1], { state: 'off', reason: /./ }, `/health: ${fault}: off, with the reason (${streams[i + 1]?.reason ?? '-'})`)
   for (const [i, emu] of hostile.entries()) {
     const at = Date.now()
     t.equal(await inject(emu, { log_entry: { message: `fault on ${faults[i]}`, severity: 'Warning' } }), 204)
