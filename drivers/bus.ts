@@ -128,6 +128,12 @@ export interface PowerTarget {
   power_on_watts?: number
 }
 
+/** A board's pushed events: `live` while they come pushed; `off` when the event log must be read instead. */
+export interface PushedEvents {
+  readonly state: 'connecting' | 'live' | 'off'
+  close: () => void
+}
+
 export interface Bus {
   /** A name for logs and errors ("device bus", "ipmi"). */
   readonly name: string
@@ -155,6 +161,12 @@ export interface Bus {
   powerTargets?: () => PowerTarget[]
   /** The board's event log, oldest first; absent on backends that keep none. */
   events?: (boardId: number) => Promise<BoardEvent[]>
+  /**
+   * Events the backend pushes for a board (a Redfish EventService's SSE
+   * stream); `linked`: their record ids are the event log's. Absent on
+   * backends that push none.
+   */
+  watchEvents?: (boardId: number, onEvents: (events: BoardEvent[], linked: boolean) => void) => PushedEvents
   /** A sensor's thresholds and the device's own state, from what the backend keeps (no request); absent on backends with none. */
   sensorHealth?: (boardId: number, deviceId: number) => Promise<SensorHealth | undefined>
   close: () => Promise<void>

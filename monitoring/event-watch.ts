@@ -1,4 +1,5 @@
 import pLimit, { type LimitFunction } from 'p-limit'
+import type { PushedEvents } from '../drivers/bus.js'
 import type { BoardEvent } from '../drivers/events.js'
 import type { DriverLogger } from '../drivers/logger.js'
 import { silentLogger } from '../drivers/logger.js'
@@ -12,6 +13,16 @@ import type { BoardState } from './sensor-state.js'
  * SEL Info: same entry count and last addition time); the first look at a
  * board only notes what is there. At most `concurrency` looks at once, one
  * per board; boards that are down are skipped until they answer.
+ *
+ * A backend that pushes events (bus.watchEvents: a Redfish EventService's
+ * SSE stream) is subscribed once per board; while its stream is live (or
+ * still connecting) the log is not read, only looked at once for the
+ * baseline and once more each time the stream turns live (to catch up).
+ * When the stream is off (the service offers none, or it keeps failing)
+ * the log is read as for any board. Both paths report through one set of
+ * seen record ids per board, so an entry reported one way is never
+ * reported again the other way; pushed events whose ids are not the log's
+ * (`linked` false) are taken only while the stream is live.
  */
 export interface EventWatchOptions {
   boards: () => Iterable<BoardState>
@@ -27,8 +38,14 @@ export interface EventWatchOptions {
 /** Record ids remembered per board: bounded like the SEL itself. */
 const MAX_SEEN = 4096
 
+interface Pushed { handle: PushedEvents, caughtUp: boolean }
+
 export class EventWatch {
-  private readonly seen = new Map<string, Set<string>>()
+  /** Record ids reported or noted per board, with the sequence number of when (a look keeps those noted since it began). */
+  private readonly seen = new Map<string, Map<string, number>>()
+  private seq = 0
+  private readonly pushed = new Map<string, Pushed>()
+  private readonly baselined = new Set<string>()
   private readonly busy = new Set<string>()
   private readonly limit: LimitFunction
   private timer: ReturnType<typeof setInterval> | undefined
@@ -51,6 +68,39 @@ export class EventWatch {
     if (this.timer !== undefined) clearInterval(this.timer)
     this.timer = undefined
     this.limit.clearQueue()
+    for (const p of this.pushed.values()) p.handle.close()
+    this.pushed.clear()
+  }
+
+  /** The board's pushed events, subscribed on first sight (undefined: its backend pushes none). */
+  private subscription (board: BoardState): Pushed | undefined {
+    let pushed = this.pushed.get(board.board_id)
+    if (pushed === undefined && board.bus.watchEvents !== undefined) {
+      pushed = { handle: board.bus.watchEvents(board.boardId, (events, linked) => { this.onPushed(board, events, linked) }), caughtUp: false }
+      this.pushed.set(board.board_id, pushed)
+    }
+    return pushed
+  }
+
+  private onPushed (board: BoardState, events: BoardEvent[], linked: boolean): void {
+    if (!linked && this.pushed.get(board.board_id)?.handle.state !== 'live') return
+    this.report(board, events)
+  }
+
+  /** Reports the entries not seen before and notes them; returns them. */
+  private report (board: BoardState, entries: BoardEvent[]): BoardEvent[] {
+    let known = this.seen.get(board.board_id)
+    if (known === undefined) this.seen.set(board.board_id, known = new Map())
+    const fresh: BoardEvent[] = []
+    for (const e of entries) {
+      if (known.has(e.record_id)) continue
+      known.set(e.record_id, ++this.seq)
+      fresh.push(e)
+    }
+    while (known.size > MAX_SEEN) known.delete(known.keys().next().value as string)
+    const timestamp = new Date(this.now()).toISOString()
+    for (const entry of fresh) this.options.onAlert({ kind: 'log', board_id: board.board_id, backend: board.backend, entry, timestamp })
+    return fresh
   }
 
   /** One look at every board not already being looked at. */
@@ -58,6 +108,12 @@ export class EventWatch {
     for (const board of this.options.boards()) {
       if (board.bus.events === undefined || board.up === false || this.busy.has(board.board_id)) continue
       if (this.options.skip?.(board) === true) continue
+      const pushed = this.subscription(board)
+      if (pushed !== undefined) {
+        const streaming = pushed.handle.state !== 'off'
+        if (streaming && pushed.caughtUp && this.baselined.has(board.board_id)) continue
+        pushed.caughtUp = streaming
+      }
       this.busy.add(board.board_id)
       this.limit(async () => await this.look(board)).catch(() => {}).finally(() => this.busy.delete(board.board_id))
     }
@@ -65,6 +121,7 @@ export class EventWatch {
 
   /** Reads the board's log and reports its new entries; returns them (tests). */
   async look (board: BoardState): Promise<BoardEvent[]> {
+    const began = this.seq
     let entries: BoardEvent[]
     try {
       entries = await (board.bus.events as (id: number) => Promise<BoardEvent[]>)(board.boardId)
@@ -72,13 +129,19 @@ export class EventWatch {
       this.log.debug({ board: board.board_id, err: (err as Error).message }, 'event watch: log read failed')
       return []
     }
-    const known = this.seen.get(board.board_id)
-    const ids = new Set(entries.slice(-MAX_SEEN).map((e) => e.record_id))
-    this.seen.set(board.board_id, ids)
-    if (known === undefined) return []
-    const fresh = entries.filter((e) => !known.has(e.record_id))
-    const timestamp = new Date(this.now()).toISOString()
-    for (const entry of fresh) this.options.onAlert({ kind: 'log', board_id: board.board_id, backend: board.backend, entry, timestamp })
-    return fresh
+    const known = this.seen.get(board.board_id) ?? new Map<string, number>()
+    // the first look only notes what is there
+    const first = !this.baselined.has(board.board_id)
+    this.baselined.add(board.board_id)
+    const fresh = first ? [] : entries.filter((e) => !known.has(e.record_id))
+    // the log as it is now, and what was pushed while it was read; a log cleared forgets the rest
+    const next = new Map<string, number>()
+    for (const e of entries.slice(-MAX_SEEN)) {
+      const at = known.get(e.record_id)
+      if (at !== undefined || first) next.set(e.record_id, at ?? 0)
+    }
+    for (const [id, at] of known) if (at > began) next.set(id, at)
+    this.seen.set(board.board_id, next)
+    return this.report(board, fresh)
   }
 }

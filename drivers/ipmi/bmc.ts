@@ -21,6 +21,7 @@ import {
   packGetFruInventoryAreaInfoRequest,
   packGetSdrRepositoryInfoRequest,
   packGetSensorReadingRequest,
+  packGetSensorThresholdsRequest,
   packGetSystemBootOptionsRequest,
   packSetSystemBootOptionsRequest,
   readFruData,
@@ -35,6 +36,7 @@ import {
   unpackGetPowerReadingResponse,
   unpackGetSdrRepositoryInfoResponse,
   unpackGetSensorReadingResponse,
+  unpackGetSensorThresholdsResponse,
   type BootFlags,
   type ChassisStatus,
   type ChunkState,
@@ -44,7 +46,7 @@ import {
   type SdrRepositoryInfo
 } from './commands/index.js'
 import { FRU_HEADER_LENGTH, FruFormatError, parseCommonHeader, parseFru, toAssetInfo, type AssetFru, type FruInventory } from './fru.js'
-import { convertReading, parseSdr, type SensorRecord } from './sdr.js'
+import { convertReading, convertThresholds, parseSdr, thresholdsReadable, type SensorRecord } from './sdr.js'
 import { IpmiError, NETFN, type IpmiRequester } from './types.js'
 
 type BootTargetName = 'no_override' | 'pxe' | 'hdd'
@@ -293,8 +295,26 @@ export class BmcCommands {
       const rec = parseSdr(r.bytes)
       if (rec.kind !== 'other') records.push(rec)
     }
+    for (const rec of records) await this.readThresholds(rec)
     this.sdrCache = { key, records, checkedAt: this.now() }
     return records
+  }
+
+  /**
+   * Get Sensor Thresholds (§35.9), once per SDR read, where the record says
+   * they are readable: the BMC's current thresholds (a compact record, §43.2,
+   * carries none; a full record's are the initial ones). A BMC that refuses
+   * (ipmi_sim answers 0xC1 unless told of thresholds) leaves the SDR's.
+   */
+  private async readThresholds (record: SensorRecord): Promise<void> {
+    if (!thresholdsReadable(record) || record.ownerId !== this.bmcAddress || record.ownerLun !== 0) return
+    try {
+      const res = unpackGetSensorThresholdsResponse(await this.requester.request(NETFN.sensorEvent, CMD.getSensorThresholds, packGetSensorThresholdsRequest(record.sensorNumber)))
+      record.thresholds = convertThresholds(record, res.readable, res.raw)
+    } catch (err) {
+      // a completion code (unsupported, not present) or a short answer: the SDR's stand
+      if (completionCodeOf(err) === undefined && !(err instanceof IpmiError && err.kind === 'protocol')) throw err
+    }
   }
 
   /** Drops the SDR cache (the next sensors() reads the repository again). */

@@ -81,6 +81,14 @@ export interface SensorRecord {
   /** The id string (§43.15), decoded. */
   name: string
   /**
+   * Threshold sensors (event/reading type 0x01, full or compact): how their
+   * thresholds are reached (§43.1 byte 12 bits 3:2: none, readable and
+   * settable with Get/Set Sensor Thresholds per the masks, or fixed and
+   * unreadable) and the readable mask (byte 19 bits 0-5).
+   */
+  thresholdAccess?: 'none' | 'readable' | 'settable' | 'fixed'
+  readableThresholds?: number
+  /**
    * Full records of threshold sensors (event/reading type 0x01): the
    * readable thresholds (§43.1 byte 19 mask, bytes 37-42), converted like
    * readings. Absent otherwise.
@@ -171,11 +179,39 @@ export function parseSdr (bytes: Uint8Array): SdrRecord {
     factors,
     name
   }
+  if (record.eventReadingType === 0x01 && record.analogFormat !== 'none') {
+    record.thresholdAccess = THRESHOLD_ACCESS[(r[11] >> 2) & 0x03]
+    record.readableThresholds = r[18] & 0x3f
+  }
   if (kind === 'full' && record.eventReadingType === 0x01 && record.analogFormat !== 'none') {
     const thresholds = parseThresholds(record, r)
     if (thresholds !== undefined) record.thresholds = thresholds
   }
   return record
+}
+
+const THRESHOLD_ACCESS = ['none', 'readable', 'settable', 'fixed'] as const
+
+/** Where Get Sensor Thresholds (§35.9) is the way to a sensor's thresholds: the SDR says they are readable (or settable) and names some. */
+export function thresholdsReadable (record: SensorRecord): boolean {
+  return (record.thresholdAccess === 'readable' || record.thresholdAccess === 'settable') && (record.readableThresholds ?? 0) !== 0
+}
+
+/**
+ * Get Sensor Thresholds' answer (§35.9: readable mask, raw lnc, lcr, lnr,
+ * unc, ucr, unr) converted like readings (a compact record's raw value is
+ * its reading, §43.2).
+ */
+export function convertThresholds (record: SensorRecord, readable: number, raw: readonly number[]): SensorThresholds {
+  const names: Array<keyof SensorThresholds> = ['lower_non_critical', 'lower_critical', 'lower_non_recoverable', 'upper_non_critical', 'upper_critical', 'upper_non_recoverable']
+  const out: SensorThresholds = {}
+  if (record.factors?.linearization === 'non-linear') return out
+  names.forEach((name, bit) => {
+    if ((readable & (1 << bit)) === 0) return
+    const value = convertReading(record, raw[bit])
+    if (value !== null && Number.isFinite(value)) out[name] = value
+  })
+  return out
 }
 
 /**

@@ -1,5 +1,5 @@
 import type {
-  SensorHealth, AssetInfo, BoardLocation, BootTarget, Bus, BusStatus, DeviceLocation, LedState, LedStatus, PowerAction, Reading, ScannedBoard, ScannedDevice
+  PushedEvents, SensorHealth, AssetInfo, BoardLocation, BootTarget, Bus, BusStatus, DeviceLocation, LedState, LedStatus, PowerAction, Reading, ScannedBoard, ScannedDevice
 } from '../bus.js'
 import type { BoardEvent } from '../events.js'
 import { scanWithinBudget } from '../scan-budget.js'
@@ -115,6 +115,8 @@ export class RedfishBus implements Bus {
         url: server.url
       }
       if (status.reason !== undefined) entry.reason = status.reason
+      const events = server.service.eventStreamStatus
+      if (events !== undefined) entry.event_stream = events
       return entry
     })
     const health: Record<string, unknown> = { config: this.file, servers }
@@ -267,6 +269,11 @@ export class RedfishBus implements Bus {
   async events (boardId: number): Promise<BoardEvent[]> {
     const { service, slot } = this.server(boardId)
     return await this.call(service, async () => await service.events(slot), 'Error retrieving the event log via Redfish:')
+  }
+
+  watchEvents (boardId: number, onEvents: (events: BoardEvent[], linked: boolean) => void): PushedEvents {
+    const { service, slot } = this.server(boardId)
+    return service.watchEvents(slot, onEvents)
   }
 
   async close (): Promise<void> {

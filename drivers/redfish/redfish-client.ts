@@ -137,6 +137,21 @@ export class RedfishClient {
     return await this.request('PATCH', path, body, etag !== undefined ? { 'if-match': etag } : {})
   }
 
+  /**
+   * What a long-lived request (the EventService's SSE stream) needs: host,
+   * port, TLS settings and the current session's authentication (logging in
+   * first), on a connection of its own outside the pool.
+   */
+  async streamOptions (path: string, headers: Record<string, string>): Promise<RequestOptions> {
+    if (this.closed) throw new OpenDcreError('device-error', `${this.url}: the client is closed`)
+    await this.authenticate()
+    const all: Record<string, string> = { 'odata-version': '4.0', ...headers }
+    const credentials = this.config.credentials
+    if (credentials !== undefined && this.auth === 'session' && this.token !== undefined) all['x-auth-token'] = this.token
+    else if (credentials !== undefined && this.auth === 'basic') all.authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`
+    return { ...this.target, path, method: 'GET', headers: all, agent: false, ...(this.target.protocol === 'https:' ? { rejectUnauthorized: this.config.verifyTls, ca: this.config.ca } : {}) } as RequestOptions
+  }
+
   /** Logs out (DELETE of the session, bounded like any call) and closes the connections, aborting calls still waiting for a slow service. */
   async close (): Promise<void> {
     if (this.closed) return

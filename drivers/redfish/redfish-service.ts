@@ -9,7 +9,9 @@ import { DEFAULT_REDFISH_LIMITS, RedfishCommand, memberList, object, odataId, re
 import { toKindUnits } from './redfish-sensors.js'
 import { excerptValue, resourcesIn } from './redfish-excerpts.js'
 import { redfishSensorHealth } from './sensor-state.js'
-import type { SensorHealth } from '../bus.js'
+import type { PushedEvents, SensorHealth } from '../bus.js'
+import { RedfishEventStream } from './redfish-event-stream.js'
+import { watchBoardEvents } from './redfish-pushed-events.js'
 
 export type { Inventory, RedfishBoard, RedfishSensor } from './redfish-discovery.js'
 
@@ -47,7 +49,7 @@ export interface RedfishServiceOptions {
   /** How long a discovery is reused by scans (ms, default 60 s); reads, power and the rest always ask the service. */
   inventoryMaxAgeMs?: number
   limits?: Partial<RedfishLimits>
-  log?: { warn: (obj: object, msg: string) => void }
+  log?: { warn: (obj: object, msg: string) => void, debug?: (obj: object, msg: string) => void }
   now?: () => number
 }
 
@@ -317,6 +319,21 @@ export class RedfishService {
       horizontal: horizontal !== '' ? horizontal : 'unknown',
       vertical: vertical ?? 'unknown'
     }
+  }
+
+  private eventStream?: RedfishEventStream
+
+  /** The event stream's state and why it last failed, once subscribed (the bus's health shows it). */
+  get eventStreamStatus (): { state: string, reason?: string } | undefined {
+    const stream = this.eventStream
+    if (stream === undefined || stream.closed) return undefined
+    return stream.reason === undefined ? { state: stream.state } : { state: stream.state, reason: stream.reason }
+  }
+
+  /** The board's events as the service pushes them (its EventService's SSE stream, one per service; redfish-event-stream.ts). */
+  watchEvents (slot: number, onEvents: (events: BoardEvent[], linked: boolean) => void): PushedEvents {
+    if (this.eventStream === undefined || this.eventStream.closed) this.eventStream = new RedfishEventStream(this.client, { log: this.log })
+    return watchBoardEvents(this.eventStream, () => this.inventoryCache?.boards ?? [], slot, onEvents)
   }
 
   /** The entries of every LogService of the system and its manager (newest last, at most `limit`). */

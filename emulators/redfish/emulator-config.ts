@@ -22,6 +22,8 @@ export const RedfishEmulatorConfigSchema = Type.Object({
   password: Type.Optional(Type.String({ maxLength: 128, errorMessage: 'must be a string' })),
   /** Offer a SessionService (default true); false: HTTP Basic only. */
   session_service: Type.Optional(Type.Boolean({ errorMessage: 'must be true or false' })),
+  /** Offer an EventService with a Server-Sent Events stream (default true); false: the LogService only. */
+  event_service: Type.Optional(Type.Boolean({ errorMessage: 'must be true or false' })),
   session_timeout_s: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400, errorMessage: 'must be an integer from 1 to 86400' })),
   /** Which sensor resources the chassis has: the Sensors collection, the legacy Thermal and Power, or both (as bmcweb). */
   sensor_style: Type.Optional(Type.Union([Type.Literal('sensors'), Type.Literal('legacy'), Type.Literal('both')], { errorMessage: "must be 'sensors', 'legacy' or 'both'" })),

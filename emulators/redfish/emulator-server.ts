@@ -4,13 +4,16 @@ import { createServer as createHttpsServer } from 'node:https'
 import type { Socket } from 'node:net'
 import type { RedfishEmulatorConfig } from './emulator-config.js'
 import { RedfishEmulatorService, redfishError, type RedfishAnswer } from './emulator-service.js'
+import { EmulatorEventService, SSE_FAULTS, SSE_URI, type SseFault } from './emulator-events.js'
 
 /**
  * A Redfish BMC emulator on node:http (or node:https): one service, its
  * sessions (SessionService, X-Auth-Token) and HTTP Basic, and fault
  * injection for tests. Faults are set from code (`faults`) or over HTTP:
  * POST /emulator/faults {"latency_ms", "fail_status", "fail_count",
- * "drop_count", "drop_method", "expire_sessions", "away_ms"} (outside /redfish, no auth).
+ * "drop_count", "drop_method", "expire_sessions", "away_ms", "sensor_reading",
+ * "log_entry", "sse_fault"} (outside /redfish, no auth). The EventService's
+ * SSE stream is emulator-events.ts.
  */
 
 interface EmulatorFaults {
@@ -38,6 +41,7 @@ const SESSIONS = '/redfish/v1/SessionService/Sessions'
 
 export class RedfishEmulatorServer {
   readonly service: RedfishEmulatorService
+  readonly eventService: EmulatorEventService
   readonly faults: EmulatorFaults = { latencyMs: 0, failStatus: 503, failCount: 0, dropCount: 0 }
   private readonly config: RedfishEmulatorConfig
   private readonly server: Server
@@ -49,6 +53,8 @@ export class RedfishEmulatorServer {
   private port = 0
   private away = false
   private returnTimer?: ReturnType<typeof setTimeout>
+  /** GETs answered by path (tests read it; at most 1000 paths counted). */
+  readonly gets = new Map<string, number>()
   /** Sessions created over this server's life (tests read it). */
   sessionsCreated = 0
 
@@ -56,6 +62,7 @@ export class RedfishEmulatorServer {
     this.config = config
     this.now = options.now ?? Date.now
     this.service = new RedfishEmulatorService(config, { now: this.now, ordinal: options.ordinal })
+    this.eventService = new EmulatorEventService(this.service, config.event_service ?? true)
     const handler = (req: IncomingMessage, res: ServerResponse): void => { this.handle(req, res) }
     this.scheme = options.tls !== undefined ? 'https' : 'http'
     this.server = options.tls !== undefined ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createHttpServer(handler)
@@ -97,6 +104,7 @@ export class RedfishEmulatorServer {
   /** The server goes away: stops listening and drops every connection. */
   async goAway (): Promise<void> {
     this.away = true
+    this.eventService.close()
     for (const socket of this.sockets) socket.destroy()
     await new Promise<void>((resolve) => this.server.close(() => resolve()))
   }
@@ -112,6 +120,7 @@ export class RedfishEmulatorServer {
   async close (): Promise<void> {
     clearTimeout(this.returnTimer)
     this.away = true
+    this.eventService.close()
     for (const socket of this.sockets) socket.destroy()
     if (this.server.listening) await new Promise<void>((resolve) => this.server.close(() => resolve()))
   }
@@ -146,6 +155,7 @@ export class RedfishEmulatorServer {
       return
     }
     if (method in this.service.requests) this.service.requests[method as keyof RedfishEmulatorService['requests']]++
+    if (method === 'GET' && (this.gets.has(path) || this.gets.size < 1000)) this.gets.set(path, (this.gets.get(path) ?? 0) + 1)
     if (path.startsWith('/redfish/v1')) {
       if (this.faults.dropCount > 0 && (this.faults.dropMethod === undefined || this.faults.dropMethod === method)) {
         this.faults.dropCount--
@@ -157,6 +167,11 @@ export class RedfishEmulatorServer {
         this.send(res, redfishError(this.faults.failStatus, 'ServiceTemporarilyUnavailable', 'The service is temporarily unavailable (injected fault).'))
         return
       }
+    }
+    if (path === SSE_URI && method === 'GET' && this.eventService.resource(path.slice(0, -4)) !== undefined) {
+      if (this.authenticate(req) === undefined) this.send(res, redfishError(401, 'NoValidSession', 'There is no valid session established with the implementation.'))
+      else this.eventService.attach(req, res)
+      return
     }
     let body: unknown
     if (text !== '' && (method === 'POST' || method === 'PATCH')) {
@@ -197,6 +212,8 @@ export class RedfishEmulatorServer {
       }
       if (method === 'GET') return { status: 200, body: { '@odata.id': p, '@odata.type': '#Session.v1_3_0.Session', Id: session.id, Name: 'User Session', UserName: session.user } }
     }
+    const events = this.eventService.resource(p)
+    if (events !== undefined) return method === 'GET' || method === 'HEAD' ? { status: 200, body: events } : redfishError(405, 'OperationNotAllowed', `${method} is not allowed on ${p}.`)
     if (method === 'GET' || method === 'HEAD') {
       const expand = url.searchParams.get('$expand')
       return this.service.get(p, expand !== null && /^[.*](\(\$levels=1\))?$/.test(expand))
@@ -286,6 +303,16 @@ export class RedfishEmulatorServer {
       } catch (err) {
         return redfishError(400, 'PropertyValueNotInList', (err as Error).message)
       }
+    }
+    // {"log_entry": {"message", "severity"}}: an entry added to the event log (and pushed on the SSE stream)
+    const entry = f.log_entry as { message?: unknown, severity?: unknown } | undefined
+    if (entry !== undefined) {
+      if (typeof entry?.message !== 'string' || !['OK', 'Warning', 'Critical'].includes(String(entry.severity))) return redfishError(400, 'PropertyValueFormatError', 'log_entry takes {message, severity: OK|Warning|Critical}')
+      this.service.logEvent(entry.message, String(entry.severity), 'asserted', undefined, 'Event')
+    }
+    if (f.sse_fault !== undefined) {
+      if (!SSE_FAULTS.includes(f.sse_fault as SseFault)) return redfishError(400, 'PropertyValueNotInList', `sse_fault is one of ${SSE_FAULTS.join(', ')}`)
+      this.eventService.setFault(f.sse_fault as SseFault)
     }
     const awayMs = int(f.away_ms)
     if (awayMs !== undefined && awayMs > 0) {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { RedfishEmulatorConfig } from './emulator-config.js'
+import { legacyThresholds, sensorHealth, sensorId, sensorThresholds } from './emulator-sensors.js'
 
 /**
  * One emulated Redfish service's resources and state: what a BMC serves
@@ -36,7 +37,8 @@ const SENSOR_UNITS = {
   power: { readingType: 'Power', units: 'W' }
 } as const
 
-interface EventEntry {
+/** One entry of the emulated event log (the EventService pushes each as it is added). */
+export interface EventEntry {
   id: number
   created: string
   message: string
@@ -58,10 +60,6 @@ export function redfishError (status: number, messageId: string, message: string
       }
     }
   }
-}
-
-function sensorId (name: string): string {
-  return name.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, '')
 }
 
 function etagOf (body: unknown): string {
@@ -88,6 +86,8 @@ export class RedfishEmulatorService {
   /** Readings pinned by fault injection (setReading), by sensor index. */
   private readonly pinned = new Map<number, number>()
   private nextEventId = 1
+  /** Told of every entry added to the event log (the EventService's SSE stream). */
+  onLogEntry?: (entry: EventEntry) => void
   /** Counts of the requests answered, by method (tests read them). */
   readonly requests = { GET: 0, POST: 0, PATCH: 0, DELETE: 0 }
 
@@ -116,8 +116,12 @@ export class RedfishEmulatorService {
     return this.ordinal === 1 ? text : `${text}-${this.ordinal}`
   }
 
-  private logEvent (message: string, severity: string, direction: 'asserted' | 'deasserted', sensor?: string, sensorType?: string): void {
-    this.events.push({ id: this.nextEventId++, created: new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, '+00:00'), message, severity, direction, sensor, sensorType })
+  /** Adds an entry to the event log (fault injection adds any); the EventService pushes it (onLogEntry). */
+  logEvent (message: string, severity: string, direction: 'asserted' | 'deasserted', sensor?: string, sensorType?: string): EventEntry {
+    const entry: EventEntry = { id: this.nextEventId++, created: new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, '+00:00'), message, severity, direction, sensor, sensorType }
+    this.events.push(entry)
+    this.onLogEntry?.(entry)
+    return entry
   }
 
   /** A sensor's reading now: the configured value (or its off value) plus a slow drift. */
@@ -241,6 +245,7 @@ export class RedfishEmulatorService {
       ProtocolFeaturesSupported: { ExpandQuery: { ExpandAll: true, Levels: true, MaxLevels: 1, Links: false, NoLinks: true } },
       Links: {}
     }
+    if (this.config.event_service ?? true) root.EventService = { '@odata.id': `${ROOT}/EventService` }
     if (this.sessionService) {
       root.SessionService = { '@odata.id': `${ROOT}/SessionService` }
       root.Links = { Sessions: { '@odata.id': `${ROOT}/SessionService/Sessions` } }
@@ -332,7 +337,7 @@ export class RedfishEmulatorService {
       ReadingType: units.readingType,
       ReadingUnits: units.units,
       Status: { State: 'Enabled', Health: sensorHealth(this.reading(index), s.thresholds) },
-      ...(s.thresholds === undefined ? {} : { Thresholds: Object.fromEntries(Object.entries(s.thresholds).map(([k, v]) => [k, { Reading: v }])) })
+      ...(s.thresholds === undefined ? {} : { Thresholds: sensorThresholds(s.thresholds) })
     }
   }
 
@@ -359,9 +364,9 @@ export class RedfishEmulatorService {
     const fans: Json[] = []
     this.config.sensors.forEach((s, i) => {
       if (s.type === 'temperature') {
-        temps.push({ '@odata.id': `${CHASSIS}/Thermal#/Temperatures/${temps.length}`, MemberId: String(temps.length), Name: s.name, ReadingCelsius: this.reading(i), Status: { State: 'Enabled', Health: 'OK' } })
+        temps.push({ '@odata.id': `${CHASSIS}/Thermal#/Temperatures/${temps.length}`, MemberId: String(temps.length), Name: s.name, ReadingCelsius: this.reading(i), ...legacyThresholds(s.thresholds), Status: { State: 'Enabled', Health: sensorHealth(this.reading(i), s.thresholds) } })
       } else if (s.type === 'fan') {
-        fans.push({ '@odata.id': `${CHASSIS}/Thermal#/Fans/${fans.length}`, MemberId: String(fans.length), Name: s.name, Reading: this.reading(i), ReadingUnits: 'RPM', Status: { State: 'Enabled', Health: 'OK' } })
+        fans.push({ '@odata.id': `${CHASSIS}/Thermal#/Fans/${fans.length}`, MemberId: String(fans.length), Name: s.name, Reading: this.reading(i), ReadingUnits: 'RPM', ...legacyThresholds(s.thresholds), Status: { State: 'Enabled', Health: sensorHealth(this.reading(i), s.thresholds) } })
       }
     })
     return { '@odata.id': `${CHASSIS}/Thermal`, '@odata.type': '#Thermal.v1_7_0.Thermal', Id: 'Thermal', Name: 'Thermal', Temperatures: temps, Fans: fans }
@@ -375,7 +380,7 @@ export class RedfishEmulatorService {
       if (s.type === 'power') {
         control.push({ '@odata.id': `${CHASSIS}/Power#/PowerControl/${control.length}`, MemberId: String(control.length), Name: s.name, PowerConsumedWatts: this.reading(i) })
       } else if (s.type === 'voltage') {
-        voltages.push({ '@odata.id': `${CHASSIS}/Power#/Voltages/${voltages.length}`, MemberId: String(voltages.length), Name: s.name, ReadingVolts: this.reading(i), Status: { State: 'Enabled', Health: 'OK' } })
+        voltages.push({ '@odata.id': `${CHASSIS}/Power#/Voltages/${voltages.length}`, MemberId: String(voltages.length), Name: s.name, ReadingVolts: this.reading(i), ...legacyThresholds(s.thresholds), Status: { State: 'Enabled', Health: sensorHealth(this.reading(i), s.thresholds) } })
       } else if (s.type === 'current') {
         // the legacy Power resource has no current array: a supply's input current is its nearest home
         supplies.push({ '@odata.id': `${CHASSIS}/Power#/PowerSupplies/${supplies.length}`, MemberId: String(supplies.length), Name: s.name, Oem: { OpenDCRE: { InputCurrentAmps: this.reading(i) } } })
@@ -465,14 +470,4 @@ function collection (id: string, type: string, name: string, members: string[]):
     'Members@odata.count': members.length,
     Members: members.map((m) => ({ '@odata.id': m }))
   }
-}
-
-/** A reading's Health against its thresholds: Critical at or past a critical or fatal one, Warning past a caution one. */
-function sensorHealth (value: number, t: Record<string, number | undefined> | undefined): 'OK' | 'Warning' | 'Critical' {
-  if (t === undefined) return 'OK'
-  const above = (k: string): boolean => t[k] !== undefined && value >= (t[k] as number)
-  const below = (k: string): boolean => t[k] !== undefined && value <= (t[k] as number)
-  if (above('UpperCritical') || above('UpperFatal') || below('LowerCritical') || below('LowerFatal')) return 'Critical'
-  if (above('UpperCaution') || below('LowerCaution')) return 'Warning'
-  return 'OK'
 }

@@ -50,7 +50,8 @@ async function waitFor<T> (what: () => T | undefined, timeoutMs: number): Promis
 const IPMITOOL_COLUMNS = ['lower_non_recoverable', 'lower_critical', 'lower_non_critical', 'upper_non_critical', 'upper_critical', 'upper_non_recoverable'] as const
 
 t.test('IPMI sensor states: thresholds as ipmitool reads them; a crossing pushed to the stream, /states and /metrics', async (t) => {
-  const bmc = await startBmc(t, steadyConfig())
+  // Inlet Temp as a compact record (§43.2): no threshold bytes, Get Sensor Thresholds (§35.9) has them
+  const bmc = await startBmc(t, steadyConfig((c) => { c.sensors = c.sensors.map((s) => (s.name === 'Inlet Temp' ? { ...s, record: 'compact' as const } : s)) }))
   const dir = mkdtempSync(join(tmpdir(), 'opendcre-states-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const bmcConfig = join(dir, 'bmc_config.json')
@@ -76,7 +77,13 @@ t.test('IPMI sensor states: thresholds as ipmitool reads them; a crossing pushed
     const row = list.find((c) => c[0] === sensor.device_info)
     if (row === undefined || sensor.timestamp === null) continue
     const theirs: Record<string, number> = {}
-    IPMITOOL_COLUMNS.forEach((name, i) => { if (row[4 + i] !== 'na') theirs[name] = Number(row[4 + i]) })
+    if (sensor.device_info === 'Inlet Temp') {
+      // ipmitool 1.8.19 prints no thresholds for a compact record (it converts only with a full record's factors): its raw Get Sensor Thresholds judges
+      t.match(row, ['Inlet Temp', /^0x/, '', 'ok', 'na', 'na', 'na', 'na', 'na', 'na'], 'ipmitool shows the compact record raw')
+      const bytes = (await ipmitool(bmc.port, 17, ['raw', '0x04', '0x27', '0x04'])).stdout.trim().split(/\s+/).map((b) => parseInt(b, 16))
+      ;['lower_non_critical', 'lower_critical', 'lower_non_recoverable', 'upper_non_critical', 'upper_critical', 'upper_non_recoverable'].forEach((name, bit) => { if ((bytes[0] & (1 << bit)) !== 0) theirs[name] = bytes[1 + bit] })
+      t.same(theirs, { lower_critical: 0, lower_non_critical: 5, upper_non_critical: 40, upper_critical: 45, upper_non_recoverable: 50 }, 'the emulator answers Get Sensor Thresholds for it')
+    } else IPMITOOL_COLUMNS.forEach((name, i) => { if (row[4 + i] !== 'na') theirs[name] = Number(row[4 + i]) })
     t.same(Object.keys(sensor.thresholds).sort(), Object.keys(theirs).sort(), `${sensor.device_info}: the same thresholds as ipmitool sensor`)
     for (const [name, value] of Object.entries(theirs)) t.ok(Math.abs(sensor.thresholds[name] - value) < 0.0005, `${sensor.device_info} ${name}: ${sensor.thresholds[name]} = ${value}`)
     t.equal(sensor.state, row[3] === 'ok' ? 'ok' : 'not ok', `${sensor.device_info}: ok, as ipmitool says`)

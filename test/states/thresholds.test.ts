@@ -3,13 +3,16 @@
  * readable mask, bytes 37-42) written out from the spec; Get Sensor
  * Reading's threshold status (§35.14 byte 3); the judgement of a reading;
  * Redfish Thresholds and Health (DSP0268); and, against ipmi_sim (a BMC we
- * did not write), the thresholds the bridge reads equal `ipmitool sensor`'s.
+ * did not write), the thresholds the bridge reads equal `ipmitool sensor`'s;
+ * a compact record's (§43.2, no threshold bytes) come from Get Sensor
+ * Thresholds (§35.9), as `ipmitool raw 0x04 0x27` reads them.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { parseSdr, thresholdCondition, type SensorRecord } from '../../drivers/ipmi/sdr.js'
+import { convertThresholds, parseSdr, thresholdCondition, thresholdsReadable, type SensorRecord } from '../../drivers/ipmi/sdr.js'
+import { unpackGetSensorThresholdsResponse } from '../../drivers/ipmi/commands/sensor.js'
 import { redfishSensorHealth } from '../../drivers/redfish/sensor-state.js'
 import { assess, conditionOf, configuredThresholds } from '../../monitoring/thresholds.js'
 import { build, fixture, get } from '../helper.js'
@@ -50,6 +53,41 @@ t.test('SDR thresholds (§43.1): the readable mask picks them, converted like re
   }
   const discrete = parseSdr(record(0x3f, RAW, 0x6f)) as SensorRecord
   t.equal(discrete.thresholds, undefined, 'a discrete sensor (event/reading type 0x6f) has none')
+})
+
+/** A compact sensor record (§43.2) of a threshold sensor: capabilities byte (§43.1 byte 12 bits 3:2) and readable mask given. */
+function compact (caps: number, mask: number): Buffer {
+  const body = [
+    0x20, 0x00, 0x03, 0x37, 0x01, 0x67, caps, 0x01, 0x01, // bytes 6-14
+    0xc0, 0x0f, 0xc0, 0x7f, mask, mask, // 15-20 masks
+    0x00, 0x01, 0x00, // 21-23 units: unsigned, degrees C
+    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // 24-31 sharing, hysteresis, reserved, OEM
+    0xc2, 0x41, 0x54 // 32 id "AT"
+  ]
+  return Buffer.from([0x03, 0x00, 0x51, 0x02, body.length, ...body])
+}
+
+t.test('compact records: where Get Sensor Thresholds (§35.9) applies, and its answer converted', async (t) => {
+  const vectors: Array<{ name: string, caps: number, mask: number, readable: boolean }> = [
+    { name: 'caps 0x88 (ipmi_sim\'s Ambient Temp): readable and settable, mask unc ucr unr', caps: 0x88, mask: 0x38, readable: true },
+    { name: 'caps 0x44: readable (01b)', caps: 0x44, mask: 0x38, readable: true },
+    { name: 'caps 0x40: no thresholds (00b)', caps: 0x40, mask: 0x38, readable: false },
+    { name: 'caps 0x4c: fixed, unreadable (11b)', caps: 0x4c, mask: 0x38, readable: false },
+    { name: 'readable, but the mask names none', caps: 0x48, mask: 0x00, readable: false }
+  ]
+  for (const v of vectors) {
+    const rec = parseSdr(compact(v.caps, v.mask)) as SensorRecord
+    t.equal(thresholdsReadable(rec), v.readable, v.name)
+    t.equal(rec.thresholds, undefined, `${v.name}: no threshold bytes in a compact record`)
+  }
+  // ipmi_sim's answer for Ambient Temp with sensor_set_threshold ... 111000 0x32 0x2d 0x28: mask, lnc, lcr, lnr, unc, ucr, unr
+  const answer = unpackGetSensorThresholdsResponse(Buffer.from('38000000282d32', 'hex'))
+  t.same(answer, { readable: 0x38, raw: [0, 0, 0, 0x28, 0x2d, 0x32] })
+  const rec = parseSdr(compact(0x88, 0x38)) as SensorRecord
+  t.same(convertThresholds(rec, answer.readable, answer.raw), { upper_non_critical: 40, upper_critical: 45, upper_non_recoverable: 50 }, 'a compact record\'s raw value is its reading')
+  const full = parseSdr(record(0x3f, RAW)) as SensorRecord
+  t.same(convertThresholds(full, 0x09, [23, 22, 20, 27, 28, 30]), { lower_non_critical: 4.6, upper_non_critical: 5.4 }, 'a full record\'s converted with its factors; only the answer\'s mask')
+  t.throws(() => unpackGetSensorThresholdsResponse(Buffer.from('3800', 'hex')), /Get Sensor Thresholds: response of 2 byte/)
 })
 
 t.test('Get Sensor Reading threshold status (§35.14 byte 3)', async (t) => {
@@ -104,9 +142,12 @@ t.test('Redfish: Thresholds, the legacy flat thresholds, Status.Health', async (
 
 t.test('against ipmi_sim: the thresholds the bridge reads are those ipmitool reads in the SDR', async (t) => {
   const password = 'Sx4-secret-S'
-  const sim = await startSim(t, { name: 'bmc-a', emu: fixture('ipmi/bmc-a.emu'), password })
   const dir = mkdtempSync(join(tmpdir(), 'opendcre-thresholds-sim-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  // Ambient Temp (a compact record) gets thresholds the BMC answers Get Sensor Thresholds with (ipmi_sim_cmd(1): unr ucr unc lnr lcr lnc)
+  const emu = join(dir, 'bmc-a-thresholds.emu')
+  writeFileSync(emu, `${readFileSync(fixture('ipmi/bmc-a.emu'), 'utf8')}\nsensor_set_threshold 0x20 0 0x03 settable 111000 0x32 0x2d 0x28 0 0 0\n`)
+  const sim = await startSim(t, { name: 'bmc-a', emu, password })
   const bmcConfig = join(dir, 'bmc_config.json')
   writeFileSync(bmcConfig, JSON.stringify({ bmcs: [{ bmc_ip: '127.0.0.1', bmc_port: sim.port, username: 'ADMIN', password }] }))
   const config = join(dir, 'opendcre_config.json')
@@ -131,8 +172,13 @@ t.test('against ipmi_sim: the thresholds the bridge reads are those ipmitool rea
   for (const s of states?.sensors ?? []) {
     const out = await ipmitool(sim, ['sdr', 'get', s.device_info])
     if (s.device_info === 'Ambient Temp') {
-      // a compact record (§43.2) carries the mask but no threshold values (they need Get Sensor Thresholds, §35.9, not asked)
-      t.same(s.thresholds, {}, 'Ambient Temp (compact record): no thresholds read')
+      // a compact record (§43.2) carries the mask but no threshold values: Get Sensor Thresholds (§35.9) has them.
+      // ipmitool 1.8.19 prints none for a compact record (it converts only with a full record's factors), so its raw bytes judge
+      const bytes = (await ipmitool(sim, ['raw', '0x04', '0x27', '0x03'])).trim().split(/\s+/).map((b) => parseInt(b, 16))
+      const theirs: Record<string, number> = {}
+      ;['lower_non_critical', 'lower_critical', 'lower_non_recoverable', 'upper_non_critical', 'upper_critical', 'upper_non_recoverable'].forEach((name, bit) => { if ((bytes[0] & (1 << bit)) !== 0) theirs[name] = bytes[1 + bit] })
+      t.same(s.thresholds, theirs, `Ambient Temp (compact record): the thresholds ipmitool raw 0x04 0x27 reads (${JSON.stringify(theirs)})`)
+      t.same(s.thresholds, { upper_non_critical: 40, upper_critical: 45, upper_non_recoverable: 50 })
       continue
     }
     const readable = /Readable Thresholds\s*:\s*(.*)$/m.exec(out)?.[1].trim().split(/\s+/).filter((x) => SHORT[x] !== undefined).map((x) => SHORT[x]) ?? []

@@ -14,6 +14,7 @@ export const CMD = {
   setSystemBootOptions: 0x08,
   getSystemBootOptions: 0x09,
   getSensorReading: 0x2d, // sensor/event
+  getSensorThresholds: 0x27, // sensor/event
   getFruInventoryAreaInfo: 0x10, // storage
   readFruData: 0x11,
   getSdrRepositoryInfo: 0x20,

@@ -1,5 +1,6 @@
 /**
- * Sensor/event commands (netFn 0x04, IPMI v2.0 §35): Get Sensor Reading.
+ * Sensor/event commands (netFn 0x04, IPMI v2.0 §35): Get Sensor Reading,
+ * Get Sensor Thresholds.
  * Converting the raw reading with its SDR is ../sdr.ts.
  */
 import { need } from './internal.js'
@@ -34,4 +35,25 @@ export function unpackGetSensorReadingResponse (data: Buffer): SensorReadingResp
     state: data.length >= 3 ? data[2] : 0,
     ...(data.length >= 4 ? { state2: data[3] } : {})
   }
+}
+
+// ---------------------------------------------------------------------------
+// Get Sensor Thresholds (§35.9): netFn sensor/event, cmd 0x27, one byte: sensor number
+// response: byte 2 readable threshold mask (bits 0-5: lnc, lcr, lnr, unc, ucr, unr),
+// bytes 3-8 the raw thresholds in that order (lnc, lcr, lnr, unc, ucr, unr)
+
+export interface SensorThresholdsResponse {
+  /** Bits 0-5: lower non-critical, lower critical, lower non-recoverable, upper non-critical, upper critical, upper non-recoverable. */
+  readable: number
+  /** Raw values, lnc .. unr; an unreadable one's byte means nothing. */
+  raw: [number, number, number, number, number, number]
+}
+
+export function packGetSensorThresholdsRequest (sensorNumber: number): Uint8Array {
+  return Uint8Array.of(sensorNumber)
+}
+
+export function unpackGetSensorThresholdsResponse (data: Buffer): SensorThresholdsResponse {
+  need(data, 7, 'Get Sensor Thresholds')
+  return { readable: data[0] & 0x3f, raw: [data[1], data[2], data[3], data[4], data[5], data[6]] }
 }
