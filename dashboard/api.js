@@ -98,8 +98,15 @@ const UNITS = {
   current: 'A',
   output_current: 'A',
   power: 'W',
+  power_w: 'W',
   input_power: 'W',
-  humidity: '%'
+  humidity: '%',
+  speed_percent: '%',
+  percent: '%',
+  energy_kwh: 'kWh',
+  frequency_hz: 'Hz',
+  pressure_kpa: 'kPa',
+  flow_lpm: 'L/min'
 }
 
 const LABELS = {
@@ -107,7 +114,13 @@ const LABELS = {
   speed_rpm: 'fan speed',
   input_voltage: 'input voltage',
   output_current: 'output current',
-  input_power: 'input power'
+  input_power: 'input power',
+  power_w: 'power',
+  speed_percent: 'fan speed',
+  energy_kwh: 'energy',
+  frequency_hz: 'frequency',
+  pressure_kpa: 'pressure',
+  flow_lpm: 'liquid flow'
 }
 
 /** The numeric fields of a reading that have a unit: [{key, label, value, unit}]. */

@@ -239,9 +239,18 @@ class SystemCard extends Card {
   }
 }
 
+/**
+ * A device of type power is the board's power control on the device bus; on
+ * the IPMI bridge (boards 4xxxxxxx) and Redfish (7xxxxxxx) only device 0100 is,
+ * the others are sensors in watts (as the poller treats them: docs/monitoring.md).
+ */
+export function isPowerControl (boardId, device) {
+  return device.device_type === 'power' && (device.device_id === '0100' || !/^[47]/.test(boardId))
+}
+
 function cardFor (view, device) {
+  if (isPowerControl(view.boardId, device)) return new PowerCard(view, device)
   switch (device.device_type) {
-    case 'power': return new PowerCard(view, device)
     case 'led': return new LedCard(view, device)
     case 'system': return new SystemCard(view, device)
     default: return new SensorCard(view, device)

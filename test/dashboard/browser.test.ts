@@ -191,6 +191,13 @@ t.test('open service: fleet, live readings, plots, LED, power confirmation, acce
   t.ok(await page.locator('[data-device="0200"] button:text("LED on")').isEnabled(), 'the identify LED has its controls')
   await until(page, '[data-device="0041"] [data-testid="reading"]', (v) => v.endsWith(' RPM'), 'a fan reading', undefined, 20_000)
   await screenshot(page, 'board-ipmi')
+
+  // a Redfish board: device 0100 is its power control; its power sensor (5001, watts) is a reading, with no power buttons
+  await page.goto(url + '/#/board/70000001')
+  await until(page, '[data-device="5001"] [data-testid="reading"]', (v) => v.endsWith(' W'), 'the power sensor in watts', undefined, 20_000)
+  t.equal(await page.locator('[data-device="5001"] button').count(), 0, 'a power sensor has no power buttons')
+  t.equal(await page.locator('[data-device="5001"] [data-testid="power-status"]').count(), 0, 'and no power state')
+  await until(page, '[data-device="0100"] [data-testid="power-status"]', (v) => v === 'on' || v === 'off', 'the power control')
   checkErrors(t, log)
 })
 
