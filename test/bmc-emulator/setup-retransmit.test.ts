@@ -77,3 +77,44 @@ t.test('every answer late: the bridge retransmits each set-up step and logs in a
   t.equal(conn.status().counters.sessionsEstablished, 1)
   t.ok(bmc.counters.replays >= 3, `the repeats were answered from what was sent (${bmc.counters.replays})`)
 })
+
+t.test('a BMC that runs a repeated RAKP 1 afresh: the bridge sees RAKP 4 refuse and logs in again from Open Session', async (t) => {
+  const bmc = await startBmc(t)
+  // between the bridge and the BMC: the first RAKP 1 is delivered twice, the second time with
+  // another message tag so that the BMC runs it again (a new BMC random number), and the
+  // BMC's answer to that second one is dropped: as a BMC that re-runs a retransmission does
+  const proxy = createSocket('udp4')
+  const upstream = createSocket('udp4')
+  t.teardown(() => { proxy.close(); upstream.close() })
+  await new Promise<void>((resolve) => proxy.bind(0, '127.0.0.1', () => resolve()))
+  await new Promise<void>((resolve) => upstream.bind(0, '127.0.0.1', () => resolve()))
+  let client: { port: number } | undefined
+  let tricked = false
+  let dropTag: number | undefined
+  proxy.on('message', (msg, rinfo) => {
+    client = { port: rinfo.port }
+    upstream.send(msg, bmc.port, '127.0.0.1')
+    const isRakp1 = msg.length > 16 && msg[4] === 0x06 && (msg[5] & 0x3f) === PAYLOAD_TYPE.rakp1
+    if (isRakp1 && !tricked) {
+      tricked = true
+      const again = Buffer.from(msg)
+      again[16] = (again[16] + 0x80) & 0xff // the message tag: the first payload byte after the 16-byte header
+      dropTag = again[16]
+      setTimeout(() => upstream.send(again, bmc.port, '127.0.0.1'), 50)
+    }
+  })
+  upstream.on('message', (msg) => {
+    if ((msg[5] & 0x3f) === PAYLOAD_TYPE.rakp2 && msg[16] === dropTag) return
+    if (client !== undefined) proxy.send(msg, client.port, '127.0.0.1')
+  })
+  const conn = connectBmc({ target: { host: '127.0.0.1', port: proxy.address().port, username: 'ADMIN', password: 'ADMIN', ...suite3 }, bootValidBit: 'honour' },
+    { policy: { retransmitMs: 700, requestTimeoutMs: 10_000 } })
+  t.teardown(async () => await conn.close())
+  // the RAKP 3 must go out after the BMC ran the second RAKP 1: let the first RAKP 2 wait too
+  bmc.faults.delayMs = 150
+  t.equal((await conn.ops.chassisStatus()).power, 'on', 'logged in at the second try')
+  t.ok(tricked)
+  t.equal(bmc.counters.rakpFailures, 1, 'the first RAKP 3 was refused by the BMC')
+  t.equal(conn.status().counters.sessionsEstablished, 1)
+  t.equal(bmc.activeSessionCount, 1, 'one session, none left behind')
+})
