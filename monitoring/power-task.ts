@@ -36,6 +36,14 @@ export interface TaskTarget {
   deviceId: number
   watts?: number
   power: (boardId: number, deviceId: number, action: PowerAction) => Promise<PowerStatus>
+  /** The power state alone, where the backend reads it cheaper than power(…, 'status'): the survey and read-backs use it. */
+  readState?: (boardId: number, deviceId: number) => Promise<'on' | 'off'>
+}
+
+/** A board's power state: readState where the target has it, else power(…, 'status'). */
+async function stateOf (target: TaskTarget): Promise<'on' | 'off'> {
+  if (target.readState !== undefined) return await target.readState(target.boardId, target.deviceId)
+  return (await target.power(target.boardId, target.deviceId, 'status')).power_status
 }
 
 export interface TaskBoard {
@@ -208,13 +216,13 @@ export class PowerTask {
       const board = this.boards[i]
       if (this.cancelRequested) return
       try {
-        const answer = await this.readStatus(target)
-        board.power_status = answer.power_status
+        const state = await this.readStatus(target)
+        board.power_status = state
         if (this.action === 'status') {
-          this.set(board, 'confirmed', answer.power_status)
-        } else if (alreadyDone(this.action, answer.power_status)) {
+          this.set(board, 'confirmed', state)
+        } else if (alreadyDone(this.action, state)) {
           this.skipped++
-          this.set(board, 'confirmed', `already ${answer.power_status}`)
+          this.set(board, 'confirmed', `already ${state}`)
         } else {
           toSwitch.push(i)
         }
@@ -227,10 +235,10 @@ export class PowerTask {
   }
 
   /** A status read, re-read within the retries when it fails (reads change nothing: safe to repeat). */
-  private async readStatus (target: TaskTarget): Promise<PowerStatus> {
+  private async readStatus (target: TaskTarget): Promise<'on' | 'off'> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await target.power(target.boardId, target.deviceId, 'status')
+        return await stateOf(target)
       } catch (err) {
         if (attempt >= this.policy.retries || this.cancelRequested) throw err
         await this.clock.sleep(this.policy.confirm_interval_ms)
@@ -346,7 +354,7 @@ export class PowerTask {
       await this.clock.sleep(this.policy.confirm_interval_ms)
       count++
       try {
-        last = (await target.power(target.boardId, target.deviceId, 'status')).power_status
+        last = await stateOf(target)
         board.power_status = last
         lastError = undefined
         seen = done(last)

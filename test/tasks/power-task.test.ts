@@ -260,3 +260,25 @@ t.test('the store: bounded, idempotent, expiring', async (t) => {
   await tasks.close()
   t.equal(running.state, 'cancelled', 'closing cancels what runs')
 })
+
+t.test('a target that reads its state alone: the survey and read-backs use it, power() only switches', async (t) => {
+  const fleet = fakeFleet([{ state: 'off', lag: 2 }, { state: 'on' }])
+  const reads: string[] = []
+  const direct: string[] = []
+  const targets = fleet.targets.map((target): TaskTarget => ({
+    ...target,
+    power: async (boardId, deviceId, action) => {
+      direct.push(`${(boardId >>> 0).toString(16)} ${action}`)
+      return await target.power(boardId, deviceId, action)
+    },
+    readState: async (boardId, deviceId) => {
+      reads.push((boardId >>> 0).toString(16))
+      return (await target.power(boardId, deviceId, 'status')).power_status
+    }
+  }))
+  const task = new PowerTask({ id: 'light', action: 'on', policy: POLICY, targets })
+  await task.finished
+  t.equal(task.count('confirmed'), 2)
+  t.same(direct, ['40000001 on'], 'power() is called for the switch alone')
+  t.same(reads, ['40000001', '40000002', '40000001', '40000001', '40000001'], 'two survey reads, three read-backs of the board switched')
+})
