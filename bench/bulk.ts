@@ -184,9 +184,11 @@ async function main (): Promise<void> {
   const [status, statusPhase] = await measured(pid, async () => await runTask(base, statusBody))
   const afterFirst = await fleet.next()
   // 2. bulk status again, every session up: an operator asking a running service, so once the
-  // poller's own first contact (each BMC's SDR and first readings) is over: the service's CPU
-  // below a third of a core over 2 s, or 120 s at most
+  // poller's own first contact (each BMC's SDR and first readings, spread over the 15 s IPMI
+  // poll interval) is over: at least 20 s, then the service's CPU below a third of a core over
+  // 2 s, or 120 s at most
   const settleStart = performance.now()
+  await new Promise((resolve) => setTimeout(resolve, 20_000))
   for (;;) {
     const cpu0 = cpuSeconds(pid)
     await new Promise((resolve) => setTimeout(resolve, 2000))
