@@ -79,6 +79,8 @@ export async function runBmcEmulator (args: string[], usage: string): Promise<vo
         switching: fleet.switching.switching(),
         max_switching: fleet.switching.max,
         power_ups: fleet.switching.started_total,
+        // [start, end] epoch ms of each power-up since the last line: benches merge several processes' (maxOverlap)
+        power_up_intervals: fleet.switching.drain(),
         cpu_percent: Math.round(usedMs / (at - lastAt) * 1000) / 10,
         cpu_total_ms: Math.round((cpu.user + cpu.system) / 1000),
         rss_mb: Math.round(process.memoryUsage.rss() / 1048576 * 10) / 10

@@ -159,6 +159,12 @@ export interface Bus {
    * traffic); absent on backends whose boards are only known by a scan.
    */
   powerTargets?: () => PowerTarget[]
+  /**
+   * The power state alone, in the fewest requests (IPMI: Get Chassis Status,
+   * no DCMI reading), for a bulk task's survey and read-backs; absent where
+   * power(…, 'status') is as cheap.
+   */
+  powerState?: (boardId: number, deviceId: number) => Promise<'on' | 'off'>
   /** The board's event log, oldest first; absent on backends that keep none. */
   events?: (boardId: number) => Promise<BoardEvent[]>
   /**

@@ -22,7 +22,7 @@ export interface PowerPolicy {
   /** Read-backs after a switch before it counts as not taken (bounded). */
   confirm_reads: number
   confirm_interval_ms: number
-  /** Switches re-sent to a board whose switch failed or did not take. */
+  /** Switches re-sent to a board read back as definitely not switched (never a cycle; never when unreadable). */
   retries: number
   /** Status reads at once while surveying (and for action status). */
   read_concurrency: number
@@ -36,6 +36,14 @@ export interface TaskTarget {
   deviceId: number
   watts?: number
   power: (boardId: number, deviceId: number, action: PowerAction) => Promise<PowerStatus>
+  /** The power state alone, where the backend reads it cheaper than power(…, 'status'): the survey and read-backs use it. */
+  readState?: (boardId: number, deviceId: number) => Promise<'on' | 'off'>
+}
+
+/** A board's power state: readState where the target has it, else power(…, 'status'). */
+async function stateOf (target: TaskTarget): Promise<'on' | 'off'> {
+  if (target.readState !== undefined) return await target.readState(target.boardId, target.deviceId)
+  return (await target.power(target.boardId, target.deviceId, 'status')).power_status
 }
 
 export interface TaskBoard {
@@ -208,13 +216,13 @@ export class PowerTask {
       const board = this.boards[i]
       if (this.cancelRequested) return
       try {
-        const answer = await this.readStatus(target)
-        board.power_status = answer.power_status
+        const state = await this.readStatus(target)
+        board.power_status = state
         if (this.action === 'status') {
-          this.set(board, 'confirmed', answer.power_status)
-        } else if (alreadyDone(this.action, answer.power_status)) {
+          this.set(board, 'confirmed', state)
+        } else if (alreadyDone(this.action, state)) {
           this.skipped++
-          this.set(board, 'confirmed', `already ${answer.power_status}`)
+          this.set(board, 'confirmed', `already ${state}`)
         } else {
           toSwitch.push(i)
         }
@@ -227,10 +235,10 @@ export class PowerTask {
   }
 
   /** A status read, re-read within the retries when it fails (reads change nothing: safe to repeat). */
-  private async readStatus (target: TaskTarget): Promise<PowerStatus> {
+  private async readStatus (target: TaskTarget): Promise<'on' | 'off'> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await target.power(target.boardId, target.deviceId, 'status')
+        return await stateOf(target)
       } catch (err) {
         if (attempt >= this.policy.retries || this.cancelRequested) throw err
         await this.clock.sleep(this.policy.confirm_interval_ms)
@@ -274,52 +282,115 @@ export class PowerTask {
     await Promise.all(active)
   }
 
-  /** Sends the switch, reads the state back until it shows (bounded), re-sends within the retries. */
+  /**
+   * Sends the switch and reads the state back until it shows (bounded). A
+   * command is never re-sent blindly (docs/api.md "Never re-sent blindly"):
+   * after a failed or unconfirmed switch the state is read first; an on/off is
+   * re-sent (within the retries) only when the last read shows the board
+   * definitely not in the wanted state; when the state cannot be read it is not
+   * re-sent; a cycle is sent once, never again.
+   */
   private async switchOne (i: number): Promise<void> {
     const target = this.targets[i]
     const board = this.boards[i]
     const want = wantedState(this.action) as 'on' | 'off'
     const id = { task_id: this.id, action: this.action, board: board.board_id, device: target.deviceId.toString(16).padStart(4, '0') }
     let reason = ''
-    for (let attempt = 0; attempt <= this.policy.retries; attempt++) {
-      if (attempt > 0) {
-        if (this.cancelRequested) break
-        await this.clock.sleep(this.policy.confirm_interval_ms)
-      }
+    let sent = 0
+    for (;;) {
+      if (sent > 0) await this.clock.sleep(this.policy.confirm_interval_ms)
+      sent++
       board.attempts++
-      this.set(board, 'switching', attempt === 0 ? undefined : `retry ${attempt}: ${reason}`)
-      let state: 'on' | 'off'
+      this.set(board, 'switching', sent === 1 ? undefined : `retry ${sent - 1}: ${reason}`)
+      let answered: 'on' | 'off' | undefined
+      let commandError: string | undefined
       try {
-        state = (await target.power(target.boardId, target.deviceId, this.action)).power_status
+        answered = (await target.power(target.boardId, target.deviceId, this.action)).power_status
+        board.power_status = answered
         this.audit?.({ ...id, result: 'ok' })
       } catch (err) {
-        reason = `switch failed: ${(err as Error).message}`
-        this.audit?.({ ...id, result: 'failed', message: reason })
-        continue
+        commandError = `switch failed: ${(err as Error).message}`
+        this.audit?.({ ...id, result: 'failed', message: commandError })
       }
-      // the answer's own read is the first read-back; then at most confirm_reads more
-      // (a cycle's first answer is off on the way back on, so it is not trusted)
-      let reads = 0
-      board.power_status = state
-      let seen = this.action !== 'cycle' && state === want
-      while (!seen && reads < this.policy.confirm_reads) {
-        await this.clock.sleep(this.policy.confirm_interval_ms)
-        reads++
-        try {
-          state = (await target.power(target.boardId, target.deviceId, 'status')).power_status
-          board.power_status = state
-          seen = state === want
-        } catch (err) {
-          reason = `read-back failed: ${(err as Error).message}`
-        }
-      }
-      if (seen) {
-        this.set(board, 'confirmed', reads === 0 ? undefined : `confirmed after ${reads} read-back${reads === 1 ? '' : 's'}`)
+      const switches = `${sent} switch${sent === 1 ? '' : 'es'} sent`
+      if (this.action === 'cycle') {
+        const outcome = await this.confirmCycle(target, board, commandError)
+        this.set(board, outcome.confirmed ? 'confirmed' : 'failed', outcome.message)
         return
       }
-      reason = `still ${board.power_status ?? 'unknown'} after ${reads} read-backs`
+      // an acknowledged on/off's answer is the first read-back (a lost one proves nothing)
+      const reads = await this.readBack(target, board, (state) => state === want, answered === want)
+      if (reads.seen) {
+        const after = reads.count === 0 ? undefined : `confirmed after ${reads.count} read-back${reads.count === 1 ? '' : 's'}`
+        this.set(board, 'confirmed', commandError === undefined ? after : `${after ?? 'confirmed'} (${commandError}; not re-sent)`)
+        return
+      }
+      const known = reads.last ?? answered
+      if (reads.lastError !== undefined || known === undefined) {
+        // the state cannot be read now: re-sending could switch a board already switching
+        const failure = commandError === undefined ? 'switch answered' : commandError
+        this.set(board, 'failed', `${failure}; state unknown after ${reads.count} read-back${reads.count === 1 ? '' : 's'}: ${reads.lastError ?? 'no read'} (${switches}, not re-sent)`)
+        return
+      }
+      reason = `${commandError === undefined ? '' : `${commandError}; `}still ${known} after ${reads.count} read-backs`
+      if (sent > this.policy.retries || this.cancelRequested) {
+        this.set(board, 'failed', `${reason} (${switches})`)
+        return
+      }
     }
-    this.set(board, 'failed', `${reason} (${board.attempts} switch${board.attempts === 1 ? '' : 'es'} sent)`)
+  }
+
+  /**
+   * Status reads, confirm_interval_ms apart, until `done` says the state is
+   * reached, at most confirm_reads of them. `already`: the answer showed it.
+   * Returns the last state read and, when the last read failed, why.
+   */
+  private async readBack (target: TaskTarget, board: TaskBoard, done: (state: 'on' | 'off') => boolean, already = false): Promise<{ seen: boolean, count: number, last?: 'on' | 'off', lastError?: string }> {
+    let count = 0
+    let last: 'on' | 'off' | undefined
+    let lastError: string | undefined
+    let seen = already
+    while (!seen && count < this.policy.confirm_reads) {
+      await this.clock.sleep(this.policy.confirm_interval_ms)
+      count++
+      try {
+        last = await stateOf(target)
+        board.power_status = last
+        lastError = undefined
+        seen = done(last)
+      } catch (err) {
+        lastError = `read-back failed: ${(err as Error).message}`
+      }
+    }
+    return { seen, count, ...(last === undefined ? {} : { last }), ...(lastError === undefined ? {} : { lastError }) }
+  }
+
+  /**
+   * A cycle is sent once and never again: a second cycle of a board whose
+   * first one happened would cut its power twice. Acknowledged, it is
+   * confirmed when a read-back shows the board on. Its answer lost (an error
+   * or a timeout), only a read of off followed by a read of on shows that it
+   * happened; on alone may be the board never cycled.
+   */
+  private async confirmCycle (target: TaskTarget, board: TaskBoard, commandError: string | undefined): Promise<{ confirmed: boolean, message?: string }> {
+    if (commandError === undefined) {
+      const reads = await this.readBack(target, board, (state) => state === 'on')
+      if (reads.seen) return { confirmed: true, message: `confirmed after ${reads.count} read-back${reads.count === 1 ? '' : 's'}` }
+      const state = reads.lastError ?? `still ${reads.last ?? 'unknown'}`
+      return { confirmed: false, message: `cycle acknowledged; ${state} after ${reads.count} read-backs (a cycle is never re-sent)` }
+    }
+    let sawOff = false
+    const reads = await this.readBack(target, board, (state) => {
+      if (state === 'off') sawOff = true
+      return sawOff && state === 'on'
+    })
+    if (reads.seen) return { confirmed: true, message: `cycle confirmed by read-backs: off, then on after ${reads.count} (${commandError}; not re-sent)` }
+    const seen = reads.lastError !== undefined
+      ? `the state could not be read (${reads.lastError})`
+      : reads.last === 'on'
+        ? `it reads on after ${reads.count} read-backs, never off, which does not show that it cycled`
+        : `it reads ${reads.last ?? 'unknown'} after ${reads.count} read-backs`
+    return { confirmed: false, message: `cycle outcome unknown: ${commandError}; ${seen} (a cycle is never re-sent)` }
   }
 }
 

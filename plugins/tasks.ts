@@ -43,8 +43,13 @@ export default fp<PowerTasksOptions>(async (fastify, opts) => {
     fastify.poller.observe(boardId, deviceId, 'power', answer)
     return answer
   }
-  const toTarget = (bus: Bus, t: PowerTarget): TaskTarget =>
-    ({ boardId: t.board_id, deviceId: t.device_id, ...(t.power_on_watts === undefined ? {} : { watts: t.power_on_watts }), power: power(bus) })
+  // the survey and read-backs read the state alone where the backend can (IPMI: no DCMI reading per read-back);
+  // the poller is told of the switches' full answers and keeps polling the rest
+  const readState = (bus: Bus) => bus.powerState === undefined ? undefined : async (boardId: number, deviceId: number) => await (bus.powerState as NonNullable<Bus['powerState']>)(boardId, deviceId)
+  const toTarget = (bus: Bus, t: PowerTarget): TaskTarget => {
+    const read = readState(bus)
+    return { boardId: t.board_id, deviceId: t.device_id, ...(t.power_on_watts === undefined ? {} : { watts: t.power_on_watts }), power: power(bus), ...(read === undefined ? {} : { readState: read }) }
+  }
 
   /** A scanned backend's power devices: the first power device of each board. */
   const scanned = async (bus: Bus, boardId?: number): Promise<PowerTarget[]> => {

@@ -15,7 +15,7 @@ export const BulkPowerBody = Type.Object({
   max_inrush_watts: Type.Optional(Type.Number({ minimum: 1, maximum: 1e9, description: 'Bound on the power_on_watts of the boards switching at once' })),
   confirm_reads: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Read-backs after a switch before it counts as not taken' })),
   confirm_interval_ms: Type.Optional(Type.Integer({ minimum: 10, maximum: 60000, default: 250, description: 'Time between read-backs (and before a retry)' })),
-  retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 5, default: 1, description: 'Switches re-sent to a board whose switch failed or did not take' })),
+  retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 5, default: 1, description: 'on/off re-sent to a board read back as definitely not switched; never a cycle, never a board whose state cannot be read' })),
   read_concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 64, description: 'Status reads at once while surveying' })),
   estimated_switch_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 600000, default: 1000, description: 'A dry run\'s assumed time per switch' })),
   dry_run: Type.Optional(Type.Boolean({ default: false }))

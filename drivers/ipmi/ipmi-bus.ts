@@ -340,6 +340,12 @@ export class IpmiBus implements Bus {
     }, (reason) => `Error returned from BMC in controlling power via IPMI (${reason}).`)
   }
 
+  /** Get Chassis Status alone: what a bulk task reads back (power() adds the DCMI reading v1.2's answer carries). */
+  async powerState (boardId: number, _deviceId: number): Promise<'on' | 'off'> {
+    const ops = onBehalfOfCaller(this.bmc(boardId).ops)
+    return await this.call(async () => (await ops.chassisStatus()).power, (reason) => `Error returned from BMC in controlling power via IPMI (${reason}).`)
+  }
+
   async asset (boardId: number, _deviceId: number): Promise<AssetInfo> {
     const bmc = this.bmc(boardId)
     const fru = await this.call(async () => await bmc.ops.fru(), (reason) => `Error retrieving asset information via IPMI (${reason}).`)

@@ -95,6 +95,16 @@ export interface ActiveSession {
 export const BUSY_BACKOFF_MS = 2000
 
 export class AttemptsExhausted extends Error {}
+
+/** Fresh log-ins after a RAKP 4 that says the BMC's RAKP state is not the one the console answered. */
+const MAX_RAKP_RESTARTS = 2
+
+/** RAKP 4 refused a RAKP 3 made from a verified RAKP 2: the two sides are out of step, not the password wrong. */
+class RakpOutOfStep extends Error {
+  constructor (readonly reason: IpmiError) {
+    super(reason.message)
+  }
+}
 /** The overall deadline of the request passed. */
 export class DeadlinePassed extends Error {}
 
@@ -203,6 +213,7 @@ export abstract class SessionLogin {
     const confidentiality = CONFIDENTIALITY_ALGORITHM_CODE[algorithms.confidentiality]
     let privilege: number = PRIVILEGE.administrator
     let backoff = 50
+    let restarts = 0
     let refusedBusy = false
     let busyStatus = 0x01
     // the BMC said it is full, and a request gave up on it lately: fail at once, without another Open Session
@@ -253,7 +264,14 @@ export abstract class SessionLogin {
       }
       const bmcSessionId = r.bmcSessionId as number
       if (bmcSessionId === 0) throw new IpmiError('protocol', `BMC ${this.label} gave session id 0`)
-      return await this.rakp(consoleSessionId, bmcSessionId, privilege, auth, integrity, confidentiality, deadline)
+      try {
+        return await this.rakp(consoleSessionId, bmcSessionId, privilege, auth, integrity, confidentiality, deadline)
+      } catch (err) {
+        if (!(err instanceof RakpOutOfStep)) throw err
+        // a fresh session from Open Session on, at most twice, within the request's time
+        if (++restarts > MAX_RAKP_RESTARTS || this.clock.now() >= deadline) throw err.reason
+        this.log.info({ event: 'ipmi-rakp-restart', reason: err.reason.message }, 'RAKP out of step with the BMC (a retransmission answered twice): logging in again')
+      }
     }
   }
 
@@ -290,6 +308,9 @@ export abstract class SessionLogin {
     const r4 = decodeRakp4(await this.setup(PAYLOAD_TYPE.rakp3, encodeRakp3({
       tag: tag3, status: 0, bmcSessionId, authCode: rakp ? rakp3AuthCode(this.kuid, ctx, auth) : EMPTY
     }), PAYLOAD_TYPE.rakp4, tag3, consoleSessionId, deadline))
+    // RAKP 2 verified, so both sides hold the same password key: a RAKP 3 the BMC finds wrong (or a session it
+    // no longer knows) was made from another RAKP 2 than its current one (it ran a retransmitted RAKP 1 again)
+    if (r4.status === 0x0f || r4.status === 0x02) throw new RakpOutOfStep(this.authError(`RAKP 4: ${rmcpPlusStatusText(r4.status)}`))
     if (r4.status !== 0) throw this.authError(`RAKP 4: ${rmcpPlusStatusText(r4.status)}`)
     if (sik !== undefined && !rakp4Icv(sik, ctx, auth).equals(r4.icv)) throw this.authError('RAKP 4 integrity check value mismatch')
     return {

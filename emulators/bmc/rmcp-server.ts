@@ -318,8 +318,25 @@ export class BmcServer {
   // ---------------------------------------------------------------------------
   // session set-up (§13.17 - §13.23)
 
-  private setupReply (payloadType: number, payload: Buffer, rinfo: RemoteInfo): void {
-    this.send(encodeRmcpPlusPacket({ payloadType, sessionId: 0, sequence: 0, payload }), rinfo)
+  private setupReply (payloadType: number, payload: Buffer, rinfo: RemoteInfo, remember?: { session: Session, request: Buffer }): void {
+    const out = encodeRmcpPlusPacket({ payloadType, sessionId: 0, sequence: 0, payload })
+    if (remember !== undefined) remember.session.lastSetup = { request: Buffer.from(remember.request), answer: out }
+    this.send(out, rinfo)
+  }
+
+  /**
+   * A retransmitted set-up message (the console's answer was late or lost)
+   * gets the answer it had, as a retransmitted in-session request does
+   * (§13.17-§13.23 leave it to the BMC; answering it afresh would open a
+   * second session or, for RAKP 1, draw a new BMC random number that the
+   * console never sees).
+   */
+  private repeatSetup (s: Session | undefined, request: Buffer, rinfo: RemoteInfo): boolean {
+    const last = s?.lastSetup
+    if (last === undefined || !last.request.equals(request)) return false
+    this.counters.replays++
+    this.send(last.answer, rinfo)
+    return true
   }
 
   /** An Open Session Response or RAKP 2 that refuses (§13.18, §13.21): tag, status, reserved, console session id. */
@@ -340,6 +357,7 @@ export class BmcServer {
     const tag = q[0]
     const requested = q[1] & 0x0f
     const consoleSessionId = q.readUInt32LE(4)
+    if (this.repeatSetup(this.sessions.openedBy(q, rinfo.address, rinfo.port), q, rinfo)) return
     const auth = q[12] & 0x3f
     const integrity = q[20] & 0x3f
     const confidentiality = q[28] & 0x3f
@@ -354,7 +372,7 @@ export class BmcServer {
       return this.openSessionError(tag, RMCP_STATUS.noCipherSuiteMatch, consoleSessionId, rinfo)
     }
     const maxPrivilege = requested === 0 ? PRIV.administrator : requested
-    const { bmcSessionId } = this.sessions.open({
+    const session = this.sessions.open({
       consoleSessionId,
       auth,
       integrity,
@@ -369,8 +387,8 @@ export class BmcServer {
       port: rinfo.port
     })
     this.setupReply(PAYLOAD_TYPE.openSessionResponse, encodeOpenSessionResponse({
-      tag, status: 0, privilege: maxPrivilege, consoleSessionId, bmcSessionId, auth, integrity, confidentiality
-    }), rinfo)
+      tag, status: 0, privilege: maxPrivilege, consoleSessionId, bmcSessionId: session.bmcSessionId, auth, integrity, confidentiality
+    }), rinfo, { session, request: q })
   }
 
   private rakp2Error (tag: number, status: number, consoleSessionId: number, rinfo: RemoteInfo): void {
@@ -380,6 +398,7 @@ export class BmcServer {
   private rakp1 (q: Buffer, rinfo: RemoteInfo): void {
     const r = decodeRakp1(q)
     const s = this.sessions.get(r.bmcSessionId)
+    if (s?.state === 'rakp2' && this.repeatSetup(s, q, rinfo)) return
     if (s === undefined || s.state === 'active' || s.phantom === true) return this.rakp2Error(r.tag, RMCP_STATUS.invalidSessionId, 0, rinfo)
     s.lastActivity = this.now()
     const role = r.role & 0x0f
@@ -410,7 +429,7 @@ export class BmcServer {
     const authCode = s.auth === AUTH_ALGORITHM_CODE.NO_AUTHENTICATION_ALGORITHM ? Buffer.alloc(0) : rakp2AuthCode(user.kuid, s.ctx, s.auth)
     this.setupReply(PAYLOAD_TYPE.rakp2, encodeRakp2({
       tag: r.tag, status: 0, consoleSessionId: s.consoleSessionId, bmcRandom: s.ctx.bmcRandom as Buffer, bmcGuid: this.device.guid, authCode
-    }), rinfo)
+    }), rinfo, { session: s, request: q })
   }
 
   private rakp3 (q: Buffer, rinfo: RemoteInfo): void {
@@ -419,6 +438,7 @@ export class BmcServer {
     const rakp4Error = (status: number, consoleSessionId: number): void => {
       this.setupReply(PAYLOAD_TYPE.rakp4, encodeRakp4({ tag: r.tag, status, consoleSessionId, icv: Buffer.alloc(0) }), rinfo)
     }
+    if (s?.state === 'active' && this.repeatSetup(s, q, rinfo)) return
     if (s === undefined || s.state !== 'rakp2' || s.ctx === undefined || s.kuid === undefined) return rakp4Error(RMCP_STATUS.invalidSessionId, 0)
     if (r.status !== 0) {
       // the console gave up (it could not verify RAKP 2: a wrong password on its side)
@@ -442,6 +462,6 @@ export class BmcServer {
     s.lastActivity = this.now()
     this.counters.sessionsOpened++
     const icv = sik === undefined ? Buffer.alloc(0) : rakp4Icv(sik, s.ctx, s.auth)
-    this.setupReply(PAYLOAD_TYPE.rakp4, encodeRakp4({ tag: r.tag, status: 0, consoleSessionId: s.consoleSessionId, icv }), rinfo)
+    this.setupReply(PAYLOAD_TYPE.rakp4, encodeRakp4({ tag: r.tag, status: 0, consoleSessionId: s.consoleSessionId, icv }), rinfo, { session: s, request: q })
   }
 }

@@ -45,6 +45,13 @@ export interface Session {
   answered: Map<number, Buffer>
   /** A phantom session of the "session table full" fault. */
   phantom?: boolean
+  /**
+   * The last set-up message (Open Session, RAKP 1 or RAKP 3) and its answer:
+   * a retransmission of it gets the same answer again instead of being run
+   * twice (a second RAKP 2 would carry a new BMC random number, and the
+   * console's RAKP 3, made from the first, would then fail its check).
+   */
+  lastSetup?: { request: Buffer, answer: Buffer }
 }
 
 /** What Open Session decides; the table adds the ids, the handle and the counters. */
@@ -63,6 +70,14 @@ export class SessionTable {
 
   get (bmcSessionId: number): Session | undefined {
     return this.sessions.get(bmcSessionId)
+  }
+
+  /** The session being set up whose Open Session was exactly `request`, from the same console address and port. */
+  openedBy (request: Buffer, address: string, port: number): Session | undefined {
+    for (const s of this.sessions.values()) {
+      if (s.state === 'opened' && s.port === port && s.address === address && s.lastSetup?.request.equals(request) === true) return s
+    }
+    return undefined
   }
 
   has (bmcSessionId: number): boolean {

@@ -16,14 +16,20 @@ interface FakeBoard {
   lag?: number
   /** Switch commands that throw before one works (Infinity: always). */
   failSwitches?: number
+  /** Switch commands that take effect, then throw (the answer lost). */
+  loseAnswers?: number
   /** Status reads that throw. */
   failReads?: boolean
+  /** Status reads that throw once a switch has been sent. */
+  failReadsAfterSwitch?: boolean
   watts?: number
 }
 
-function fakeFleet (boards: FakeBoard[]): { targets: TaskTarget[], switches: number[], starts: number[], maxSwitching: () => number, maxWatts: () => number } {
+function fakeFleet (boards: FakeBoard[]): { targets: TaskTarget[], switches: number[], calls: string[][], starts: number[], maxSwitching: () => number, maxWatts: () => number } {
   const switching = new Set<number>()
   const switches = boards.map(() => 0)
+  /** Every call to each board in order: the action, or `status` for a read. */
+  const calls: string[][] = boards.map(() => [])
   const starts: number[] = []
   let max = 0
   let maxWatts = 0
@@ -37,8 +43,10 @@ function fakeFleet (boards: FakeBoard[]): { targets: TaskTarget[], switches: num
       // when the switch was asked for (before any await: a loaded machine delays what follows)
       if (action !== 'status' && (board.failSwitches ?? 0) === 0) starts.push(Date.now())
       await new Promise((resolve) => setImmediate(resolve))
+      calls[i].push(action)
       const p = pending[i]
       if (action === 'status') {
+        if (board.failReadsAfterSwitch === true && switches[i] > 0) throw new OpenDcreError('timeout', 'no answer to the read')
         if (board.failReads === true) throw new OpenDcreError('timeout', 'no answer')
         if (p.want !== undefined && ++p.reads > (board.lag ?? 0)) {
           board.state = p.want
@@ -57,11 +65,17 @@ function fakeFleet (boards: FakeBoard[]): { targets: TaskTarget[], switches: num
       maxWatts = Math.max(maxWatts, [...switching].reduce((sum, j) => sum + (boards[j].watts ?? 0), 0))
       p.want = action === 'off' ? 'off' : 'on'
       p.reads = 0
+      // a cycle is off at once, then back on after the lag
+      if (action === 'cycle') board.state = 'off'
       if ((board.lag ?? 0) === 0) { board.state = p.want; p.want = undefined; switching.delete(i) }
+      if ((board.loseAnswers ?? 0) > 0) {
+        board.loseAnswers = (board.loseAnswers ?? 0) - 1
+        throw new OpenDcreError('timeout', 'the answer was lost')
+      }
       return status(i)
     }
   }))
-  return { targets, switches, starts, maxSwitching: () => max, maxWatts: () => maxWatts }
+  return { targets, switches, calls, starts, maxSwitching: () => max, maxWatts: () => maxWatts }
 }
 
 const POLICY: PowerPolicy = { max_concurrent: 4, interval_ms: 0, confirm_reads: 5, confirm_interval_ms: 1, retries: 1, read_concurrency: 8, estimated_switch_ms: 1000 }
@@ -93,19 +107,75 @@ t.test('a board that never shows the state is re-sent within the retries, then f
   t.equal(fleet.switches[0], 3, 'first switch and two retries: no more')
 })
 
-t.test('a switch that fails is retried; one that always fails is reported, never dropped', async (t) => {
+t.test('a switch that fails is re-sent only after read-backs show it did not take; one that always fails is reported, never dropped', async (t) => {
   const fleet = fakeFleet([{ state: 'off', failSwitches: 1 }, { state: 'off', failSwitches: Infinity }, { state: 'on', failReads: true }])
   const audit: any[] = []
   const task = new PowerTask({ id: 't3', action: 'on', policy: POLICY, targets: fleet.targets, audit: (e) => audit.push(e) })
   await task.finished
   t.equal(task.boards[0].state, 'confirmed', 'the retry worked')
   t.equal(task.boards[0].attempts, 2)
-  t.same(task.boards[1], { board_id: '40000002', state: 'failed', message: 'switch failed: BMC did not answer (2 switches sent)', power_status: 'off', attempts: 2 })
+  t.same(fleet.calls[0], ['status', 'on', 'status', 'status', 'status', 'status', 'status', 'on'], 'survey, the failed switch, five reads showing off, then the second switch')
+  t.same(task.boards[1], { board_id: '40000002', state: 'failed', message: 'switch failed: BMC did not answer; still off after 5 read-backs (2 switches sent)', power_status: 'off', attempts: 2 })
   t.equal(task.boards[2].state, 'failed')
   t.equal(task.boards[2].message, 'power status read failed: no answer')
   t.equal(task.count('confirmed') + task.count('failed'), 3, 'every board accounted for')
   t.same(audit.map((e) => `${e.board} ${e.result}`).sort(), ['40000001 failed', '40000001 ok', '40000002 failed', '40000002 failed'], 'each switch sent is audited')
   t.equal(audit[0].task_id, 't3')
+})
+
+t.test('a switch whose answer is lost is read, not re-sent: a board that reads as wanted is confirmed with one command', async (t) => {
+  const fleet = fakeFleet([{ state: 'off', loseAnswers: 1 }, { state: 'on', loseAnswers: 1, lag: 2 }])
+  const audit: any[] = []
+  const on = new PowerTask({ id: 'lost-on', action: 'on', policy: { ...POLICY, retries: 3 }, targets: [fleet.targets[0]], audit: (e) => audit.push(e) })
+  await on.finished
+  t.same(fleet.calls[0], ['status', 'on', 'status'], 'the error is followed by a read, which shows on: no second command')
+  t.same(on.boards[0], { board_id: '40000001', state: 'confirmed', message: 'confirmed after 1 read-back (switch failed: the answer was lost; not re-sent)', power_status: 'on', attempts: 1 })
+  t.same(audit.map((e) => e.result), ['failed'], 'the one switch is audited as failed')
+  const off = new PowerTask({ id: 'lost-off', action: 'off', policy: { ...POLICY, retries: 3 }, targets: [fleet.targets[1]] })
+  await off.finished
+  t.same(fleet.calls[1], ['status', 'off', 'status', 'status', 'status'], 'a board still going off is read until it shows off, never sent off again')
+  t.equal(off.boards[0].state, 'confirmed')
+  t.equal(fleet.switches[1], 1)
+})
+
+t.test('when the state cannot be read after a failed switch, the switch is not re-sent', async (t) => {
+  const fleet = fakeFleet([{ state: 'off', failSwitches: 1, failReadsAfterSwitch: true }, { state: 'off', lag: Infinity, failReadsAfterSwitch: true }])
+  const task = new PowerTask({ id: 'unreadable', action: 'on', policy: { ...POLICY, confirm_reads: 3, retries: 3 }, targets: fleet.targets })
+  await task.finished
+  t.same(fleet.switches, [1, 1], 'one command each, whatever the retries allow')
+  t.same(fleet.calls[0], ['status', 'on', 'status', 'status', 'status'], 'the read retried within confirm_reads')
+  t.same(task.boards.map((b) => [b.state, b.message]), [
+    ['failed', 'switch failed: BMC did not answer; state unknown after 3 read-backs: read-back failed: no answer to the read (1 switch sent, not re-sent)'],
+    ['failed', 'switch answered; state unknown after 3 read-backs: read-back failed: no answer to the read (1 switch sent, not re-sent)']
+  ])
+})
+
+t.test('a cycle is never sent twice', async (t) => {
+  const policy = { ...POLICY, confirm_reads: 4, retries: 5 }
+  // its answer lost, but read-backs see it off and then back on: it happened
+  const seen = fakeFleet([{ state: 'on', loseAnswers: 1, lag: 2 }])
+  const a = new PowerTask({ id: 'c1', action: 'cycle', policy, targets: seen.targets })
+  await a.finished
+  t.same(seen.calls[0], ['status', 'cycle', 'status', 'status', 'status'], 'read until off and then on were seen')
+  t.same([a.boards[0].state, a.boards[0].message], ['confirmed', 'cycle confirmed by read-backs: off, then on after 3 (switch failed: the answer was lost; not re-sent)'])
+  // its answer lost and the board on at every read: whether it cycled is unknown
+  const onOnly = fakeFleet([{ state: 'on', loseAnswers: 1 }])
+  const b = new PowerTask({ id: 'c2', action: 'cycle', policy, targets: onOnly.targets })
+  await b.finished
+  t.equal(onOnly.switches[0], 1)
+  t.same([b.boards[0].state, b.boards[0].message], ['failed', 'cycle outcome unknown: switch failed: the answer was lost; it reads on after 4 read-backs, never off, which does not show that it cycled (a cycle is never re-sent)'])
+  // the command never reached the board: still not re-sent
+  const refused = fakeFleet([{ state: 'on', failSwitches: Infinity }])
+  const c = new PowerTask({ id: 'c3', action: 'cycle', policy, targets: refused.targets })
+  await c.finished
+  t.equal(refused.switches[0], 1, 'a failed cycle is not re-sent, though five retries were allowed')
+  t.match(c.boards[0].message, /^cycle outcome unknown: switch failed: BMC did not answer; it reads on after 4 read-backs/)
+  // acknowledged but never back on: failed, not re-sent
+  const stuck = fakeFleet([{ state: 'on', lag: Infinity }])
+  const d = new PowerTask({ id: 'c4', action: 'cycle', policy, targets: stuck.targets })
+  await d.finished
+  t.equal(stuck.switches[0], 1)
+  t.same([d.boards[0].state, d.boards[0].message], ['failed', 'cycle acknowledged; still off after 4 read-backs (a cycle is never re-sent)'])
 })
 
 t.test('interval_ms spaces the starts', async (t) => {
@@ -189,4 +259,26 @@ t.test('the store: bounded, idempotent, expiring', async (t) => {
   t.equal(taskView(running, false).state, 'running')
   await tasks.close()
   t.equal(running.state, 'cancelled', 'closing cancels what runs')
+})
+
+t.test('a target that reads its state alone: the survey and read-backs use it, power() only switches', async (t) => {
+  const fleet = fakeFleet([{ state: 'off', lag: 2 }, { state: 'on' }])
+  const reads: string[] = []
+  const direct: string[] = []
+  const targets = fleet.targets.map((target): TaskTarget => ({
+    ...target,
+    power: async (boardId, deviceId, action) => {
+      direct.push(`${(boardId >>> 0).toString(16)} ${action}`)
+      return await target.power(boardId, deviceId, action)
+    },
+    readState: async (boardId, deviceId) => {
+      reads.push((boardId >>> 0).toString(16))
+      return (await target.power(boardId, deviceId, 'status')).power_status
+    }
+  }))
+  const task = new PowerTask({ id: 'light', action: 'on', policy: POLICY, targets })
+  await task.finished
+  t.equal(task.count('confirmed'), 2)
+  t.same(direct, ['40000001 on'], 'power() is called for the switch alone')
+  t.same(reads, ['40000001', '40000002', '40000001', '40000001', '40000001'], 'two survey reads, three read-backs of the board switched')
 })
