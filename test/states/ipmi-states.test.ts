@@ -4,48 +4,13 @@
  * emulator reaches the stream (a threshold alert and the SEL entry), /states
  * and /metrics within seconds.
  */
-import { request as httpRequest } from 'node:http'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { build, get, PREFIX } from '../helper.js'
 import { cells, ipmitool, startBmc, steadyConfig } from '../bmc-emulator/emulator-kit.js'
-
-interface SseEvent { event: string, data: any, at: number }
-
-/** Opens the stream; events arrive in `events` until close() or the time runs out. */
-function openStream (url: string, timeoutMs: number): { events: SseEvent[], close: () => void } {
-  const events: SseEvent[] = []
-  const req = httpRequest(url, (res) => {
-    let buffer = ''
-    res.setEncoding('utf8')
-    res.on('data', (chunk: string) => {
-      buffer += chunk
-      let end
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end)
-        buffer = buffer.slice(end + 2)
-        const event = /^event: (.*)$/m.exec(block)?.[1]
-        const data = /^data: (.*)$/m.exec(block)?.[1]
-        if (event !== undefined && data !== undefined) events.push({ event, data: JSON.parse(data), at: Date.now() })
-      }
-    })
-  })
-  req.on('error', () => {})
-  req.end()
-  const timer = setTimeout(() => req.destroy(), timeoutMs)
-  return { events, close: () => { clearTimeout(timer); req.destroy() } }
-}
-
-async function waitFor<T> (what: () => T | undefined, timeoutMs: number): Promise<T | undefined> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const found = what()
-    if (found !== undefined || Date.now() > end) return found
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+import { openStream, waitFor } from './stream-client.js'
 
 const IPMITOOL_COLUMNS = ['lower_non_recoverable', 'lower_critical', 'lower_non_critical', 'upper_non_critical', 'upper_critical', 'upper_non_recoverable'] as const
 
