@@ -31,13 +31,24 @@ export interface SensorState {
   /** When the poller reads it next (Infinity: never; only API reads refresh it). */
   nextDue: number
   history: HistoryRing
-  /** Its metric labels, kept from scrape to scrape. */
-  labels?: Record<string, string>
+  /** Its metric label text and threshold lines, kept from scrape to scrape (monitoring/sensor-metrics.ts). */
+  metricText?: SensorMetricText
   /** Its state against its thresholds after the latest reading (reads only; monitoring/thresholds.ts). */
   condition?: SensorCondition
   thresholds?: SensorThresholds
-  /** Its threshold series' labels, kept from scrape to scrape. */
-  thresholdLabels?: { base: Record<string, string>, byName: Record<string, Record<string, string>> }
+}
+
+/** A sensor's metric text as the last scrape wrote it: flat strings, made again only when what they show changes. */
+export interface SensorMetricText {
+  /** The device_type and device_info the labels were made with. */
+  type: string
+  info: string
+  /** `{board_id="...",device_id="...",device_type="...",device_info="...",backend="..."}` */
+  labels: string
+  /** A copy of the thresholds the lines were made with (undefined: not made yet). */
+  thresholds: SensorThresholds | undefined
+  /** Its opendcre_sensor_threshold lines, one per threshold. */
+  thresholdLines: string
 }
 
 export interface BoardState {
@@ -56,6 +67,6 @@ export interface BoardState {
   readonly phase: number
   busy: boolean
   timer: unknown
-  /** Its metric labels, kept from scrape to scrape. */
-  labels?: Record<string, string>
+  /** Its metric label text, kept from scrape to scrape. */
+  labelText?: string
 }
