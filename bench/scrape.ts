@@ -6,8 +6,8 @@
  * thresholds, the power status and the identify LED), an hour of history
  * each, judged as the poller judges them. It reports:
  *
- * - the heap the kept state takes, per BMC (after a full collection, with
- *   --expose-gc), before the first scrape and after scrapes (the metrics
+ * - the heap and ArrayBuffers the kept state takes, per BMC (after a full
+ *   collection, with --expose-gc), before the first scrape and after scrapes (the metrics
  *   writer's caches);
  * - the CPU time of one scrape (the per-sensor families rendered as text,
  *   then gzip level 1 as Prometheus asks), median of --rounds, per BMC.
@@ -104,10 +104,19 @@ function fleet (now: number): { boards: BoardState[], sensors: SensorState[] } {
   return { boards, sensors }
 }
 
-function heapMb (): number {
-  gc!()
-  gc!()
-  return process.memoryUsage().heapUsed / 1048576
+/** The JavaScript heap and the ArrayBuffers outside it (the history rings' typed arrays), MB. */
+async function memory (): Promise<{ heap: number, buffers: number }> {
+  // ArrayBuffers are freed by a concurrent sweeper: give it a moment
+  for (let i = 0; i < 3; i++) {
+    gc!()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  const m = process.memoryUsage()
+  return { heap: m.heapUsed / 1048576, buffers: m.arrayBuffers / 1048576 }
+}
+
+function perBmc (mb: number): number {
+  return Math.round(mb * 1024 / bmcs * 10) / 10
 }
 
 function median (xs: number[]): number {
@@ -116,18 +125,18 @@ function median (xs: number[]): number {
 }
 
 const now = Date.now()
-const heap0 = heapMb()
+const mem0 = await memory()
 let state: ReturnType<typeof fleet> | undefined = fleet(now)
-const heapState = heapMb()
+const memState = await memory()
 const GZIP = { level: 1, memLevel: 9, strategy: zlibConstants.Z_DEFAULT_STRATEGY }
 const labelCache = new WeakMap<object, string>()
 const renderMs: number[] = []
 const gzipMs: number[] = []
 let textBytes = 0
 let gzipBytes = 0
-for (let r = 0; r < rounds; r++) {
+function scrapeOnce (fleetState: NonNullable<typeof state>): void {
   const c0 = process.cpuUsage()
-  const text = renderFamilies(sensorMetricFamilies(state.sensors, state.boards, now + 5000), labelCache)
+  const text = renderFamilies(sensorMetricFamilies(fleetState.sensors, fleetState.boards, now + 5000), labelCache)
   const c1 = process.cpuUsage()
   const body = gzipSync(text, GZIP)
   const c2 = process.cpuUsage()
@@ -136,12 +145,19 @@ for (let r = 0; r < rounds; r++) {
   textBytes = text.length
   gzipBytes = body.length
 }
-const heapScraped = heapMb()
+for (let r = 0; r < rounds; r++) scrapeOnce(state)
+
+const memScraped = await memory()
 const result = {
   bmcs,
   sensors: state.sensors.length,
-  heap_mb: { state: Math.round(heapState - heap0), after_scrapes: Math.round(heapScraped - heap0) },
-  heap_kb_per_bmc: { state: Math.round((heapState - heap0) * 1024 / bmcs * 10) / 10, after_scrapes: Math.round((heapScraped - heap0) * 1024 / bmcs * 10) / 10 },
+  // the kept state: JavaScript heap and ArrayBuffers; then what scrapes add (the writer's kept label text)
+  kb_per_bmc: {
+    state_heap: perBmc(memState.heap - mem0.heap),
+    state_array_buffers: perBmc(memState.buffers - mem0.buffers),
+    added_by_scrapes_heap: perBmc(memScraped.heap - memState.heap),
+    added_by_scrapes_array_buffers: perBmc(memScraped.buffers - memState.buffers)
+  },
   scrape_cpu_ms: { render: Math.round(median(renderMs)), gzip: Math.round(median(gzipMs)), first_render: Math.round(renderMs[0]) },
   scrape_cpu_us_per_bmc: { render: Math.round(median(renderMs) * 1000 / bmcs), gzip: Math.round(median(gzipMs) * 1000 / bmcs) },
   text_mb: Math.round(textBytes / 1048576 * 10) / 10,

@@ -198,11 +198,12 @@ function boardLabels (board: BoardState): string {
 
 /**
  * A family over the kept sensors: its samples as objects on demand (tests,
- * anything that reads values), and its lines written straight from each
- * sensor's kept label text at a scrape, with no object per sample: at
- * 5,000 BMCs a scrape is ~450,000 lines.
+ * anything that reads values), and its lines made straight from each
+ * sensor's kept label text at a scrape, with no object per sample (at
+ * 5,000 BMCs a scrape is ~450,000 lines), given one by one so that the
+ * writer can hand out its text in pieces.
  */
-function sensorFamily (name: string, help: string, labelNames: readonly string[], lines: (write: (text: string) => void) => void,
+function sensorFamily (name: string, help: string, labelNames: readonly string[], lines: () => Iterable<string>,
   samples: () => MetricFamily['samples']): MetricFamily {
   return {
     name,
@@ -220,10 +221,10 @@ function labelsObject (pairs: Array<[string, string]>): Record<string, string> {
 
 /** A gauge with one sample per sensor that has a value for it. */
 function perSensor (name: string, help: string, sensors: SensorState[], value: (sensor: SensorState) => number | undefined): MetricFamily {
-  return sensorFamily(name, help, SENSOR_LABELS, (write) => {
+  return sensorFamily(name, help, SENSOR_LABELS, function * () {
     for (const sensor of sensors) {
       const v = value(sensor)
-      if (v !== undefined) write(`${name}${textOf(sensor).labels} ${formatValue(v)}\n`)
+      if (v !== undefined) yield `${name}${textOf(sensor).labels} ${formatValue(v)}\n`
     }
   }, () => {
     const samples: MetricFamily['samples'] = []
@@ -244,8 +245,8 @@ export function sensorMetricFamilies (all: Iterable<SensorState>, boards: Iterab
   const age = perSensor('opendcre_reading_age_seconds', 'Seconds since the device last gave the value the other series show (absent until it has).',
     sensors, (s) => Math.max(0, (now - (s.readAt as number)) / 1000))
   const upBoards = [...boards].filter((board) => board.up !== undefined)
-  const up = sensorFamily('opendcre_board_up', '1 when the board (a BMC, a device-bus board) answered its latest poll, 0 when it did not.', BOARD_LABELS, (write) => {
-    for (const board of upBoards) write(`opendcre_board_up${boardLabels(board)} ${board.up === true ? 1 : 0}\n`)
+  const up = sensorFamily('opendcre_board_up', '1 when the board (a BMC, a device-bus board) answered its latest poll, 0 when it did not.', BOARD_LABELS, function * () {
+    for (const board of upBoards) yield `opendcre_board_up${boardLabels(board)} ${board.up === true ? 1 : 0}\n`
   }, () => upBoards.map((board) => ({ labels: { board_id: board.board_id, backend: board.backend }, value: board.up === true ? 1 : 0 })))
   const judged = sensors.filter((s) => s.condition !== undefined)
   // opendcre_sensor_state: 0 ok, 1 warning, 2 critical; absent while unknown
@@ -256,10 +257,10 @@ export function sensorMetricFamilies (all: Iterable<SensorState>, boards: Iterab
   // opendcre_sensor_threshold: one series per threshold the sensor has, labelled by its IPMI name
   const threshold = sensorFamily(THRESHOLD_FAMILY,
     'A sensor threshold, in the unit of its reading; threshold is lower_/upper_ non_critical, critical or non_recoverable.',
-    [...SENSOR_LABELS, 'threshold'], (write) => {
+    [...SENSOR_LABELS, 'threshold'], function * () {
       for (const sensor of judged) {
         const lines = thresholdLines(sensor, textOf(sensor))
-        if (lines !== '') write(lines)
+        if (lines !== '') yield lines
       }
     }, () => {
       const samples: MetricFamily['samples'] = []

@@ -1,5 +1,6 @@
-import { promisify } from 'node:util'
-import { gzip, constants as zlibConstants } from 'node:zlib'
+import { once } from 'node:events'
+import { setImmediate as nextTurn } from 'node:timers/promises'
+import { createGzip, constants as zlibConstants, type Gzip, type ZlibOptions } from 'node:zlib'
 import fp from 'fastify-plugin'
 import { Type } from '@sinclair/typebox'
 import { Registry, collectDefaultMetrics } from 'prom-client'
@@ -24,8 +25,6 @@ declare module 'fastify' {
 
 /** Latency buckets (seconds): emulator reads take ~1 ms, a bus timeout 250 ms, a retried read up to ~1 s. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-
-const gzipAsync = promisify(gzip)
 
 /**
  * Whether an Accept-Encoding header takes gzip (Prometheus sends "gzip"):
@@ -179,13 +178,38 @@ export default fp<MetricsOptions>(async (fastify, opts) => {
     }
   }, async (request, reply) => {
     const families = [...tally.families(), ...fastify.buses.statuses().flatMap((status) => status.metrics), ...sources.flatMap((source) => source())]
-    const text = renderFamilies(families, labelCache, await registry.metrics())
+    const chunks = renderChunks(families, labelCache, await registry.metrics())
     reply.type(registry.contentType).header('vary', 'accept-encoding')
-    // gzip off the event loop (zlib's thread pool): a 5,000-BMC scrape is ~25 MB of text, ~2.5 MB gzipped
-    if (!acceptsGzip(request.headers['accept-encoding'])) return reply.send(text)
-    return reply.header('content-encoding', 'gzip').send(await gzipAsync(text, SCRAPE_GZIP))
+    if (!acceptsGzip(request.headers['accept-encoding'])) return reply.send(Buffer.concat([...chunks]))
+    return reply.header('content-encoding', 'gzip').send(gzipInTurns(chunks, request.log))
   })
 }, { name: 'metrics', fastify: '5.x', dependencies: ['config', 'bus-registry'] })
+
+/**
+ * The text gzipped as it is written: each 256 KB piece goes to zlib (its
+ * thread pool, beside the event loop) while the next one is written, and
+ * the event loop turns between pieces. A 5,000-BMC scrape is ~60 MB of
+ * text, ~2.5 MB gzipped: written and then gzipped in one go it held the
+ * event loop for half a second (the poller's answers waited) and kept
+ * the whole text in memory; this way only a few pieces are held at once.
+ */
+function gzipInTurns (chunks: Iterable<Buffer>, log: { warn: (o: object, msg: string) => void }): Gzip {
+  // up to 1 MB of text waits for zlib (Node passes stream options through; the types omit them)
+  const gzip = createGzip({ ...SCRAPE_GZIP, writableHighWaterMark: 1024 * 1024 } as ZlibOptions)
+  const feed = async (): Promise<void> => {
+    for (const chunk of chunks) {
+      if (gzip.destroyed) return
+      if (!gzip.write(chunk)) await once(gzip, 'drain')
+      else await nextTurn()
+    }
+    gzip.end()
+  }
+  feed().catch((err: Error) => {
+    log.warn({ err: err.message }, 'metrics: scrape failed')
+    gzip.destroy(err)
+  })
+  return gzip
+}
 
 /**
  * Scrape-time metric families (the backends' Bus.status().metrics and the
@@ -201,6 +225,11 @@ export default fp<MetricsOptions>(async (fastify, opts) => {
  * it stayed until the next full collection (a few MB of RSS per scrape).
  */
 export function renderFamilies (families: MetricFamily[], labelCache: WeakMap<object, string> = new WeakMap(), head = ''): Buffer {
+  return Buffer.concat([...renderChunks(families, labelCache, head)])
+}
+
+/** The same text in pieces of about 256 KB, written as they are asked for. */
+export function * renderChunks (families: MetricFamily[], labelCache: WeakMap<object, string> = new WeakMap(), head = ''): Generator<Buffer> {
   const byName = new Map<string, MetricFamily[]>()
   for (const family of families) {
     const list = byName.get(family.name)
@@ -209,12 +238,14 @@ export function renderFamilies (families: MetricFamily[], labelCache: WeakMap<ob
   }
   const out = new TextChunks()
   out.write(head)
-  const write = (text: string): void => out.write(text)
   for (const [name, list] of byName) {
     out.write(`# HELP ${name} ${escapeHelp(list[0].help)}\n# TYPE ${name} ${list[0].type}\n`)
     for (const family of list) {
       if (family.lines !== undefined) {
-        family.lines(write)
+        for (const text of family.lines()) {
+          out.write(text)
+          if (out.full !== undefined) yield out.take()
+        }
         continue
       }
       for (const sample of family.samples) {
@@ -225,19 +256,22 @@ export function renderFamilies (families: MetricFamily[], labelCache: WeakMap<ob
           labelCache.set(sample.labels, labels)
         }
         out.write(`${name}${sample.suffix ?? ''}${labels} ${formatValue(sample.value)}\n`)
+        if (out.full !== undefined) yield out.take()
       }
     }
   }
-  return out.concat()
+  const last = out.end()
+  if (last.length > 0) yield last
 }
 
 /**
  * UTF-8 text appended to 256 KB Buffers (outside the JavaScript heap),
- * lines gathered into a string of up to 16 K characters first: one
- * Buffer.write per line was a third of a scrape's time.
+ * lines gathered into a string of up to 16 K characters first (one
+ * Buffer.write per line was a third of a scrape's time). A filled Buffer
+ * waits in `full` until taken.
  */
 class TextChunks {
-  private readonly chunks: Buffer[] = []
+  full: Buffer | undefined
   private chunk = Buffer.allocUnsafe(0)
   private used = 0
   private pending = ''
@@ -247,22 +281,33 @@ class TextChunks {
     if (this.pending.length >= 16384) this.flush()
   }
 
+  take (): Buffer {
+    const full = this.full as Buffer
+    this.full = undefined
+    return full
+  }
+
   private flush (): void {
     const text = this.pending
     this.pending = ''
     // a UTF-8 byte count is at most 3 per UTF-16 unit
     if (this.chunk.length - this.used < text.length * 3) {
-      if (this.used > 0) this.chunks.push(this.chunk.subarray(0, this.used))
+      // the writer takes each full Buffer before the next one fills; a piece left untaken is kept whole
+      if (this.used > 0) this.full = this.full === undefined ? this.chunk.subarray(0, this.used) : Buffer.concat([this.full, this.chunk.subarray(0, this.used)])
       this.chunk = Buffer.allocUnsafe(Math.max(256 * 1024, text.length * 3))
       this.used = 0
     }
     this.used += this.chunk.write(text, this.used)
   }
 
-  concat (): Buffer {
+  /** What is left, after the last write. */
+  end (): Buffer {
     this.flush()
-    if (this.used > 0) this.chunks.push(this.chunk.subarray(0, this.used))
-    return Buffer.concat(this.chunks)
+    const rest = this.chunk.subarray(0, this.used)
+    this.used = 0
+    const full = this.full
+    this.full = undefined
+    return full === undefined ? rest : Buffer.concat([full, rest])
   }
 }
 
