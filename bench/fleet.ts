@@ -53,7 +53,9 @@ const { values } = parseArgs({
     // write a heap snapshot of the service at the end of the window (into DIR): where the memory goes
     'heap-snapshot': { type: 'string' },
     // after the first interval, wait (at most this long) until every BMC is up and every sensor has a value
-    'max-warmup': { type: 'string', default: '300' }
+    'max-warmup': { type: 'string', default: '300' },
+    // how often each BMC's event log is looked at (poll.events_s; the service's default when not given): its share of the CPU
+    'events-s': { type: 'string' }
   }
 })
 const redfish = values.redfish !== undefined
@@ -165,7 +167,8 @@ async function main (): Promise<void> {
     sessionsHeld = async () => emulatorStats?.sessions
   }
   const config = join(dir, 'opendcre_config.json')
-  writeFileSync(config, JSON.stringify({ poll: { enabled: !values.baseline, intervals: { [backend]: { default: interval } } } }))
+  const eventsS = values['events-s'] === undefined ? {} : { events_s: Number(values['events-s']) }
+  writeFileSync(config, JSON.stringify({ poll: { enabled: !values.baseline, intervals: { [backend]: { default: interval } }, ...eventsS } }))
 
   // the service as it ships
   const servicePort = Number(values['service-port']) === 0 ? basePort - 1 : Number(values['service-port'])
@@ -249,6 +252,7 @@ async function main (): Promise<void> {
     backend,
     bmcs,
     interval_s: interval,
+    events_s: values['events-s'] === undefined ? 'default' : Number(values['events-s']),
     window_s: windowS,
     sensors_with_values: sensors,
     boards_up: boardsUp,
