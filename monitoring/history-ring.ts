@@ -13,7 +13,10 @@
  * a BMC's sensor never has more; measured at 1,000 BMCs: 7 KB a BMC less
  * than Float32/Float64 values), then as Float32 while every value is exactly
  * a float (whole degrees and RPM, halves and quarters are; 12.06 V is not),
- * else Float64. A reading is given back exactly as pushed.
+ * else Float64. Object readings (a power status, an LED state) likewise:
+ * one-byte codes into the distinct readings seen while at most 256 (240
+ * bytes a ring instead of a 1,920-byte array of references). A reading is
+ * given back exactly as pushed (an object: one equal to it, shallowly).
  */
 export class HistoryRing {
   /** Milliseconds after `base` (Uint32) until a time does not fit; then absolute (Float64). */
@@ -24,6 +27,8 @@ export class HistoryRing {
   private codes: Uint8Array | undefined
   private table: number[] | undefined
   private objects: unknown[] | undefined
+  /** While a ring of object readings has seen at most 256 distinct ones (shallowly): each entry's as its place here (in `codes`). */
+  private objectTable: unknown[] | undefined
   /** The one key of numeric readings. */
   private field: string | undefined
   private start = 0
@@ -42,11 +47,39 @@ export class HistoryRing {
     this.storeTime(index, timestamp)
     if (this.count === this.capacity) this.start = (this.start + 1) % this.capacity
     else this.count++
-    const number = this.objects === undefined ? singleNumber(reading, this.field) : undefined
+    const number = this.objects === undefined && this.objectTable === undefined ? singleNumber(reading, this.field) : undefined
     if (number !== undefined) {
       this.field = number.field
       this.storeNumber(index, number.value)
       return
+    }
+    if (this.count === 1 && this.objects === undefined) {
+      // a ring of objects (a power status, an LED state): coded while few are distinct
+      this.numbers = undefined
+      this.table = undefined
+      this.objectTable = []
+      this.codes = new Uint8Array(this.capacity)
+    }
+    if (this.objectTable !== undefined) {
+      const codes = this.codes as Uint8Array
+      const table = this.objectTable
+      // most readings equal the one before
+      const before = this.count > 1 ? codes[(index + this.capacity - 1) % this.capacity] : -1
+      let code = before >= 0 && shallowEqual(table[before], reading) ? before : table.findIndex((o) => shallowEqual(o, reading))
+      if (code < 0 && table.length < 256) code = table.push(reading) - 1
+      if (code >= 0) {
+        codes[index] = code
+        return
+      }
+      // a 257th distinct reading: the readings themselves from now on
+      const objects: unknown[] = new Array(this.capacity)
+      for (let i = 0; i < this.count; i++) {
+        const slot = (this.start + i) % this.capacity
+        objects[slot] = table[codes[slot]]
+      }
+      this.objects = objects
+      this.objectTable = undefined
+      this.codes = undefined
     }
     const objects = this.toObjects()
     // a value that did not change (a power status, an LED) is kept once, referenced from each entry
@@ -126,7 +159,9 @@ export class HistoryRing {
       const index = (this.start + i) % this.capacity
       const timestamp = this.timeAt(index)
       if (timestamp < since) continue
-      const reading = this.objects !== undefined ? this.objects[index] : { [this.field as string]: this.numberAt(index) }
+      const reading = this.objectTable !== undefined
+        ? this.objectTable[(this.codes as Uint8Array)[index]]
+        : this.objects !== undefined ? this.objects[index] : { [this.field as string]: this.numberAt(index) }
       out.push({ timestamp, reading })
     }
     return out

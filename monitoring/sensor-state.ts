@@ -31,24 +31,20 @@ export interface SensorState {
   /** When the poller reads it next (Infinity: never; only API reads refresh it). */
   nextDue: number
   history: HistoryRing
-  /** Its metric label text and threshold lines, kept from scrape to scrape (monitoring/sensor-metrics.ts). */
+  /** Its metric label text, kept from scrape to scrape (monitoring/sensor-metrics.ts). */
   metricText?: SensorMetricText
   /** Its state against its thresholds after the latest reading (reads only; monitoring/thresholds.ts). */
   condition?: SensorCondition
   thresholds?: SensorThresholds
 }
 
-/** A sensor's metric text as the last scrape wrote it: flat strings, made again only when what they show changes. */
+/** A sensor's metric label text as the last scrape wrote it: a flat string, made again only when its labels change. */
 export interface SensorMetricText {
   /** The device_type and device_info the labels were made with. */
   type: string
   info: string
   /** `{board_id="...",device_id="...",device_type="...",device_info="...",backend="..."}` */
   labels: string
-  /** A copy of the thresholds the lines were made with (undefined: not made yet). */
-  thresholds: SensorThresholds | undefined
-  /** Its opendcre_sensor_threshold lines, one per threshold. */
-  thresholdLines: string
 }
 
 export interface BoardState {

@@ -79,3 +79,24 @@ t.test('past 256 distinct values: the values themselves, each given back exactly
   mixed.push(T0 + 2, { power_status: 'on' })
   t.same(mixed.entries().map((e) => e.reading), [{ temperature_c: 41 }, { temperature_c: 42 }, { power_status: 'on' }], 'coded values become objects when a reading is not one number')
 })
+
+t.test('object readings: coded while at most 256 are distinct, then kept as they are; each given back equal', async (t) => {
+  const power = new HistoryRing(240)
+  for (let i = 0; i < 480; i++) power.push(T0 + i * 15_000, { power_status: i % 100 === 0 ? 'off' : 'on', power_ok: true, input_power: 286 })
+  t.equal(arrayBytes(power), 240 * 5, '4 bytes for a time, 1 for a code')
+  const kept = power.entries()
+  t.equal(kept.length, 240)
+  t.same(kept.map((e) => (e.reading as { power_status: string }).power_status), Array.from({ length: 240 }, (_, i) => ((i + 240) % 100 === 0 ? 'off' : 'on')))
+  t.same(kept[0], { timestamp: T0 + 240 * 15_000, reading: { power_status: 'on', power_ok: true, input_power: 286 } })
+
+  const watts = new HistoryRing(4)
+  for (let i = 0; i < 300; i++) watts.push(T0 + i, { power_status: 'on', input_power: i })
+  t.same(watts.entries().map((e) => e.reading), [296, 297, 298, 299].map((w) => ({ power_status: 'on', input_power: w })), 'past 256 distinct: the readings themselves')
+  t.equal(arrayBytes(watts), 4 * 4, 'only the times in an array')
+
+  const one = new HistoryRing(1)
+  one.push(T0, { led_state: 'on' })
+  one.push(T0 + 1, { temperature_c: 40 })
+  one.push(T0 + 2, { led_state: 'off' })
+  t.same(one.entries(), [{ timestamp: T0 + 2, reading: { led_state: 'off' } }], 'a ring of one keeps the latest, whatever it is')
+})
