@@ -1,4 +1,3 @@
-import { once } from 'node:events'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { createGzip, constants as zlibConstants, type Gzip, type ZlibOptions } from 'node:zlib'
 import fp from 'fastify-plugin'
@@ -210,7 +209,7 @@ function gzipInTurns (chunks: Iterable<Buffer>, log: { warn: (o: object, msg: st
     let turn = performance.now()
     for (const chunk of chunks) {
       if (gzip.destroyed) return
-      if (!gzip.write(chunk)) await once(gzip, 'drain')
+      if (!gzip.write(chunk)) await drained(gzip)
       else if (performance.now() - turn < SLICE_MS) continue
       else await nextTurn()
       turn = performance.now()
@@ -222,6 +221,19 @@ function gzipInTurns (chunks: Iterable<Buffer>, log: { warn: (o: object, msg: st
     gzip.destroy(err)
   })
   return gzip
+}
+
+/** Until the stream takes more, or closes (a scraper that went away: the writing stops, nothing waits on). */
+async function drained (stream: Gzip): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done)
+      stream.off('close', done)
+      resolve()
+    }
+    stream.on('drain', done)
+    stream.on('close', done)
+  })
 }
 
 /**
