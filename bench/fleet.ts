@@ -2,7 +2,9 @@
  * Fleet monitoring at scale (npm run bench:fleet): one service instance, as
  * it ships (`opendcre serve`, its node flags, logging to its log dir), polling
  * N emulated IPMI BMCs (`opendcre bmc-emulator --count N`, another process)
- * every S seconds. After a warm-up of one interval plus the inventory, over a
+ * every S seconds. After a warm-up of one interval plus the inventory, and
+ * then until every BMC is up and the sensors with values stop growing (at
+ * most --max-warmup s; the result says whether it got there), over a
  * measuring window it reports:
  *
  * - the reading age of every sensor at each /metrics scrape: p50, p99, max
@@ -49,7 +51,11 @@ const { values } = parseArgs({
     // N emulated Redfish servers instead of IPMI BMCs
     redfish: { type: 'string' },
     // write a heap snapshot of the service at the end of the window (into DIR): where the memory goes
-    'heap-snapshot': { type: 'string' }
+    'heap-snapshot': { type: 'string' },
+    // after the first interval, wait (at most this long) until every BMC is up and every sensor has a value
+    'max-warmup': { type: 'string', default: '300' },
+    // how often each BMC's event log is looked at (poll.events_s; the service's default when not given): its share of the CPU
+    'events-s': { type: 'string' }
   }
 })
 const redfish = values.redfish !== undefined
@@ -111,6 +117,13 @@ function targetsFor (n: number): { cores: number, rssMb: number, scrapeMs: numbe
   return { cores: 1, rssMb: 1200, scrapeMs: 1000 }
 }
 
+/** Lines of a family of this backend that pass a test. */
+function countLines (text: string, prefix: string, test: (line: string) => boolean): number {
+  let n = 0
+  for (const line of text.split('\n')) if (line.startsWith(prefix) && line.includes(`backend="${backend}"`) && test(line)) n++
+  return n
+}
+
 function sumMetric (text: string, name: string): number {
   let sum = 0
   for (const line of text.split('\n')) if (line.startsWith(name)) sum += Number(line.slice(line.lastIndexOf(' ') + 1))
@@ -154,7 +167,8 @@ async function main (): Promise<void> {
     sessionsHeld = async () => emulatorStats?.sessions
   }
   const config = join(dir, 'opendcre_config.json')
-  writeFileSync(config, JSON.stringify({ poll: { enabled: !values.baseline, intervals: { [backend]: { default: interval } } } }))
+  const eventsS = values['events-s'] === undefined ? {} : { events_s: Number(values['events-s']) }
+  writeFileSync(config, JSON.stringify({ poll: { enabled: !values.baseline, intervals: { [backend]: { default: interval } }, ...eventsS } }))
 
   // the service as it ships
   const servicePort = Number(values['service-port']) === 0 ? basePort - 1 : Number(values['service-port'])
@@ -174,7 +188,20 @@ async function main (): Promise<void> {
   const warmup = interval + 15
   process.stderr.write(`${bmcs} ${redfish ? 'Redfish servers' : 'BMCs'} on ports ${basePort}..${basePort + bmcs - 1}, polled every ${interval} s; warming up ${warmup} s, then measuring ${windowS} s\n`)
   if (values.baseline) await fetch(`${url}/opendcre/1.2/scan`)
+  const warmStart = performance.now()
   await new Promise((resolve) => setTimeout(resolve, warmup * 1000))
+  // steady state: every board up and the sensors with values no longer growing (logging in to 5,000 BMCs on a loaded machine takes longer than one interval)
+  let steady = values.baseline
+  for (let previous = -1; !steady && performance.now() - warmStart < Number(values['max-warmup']) * 1000;) {
+    const text = (await scrape(url)).text
+    const up = countLines(text, 'opendcre_board_up{', (l) => l.endsWith(' 1'))
+    const withValues = countLines(text, 'opendcre_reading_age_seconds{', () => true)
+    steady = up === bmcs && withValues === previous
+    previous = withValues
+    if (!steady) await new Promise((resolve) => setTimeout(resolve, 5000))
+  }
+  const warmupS = Math.round((performance.now() - warmStart) / 1000)
+  process.stderr.write(`${steady ? 'steady' : 'NOT steady'} after ${warmupS} s\n`)
 
   const startMetrics = (await scrape(url)).text
   const cpu0 = cpuSeconds(pid)
@@ -220,9 +247,12 @@ async function main (): Promise<void> {
   const held = await sessionsHeld()
   const result = {
     poller: values.baseline ? 'off (baseline: sessions opened by one scan)' : 'on',
+    warmup_s: warmupS,
+    steady_before_window: steady,
     backend,
     bmcs,
     interval_s: interval,
+    events_s: values['events-s'] === undefined ? 'default' : Number(values['events-s']),
     window_s: windowS,
     sensors_with_values: sensors,
     boards_up: boardsUp,

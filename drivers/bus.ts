@@ -102,6 +102,8 @@ export interface MetricFamily {
   labelNames: readonly string[]
   /** A histogram's samples name their series: `_bucket` (with an `le` label), `_sum`, `_count`. */
   samples: Array<{ labels: Record<string, string>, value: number, suffix?: '_bucket' | '_sum' | '_count' }>
+  /** The same samples as text lines (format 0.0.4, no HELP/TYPE), written by a source that keeps its label text; a scrape uses this when given. */
+  lines?: () => Iterable<string>
 }
 
 /**

@@ -31,13 +31,20 @@ export interface SensorState {
   /** When the poller reads it next (Infinity: never; only API reads refresh it). */
   nextDue: number
   history: HistoryRing
-  /** Its metric labels, kept from scrape to scrape. */
-  labels?: Record<string, string>
+  /** Its metric label text, kept from scrape to scrape (monitoring/sensor-metrics.ts). */
+  metricText?: SensorMetricText
   /** Its state against its thresholds after the latest reading (reads only; monitoring/thresholds.ts). */
   condition?: SensorCondition
   thresholds?: SensorThresholds
-  /** Its threshold series' labels, kept from scrape to scrape. */
-  thresholdLabels?: { base: Record<string, string>, byName: Record<string, Record<string, string>> }
+}
+
+/** A sensor's metric label text as the last scrape wrote it: a flat string, made again only when its labels change. */
+export interface SensorMetricText {
+  /** The device_type and device_info the labels were made with. */
+  type: string
+  info: string
+  /** `{board_id="...",device_id="...",device_type="...",device_info="...",backend="..."}` */
+  labels: string
 }
 
 export interface BoardState {
@@ -56,6 +63,6 @@ export interface BoardState {
   readonly phase: number
   busy: boolean
   timer: unknown
-  /** Its metric labels, kept from scrape to scrape. */
-  labels?: Record<string, string>
+  /** Its metric label text, kept from scrape to scrape. */
+  labelText?: string
 }

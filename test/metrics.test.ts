@@ -2,6 +2,7 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { build, busTransactions, fixture, get, PREFIX } from './helper.js'
 import { gunzipSync } from 'node:zlib'
+import { request } from 'node:http'
 import { acceptsGzip, RequestTally } from '../plugins/metrics.js'
 
 /**
@@ -180,6 +181,80 @@ t.test('gzip when Accept-Encoding allows it, as Prometheus asks; plain text othe
     t.equal(res.headers['content-encoding'], undefined, `Accept-Encoding: ${header}: plain`)
     t.match(res.body, /^# HELP /m)
   }
+})
+
+t.test('a large scrape is gzipped as it is written: the event loop keeps turning, the text is the plain answer\'s', async (t) => {
+  const app = await build(t, { emulator: fixture('routes/errors.json') })
+  // ~300,000 lines (~30 MB), as many as 3,000 BMCs with their sensors and thresholds
+  const labels = Array.from({ length: 300_000 }, (_, i) => ({ board_id: (0x40000000 + (i >> 6)).toString(16), device_id: String(i & 63), device_info: `sensor "${i}"` }))
+  app.addMetricFamilies(() => [{
+    name: 'opendcre_test_big',
+    help: 'A large family.',
+    type: 'gauge',
+    labelNames: ['board_id', 'device_id', 'device_info'],
+    samples: labels.map((l, i) => ({ labels: l, value: i / 4 }))
+  }])
+  await app.ready()
+  const plain = await app.inject({ method: 'GET', url: '/metrics' })
+  let ticks = 0
+  let longest = 0
+  let last = performance.now()
+  const timer = setInterval(() => {
+    const now = performance.now()
+    longest = Math.max(longest, now - last)
+    last = now
+    ticks++
+  }, 5)
+  const res = await app.inject({ method: 'GET', url: '/metrics', headers: { 'accept-encoding': 'gzip' } }).finally(() => clearInterval(timer))
+  t.equal(res.headers['content-encoding'], 'gzip')
+  const text = gunzipSync(res.rawPayload).toString()
+  const sample = (body: string): string[] => body.split('\n').filter((l) => l.startsWith('opendcre_test_big'))
+  t.equal(sample(text).length, 300_000)
+  t.same(sample(text), sample(plain.body), 'the same lines as the plain answer')
+  t.match(text, 'opendcre_test_big{board_id="4000124f",device_id="31",device_info="sensor \\"299999\\""} 74999.75\n')
+  t.ok(ticks >= 5, `a 5 ms timer ran during the scrape (${ticks} times)`)
+  // SLICE_MS is 50 ms; a shared machine stretches it
+  t.ok(longest < 1500, `the event loop turned at least every ${Math.round(longest)} ms`)
+})
+
+t.test('a scraper that goes away mid-scrape: the writing stops, the next scrape is whole', async (t) => {
+  const app = await build(t, { emulator: fixture('routes/errors.json') })
+  let written = 0
+  const LINES = 2_000_000
+  app.addMetricFamilies(() => [{
+    name: 'opendcre_test_huge',
+    help: 'A family of two million lines, written one by one.',
+    type: 'gauge',
+    labelNames: ['i'],
+    samples: [],
+    lines: function * () {
+      for (let i = 0; i < LINES; i++) {
+        written++
+        yield `opendcre_test_huge{i="${i}",pad="${'x'.repeat(60)}"} ${i}\n`
+      }
+    }
+  }])
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as { port: number }
+  await new Promise<void>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/metrics', headers: { 'accept-encoding': 'gzip' } }, (res) => {
+      // read nothing more: go away at once
+      res.destroy()
+      req.destroy()
+      resolve()
+    })
+    req.on('error', (err) => { if (!req.destroyed) reject(err) })
+    req.end()
+  })
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  const stopped = written
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  t.equal(written, stopped, `the writing stopped (${stopped} of ${LINES} lines)`)
+  t.ok(stopped < LINES, 'before the end')
+  written = 0
+  const whole = await app.inject({ method: 'GET', url: '/metrics', headers: { 'accept-encoding': 'gzip' } })
+  const text = gunzipSync(whole.rawPayload).toString()
+  t.ok(text.endsWith(`opendcre_test_huge{i="${LINES - 1}",pad="${'x'.repeat(60)}"} ${LINES - 1}\n`), 'the next scrape is whole')
 })
 
 t.test('acceptsGzip reads Accept-Encoding as RFC 9110 does', async (t) => {

@@ -3,7 +3,8 @@ import { HistoryRing } from '../../monitoring/history-ring.js'
 
 /**
  * The history ring keeps its entries narrow (Uint32 times after the first,
- * Float32 values while they are exact) and gives every reading back exactly
+ * one-byte codes into a table while there are at most 256 distinct values,
+ * then Float32 values while they are exact) and gives every reading back exactly
  * as pushed: widening, moving its base past 49 days, times out of order.
  */
 
@@ -40,12 +41,62 @@ t.test('times: whole milliseconds kept exactly, past 49 days too, and fractional
   t.same(odd.entries().map((e) => e.timestamp), [T0 + 0.5, T0 - 10, T0 + 1000], 'a fractional or earlier time: absolute times from then on')
 })
 
-t.test('a full ring at one entry per 15 s for an hour takes a third less than two Float64Arrays', async (t) => {
+function arrayBytes (ring: HistoryRing): number {
+  const arrays = Object.values(ring as unknown as Record<string, unknown>).filter((v): v is ArrayBufferView => ArrayBuffer.isView(v))
+  return arrays.reduce((sum, a) => sum + a.byteLength, 0)
+}
+
+t.test('a full ring at one entry per 15 s for an hour takes 5 bytes an entry, not 16 (two Float64Arrays)', async (t) => {
   const ring = new HistoryRing(240)
   for (let i = 0; i < 480; i++) ring.push(T0 + i * 15_000, { temperature_c: 40 + (i % 7) })
-  const arrays = Object.values(ring as unknown as Record<string, unknown>).filter((v): v is ArrayBufferView => ArrayBuffer.isView(v))
-  const bytes = arrays.reduce((sum, a) => sum + a.byteLength, 0)
-  t.equal(bytes, 240 * 8, `${bytes} bytes: 4 for a time, 4 for a value (two Float64Arrays: 3,840)`)
+  const bytes = arrayBytes(ring)
+  t.equal(bytes, 240 * 5, `${bytes} bytes: 4 for a time, 1 for a value's code (two Float64Arrays: 3,840)`)
   t.equal(ring.entries().length, 240)
   t.same(ring.entries().at(-1), { timestamp: T0 + 479 * 15_000, reading: { temperature_c: 40 + (479 % 7) } })
+})
+
+t.test('past 256 distinct values: the values themselves, each given back exactly, the oldest too', async (t) => {
+  const volts = new HistoryRing(300)
+  // an IPMI voltage: a raw byte times 0.068 (none of them a float)
+  for (let raw = 0; raw < 256; raw++) volts.push(T0 + raw * 1000, { voltage_v: Math.round(raw * 0.068 * 1000) / 1000 })
+  t.equal(arrayBytes(volts), 300 * 5, '256 distinct values: still codes')
+  volts.push(T0 + 256_000, { voltage_v: -0 })
+  volts.push(T0 + 257_000, { voltage_v: Number.NaN })
+  t.equal(arrayBytes(volts), 300 * 12, 'the 257th: Float64 values')
+  const values = volts.entries().map((e) => (e.reading as { voltage_v: number }).voltage_v)
+  t.same(values.slice(0, 256), Array.from({ length: 256 }, (_, raw) => Math.round(raw * 0.068 * 1000) / 1000))
+  t.ok(Object.is(values[256], -0), '-0 stays -0')
+  t.ok(Number.isNaN(values[257]))
+
+  const fans = new HistoryRing(4)
+  for (let i = 0; i < 260; i++) fans.push(T0 + i * 1000, { speed_rpm: 100 * i })
+  t.equal(arrayBytes(fans), 4 * 8, 'whole values past 256: Float32')
+  t.same(fans.entries().map((e) => e.reading), [25600, 25700, 25800, 25900].map((rpm) => ({ speed_rpm: rpm })))
+
+  const mixed = new HistoryRing(3)
+  mixed.push(T0, { temperature_c: 41 })
+  mixed.push(T0 + 1, { temperature_c: 42 })
+  mixed.push(T0 + 2, { power_status: 'on' })
+  t.same(mixed.entries().map((e) => e.reading), [{ temperature_c: 41 }, { temperature_c: 42 }, { power_status: 'on' }], 'coded values become objects when a reading is not one number')
+})
+
+t.test('object readings: coded while at most 256 are distinct, then kept as they are; each given back equal', async (t) => {
+  const power = new HistoryRing(240)
+  for (let i = 0; i < 480; i++) power.push(T0 + i * 15_000, { power_status: i % 100 === 0 ? 'off' : 'on', power_ok: true, input_power: 286 })
+  t.equal(arrayBytes(power), 240 * 5, '4 bytes for a time, 1 for a code')
+  const kept = power.entries()
+  t.equal(kept.length, 240)
+  t.same(kept.map((e) => (e.reading as { power_status: string }).power_status), Array.from({ length: 240 }, (_, i) => ((i + 240) % 100 === 0 ? 'off' : 'on')))
+  t.same(kept[0], { timestamp: T0 + 240 * 15_000, reading: { power_status: 'on', power_ok: true, input_power: 286 } })
+
+  const watts = new HistoryRing(4)
+  for (let i = 0; i < 300; i++) watts.push(T0 + i, { power_status: 'on', input_power: i })
+  t.same(watts.entries().map((e) => e.reading), [296, 297, 298, 299].map((w) => ({ power_status: 'on', input_power: w })), 'past 256 distinct: the readings themselves')
+  t.equal(arrayBytes(watts), 4 * 4, 'only the times in an array')
+
+  const one = new HistoryRing(1)
+  one.push(T0, { led_state: 'on' })
+  one.push(T0 + 1, { temperature_c: 40 })
+  one.push(T0 + 2, { led_state: 'off' })
+  t.same(one.entries(), [{ timestamp: T0 + 2, reading: { led_state: 'off' } }], 'a ring of one keeps the latest, whatever it is')
 })
