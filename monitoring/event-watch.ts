@@ -8,7 +8,8 @@ import type { BoardState } from './sensor-state.js'
 
 /**
  * Watches each board's event log (GET /events's source: an IPMI BMC's SEL,
- * a Redfish LogService) every `intervalMs`, and reports the entries it had
+ * a Redfish LogService) every `intervalMs` (longer for a fleet larger than
+ * `looksPerSecond` allows), and reports the entries it had
  * not seen. The IPMI bridge answers an unchanged SEL with one request (Get
  * SEL Info: same entry count and last addition time); the first look at a
  * board only notes what is there. At most `concurrency` looks at once, one
@@ -33,6 +34,12 @@ export interface EventWatchOptions {
   log?: DriverLogger
   /** Backends whose event log is pushed another way (a Redfish SSE subscription) are not polled. */
   skip?: (board: BoardState) => boolean
+  /**
+   * At most this many looks a second over the whole fleet (undefined: no
+   * bound): with more watched boards than `intervalMs` allows at this rate,
+   * the time between looks grows with the fleet instead of the request rate.
+   */
+  looksPerSecond?: number
 }
 
 /** Record ids remembered per board: bounded like the SEL itself. */
@@ -48,7 +55,8 @@ export class EventWatch {
   private readonly baselined = new Set<string>()
   private readonly busy = new Set<string>()
   private readonly limit: LimitFunction
-  private timer: ReturnType<typeof setInterval> | undefined
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private running = false
   private readonly now: () => number
   private readonly log: DriverLogger
 
@@ -59,13 +67,30 @@ export class EventWatch {
   }
 
   start (): void {
-    if (this.timer !== undefined) return
-    this.timer = setInterval(() => { this.tick() }, this.options.intervalMs)
-    this.timer.unref()
+    if (this.running) return
+    this.running = true
+    const next = (): void => {
+      this.timer = setTimeout(() => {
+        this.tick()
+        if (this.running) next()
+      }, this.periodMs())
+      this.timer.unref()
+    }
+    next()
+  }
+
+  /** `intervalMs`, or longer where the boards with an event log need it to keep under `looksPerSecond`. */
+  periodMs (): number {
+    const rate = this.options.looksPerSecond
+    if (rate === undefined) return this.options.intervalMs
+    let watched = 0
+    for (const board of this.options.boards()) if (board.bus.events !== undefined) watched++
+    return Math.max(this.options.intervalMs, Math.ceil(watched / rate * 1000))
   }
 
   stop (): void {
-    if (this.timer !== undefined) clearInterval(this.timer)
+    this.running = false
+    if (this.timer !== undefined) clearTimeout(this.timer)
     this.timer = undefined
     this.limit.clearQueue()
     for (const p of this.pushed.values()) p.handle.close()

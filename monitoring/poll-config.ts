@@ -26,8 +26,9 @@ export const PollConfigFileSchema = Type.Object({
     Type.Union([Type.Literal('read'), Type.Literal('power'), Type.Literal('led'), Type.Literal('none')])),
   { errorMessage: 'must map a backend (or "*") to {device_type or "device_type/device_id": "read" | "power" | "led" | "none"}' })),
   thresholds: Type.Optional(ConfigThresholdsSchema),
-  events_s: Type.Optional(Seconds(3600))
-}, { additionalProperties: false, errorMessage: 'poll takes {enabled, interval_s, intervals, jitter, concurrency, rescan_s, history_s, history_max, operations, thresholds, events_s}' })
+  events_s: Type.Optional(Seconds(3600)),
+  event_looks_per_s: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, errorMessage: 'must be an integer from 1 to 100000' }))
+}, { additionalProperties: false, errorMessage: 'poll takes {enabled, interval_s, intervals, jitter, concurrency, rescan_s, history_s, history_max, operations, thresholds, events_s, event_looks_per_s}' })
 
 export type PollConfigFile = Static<typeof PollConfigFileSchema>
 
@@ -57,6 +58,8 @@ export interface PollConfig {
   backends?: string[]
   /** Seconds between two looks at each board's event log (IPMI Get SEL Info: one request when nothing changed). */
   eventsS: number
+  /** At most this many event-log looks a second over the fleet: past that, the looks at each board space out beyond eventsS. */
+  eventLooksPerS: number
 }
 
 /**
@@ -84,7 +87,8 @@ const DEFAULT_POLL: PollConfig = {
   historyS: 3600,
   historyMax: 720,
   operations: DEFAULT_OPERATIONS,
-  eventsS: 2
+  eventsS: 2,
+  eventLooksPerS: 500
 }
 
 /** The file's `poll` key over the defaults; `enabled` defaults to true when the key is there. */
@@ -108,7 +112,8 @@ export function resolvePollConfig (file: PollConfigFile | undefined, enabled?: b
     historyMax: f.history_max ?? DEFAULT_POLL.historyMax,
     operations,
     thresholds: f.thresholds,
-    eventsS: f.events_s ?? DEFAULT_POLL.eventsS
+    eventsS: f.events_s ?? DEFAULT_POLL.eventsS,
+    eventLooksPerS: f.event_looks_per_s ?? DEFAULT_POLL.eventLooksPerS
   }
 }
 

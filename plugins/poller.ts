@@ -39,6 +39,7 @@ export default fp<PollerPluginOptions>(async (fastify, opts) => {
     boards: () => poller.allBoards(),
     onAlert: (alert) => poller.alert(alert),
     intervalMs: fastify.config.poll.eventsS * 1000,
+    looksPerSecond: fastify.config.poll.eventLooksPerS,
     concurrency: fastify.config.poll.concurrency,
     log: fastify.log.child({ component: 'event-watch' })
   })
