@@ -15,7 +15,7 @@ import { startRedfishEmulators } from '../../emulators/redfish/emulator-server.j
 import { DEFAULT_REDFISH_EMULATOR_CONFIG } from '../../config/paths.js'
 import { build, get, PREFIX } from '../helper.js'
 import { startBmc, steadyConfig } from '../bmc-emulator/emulator-kit.js'
-import { openStream, waitFor } from './stream-client.js'
+import { openStream, waitFor, type SseEvent } from './stream-client.js'
 
 /** Polled once a minute; the event log looked at (IPMI) every half second. */
 const SLOW_POLL = { poll: { interval_s: 60, intervals: { ipmi: { default: 60 }, redfish: { default: 60 } }, events_s: 0.5, jitter: 0 } }
@@ -37,7 +37,7 @@ async function firstRound (app: App, board: string, atLeast: number): Promise<St
 }
 
 /** The crossing seen through the stream and /states: when each said so, ms after the injection. */
-async function observe (t: Test, app: App, url: string, board: string, deviceId: string, inject: () => Promise<unknown>): Promise<void> {
+async function observe (t: Test, app: App, url: string, board: string, deviceId: string, inject: () => Promise<unknown>): Promise<SseEvent[]> {
   const stream = openStream(`${url}${PREFIX}/stream?board_id=${board}`, 15_000)
   t.teardown(() => stream.close())
   // the stream connected, the event watch's baseline taken
@@ -53,6 +53,7 @@ async function observe (t: Test, app: App, url: string, board: string, deviceId:
   t.match(alert?.data, { board_id: board, device_id: deviceId, state: 'critical', previous: 'ok' }, 'a threshold alert')
   t.ok(alert !== undefined && alert.at - injected < 3000, `threshold alert within 3 s (${alert === undefined ? '-' : alert.at - injected} ms)`)
   t.ok(statesAt !== undefined && statesAt - injected < 3000, `/states says critical within 3 s (${statesAt === undefined ? '-' : statesAt - injected} ms)`)
+  return stream.events
 }
 
 t.test('IPMI: a SEL threshold entry has its sensor read at once, despite a 60 s poll', async (t) => {
@@ -96,10 +97,12 @@ t.test('Redfish: an event naming a Sensor has it read at once, despite a 60 s po
   const before = await firstRound(app, '70000001', 3)
   const cpu = before?.find((s) => s.device_info === 'CPU1 Temp')
   t.match(cpu, { state: 'ok' }, 'CPU1 Temp polled once, ok')
-  await observe(t, app, url, '70000001', cpu?.device_id ?? '-', async () => {
+  const events = await observe(t, app, url, '70000001', cpu?.device_id ?? '-', async () => {
     const res = await fetch(`${emu.url}/emulator/faults`, { method: 'POST', body: JSON.stringify({ sensor_reading: { name: 'CPU1 Temp', reading: 93 } }) })
     t.equal(res.status, 204, 'the fault injected')
   })
+  const log = events.find((e) => e.event === 'alert' && e.data.kind === 'log' && e.data.entry.severity === 'critical')
+  t.equal(log?.data.entry.device_id, cpu?.device_id, 'the event\'s OriginOfCondition names the sensor as the entry\'s device_id')
   const after = await states(app, '70000001')
   const reread = (before ?? []).filter((s) => after.find((a) => a.device_id === s.device_id)?.timestamp !== s.timestamp)
   t.same(reread.map((s) => s.device_info), ['CPU1 Temp'], 'only the named sensor was read again')

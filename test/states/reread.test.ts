@@ -12,6 +12,9 @@ import type { Alert, LogAlert } from '../../monitoring/alerts.js'
 import type { PollerClock } from '../../monitoring/clock.js'
 import { resolvePollConfig } from '../../monitoring/poll-config.js'
 import { Poller, REREADS_PER_INTERVAL } from '../../monitoring/poller.js'
+import type { RedfishBoard, RedfishSensor } from '../../drivers/redfish/redfish-discovery.js'
+import type { PushedEvent, RedfishEventStream } from '../../drivers/redfish/redfish-event-stream.js'
+import { watchBoardEvents } from '../../drivers/redfish/redfish-pushed-events.js'
 
 const BOARDS = [0x40000001, 0x40000002]
 const DEVICES = [{ id: 1, info: 'CPU1 Temp' }, { id: 2, info: 'Inlet Temp' }]
@@ -116,4 +119,28 @@ t.test('the re-read is a poll: a crossing becomes a threshold alert; entries nam
   f.poller.alert(logAlert(BOARDS[0], 6, { device_id: '0001' }))
   await settle()
   t.equal(f.reads.length, 1, 'a stopped poller reads nothing')
+})
+
+t.test('Redfish: an event whose OriginOfCondition is a discovered sensor names it as the entry\'s device_id', async (t) => {
+  let listener: ((events: PushedEvent[]) => void) | undefined
+  const stream = { state: 'live', subscribe: (l: (events: PushedEvent[]) => void) => { listener = l; return () => { listener = undefined } } } as unknown as RedfishEventStream
+  const sensor = (deviceId: number, key: string): RedfishSensor => ({ deviceId, kind: 'temperature', name: `s${deviceId}`, uri: key.split('#')[0], sources: [], key, fields: {} }) as unknown as RedfishSensor
+  const boards: RedfishBoard[] = [
+    { slot: 0, system: '/redfish/v1/Systems/1', chassis: ['/redfish/v1/Chassis/1'], systemSources: [], ledSources: [], sensors: [sensor(1, '/redfish/v1/Chassis/1/Sensors/CPU1Temp'), sensor(2, '/redfish/v1/Chassis/1/Thermal#/Temperatures/1')] },
+    { slot: 1, system: '/redfish/v1/Systems/2', chassis: ['/redfish/v1/Chassis/2'], systemSources: [], ledSources: [], sensors: [sensor(1, '/redfish/v1/Chassis/2/Sensors/CPU1Temp')] }
+  ]
+  const got: BoardEvent[] = []
+  const handle = watchBoardEvents(stream, () => boards, 0, (events) => got.push(...events))
+  t.teardown(() => handle.close())
+  const record = (id: string, origin: string | undefined): PushedEvent => ({ entry: { record_id: id, time: null, event: 'Reading critical', severity: 'critical' }, origin, linked: true })
+  listener?.([
+    record('1', '/redfish/v1/Chassis/1/Sensors/CPU1Temp/'),
+    record('2', '/redfish/v1/Chassis/1/Thermal#/Temperatures/1'),
+    record('3', '/redfish/v1/Systems/1'),
+    record('4', '/redfish/v1/Chassis/1/Sensors/Unknown'),
+    record('5', undefined),
+    record('6', '/redfish/v1/Chassis/2/Sensors/CPU1Temp')
+  ])
+  t.same(got.map((e) => [e.record_id, e.device_id]), [['1', '0001'], ['2', '0002'], ['3', undefined], ['4', undefined], ['5', undefined]],
+    'a Sensor and a legacy member by @odata.id; the system, an unknown sensor and no origin name none; the other board\'s sensor is not this board\'s')
 })
