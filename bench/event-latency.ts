@@ -9,8 +9,9 @@
  *
  * - `log`: the SEL entry as an `event: alert` of kind log (the event watch:
  *   Get SEL Info every events_s, then the new entries) — target p99 < 3 s;
- * - `threshold`: the state change seen by the poller (kind threshold), which
- *   waits for the sensor's next poll (up to the interval);
+ * - `threshold`: the state change seen by the poller (kind threshold): the
+ *   SEL entry has its sensor read again at once (monitoring/poller.ts
+ *   rereadFor), else it waits for the sensor's next poll (up to the interval);
  * - `first`: whichever came first.
  *
  * Also the service's CPU over the window and its RSS, with the load average.

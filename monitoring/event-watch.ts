@@ -24,6 +24,9 @@ import type { BoardState } from './sensor-state.js'
  * seen record ids per board, so an entry reported one way is never
  * reported again the other way; pushed events whose ids are not the log's
  * (`linked` false) are taken only while the stream is live.
+ *
+ * What it reports goes to the poller (Poller.alert), which reads the sensor
+ * an entry names again at once, within a per-board budget.
  */
 export interface EventWatchOptions {
   boards: () => Iterable<BoardState>

@@ -9,7 +9,12 @@ import { sensorMetricFamilies } from './sensor-metrics.js'
 import type { BoardState, Sample, SensorState } from './sensor-state.js'
 import { historySize, pollInterval, pollOperation, type PollConfig, type PollOperation } from './poll-config.js'
 import { assess, configuredThresholds, healthOf, readingValue } from './thresholds.js'
-import { thresholdAlert, type Alert } from './alerts.js'
+import { thresholdAlert, type Alert, type LogAlert } from './alerts.js'
+
+/** A sensor name as compared with a log entry's: case, spaces and punctuation aside ("CPU1 Temp" = "CPU1Temp"). */
+function nameKey (name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]/g, '')
+}
 
 /** The backends, as the registry lists them (plugins/bus-registry.ts satisfies this). */
 interface BusSource {
@@ -25,6 +30,12 @@ interface PollerOptions {
   /** [0, 1); jitter and the first poll's spread. Tests fix it. */
   random?: () => number
 }
+
+/**
+ * Out-of-turn reads per board per poll interval (its shortest), whatever its
+ * event log says: a BMC flooding its SEL cannot make the poller read without end.
+ */
+export const REREADS_PER_INTERVAL = 10
 
 /** Failures that say the board did not answer at all (its readings then age). */
 const UNREACHABLE = new Set(['timeout', 'unavailable', 'bus-busy'])
@@ -54,6 +65,9 @@ export class Poller extends EventEmitter {
   private readonly inflight = new Map<string, Promise<Sample>>()
   private readonly backends = new WeakMap<Bus, string>()
   private running = false
+  /** Sensors with an out-of-turn read in flight ("board/device"), and each board's re-read budget window. */
+  private readonly rereading = new Set<string>()
+  private readonly rereadBudget = new Map<string, { from: number, used: number }>()
   private rescanTimer: unknown
   private discovering: Promise<void> | undefined
 
@@ -361,9 +375,50 @@ export class Poller extends EventEmitter {
     this.alert(thresholdAlert(sensor, previous, value))
   }
 
-  /** Pushes an alert to the stream, MQTT and whoever listens. */
+  /** Pushes an alert to the stream, MQTT and whoever listens; a log entry naming a sensor has it read again at once. */
   alert (alert: Alert): void {
     this.emit('alert', alert)
+    if (alert.kind === 'log') this.rereadFor(alert)
+  }
+
+  /** The board's polled sensor a log entry names: by device id (IPMI SEL), else by its name (Redfish); undefined when none or several. */
+  sensorOf (alert: LogAlert): SensorState | undefined {
+    const board = this.boards.get(alert.board_id)
+    if (board === undefined) return undefined
+    const { device_id: deviceId, sensor: name } = alert.entry
+    const reads = board.sensors.filter((s) => s.operation === 'read')
+    if (deviceId !== undefined) return reads.find((s) => s.device_id === deviceId.toLowerCase())
+    if (name === undefined || name === '') return undefined
+    const key = nameKey(name)
+    const named = reads.filter((s) => s.device_info !== undefined && nameKey(s.device_info) === key)
+    return named.length === 1 ? named[0] : undefined
+  }
+
+  /**
+   * A log entry that names a polled sensor: that sensor is read again now,
+   * out of turn, through the poll's own path (state, threshold alert,
+   * history, metrics and MQTT follow as for a poll). At most one such read
+   * per sensor at a time, and REREADS_PER_INTERVAL per board per interval.
+   * Returns whether a read was started (tests).
+   */
+  rereadFor (alert: LogAlert): boolean {
+    if (!this.running) return false
+    const sensor = this.sensorOf(alert)
+    if (sensor === undefined || sensor.board.up === false) return false
+    const key = `${sensor.board_id}/${sensor.device_id}`
+    if (this.rereading.has(key)) return false
+    const now = this.clock.now()
+    let budget = this.rereadBudget.get(sensor.board_id)
+    const windowMs = Math.min(...sensor.board.sensors.map((s) => s.intervalMs), this.config.intervalS * 1000)
+    if (budget === undefined || now - budget.from >= windowMs) this.rereadBudget.set(sensor.board_id, budget = { from: now, used: 0 })
+    if (budget.used >= REREADS_PER_INTERVAL) {
+      this.log.debug({ board: sensor.board_id, device: sensor.device_id }, 'poller: re-read budget spent, the sensor waits for its poll')
+      return false
+    }
+    budget.used++
+    this.rereading.add(key)
+    this.limit(async () => await this.poll(sensor)).catch(() => {}).finally(() => this.rereading.delete(key))
+    return true
   }
 
   private recordFailure (bus: Bus, boardId: number, deviceId: number, operation: PollOperation, deviceType: string, err: unknown): void {

@@ -1,4 +1,4 @@
-import type { PushedEvents } from '../bus.js'
+import { deviceIdHex, type PushedEvents } from '../bus.js'
 import type { BoardEvent } from '../events.js'
 import type { RedfishEventStream } from './redfish-event-stream.js'
 import type { RedfishBoard } from './redfish-discovery.js'
@@ -22,12 +22,22 @@ export function watchBoardEvents (
       const owner = all.find((b) => under(e.origin as string, b.system) || b.chassis.some((c) => under(e.origin as string, c)))
       return owner === undefined || owner.slot === slot
     })
-    if (mine.length > 0) onEvents(mine.map((e) => e.entry), mine.every((e) => e.linked))
+    if (mine.length === 0) return
+    const board = all.find((b) => b.slot === slot)
+    onEvents(mine.map((e) => withSensor(e.entry, board, e.origin)), mine.every((e) => e.linked))
   })
   return {
     get state () { return stream.state },
     close: unsubscribe
   }
+}
+
+/** The entry with the board's sensor its OriginOfCondition is (by @odata.id) as its device_id, if any. */
+export function withSensor (entry: BoardEvent, board: RedfishBoard | undefined, origin: string | undefined): BoardEvent {
+  if (origin === undefined || board === undefined) return entry
+  const uri = origin.replace(/\/$/, '')
+  const sensor = board.sensors.find((s) => s.key.replace(/\/$/, '') === uri)
+  return sensor === undefined ? entry : { ...entry, device_id: deviceIdHex(sensor.deviceId) }
 }
 
 function under (uri: string, base: string | undefined): boolean {

@@ -11,7 +11,7 @@ import { excerptValue, resourcesIn } from './redfish-excerpts.js'
 import { redfishSensorHealth } from './sensor-state.js'
 import type { PushedEvents, SensorHealth } from '../bus.js'
 import { RedfishEventStream } from './redfish-event-stream.js'
-import { watchBoardEvents } from './redfish-pushed-events.js'
+import { watchBoardEvents, withSensor } from './redfish-pushed-events.js'
 
 export type { Inventory, RedfishBoard, RedfishSensor } from './redfish-discovery.js'
 
@@ -355,7 +355,7 @@ export class RedfishService {
         entries.push(...await cmd.each(last, async (m) => (m.Created !== undefined || m.Message !== undefined ? m : await cmd.get(odataId(m) as string))))
       }
     }
-    return entries.slice(-limit).map((e) => ({
+    return entries.slice(-limit).map((e) => withSensor({
       record_id: String(e.Id ?? ''),
       time: typeof e.Created === 'string' && e.Created !== '' ? e.Created : null,
       sensor: String(e.Oem?.OpenDCRE?.SensorName ?? (e.SensorNumber !== undefined ? `sensor ${String(e.SensorNumber)}` : '')),
@@ -363,7 +363,7 @@ export class RedfishService {
       event: String(e.Message ?? ''),
       direction: e.EntryCode === 'Deassert' ? 'deasserted' : 'asserted',
       severity: SEVERITY[String(e.Severity ?? 'OK')] ?? 'info'
-    }))
+    }, board, odataId(e.Links?.OriginOfCondition)))
   }
 }
 

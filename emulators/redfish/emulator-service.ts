@@ -404,6 +404,8 @@ export class RedfishEmulatorService {
     if (e.sensor !== undefined) entry.SensorNumber = this.config.sensors.findIndex((s) => s.name === e.sensor) + 1
     if (e.sensorType !== undefined) entry.SensorType = e.sensorType
     if (e.sensor !== undefined) entry.Oem = { OpenDCRE: { SensorName: e.sensor } }
+    // the Sensor the event is about, as the Event's OriginOfCondition (emulator-events.ts)
+    if (e.sensor !== undefined) entry.Links = { OriginOfCondition: { '@odata.id': `${CHASSIS}/Sensors/${sensorId(e.sensor)}` } }
     return entry
   }
 
