@@ -82,9 +82,14 @@ export default fp<FastifyHelmetOptions>(async (fastify, opts) => {
     return
   }
   await fastify.register(fastifyHelmet, { ...opts, global: false })
+  // a route with helmet options of its own gets them from @fastify/helmet's hooks; while
+  // no route has any (the service's case), no request looks up its route's options
+  let routesWithOwnOptions = false
+  fastify.addHook('onRoute', (route) => {
+    if (route.helmet !== undefined || route.config?.helmet !== undefined) routesWithOwnOptions = true
+  })
   fastify.addHook('onRequest', (request, reply, done) => {
-    // a route with helmet options of its own gets them from @fastify/helmet's hooks
-    if (request.routeOptions.config.helmet === undefined) reply.headers(headers)
+    if (!routesWithOwnOptions || request.routeOptions.config.helmet === undefined) reply.headers(headers)
     done()
   })
 }, { name: 'security-headers', fastify: '5.x' })
