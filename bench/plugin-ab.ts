@@ -6,13 +6,13 @@
  *
  * - no security headers (the baseline);
  * - the headers as the service sets them (plugins/security-headers.ts:
- *   helmet's answer worked out once, set in one hook);
+ *   @fastify/helmet's answer, asked once at startup, set in one hook);
  * - @fastify/helmet registered the plain way, which rebuilds helmet's
  *   middleware from its options and runs it on every request (as the
  *   service did before);
- * - two diagnostics that take the first apart: the one hook alone, and
- *   @fastify/helmet registered with `global: false` alone (its two hooks
- *   still run on every request, setting nothing).
+ * - a diagnostic: @fastify/helmet registered with `global: false` alone
+ *   (its two hooks still run on every request, setting nothing): why the
+ *   service does not register it on the app.
  *
  * The same options (the service's, helmetForAJsonApi) on all three.
  * app.inject is not used: light-my-request's response object handles
@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import fastifyHelmet from '@fastify/helmet'
 import Fastify from 'fastify'
-import securityHeaders, { helmetForAJsonApi, helmetHeaders } from '../plugins/security-headers.js'
+import securityHeaders, { helmetForAJsonApi } from '../plugins/security-headers.js'
 import { interleave, stop, table, type Started } from './harness.js'
 
 const { values } = parseArgs({
@@ -40,9 +40,8 @@ const { values } = parseArgs({
 
 const KINDS = {
   none: 'bare route, no security headers (baseline)',
-  precomputed: 'bare route + the headers worked out once (plugins/security-headers.ts)',
+  precomputed: 'bare route + the headers asked of @fastify/helmet once (plugins/security-headers.ts)',
   'per-request': 'bare route + @fastify/helmet per request (as before)',
-  'hook-only': 'diagnostic: bare route + only the one hook setting the headers (no @fastify/helmet)',
   'plugin-only': 'diagnostic: bare route + only @fastify/helmet with global: false (no headers)'
 } as const
 type Kind = keyof typeof KINDS
@@ -52,10 +51,6 @@ async function serve (kind: Kind): Promise<void> {
   if (kind === 'precomputed') await app.register(securityHeaders, helmetForAJsonApi(false))
   if (kind === 'per-request') await app.register(fastifyHelmet, helmetForAJsonApi(false))
   if (kind === 'plugin-only') await app.register(fastifyHelmet, { ...helmetForAJsonApi(false), global: false })
-  if (kind === 'hook-only') {
-    const headers = helmetHeaders(helmetForAJsonApi(false))
-    app.addHook('onRequest', (_request, reply, done) => { reply.headers(headers ?? {}); done() })
-  }
   app.get('/', async () => ({ status: 'ok' }))
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
