@@ -6,7 +6,7 @@
  *
  * - no security headers (the baseline);
  * - the headers as the service sets them (plugins/security-headers.ts:
- *   @fastify/helmet's answer, asked once at startup, set in one hook);
+ *   helmet's answer worked out once at startup, set in one hook);
  * - @fastify/helmet registered the plain way, which rebuilds helmet's
  *   middleware from its options and runs it on every request (as the
  *   service did before);
@@ -40,7 +40,7 @@ const { values } = parseArgs({
 
 const KINDS = {
   none: 'bare route, no security headers (baseline)',
-  precomputed: 'bare route + the headers asked of @fastify/helmet once (plugins/security-headers.ts)',
+  precomputed: 'bare route + the headers worked out once (plugins/security-headers.ts)',
   'per-request': 'bare route + @fastify/helmet per request (as before)',
   'plugin-only': 'diagnostic: bare route + only @fastify/helmet with global: false (no headers)'
 } as const

@@ -1,7 +1,8 @@
 import type { OutgoingHttpHeaders } from 'node:http'
 import fastifyHelmet, { type FastifyHelmetOptions } from '@fastify/helmet'
-import Fastify, { type onRequestHookHandler } from 'fastify'
+import type { onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
+import helmet from 'helmet'
 
 /** A route's own helmet options, as @fastify/helmet takes them (`helmet: {...}`, or `false` for none). */
 type RouteHelmet = FastifyHelmetOptions | false
@@ -47,76 +48,67 @@ export function dependsOnRequest (options: FastifyHelmetOptions): boolean {
 }
 
 /**
- * The headers @fastify/helmet sets with these options, on a route with no
- * options of its own and on one with each of `routes`: asked once, of a
- * private Fastify instance with the plugin registered as usual, whose routes
- * answer with the headers set on their response before the handler ran.
+ * The headers helmet sets with these options, worked out once: helmet's own
+ * middleware (what @fastify/helmet runs on every request, built from the
+ * same options) run against a response that only records what it sets.
+ * For options that do not depend on the request (dependsOnRequest).
  */
-export async function askHelmet (options: FastifyHelmetOptions, routes: RouteHelmet[] = []): Promise<{ global: OutgoingHttpHeaders, routes: OutgoingHttpHeaders[] }> {
-  const probe = Fastify({ logger: false })
-  try {
-    await probe.register(fastifyHelmet, { ...options, global: true })
-    const answer = async (_request: unknown, reply: { raw: { getHeaders: () => OutgoingHttpHeaders } }): Promise<OutgoingHttpHeaders> => reply.raw.getHeaders()
-    probe.get('/', answer)
-    routes.forEach((helmet, i) => { probe.get(`/${i}`, { helmet }, answer) })
-    const ask = async (url: string): Promise<OutgoingHttpHeaders> => (await probe.inject({ url })).json<OutgoingHttpHeaders>()
-    const global = await ask('/')
-    const own: OutgoingHttpHeaders[] = []
-    for (let i = 0; i < routes.length; i++) own.push(await ask(`/${i}`))
-    return { global, routes: own }
-  } finally {
-    await probe.close()
+export function helmetHeaders (options: FastifyHelmetOptions): OutgoingHttpHeaders {
+  const { enableCSPNonces: _nonces, global: _global, ...helmetOptions } = options as FastifyHelmetOptions & { skipRoute?: boolean }
+  delete (helmetOptions as { skipRoute?: boolean }).skipRoute
+  const headers: OutgoingHttpHeaders = {}
+  const recorder = {
+    setHeader (name: string, value: string) { headers[name.toLowerCase()] = value },
+    // X-Powered-By: Fastify never sets it
+    removeHeader (name: string) { delete headers[name.toLowerCase()] }
   }
+  // the same options: helmet's CommonJS and ESM typings declare them twice
+  helmet(helmetOptions as Parameters<typeof helmet>[0])(({ headers: {} }) as never, recorder as never, (error?: unknown) => { if (error !== undefined && error !== null) throw error })
+  return headers
 }
 
 /**
  * @fastify/helmet's headers at the cost of precomputed ones. Registered on
  * the app, @fastify/helmet runs two onRequest hooks on every request (one
  * async), rebuilding helmet's middleware from its options each time; even
- * with `global: false` the hooks run (bench/plugin-ab.ts: 6-7 µs of 8-11 per
- * request). Here @fastify/helmet answers once, at startup, on a private
- * instance (askHelmet): for the global options, and for each route that
- * carries helmet options of its own (`helmet: {...}` or `helmet: false`,
- * merged over the global ones by @fastify/helmet itself). One onRequest hook
- * sets the global answer with one `reply.headers()` on every answer
- * (refusals, 404s and errors included); a route with its own options swaps in
- * its answer in a hook of its own. Options whose headers differ per request
- * (CSP nonces, function directives) keep @fastify/helmet registered on the
- * app, per request, as usual.
+ * with `global: false` its hooks run (bench/plugin-ab.ts: 5-7 µs of 8-11 per
+ * request), and asking it once at startup, on a private Fastify instance in
+ * the same process, slowed the app's own requests by as much (measured).
+ * Here helmet's middleware works the headers out once (helmetHeaders): for
+ * the global options, and for each route with `helmet` options of its own
+ * (`helmet: {...}` merged over the global options as @fastify/helmet merges
+ * them, or `helmet: false`). One onRequest hook sets the global set with one
+ * `reply.headers()` on every answer (refusals, 404s and errors included); a
+ * route with its own options swaps in its set in a hook of its own. Options
+ * whose headers differ per request (CSP nonces, function directives) keep
+ * @fastify/helmet registered on the app, per request, as usual.
+ * test/security-headers.test.ts checks the answers equal @fastify/helmet's.
  */
 export default fp<FastifyHelmetOptions>(async (fastify, opts) => {
   if (dependsOnRequest(opts)) {
     await fastify.register(fastifyHelmet, { ...opts, global: true })
     return
   }
-  const { global } = await askHelmet(opts)
+  const global = helmetHeaders(opts)
   const names = Object.keys(global)
   fastify.addHook('onRequest', (_request, reply, done) => {
     reply.headers(global)
     done()
   })
 
-  // routes with options of their own: asked of @fastify/helmet once every route is known
-  const own: Array<{ helmet: RouteHelmet, headers: OutgoingHttpHeaders }> = []
   fastify.addHook('onRoute', (route) => {
-    const helmet = (route as { helmet?: RouteHelmet }).helmet
-    if (helmet === undefined) return
-    if (helmet !== false && dependsOnRequest({ ...opts, ...helmet } as FastifyHelmetOptions)) {
+    const own = (route as { helmet?: RouteHelmet }).helmet
+    if (own === undefined) return
+    if (own !== false && dependsOnRequest({ ...opts, ...own } as FastifyHelmetOptions)) {
       throw new Error(`route ${route.url}: helmet options whose headers differ per request (CSP nonces or function directives) need them in the app's own helmet options`)
     }
-    const entry = { helmet, headers: {} }
-    own.push(entry)
+    const headers = own === false ? {} : helmetHeaders({ ...opts, ...own } as FastifyHelmetOptions)
     const swap: onRequestHookHandler = (_request, reply, done) => {
       for (const name of names) reply.removeHeader(name)
-      reply.headers(entry.headers)
+      reply.headers(headers)
       done()
     }
     const existing = route.onRequest
     route.onRequest = existing === undefined ? [swap] : [...(Array.isArray(existing) ? existing : [existing]), swap]
-  })
-  fastify.addHook('onReady', async () => {
-    if (own.length === 0) return
-    const answers = await askHelmet(opts, own.map((entry) => entry.helmet))
-    own.forEach((entry, i) => { entry.headers = answers.routes[i] })
   })
 }, { name: 'security-headers', fastify: '5.x' })
