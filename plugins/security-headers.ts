@@ -70,10 +70,10 @@ export function helmetHeaders (options: FastifyHelmetOptions): OutgoingHttpHeade
 /**
  * @fastify/helmet's headers at the cost of precomputed ones. Registered on
  * the app, @fastify/helmet runs two onRequest hooks on every request (one
- * async), rebuilding helmet's middleware from its options each time; even
- * with `global: false` its hooks run (bench/plugin-ab.ts: 5-7 µs of 8-11 per
- * request), and asking it once at startup, on a private Fastify instance in
- * the same process, slowed the app's own requests by as much (measured).
+ * async), rebuilding helmet's middleware from its options each time (4-5 µs
+ * a request more than this, bench/plugin-ab.ts); even with `global: false`
+ * its hooks run; and asking it once at startup, on a private Fastify
+ * instance in the same process, slowed the app's own requests (measured).
  * Here helmet's middleware works the headers out once (helmetHeaders): for
  * the global options, and for each route with `helmet` options of its own
  * (`helmet: {...}` merged over the global options as @fastify/helmet merges
