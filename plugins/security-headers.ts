@@ -70,10 +70,10 @@ export function helmetHeaders (options: FastifyHelmetOptions): OutgoingHttpHeade
 /**
  * @fastify/helmet's headers at the cost of precomputed ones. Registered on
  * the app, @fastify/helmet runs two onRequest hooks on every request (one
- * async), rebuilding helmet's middleware from its options each time (4-5 µs
- * a request more than this, bench/plugin-ab.ts); even with `global: false`
- * its hooks run; and asking it once at startup, on a private Fastify
- * instance in the same process, slowed the app's own requests (measured).
+ * async), rebuilding helmet's middleware from its options each time (3-5 µs
+ * a request more than this, bench/plugin-ab.ts). Asking it once at startup,
+ * on a private Fastify instance in the same process, slowed the app's own
+ * requests (measured), so helmet's middleware is asked directly.
  * Here helmet's middleware works the headers out once (helmetHeaders): for
  * the global options, and for each route with `helmet` options of its own
  * (`helmet: {...}` merged over the global options as @fastify/helmet merges
@@ -81,7 +81,10 @@ export function helmetHeaders (options: FastifyHelmetOptions): OutgoingHttpHeade
  * `reply.headers()` on every answer (refusals, 404s and errors included); a
  * route with its own options swaps in its set in a hook of its own. Options
  * whose headers differ per request (CSP nonces, function directives) keep
- * @fastify/helmet registered on the app, per request, as usual.
+ * @fastify/helmet's per-request path (global: true). Otherwise it stays
+ * registered with `global: false` (its two hooks then set nothing on a route
+ * without options of its own; on one with options they set what the route's
+ * own hook sets).
  * test/security-headers.test.ts checks the answers equal @fastify/helmet's.
  */
 export default fp<FastifyHelmetOptions>(async (fastify, opts) => {
@@ -89,6 +92,9 @@ export default fp<FastifyHelmetOptions>(async (fastify, opts) => {
     await fastify.register(fastifyHelmet, { ...opts, global: true })
     return
   }
+  // registered as the design card asks, with global: false: a route's `helmet` option and
+  // reply.helmet() work as documented; the headers below are the ones its hooks would set
+  await fastify.register(fastifyHelmet, { ...opts, global: false })
   const global = helmetHeaders(opts)
   const names = Object.keys(global)
   fastify.addHook('onRequest', (_request, reply, done) => {
