@@ -1,4 +1,3 @@
-import helmet, { type FastifyHelmetOptions } from '@fastify/helmet'
 import sensible from '@fastify/sensible'
 import fp from 'fastify-plugin'
 import { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
@@ -19,6 +18,7 @@ import errors from './plugins/errors.js'
 import gracefulClose from './plugins/graceful-close.js'
 import httpLimits, { BODY_LIMIT } from './plugins/http-limits.js'
 import requestGuards from './plugins/request-guards.js'
+import securityHeaders, { helmetForAJsonApi } from './plugins/security-headers.js'
 import hat from './plugins/hat.js'
 import ipmiBus, { type BmcConnector } from './plugins/ipmi-bus.js'
 import metrics from './plugins/metrics.js'
@@ -61,35 +61,6 @@ export interface AppOptions extends ConfigOptions {
 }
 
 /**
- * The headers that protect a JSON API (every response is application/json):
- * no MIME sniffing, no framing, no referrer, not embeddable cross-origin (v1.2
- * answered with Access-Control-Allow-Origin: *; CORS is now
- * plugins/browser-boundary.ts's, off unless configured). Helmet's document-only
- * headers (CSP, COOP, COEP, Origin-Agent-Cluster, DNS prefetch, IE and Flash
- * legacy) protect HTML pages, not JSON, and each costs throughput (the
- * dashboard's page sets its own CSP); HSTS belongs to a TLS listener.
- */
-export function helmetForAJsonApi (tls: boolean): FastifyHelmetOptions {
-  return {
-    contentSecurityPolicy: false,
-    crossOriginEmbedderPolicy: false,
-    crossOriginOpenerPolicy: false,
-    crossOriginResourcePolicy: { policy: 'same-origin' },
-    originAgentCluster: false,
-    referrerPolicy: { policy: 'no-referrer' },
-    // HSTS means something only on a TLS listener
-    strictTransportSecurity: tls ? { maxAge: 15552000, includeSubDomains: true } : false,
-    xContentTypeOptions: true,
-    xDnsPrefetchControl: false,
-    xDownloadOptions: false,
-    xFrameOptions: { action: 'deny' },
-    xPermittedCrossDomainPolicies: false,
-    xPoweredBy: false,
-    xXssProtection: false
-  }
-}
-
-/**
  * The OpenDCRE service as a Fastify plugin. It never listens: server.ts and
  * the CLI do, and so can `fastify start dist/app.js`.
  */
@@ -110,7 +81,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   if (!leftOut.has('sensible')) await fastify.register(sensible)
   await fastify.register(errors)
   if (!leftOut.has('helmet')) {
-    await fastify.register(helmet, helmetForAJsonApi(config.tls !== undefined))
+    await fastify.register(securityHeaders, helmetForAJsonApi(config.tls !== undefined))
   }
   await fastify.register(requestGuards)
 

@@ -28,7 +28,7 @@ const connections = Number(values.connections)
 
 const PIECES = ['helmet', 'sensible', 'cors', 'metrics', 'access-log', 'stdout', 'audit', 'poller', 'embedded']
 const LABELS: Record<string, string> = {
-  helmet: '@fastify/helmet (its two onRequest hooks)',
+  helmet: 'the security headers (@fastify/helmet; worked out once, set in one hook)',
   sensible: '@fastify/sensible (reply and request decorators)',
   cors: 'CORS header',
   metrics: 'Prometheus metrics (onResponse hooks)',

@@ -40,6 +40,10 @@ const PREFLIGHT = {
   'access-control-max-age': '600'
 }
 
+/** How many Host header values keep their verdict, and the longest kept (a DNS name is at most 253 characters, a port 6 more). */
+const HOST_VERDICTS = 64
+const MAX_CACHED_HOST = 260
+
 /** The host name of a Host header, lower case, without its port ('[::1]:5000' -> '[::1]'). */
 export function hostName (header: string): string {
   const host = header.trim().toLowerCase()
@@ -93,15 +97,27 @@ export default fp<BrowserBoundaryOptions>(async (fastify, opts) => {
     return reply.code(status).header('cache-control', 'no-store').send({ message })
   }
 
+  // the verdict on each Host header value, worked out once: clients send a few
+  // values, a hostile one many, so the cache is bounded (and skips values no host name has)
+  const hostVerdicts = new Map<string, boolean>()
+  const hostAllowed = (host: string): boolean => {
+    const known = hostVerdicts.get(host)
+    if (known !== undefined) return known
+    const name = hostName(host)
+    const allowed = isLoopbackHost(name) || allowedHosts.has(name)
+    if (host.length <= MAX_CACHED_HOST) {
+      if (hostVerdicts.size >= HOST_VERDICTS) hostVerdicts.clear()
+      hostVerdicts.set(host, allowed)
+    }
+    return allowed
+  }
+
   fastify.addHook('onRequest', (request, reply, done) => {
     if (opts.checkHost) {
       const host = request.headers.host
-      if (host !== undefined) {
-        const name = hostName(host)
-        if (!isLoopbackHost(name) && !allowedHosts.has(name)) {
-          refuse(request, reply, 421, 'this service answers to localhost and loopback addresses only (set allowed_hosts to add a name)', 'host not allowed')
-          return
-        }
+      if (host !== undefined && !hostAllowed(host)) {
+        refuse(request, reply, 421, 'this service answers to localhost and loopback addresses only (set allowed_hosts to add a name)', 'host not allowed')
+        return
       }
     }
 
@@ -119,12 +135,11 @@ export default fp<BrowserBoundaryOptions>(async (fastify, opts) => {
       }
     }
 
-    if (changesState(request)) {
-      const reason = crossSiteReason(request, named)
-      if (reason !== undefined) {
-        refuse(request, reply, 403, 'cross-site request refused: state changes come only from this service\'s own pages, scripts or a configured origin (cors_origins)', `cross-site (${reason})`)
-        return
-      }
+    // the headers first: a request no browser marks cross-site (curl, scripts) needs no route lookup
+    const reason = crossSiteReason(request, named)
+    if (reason !== undefined && changesState(request)) {
+      refuse(request, reply, 403, 'cross-site request refused: state changes come only from this service\'s own pages, scripts or a configured origin (cors_origins)', `cross-site (${reason})`)
+      return
     }
     done()
   })
