@@ -78,7 +78,8 @@ t.test('select boards, confirm the count and the policy, follow the task live', 
   await screenshot(page, 'bulk-power-confirmation')
   t.same(await axeViolations(page), [], 'axe: no serious or critical violations with the dialog open')
   await page.click('#confirm-cancel')
-  t.equal(await text(page, '#bulk-progress'), 'Bulk power cancelled: nothing was sent.')
+  // the dialog closes and the page then says so: wait for the text rather than read it at once
+  t.equal(await until(page, '#bulk-progress', (v) => v !== '', 'the cancelled confirmation said'), 'Bulk power cancelled: nothing was sent.')
 
   await page.click('#bulk-start')
   await page.locator('dialog#confirm').waitFor({ state: 'visible' })
