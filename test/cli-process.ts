@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { packageRoot } from '../config/paths.js'
@@ -61,6 +62,23 @@ export function startListening (command: string, args: string[], detached = fals
 /** `opendcre serve` on 127.0.0.1 and a free port. */
 export function serveCli (args: string[]): Promise<{ child: ChildProcess, url: string }> {
   return startListening(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', ...args])
+}
+
+/**
+ * `opendcre serve` for one test, logging to a fresh folder under `dir`;
+ * stopped when the test ends (SIGTERM, SIGKILL after 5 s), waiting for its exit.
+ */
+export async function serveForTest (t: { teardown: (fn: () => unknown) => void }, dir: string, args: string[]): Promise<{ url: string, logs: string }> {
+  const logs = mkdtempSync(join(dir, 'logs-'))
+  const { child, url } = await serveCli(['--log-dir', logs, ...args])
+  t.teardown(async () => {
+    const exit = exited(child)
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+    await exit
+    clearTimeout(timer)
+  })
+  return { url, logs }
 }
 
 /** Resolves with the exit code once the process exits. */

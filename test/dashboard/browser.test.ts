@@ -2,11 +2,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import type { Page } from 'playwright-core'
 import { AUDIT_LOG } from '../../server.js'
-import { exited, serveCli } from '../cli-process.js'
+import { serveForTest } from '../cli-process.js'
 import { basic, userAdd } from '../auth/users.js'
-import { axeViolations, launch, screenshot, watch, type PageLog } from './chromium.js'
+import { axeViolations, launch, screenshot, text, textWaiter, watch, type PageLog } from './chromium.js'
 
 /**
  * The dashboard in a real browser (Debian's chromium, driven by
@@ -40,18 +39,7 @@ function checkErrors (t: Test, log: PageLog, also: Array<{ path: RegExp, status:
   t.same(errors, [], 'no console errors')
 }
 
-async function serve (t: Test, args: string[]): Promise<{ url: string, logs: string }> {
-  const logs = mkdtempSync(join(dir, 'logs-'))
-  const { child, url } = await serveCli(['--log-dir', logs, ...args])
-  t.teardown(async () => {
-    const exit = exited(child)
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-    await exit
-    clearTimeout(timer)
-  })
-  return { url, logs }
-}
+const serve = async (t: Test, args: string[]): Promise<{ url: string, logs: string }> => await serveForTest(t, dir, args)
 
 function auditLines (logs: string): Array<Record<string, unknown>> {
   const file = join(logs, AUDIT_LOG)
@@ -59,19 +47,7 @@ function auditLines (logs: string): Array<Record<string, unknown>> {
   return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)
 }
 
-const text = async (page: Page, selector: string): Promise<string> => (await page.locator(selector).first().textContent() ?? '').trim()
-
-/** Waits until the element's text (or attribute) satisfies the test; fails after timeoutMs. */
-async function until (page: Page, selector: string, test: (value: string) => boolean, what: string, attribute?: string, timeoutMs = 10_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const el = page.locator(selector).first()
-    const value = (await el.count()) === 0 ? '' : ((attribute === undefined ? await el.textContent() : await el.getAttribute(attribute)) ?? '').trim()
-    if (test(value)) return value
-    if (Date.now() > deadline) throw new Error(`${selector}: not ${what} within ${timeoutMs} ms (${value})`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
+const until = textWaiter(10_000)
 
 t.test('open service: fleet, live readings, plots, LED, power confirmation, accessibility', async (t) => {
   const { url, logs } = await serve(t, [])

@@ -2,11 +2,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import type { Page } from 'playwright-core'
 import { AUDIT_LOG } from '../../server.js'
-import { exited, serveCli } from '../cli-process.js'
+import { serveForTest } from '../cli-process.js'
 import { basic, userAdd } from '../auth/users.js'
-import { axeViolations, launch, screenshot, watch } from './chromium.js'
+import { axeViolations, launch, screenshot, text, textWaiter, watch } from './chromium.js'
 
 /**
  * Bulk power from the fleet page in a real browser (Debian's chromium)
@@ -19,30 +18,9 @@ import { axeViolations, launch, screenshot, watch } from './chromium.js'
 const dir = mkdtempSync(join(tmpdir(), 'opendcre-dashboard-bulk-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 
-async function serve (t: Test, args: string[]): Promise<{ url: string, logs: string }> {
-  const logs = mkdtempSync(join(dir, 'logs-'))
-  const { child, url } = await serveCli(['--log-dir', logs, ...args])
-  t.teardown(async () => {
-    const exit = exited(child)
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-    await exit
-    clearTimeout(timer)
-  })
-  return { url, logs }
-}
+const serve = async (t: Test, args: string[]): Promise<{ url: string, logs: string }> => await serveForTest(t, dir, args)
 
-const text = async (page: Page, selector: string): Promise<string> => (await page.locator(selector).first().textContent() ?? '').trim()
-
-async function until (page: Page, selector: string, test: (value: string) => boolean, what: string, timeoutMs = 20_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await text(page, selector).catch(() => '')
-    if (test(value)) return value
-    if (Date.now() > deadline) throw new Error(`${selector}: not ${what} within ${timeoutMs} ms (${value})`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
+const until = textWaiter(20_000)
 
 t.test('select boards, confirm the count and the policy, follow the task live', { timeout: 120_000 }, async (t) => {
   const users = join(dir, 'users.json')

@@ -77,3 +77,28 @@ export async function screenshot (page: Page, name: string): Promise<void> {
   mkdirSync(ARTIFACTS, { recursive: true })
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true })
 }
+
+/** The trimmed text of the first element the selector finds ('' when none). */
+export async function text (page: Page, selector: string): Promise<string> {
+  return (await page.locator(selector).first().textContent() ?? '').trim()
+}
+
+export type Until = (page: Page, selector: string, test: (value: string) => boolean, what: string, attribute?: string, timeoutMs?: number) => Promise<string>
+
+/**
+ * A wait for an element's text (or attribute) to satisfy a test, polled every
+ * 100 ms; it fails after `timeoutMs` (the test file's default unless given),
+ * naming what it waited for and the last value seen.
+ */
+export function textWaiter (defaultTimeoutMs: number): Until {
+  return async (page, selector, test, what, attribute, timeoutMs = defaultTimeoutMs) => {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const el = page.locator(selector).first()
+      const value = (await el.count()) === 0 ? '' : ((attribute === undefined ? await el.textContent() : await el.getAttribute(attribute)) ?? '').trim()
+      if (test(value)) return value
+      if (Date.now() > deadline) throw new Error(`${selector}: not ${what} within ${timeoutMs} ms (${value})`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+}

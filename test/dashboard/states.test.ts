@@ -11,21 +11,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import type { Page } from 'playwright-core'
 import { exited, serveCli } from '../cli-process.js'
 import { startBmc, steadyConfig } from '../bmc-emulator/emulator-kit.js'
-import { axeViolations, launch, screenshot, watch } from './chromium.js'
+import { axeViolations, launch, screenshot, textWaiter, watch } from './chromium.js'
 
-async function until (page: Page, selector: string, test: (value: string) => boolean, what: string, attribute?: string, timeoutMs = 15_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const el = page.locator(selector).first()
-    const value = (await el.count()) === 0 ? '' : ((attribute === undefined ? await el.textContent() : await el.getAttribute(attribute)) ?? '').trim()
-    if (test(value)) return value
-    if (Date.now() > deadline) throw new Error(`${selector}: not ${what} within ${timeoutMs} ms (${value})`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
+const until = textWaiter(15_000)
 
 t.test('the fleet page answers "who is in trouble"; a board turning critical while it is open', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'opendcre-dashboard-states-'))

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { AUDIT_LOG } from '../../server.js'
-import { exited, serveCli } from '../cli-process.js'
+import { serveForTest } from '../cli-process.js'
 import { basic, userAdd } from '../auth/users.js'
 import { launch } from '../dashboard/chromium.js'
 
@@ -23,18 +23,7 @@ const API = '/opendcre/1.2'
 const dir = mkdtempSync(join(tmpdir(), 'opendcre-attacker-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 
-async function serve (t: Test, args: string[]): Promise<{ url: string, logs: string }> {
-  const logs = mkdtempSync(join(dir, 'logs-'))
-  const { child, url } = await serveCli(['--log-dir', logs, ...args])
-  t.teardown(async () => {
-    const exit = exited(child)
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-    await exit
-    clearTimeout(timer)
-  })
-  return { url, logs }
-}
+const serve = async (t: Test, args: string[]): Promise<{ url: string, logs: string }> => await serveForTest(t, dir, args)
 
 /** The attacker's page on 127.0.0.2: every way a page can send a request it is not allowed to read. */
 function attackPage (service: string): string {
