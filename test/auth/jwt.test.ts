@@ -137,7 +137,7 @@ t.test('JWKS down or hanging: 401 within a bounded time, never a hang', async (t
   const res2 = await slow.inject({ url: `${PREFIX}/test`, headers: bearer(await sign(rsa, { role: 'viewer' })) })
   const elapsed = Date.now() - started
   t.equal(res2.statusCode, 401, 'a JWKS that never answers: 401')
-  t.ok(elapsed >= 250 && elapsed < 2000, `after the JWKS timeout (${elapsed} ms)`)
+  t.ok(elapsed >= 250 && elapsed < 5000, `after the JWKS timeout (${elapsed} ms)`)
   t.equal(hanging.fetches, 1)
 })
 

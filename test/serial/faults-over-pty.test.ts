@@ -17,6 +17,14 @@ const read = async (): Promise<{ status: number, body: { temperature_c?: number,
   return { status: res.statusCode, body: res.json(), ms: Date.now() - started }
 }
 
+/** The bus's count of reads that ended in silence, as /metrics shows it. */
+const busTimeouts = async (): Promise<number> => {
+  const text = (await app.inject({ url: '/metrics' })).body
+  const line = /^opendcre_device_bus_timeouts_total(?:\{[^}]*\})? (\d+)$/m.exec(text)
+  if (line === null) throw new Error('/metrics has no opendcre_device_bus_timeouts_total')
+  return Number(line[1])
+}
+
 await t.test('the emulator process dies mid-run: 500 meanwhile, then it recovers when restarted', async (t) => {
   t.equal((await read()).status, 200)
   await rig.killEmulator()
@@ -39,11 +47,13 @@ await t.test('the serial device disappears: fast 500 "serial device unavailable"
     noticed = await read()
   }
   t.match(noticed.body.message, /^serial device unavailable: /)
-  // ... every request fails fast while the device is gone
+  // ... every request fails fast while the device is gone: no read waits for its timeout
+  const timeoutsBefore = await busTimeouts()
   const gone = await read()
   t.equal(gone.status, 500)
   t.match(gone.body.message, /^serial device unavailable: /)
-  t.ok(gone.ms < 200, `failed fast (${gone.ms} ms), without waiting for a read timeout`)
+  t.equal(await busTimeouts(), timeoutsBefore, 'no read on the missing device waited for a read timeout')
+  t.ok(gone.ms < 1000, `failed fast (${gone.ms} ms; a read timeout and its retry are 500 ms)`)
 
   await rig.startLink()
   await rig.startEmulator()
