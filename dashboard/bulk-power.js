@@ -32,6 +32,8 @@ export class BulkPower {
     this.ctx = view.ctx
     this.selected = new Set()
     this.taskId = undefined
+    /** The latest stream event of tasks the page does not know yet (a task's first events can beat its POST's answer), a few at most. */
+    this.early = new Map()
     this.timer = undefined
     this.count = h('span', { id: 'bulk-count' }, '0 selected')
     this.action = h('select', { id: 'bulk-action' },
@@ -113,6 +115,9 @@ export class BulkPower {
     this.cancel.hidden = false
     replace(this.failures)
     replace(this.progress, `Task ${this.taskId} started.`)
+    const early = this.early.get(this.taskId)
+    this.early.clear()
+    if (early !== undefined) this.onTask(early)
     this.refresh()
     // the stream shows each change; a poll as well, for a service or proxy without the stream
     this.timer = setInterval(() => this.poll(), TASK_POLL_MS)
@@ -120,7 +125,14 @@ export class BulkPower {
 
   /** A `task` event from the stream. */
   onTask (data) {
-    if (data.task_id !== this.taskId) return
+    if (data.task_id !== this.taskId) {
+      if (this.taskId === undefined) {
+        this.early.delete(data.task_id)
+        this.early.set(data.task_id, data)
+        if (this.early.size > 8) this.early.delete(this.early.keys().next().value)
+      }
+      return
+    }
     replace(this.progress, describeProgress(data))
     if (data.board?.state === 'failed') this.failures.append(h('li', {}, `${data.board.board_id}: ${data.board.message ?? 'failed'}`))
     if (data.state !== 'running') this.poll()

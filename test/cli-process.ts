@@ -41,8 +41,8 @@ export function startListening (command: string, args: string[], detached = fals
     let output = ''
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
-      reject(new Error(`no listening line within 60 s:\n${output}`))
-    }, 60_000)
+      reject(new Error(`no listening line within 120 s:\n${output}`))
+    }, 120_000)
     child.stderr!.on('data', (d) => { output += String(d) })
     createInterface({ input: child.stdout! }).on('line', (line) => {
       output += line + '\n'

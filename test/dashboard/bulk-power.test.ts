@@ -46,13 +46,14 @@ t.test('select boards, confirm the count and the policy, follow the task live', 
   t.same(await page.locator('#fleet-list input.bulk-select:checked').count(), 2)
   await page.selectOption('#bulk-action', 'off')
   await page.fill('#bulk-max', '1')
-  await page.fill('#bulk-interval', '200')
+  // 2 s between the two boards' starts: the task runs long enough to be seen running on a loaded machine
+  await page.fill('#bulk-interval', '2000')
 
   // the confirmation states the count and the policy; cancelling sends nothing
   await page.click('#bulk-start')
   await page.locator('dialog#confirm').waitFor({ state: 'visible' })
   t.equal(await text(page, '#confirm-title'), 'Power off 2 boards?')
-  t.match(await text(page, '#confirm-text'), /^At most 1 switching at once, at least 200 ms between starts;/)
+  t.match(await text(page, '#confirm-text'), /^At most 1 switching at once, at least 2000 ms between starts;/)
   await screenshot(page, 'bulk-power-confirmation')
   t.same(await axeViolations(page), [], 'axe: no serious or critical violations with the dialog open')
   await page.click('#confirm-cancel')
@@ -75,7 +76,7 @@ t.test('select boards, confirm the count and the policy, follow the task live', 
   }
   const tasks = await (await fetch(`${url}/opendcre/1.2/tasks`, { headers: auth })).json() as { tasks: Array<{ task_id: string, max_switching: number, policy: { max_concurrent: number, interval_ms: number } }> }
   t.equal(tasks.tasks.length, 1, 'the cancelled confirmation started no task')
-  t.match(tasks.tasks[0], { max_switching: 1, policy: { max_concurrent: 1, interval_ms: 200 } }, 'the policy chosen on the page')
+  t.match(tasks.tasks[0], { max_switching: 1, policy: { max_concurrent: 1, interval_ms: 2000 } }, 'the policy chosen on the page')
   // the page asks who it is before signing in: the browser notes that 401
   t.same(log.errors.filter((e) => !(e.text.includes('status of 401') && e.url.endsWith('/whoami'))), [], 'no console errors')
 
