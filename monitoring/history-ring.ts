@@ -82,7 +82,7 @@ export class HistoryRing {
       // most readings equal the one before
       const before = this.count > 1 ? this.codeAt((index + this.capacity - 1) % this.capacity) : -1
       let code = before >= 0 && shallowEqual(table[before], reading) ? before : table.findIndex((o) => shallowEqual(o, reading))
-      if (code < 0 && table.length < 256) code = table.push(reading) - 1
+      if (code < 0 && table.length < 256) code = table.push(sharedShape(reading)) - 1
       if (code >= 0) {
         this.bytes[2 * this.slots + index] = code
         return
@@ -209,6 +209,20 @@ export class HistoryRing {
     this.objects = objects
     return objects
   }
+}
+
+/**
+ * A copy of an object reading made key by key from {}, so that readings with
+ * the same keys share one V8 shape: a reading made as a spread plus fields
+ * ({...fixed, power_status}) has a shape of its own, ~300 bytes each.
+ */
+function sharedShape (reading: unknown): unknown {
+  if (reading === null || typeof reading !== 'object' || Array.isArray(reading) || Object.getPrototypeOf(reading) !== Object.prototype) return reading
+  const keys = Object.keys(reading)
+  if (keys.includes('__proto__')) return reading
+  const copy: Record<string, unknown> = {}
+  for (const key of keys) copy[key] = (reading as Record<string, unknown>)[key]
+  return copy
 }
 
 function shallowEqual (a: unknown, b: unknown): boolean {
