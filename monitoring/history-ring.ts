@@ -82,7 +82,11 @@ export class HistoryRing {
       // most readings equal the one before
       const before = this.count > 1 ? this.codeAt((index + this.capacity - 1) % this.capacity) : -1
       let code = before >= 0 && shallowEqual(table[before], reading) ? before : table.findIndex((o) => shallowEqual(o, reading))
-      if (code < 0 && table.length < 256) code = table.push(sharedShape(reading)) - 1
+      if (code < 0 && table.length < 256) {
+        // a new array of exactly the length needed (push leaves room for 16 more: ~100 bytes a ring)
+        this.objectTable = table.concat([sharedShape(reading)])
+        code = table.length
+      }
       if (code >= 0) {
         this.bytes[2 * this.slots + index] = code
         return
@@ -118,15 +122,18 @@ export class HistoryRing {
 
   private storeNumber (index: number, value: number): void {
     if (this.numbers === undefined) {
-      this.table ??= []
-      let code = this.table.findIndex((v) => Object.is(v, value))
-      if (code < 0 && this.table.length < 256) code = this.table.push(value) - 1
+      const table = this.table ?? []
+      let code = table.findIndex((v) => Object.is(v, value))
+      if (code < 0 && table.length < 256) {
+        // a new array of exactly the length needed (push leaves room for 16 more: ~100 bytes a ring)
+        this.table = table.concat(value)
+        code = table.length
+      }
       if (code >= 0) {
         this.bytes[2 * this.slots + index] = code
         return
       }
       // a 257th distinct value: the values themselves from now on
-      const table = this.table
       this.numbers = table.every((v) => Object.is(Math.fround(v), v)) ? new Float32Array(this.capacity) : new Float64Array(this.capacity)
       for (let i = 0; i < this.count - 1; i++) {
         const slot = (this.start + i) % this.capacity
