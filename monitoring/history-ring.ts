@@ -12,6 +12,8 @@
  *   65.5 s: a poll interval); a time that does not fit (a board away for
  *   minutes, a clock set back, a fractional time) is marked and kept
  *   absolute in a small map beside, so every time is given back exactly;
+ *   a ring whose times mostly do not fit (polled every few minutes) keeps
+ *   them all absolute (Float64) instead;
  * - its value as a one-byte code into a table of the distinct values seen
  *   while there are at most 256 of them (an IPMI reading is one raw byte
  *   through a linear formula, so a BMC's sensor never has more), then as
@@ -39,6 +41,8 @@ export class HistoryRing {
   private last = 0
   /** Absolute times of the slots whose time after the one before did not fit (FAR). */
   private far: Map<number, number> | undefined
+  /** Every slot's time, absolute, once too many did not fit (the 2-byte times then unused). */
+  private absolute: Float64Array | undefined
   private numbers: Float32Array | Float64Array | undefined
   /** While at most 256 distinct values: each entry's value as its place here (its code in `bytes`). */
   private table: number[] | undefined
@@ -157,6 +161,10 @@ export class HistoryRing {
 
   /** Writes slot `index`'s time (the slot about to be written: the oldest entry's when the ring is full). */
   private storeTime (index: number, timestamp: number): void {
+    if (this.absolute !== undefined) {
+      this.absolute[index] = timestamp
+      return
+    }
     this.far?.delete(index)
     if (this.count === 0) {
       this.base = timestamp
@@ -180,6 +188,33 @@ export class HistoryRing {
     this.bytes[2 * index] = delta & 0xff
     this.bytes[2 * index + 1] = delta >> 8
     this.last = timestamp
+    // a map entry costs several times 8 bytes: past a quarter of the ring, absolute times for all
+    if (this.far !== undefined && this.far.size > 4 && this.far.size * 4 > this.capacity) this.toAbsolute(index)
+  }
+
+  /** Every entry's time, absolute, from now on (`index`: the slot being written, counted in already). */
+  private toAbsolute (index: number): void {
+    const absolute = new Float64Array(this.capacity)
+    const count = this.count === this.capacity ? this.count : this.count + 1
+    const start = this.count === this.capacity ? (this.start + 1) % this.capacity : this.start
+    let timestamp = this.base
+    for (let i = 0; i < count; i++) {
+      const slot = (start + i) % this.capacity
+      if (i > 0) {
+        const delta = this.deltaAt(slot)
+        timestamp = delta === FAR ? (this.far as Map<number, number>).get(slot) as number : timestamp + delta
+      }
+      absolute[slot] = timestamp
+    }
+    this.absolute = absolute
+    this.far = undefined
+  }
+
+  private timeAt (slot: number, before: number, first: boolean): number {
+    if (this.absolute !== undefined) return this.absolute[slot]
+    if (first) return this.base
+    const delta = this.deltaAt(slot)
+    return delta === FAR ? (this.far as Map<number, number>).get(slot) as number : before + delta
   }
 
   /** Entries from `since` (ms) on, oldest first. */
@@ -188,10 +223,7 @@ export class HistoryRing {
     let timestamp = this.base
     for (let i = 0; i < this.count; i++) {
       const index = (this.start + i) % this.capacity
-      if (i > 0) {
-        const delta = this.deltaAt(index)
-        timestamp = delta === FAR ? (this.far as Map<number, number>).get(index) as number : timestamp + delta
-      }
+      timestamp = this.timeAt(index, timestamp, i === 0)
       if (timestamp < since) continue
       const reading = this.objectTable !== undefined
         ? this.objectTable[this.codeAt(index)]

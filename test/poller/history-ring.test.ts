@@ -81,6 +81,17 @@ t.test('times far apart (a board away for minutes, a clock set back) kept exactl
   t.same(ring.entries(T0 + 650_000).map((e) => e.timestamp), [T0 + 660_000, T0 + 675_000], 'since: only the later ones')
 })
 
+t.test('a device polled every 2 minutes: its times kept absolute (8 bytes), not one map entry each', async (t) => {
+  const ring = new HistoryRing(30)
+  const times = Array.from({ length: 45 }, (_, i) => T0 + i * 120_000 + (i % 4))
+  times.forEach((time, i) => {
+    ring.push(time, { temperature_c: 30 + (i % 3) })
+    t.same(ring.entries().map((e) => e.timestamp), times.slice(Math.max(0, i - 29), i + 1), `after ${i + 1} pushes`)
+  })
+  t.equal(arrayBytes(ring), 30 * 3 + 30 * 8, 'the 2-byte times unused, 8 bytes a time beside them')
+  t.equal((ring as unknown as { far?: Map<number, number> }).far, undefined, 'no map of far times left')
+})
+
 t.test('any sequence: the ring gives back what a plain array of the last N would (random times, values and readings)', async (t) => {
   let seed = 24
   const random = (): number => {
@@ -95,7 +106,9 @@ t.test('any sequence: the ring gives back what a plain array of the last N would
     const distinct = random() < 0.2 ? 1000 : 6
     for (let i = 0; i < capacity * 3; i++) {
       const r = random()
-      time += r < 0.8 ? 15_000 + Math.floor(random() * 50) : r < 0.88 ? 60_000 + Math.floor(random() * 600_000) : r < 0.94 ? -Math.floor(random() * 20_000) : random() * 100
+      // every seventh run polled every few minutes (most times do not fit in 2 bytes)
+      const slow = run % 7 === 0 && r < 0.9
+      time += slow ? 70_000 + Math.floor(random() * 200_000) : r < 0.8 ? 15_000 + Math.floor(random() * 50) : r < 0.88 ? 60_000 + Math.floor(random() * 600_000) : r < 0.94 ? -Math.floor(random() * 20_000) : random() * 100
       const v = Math.floor(random() * distinct)
       const kind = random()
       const reading = run % 3 === 0 && kind < 0.5 ? { power_status: v % 2 === 0 ? 'on' : 'off', input_power: v } : run % 5 === 0 && kind < 0.1 ? { led_state: 'on' } : { temperature_c: v * 0.068 }
