@@ -11,14 +11,17 @@
  * outermost members instead: their nearest dominator of another group, and
  * the edge it holds them by. With --tree MB, the dominator tree from the
  * root down, children of one group taken together, where they retain at
- * least MB.
+ * least MB. With --pool, Node's shared Buffer pool slabs (8 KB
+ * ArrayBuffers that Buffer.from and allocUnsafe cut small Buffers from) kept
+ * alive, and what keeps them: a small Buffer kept for long keeps its whole
+ * slab, which the dominator tree hides when several owners share one.
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { top: { type: 'string', default: '40' }, count: { type: 'string' }, who: { type: 'string' }, tree: { type: 'string' } }
+  options: { top: { type: 'string', default: '40' }, count: { type: 'string' }, who: { type: 'string' }, tree: { type: 'string' }, pool: { type: 'boolean', default: false } }
 })
 if (positionals.length !== 1) {
   process.stderr.write('usage: heap-summary FILE.heapsnapshot [--top N] [--count BMCS]\n')
@@ -249,4 +252,45 @@ if (values.tree !== undefined) {
   }
   process.stdout.write('\ndominator tree:\n')
   walk([rootPo], 0)
+}
+
+if (values.pool) {
+  const nameField = meta.edge_fields.indexOf('name_or_index')
+  const nodeName = (v: number): string => snap.strings[snap.nodes[v * NF + nName]]
+  /** The name of the strong edge from `from` to `to`. */
+  const edgeName = (from: number, to: number): string => {
+    for (let e = firstEdge[from]; e < firstEdge[from + 1]; e += EF) {
+      if (snap.edges[e + eTo] / NF !== to || !strong(e)) continue
+      const t = edgeTypes[snap.edges[e + eType]]
+      return t === 'element' || t === 'hidden' ? '[]' : `.${snap.strings[snap.edges[e + nameField]]}`
+    }
+    return '?'
+  }
+  const POOL_SIZE = 8192
+  let slabs = 0
+  const holders = new Map<string, number>()
+  for (let v = 0; v < n; v++) {
+    if (order[v] < 0 || nodeName(v) !== 'ArrayBuffer') continue
+    let store = 0
+    for (let e = firstEdge[v]; e < firstEdge[v + 1]; e += EF) {
+      const w = snap.edges[e + eTo] / NF
+      if (nodeName(w) === 'system / JSArrayBufferData') store += snap.nodes[w * NF + nSize]
+    }
+    if (store !== POOL_SIZE) continue
+    slabs++
+    // its views (Buffers cut from it), and who holds each view
+    for (let p = predStart[v]; p < predStart[v + 1]; p++) {
+      const view = preds[p]
+      if (edgeName(view, v) !== '.buffer') continue
+      for (let q = predStart[view]; q < predStart[view + 1]; q++) {
+        const holder = preds[q]
+        const key = `${groupOf(holder)} ${edgeName(holder, view)}`
+        holders.set(key, (holders.get(key) ?? 0) + 1)
+      }
+    }
+  }
+  process.stdout.write(`\nBuffer pool slabs kept alive: ${slabs} (${mb(slabs * POOL_SIZE)} MB${perBmc === undefined ? '' : `, ${Math.round(slabs * POOL_SIZE / perBmc)} B/BMC`}); the Buffers cut from them, by holder:\n`)
+  for (const [key, count] of [...holders.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) {
+    process.stdout.write(`${String(count).padStart(9)}  ${key}\n`)
+  }
 }

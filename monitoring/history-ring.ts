@@ -5,29 +5,49 @@
  *
  * At 5,000 BMCs (60,000 sensors, an hour at 15 s: 240 entries each) these
  * rings were the largest part of the heap: two Float64Arrays a sensor, 3.8 KB,
- * 230 MB in all. So each array starts narrow and widens only when a value
- * needs it: times as whole milliseconds after the ring's first (Uint32, 49
- * days of range, moved up when a time goes past it), values as one-byte
- * codes into a table of the distinct values seen while there are at most
- * 256 of them (an IPMI reading is one raw byte through a linear formula, so
- * a BMC's sensor never has more; measured at 1,000 BMCs: 7 KB a BMC less
- * than Float32/Float64 values), then as Float32 while every value is exactly
- * a float (whole degrees and RPM, halves and quarters are; 12.06 V is not),
- * else Float64. Object readings (a power status, an LED state) likewise:
- * one-byte codes into the distinct readings seen while at most 256 (240
- * bytes a ring instead of a 1,920-byte array of references). A reading is
- * given back exactly as pushed (an object: one equal to it, shallowly).
+ * 230 MB in all. So a ring keeps 3 bytes an entry in one Uint8Array, grown
+ * (doubling) as entries come rather than sized for the hour up front:
+ *
+ * - its time as whole milliseconds after the entry before, 2 bytes (up to
+ *   65.5 s: a poll interval); a time that does not fit (a board away for
+ *   minutes, a clock set back, a fractional time) is marked and kept
+ *   absolute in a small map beside, so every time is given back exactly;
+ *   a ring whose times mostly do not fit (polled every few minutes) keeps
+ *   them all absolute (Float64) instead;
+ * - its value as a one-byte code into a table of the distinct values seen
+ *   while there are at most 256 of them (an IPMI reading is one raw byte
+ *   through a linear formula, so a BMC's sensor never has more), then as
+ *   Float32 while every value is exactly a float (whole degrees and RPM,
+ *   halves and quarters are; 12.06 V is not), else Float64. Object readings
+ *   (a power status, an LED state) likewise: one-byte codes into the
+ *   distinct readings seen while at most 256, then the objects themselves.
+ *
+ * A reading is given back exactly as pushed (an object: one equal to it,
+ * shallowly).
  */
+
+/** A time delta that does not fit in 2 bytes: the slot's time is in `far`, absolute. */
+const FAR = 0xffff
+/** Slots a ring starts with; it doubles up to its capacity. */
+const FIRST_SLOTS = 8
+
 export class HistoryRing {
-  /** Milliseconds after `base` (Uint32) until a time does not fit; then absolute (Float64). */
-  private times: Uint32Array | Float64Array
+  /** Per slot: its time after the slot before it (2 bytes, little-endian) at 2 * slot; from 2 * `slots` on, its value's code (1 byte). */
+  private bytes: Uint8Array
+  /** Slots `bytes` has room for. */
+  private slots: number
+  /** The oldest entry's time, and the newest's. */
   private base = 0
+  private last = 0
+  /** Absolute times of the slots whose time after the one before did not fit (FAR). */
+  private far: Map<number, number> | undefined
+  /** Every slot's time, absolute, once too many did not fit (the 2-byte times then unused). */
+  private absolute: Float64Array | undefined
   private numbers: Float32Array | Float64Array | undefined
-  /** While at most 256 distinct values: each entry's value as its place in `table`. */
-  private codes: Uint8Array | undefined
+  /** While at most 256 distinct values: each entry's value as its place here (its code in `bytes`). */
   private table: number[] | undefined
   private objects: unknown[] | undefined
-  /** While a ring of object readings has seen at most 256 distinct ones (shallowly): each entry's as its place here (in `codes`). */
+  /** While a ring of object readings has seen at most 256 distinct ones (shallowly): each entry's as its place here (its code in `bytes`). */
   private objectTable: unknown[] | undefined
   /** The one key of numeric readings. */
   private field: string | undefined
@@ -35,7 +55,8 @@ export class HistoryRing {
   private count = 0
 
   constructor (readonly capacity: number) {
-    this.times = new Uint32Array(capacity)
+    this.slots = Math.min(capacity, FIRST_SLOTS)
+    this.bytes = new Uint8Array(this.slots * 3)
   }
 
   get length (): number {
@@ -44,6 +65,7 @@ export class HistoryRing {
 
   push (timestamp: number, reading: unknown): void {
     const index = (this.start + this.count) % this.capacity
+    if (index >= this.slots) this.grow()
     this.storeTime(index, timestamp)
     if (this.count === this.capacity) this.start = (this.start + 1) % this.capacity
     else this.count++
@@ -58,28 +80,29 @@ export class HistoryRing {
       this.numbers = undefined
       this.table = undefined
       this.objectTable = []
-      this.codes = new Uint8Array(this.capacity)
     }
     if (this.objectTable !== undefined) {
-      const codes = this.codes as Uint8Array
       const table = this.objectTable
       // most readings equal the one before
-      const before = this.count > 1 ? codes[(index + this.capacity - 1) % this.capacity] : -1
+      const before = this.count > 1 ? this.codeAt((index + this.capacity - 1) % this.capacity) : -1
       let code = before >= 0 && shallowEqual(table[before], reading) ? before : table.findIndex((o) => shallowEqual(o, reading))
-      if (code < 0 && table.length < 256) code = table.push(reading) - 1
+      if (code < 0 && table.length < 256) {
+        // a new array of exactly the length needed (push leaves room for 16 more: ~100 bytes a ring)
+        this.objectTable = table.concat([sharedShape(reading)])
+        code = table.length
+      }
       if (code >= 0) {
-        codes[index] = code
+        this.bytes[2 * this.slots + index] = code
         return
       }
       // a 257th distinct reading: the readings themselves from now on
       const objects: unknown[] = new Array(this.capacity)
-      for (let i = 0; i < this.count; i++) {
+      for (let i = 0; i < this.count - 1; i++) {
         const slot = (this.start + i) % this.capacity
-        objects[slot] = table[codes[slot]]
+        objects[slot] = table[this.codeAt(slot)]
       }
       this.objects = objects
       this.objectTable = undefined
-      this.codes = undefined
     }
     const objects = this.toObjects()
     // a value that did not change (a power status, an LED) is kept once, referenced from each entry
@@ -87,20 +110,39 @@ export class HistoryRing {
     objects[index] = previous !== undefined && shallowEqual(previous, reading) ? previous : reading
   }
 
+  /** Doubles the slots (up to the capacity). Only while the ring is not full, so its entries are slots 0 to count - 1. */
+  private grow (): void {
+    const slots = Math.min(this.capacity, this.slots * 2)
+    const bytes = new Uint8Array(slots * 3)
+    bytes.set(this.bytes.subarray(0, 2 * this.count))
+    bytes.set(this.bytes.subarray(2 * this.slots, 2 * this.slots + this.count), 2 * slots)
+    this.bytes = bytes
+    this.slots = slots
+  }
+
+  private codeAt (slot: number): number {
+    return this.bytes[2 * this.slots + slot]
+  }
+
   private storeNumber (index: number, value: number): void {
     if (this.numbers === undefined) {
-      this.codes ??= new Uint8Array(this.capacity)
-      this.table ??= []
-      let code = this.table.findIndex((v) => Object.is(v, value))
-      if (code < 0 && this.table.length < 256) code = this.table.push(value) - 1
+      const table = this.table ?? []
+      let code = table.findIndex((v) => Object.is(v, value))
+      if (code < 0 && table.length < 256) {
+        // a new array of exactly the length needed (push leaves room for 16 more: ~100 bytes a ring)
+        this.table = table.concat(value)
+        code = table.length
+      }
       if (code >= 0) {
-        this.codes[index] = code
+        this.bytes[2 * this.slots + index] = code
         return
       }
       // a 257th distinct value: the values themselves from now on
-      this.numbers = this.table.every((v) => Object.is(Math.fround(v), v)) ? new Float32Array(this.capacity) : new Float64Array(this.capacity)
-      for (let i = 0; i < this.capacity; i++) this.numbers[i] = this.table[this.codes[i]] ?? 0
-      this.codes = undefined
+      this.numbers = table.every((v) => Object.is(Math.fround(v), v)) ? new Float32Array(this.capacity) : new Float64Array(this.capacity)
+      for (let i = 0; i < this.count - 1; i++) {
+        const slot = (this.start + i) % this.capacity
+        this.numbers[slot] = table[this.codeAt(slot)]
+      }
       this.table = undefined
     }
     if (this.numbers instanceof Float32Array && !Object.is(Math.fround(value), value) && !Number.isNaN(value)) this.numbers = Float64Array.from(this.numbers)
@@ -109,80 +151,117 @@ export class HistoryRing {
 
   /** The number in slot `index` (numeric readings only). */
   private numberAt (index: number): number {
-    if (this.codes !== undefined) return (this.table as number[])[this.codes[index]]
+    if (this.table !== undefined) return this.table[this.codeAt(index)]
     return (this.numbers as Float32Array | Float64Array)[index]
   }
 
-  private timeAt (index: number): number {
-    return this.times instanceof Uint32Array ? this.base + this.times[index] : this.times[index]
+  private deltaAt (slot: number): number {
+    return this.bytes[2 * slot] | this.bytes[2 * slot + 1] << 8
   }
 
-  /** Writes slot `index`'s time (the slot about to be written: it holds no entry that stays). */
+  /** Writes slot `index`'s time (the slot about to be written: the oldest entry's when the ring is full). */
   private storeTime (index: number, timestamp: number): void {
-    if (this.times instanceof Float64Array) {
-      this.times[index] = timestamp
+    if (this.absolute !== undefined) {
+      this.absolute[index] = timestamp
       return
     }
-    if (this.count === 0) this.base = timestamp
-    let offset = timestamp - this.base
-    if (offset > 0xffffffff && Number.isInteger(offset)) {
-      // past 49 days: count from the oldest entry that stays instead
-      const oldest = this.count === 0 ? timestamp : this.timeAt(this.count === this.capacity ? (this.start + 1) % this.capacity : this.start)
-      if (timestamp - oldest <= 0xffffffff && oldest >= this.base) {
-        const shift = oldest - this.base
-        for (let i = 0; i < this.count; i++) {
-          const slot = (this.start + i) % this.capacity
-          if (slot !== index) this.times[slot] = Math.max(0, this.times[slot] - shift)
-        }
-        this.base = oldest
-        offset = timestamp - oldest
+    this.far?.delete(index)
+    if (this.count === 0) {
+      this.base = timestamp
+    } else if (this.count === this.capacity) {
+      // the oldest entry goes: the next one is the oldest now
+      const next = (this.start + 1) % this.capacity
+      if (next === index) this.base = timestamp
+      else {
+        const delta = this.deltaAt(next)
+        this.base = delta === FAR ? (this.far as Map<number, number>).get(next) as number : this.base + delta
       }
     }
-    if (!Number.isInteger(offset) || offset < 0 || offset > 0xffffffff) {
-      // a time before the first, fractional, or too far apart: absolute times from now on
-      const absolute = new Float64Array(this.capacity)
-      for (let i = 0; i < this.count; i++) {
-        const slot = (this.start + i) % this.capacity
-        absolute[slot] = this.timeAt(slot)
-      }
-      this.times = absolute
-      absolute[index] = timestamp
-      return
+    let delta = timestamp - this.last
+    if (this.count === 0) delta = 0
+    else if (!(Number.isInteger(delta) && delta >= 0 && delta < FAR && this.last + delta === timestamp)) {
+      delta = FAR
+      this.far ??= new Map()
+      this.far.set(index, timestamp)
     }
-    this.times[index] = offset
+    if (this.far?.size === 0) this.far = undefined
+    this.bytes[2 * index] = delta & 0xff
+    this.bytes[2 * index + 1] = delta >> 8
+    this.last = timestamp
+    // a map entry costs several times 8 bytes: past a quarter of the ring, absolute times for all
+    if (this.far !== undefined && this.far.size > 4 && this.far.size * 4 > this.capacity) this.toAbsolute(index)
+  }
+
+  /** Every entry's time, absolute, from now on (`index`: the slot being written, counted in already). */
+  private toAbsolute (index: number): void {
+    const absolute = new Float64Array(this.capacity)
+    const count = this.count === this.capacity ? this.count : this.count + 1
+    const start = this.count === this.capacity ? (this.start + 1) % this.capacity : this.start
+    let timestamp = this.base
+    for (let i = 0; i < count; i++) {
+      const slot = (start + i) % this.capacity
+      if (i > 0) {
+        const delta = this.deltaAt(slot)
+        timestamp = delta === FAR ? (this.far as Map<number, number>).get(slot) as number : timestamp + delta
+      }
+      absolute[slot] = timestamp
+    }
+    this.absolute = absolute
+    this.far = undefined
+  }
+
+  private timeAt (slot: number, before: number, first: boolean): number {
+    if (this.absolute !== undefined) return this.absolute[slot]
+    if (first) return this.base
+    const delta = this.deltaAt(slot)
+    return delta === FAR ? (this.far as Map<number, number>).get(slot) as number : before + delta
   }
 
   /** Entries from `since` (ms) on, oldest first. */
   entries (since = -Infinity): Array<{ timestamp: number, reading: unknown }> {
     const out: Array<{ timestamp: number, reading: unknown }> = []
+    let timestamp = this.base
     for (let i = 0; i < this.count; i++) {
       const index = (this.start + i) % this.capacity
-      const timestamp = this.timeAt(index)
+      timestamp = this.timeAt(index, timestamp, i === 0)
       if (timestamp < since) continue
       const reading = this.objectTable !== undefined
-        ? this.objectTable[(this.codes as Uint8Array)[index]]
+        ? this.objectTable[this.codeAt(index)]
         : this.objects !== undefined ? this.objects[index] : { [this.field as string]: this.numberAt(index) }
       out.push({ timestamp, reading })
     }
     return out
   }
 
-  /** Switches to objects, keeping what was stored as numbers. */
+  /** Switches to objects, keeping what was stored as numbers (all but the entry being written). */
   private toObjects (): unknown[] {
     if (this.objects !== undefined) return this.objects
     const objects: unknown[] = new Array(this.capacity)
-    if (this.numbers !== undefined || this.codes !== undefined) {
+    if (this.numbers !== undefined || this.table !== undefined) {
       for (let i = 0; i < this.count - 1; i++) {
         const index = (this.start + i) % this.capacity
         objects[index] = { [this.field as string]: this.numberAt(index) }
       }
     }
     this.numbers = undefined
-    this.codes = undefined
     this.table = undefined
     this.objects = objects
     return objects
   }
+}
+
+/**
+ * A copy of an object reading made key by key from {}, so that readings with
+ * the same keys share one V8 shape: a reading made as a spread plus fields
+ * ({...fixed, power_status}) has a shape of its own, ~300 bytes each.
+ */
+function sharedShape (reading: unknown): unknown {
+  if (reading === null || typeof reading !== 'object' || Array.isArray(reading) || Object.getPrototypeOf(reading) !== Object.prototype) return reading
+  const keys = Object.keys(reading)
+  if (keys.includes('__proto__')) return reading
+  const copy: Record<string, unknown> = {}
+  for (const key of keys) copy[key] = (reading as Record<string, unknown>)[key]
+  return copy
 }
 
 function shallowEqual (a: unknown, b: unknown): boolean {

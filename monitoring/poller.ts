@@ -197,7 +197,11 @@ export class Poller extends EventEmitter {
       error: undefined,
       errorAt: undefined,
       nextDue: Infinity,
-      history: new HistoryRing(historySize(this.config, intervalS))
+      history: new HistoryRing(historySize(this.config, intervalS)),
+      // named now so they live in the object itself, not in a properties array added when first set
+      metricText: undefined,
+      condition: undefined,
+      thresholds: undefined
     }
     if (existing !== undefined) board.sensors.splice(board.sensors.indexOf(existing), 1, sensor)
     else board.sensors.push(sensor)

@@ -1,10 +1,10 @@
 import fp from 'fastify-plugin'
-import type { FastifyBaseLogger } from 'fastify'
 import { ConfigError } from '../drivers/errors.js'
 import { loadBmcConfig, type BmcConfigEntry } from '../drivers/ipmi/bmc-config.js'
 import { connectBmc, type BridgeSessionStatus } from '../drivers/ipmi/bridge-connection.js'
 import { IpmiBus, type BridgeBmc } from '../drivers/ipmi/ipmi-bus.js'
 import { boardIdHex } from '../drivers/bus.js'
+import { BoundLogger, type DriverLogger } from '../drivers/logger.js'
 import type { QueueLimits } from '../drivers/queueing/fair-queue.js'
 import { bmcKey, servedBy, shareOf, type ShardSettings } from '../config/shard.js'
 
@@ -13,7 +13,7 @@ export type { BridgeSessionStatus as BmcSessionStatus } from '../drivers/ipmi/br
 /** A BMC connected for the bridge: its operations plus its session's status. */
 export type BridgeConnection = BridgeBmc & { status: () => BridgeSessionStatus }
 
-export type BmcConnector = (entry: BmcConfigEntry, log: FastifyBaseLogger, queue?: QueueLimits) => BridgeConnection
+export type BmcConnector = (entry: BmcConfigEntry, log: DriverLogger, queue?: QueueLimits) => BridgeConnection
 
 /** The real connection: an RMCP+ session over UDP and the IPMI commands over it, behind a bounded fair queue. */
 export const connectOverUdp: BmcConnector = (entry, log, queue) => connectBmc(entry, { log, queue })
@@ -50,8 +50,9 @@ export default fp<IpmiBackendOptions>(async (fastify, opts) => {
   const connect = opts.connect ?? connectOverUdp
   // a shard connects only the BMCs it owns; each keeps the board id of its place in the file
   const { mine, slots, owners } = shareOf(entries, (e) => bmcKey(e.target.host, e.target.port), opts.shard)
+  // each BMC's lines name it and its board; bound at each line rather than a pino child a BMC (docs/benchmarks.md, issue 24)
   const connections = mine.map((entry, i) =>
-    connect(entry, fastify.log.child({ bmc: bmcKey(entry.target.host, entry.target.port), board: boardIdHex(0x40000000 | (slots[i] + 1)) }), opts.queue))
+    connect(entry, new BoundLogger(fastify.log, { bmc: bmcKey(entry.target.host, entry.target.port), board: boardIdHex(0x40000000 | (slots[i] + 1)) }), opts.queue))
   fastify.buses.register(new IpmiBus(connections, { file: opts.file, slots, powerOnWatts: mine.map((e) => e.powerOnWatts) }))
   if (opts.shard !== undefined) {
     fastify.buses.servedElsewhere(servedBy(owners, opts.shard, (boardId) => ((boardId >>> 24) === 0x40 ? (boardId & 0x00ffffff) - 1 : -1)))

@@ -47,6 +47,7 @@ import {
 } from './commands/index.js'
 import { FRU_HEADER_LENGTH, FruFormatError, parseCommonHeader, parseFru, toAssetInfo, type AssetFru, type FruInventory } from './fru.js'
 import { convertReading, convertThresholds, parseSdr, thresholdsReadable, type SensorRecord } from './sdr.js'
+import { PackedSelRecords } from './sel.js'
 import { IpmiError, NETFN, type IpmiRequester } from './types.js'
 
 type BootTargetName = 'no_override' | 'pxe' | 'hdd'
@@ -142,7 +143,7 @@ export class BmcCommands {
   private identifyForceSupported = true
   /** DCMI Get Power Reading: 'no' once the BMC answered it with a completion code before ever answering it. */
   private dcmi: 'unknown' | 'yes' | 'no' = 'unknown'
-  private selCache: { version: string, records: Buffer[] } | undefined
+  private selCache: { version: string, records: PackedSelRecords } | undefined
 
   constructor (private readonly requester: IpmiRequester, options: BmcCommandsOptions = {}) {
     this.sdrState = { chunk: options.sdrChunk ?? 32 }
@@ -386,10 +387,10 @@ export class BmcCommands {
   async selRecords (): Promise<Buffer[]> {
     const info = await getSelInfo(this.requester)
     const version = selVersion(info)
-    if (this.selCache?.version === version) return this.selCache.records
-    const records = await readSel(this.requester, undefined, info)
+    if (this.selCache?.version === version) return this.selCache.records.toArray()
+    const records = new PackedSelRecords(await readSel(this.requester, undefined, info))
     this.selCache = { version, records }
-    return records
+    return records.toArray()
   }
 
   /**

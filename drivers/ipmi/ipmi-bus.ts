@@ -336,7 +336,9 @@ export class IpmiBus implements Bus {
       const status = await ops.chassisStatus()
       // best effort: the power state answered; a failed DCMI reading is input_power 0, as v1.2 always had
       const inputPower = await ops.powerReading?.().catch(() => undefined)
-      return { ...FIXED_POWER_FIELDS, input_power: inputPower ?? 0, power_ok: !status.powerFault, power_status: status.power }
+      // one literal, not a spread of FIXED_POWER_FIELDS plus fields: V8 gave each spread-made reading a shape (map) of its own, ~300 bytes (issue 24)
+      const f = FIXED_POWER_FIELDS
+      return { input_power: inputPower ?? 0, input_voltage: f.input_voltage, output_current: f.output_current, over_current: f.over_current, pmbus_raw: f.pmbus_raw, under_voltage: f.under_voltage, power_ok: !status.powerFault, power_status: status.power }
     }, (reason) => `Error returned from BMC in controlling power via IPMI (${reason}).`)
   }
 

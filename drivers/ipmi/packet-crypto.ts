@@ -75,8 +75,10 @@ export function hmac (algorithm: 'sha1' | 'sha256', key: Buffer, data: Uint8Arra
   if (pads === undefined) {
     const k = Buffer.alloc(HASH_BLOCK)
     k.set(key.length > HASH_BLOCK ? hash(algorithm, key, 'buffer') : key)
-    const inner = Buffer.allocUnsafe(HASH_BLOCK)
-    const outer = Buffer.allocUnsafe(HASH_BLOCK)
+    // kept per key: memory of their own, not slices of Node's shared pool that keep whole 8 KB slabs alive
+    const both = Buffer.allocUnsafeSlow(2 * HASH_BLOCK)
+    const inner = both.subarray(0, HASH_BLOCK)
+    const outer = both.subarray(HASH_BLOCK)
     for (let i = 0; i < HASH_BLOCK; i++) {
       inner[i] = k[i] ^ 0x36
       outer[i] = k[i] ^ 0x5c

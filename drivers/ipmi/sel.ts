@@ -9,6 +9,39 @@ import { IpmiError } from './types.js'
 
 export const SEL_RECORD_LENGTH = 16
 
+/**
+ * A log's records kept between reads: one Buffer of 16 bytes a record (a
+ * record is its offset), allocated apart from Node's shared pool. A Buffer
+ * per record cost ~150 bytes of heap each, and each small Buffer kept from
+ * the pool kept its whole 8 KB slab alive: measured at 1,000 BMCs, four
+ * records a BMC pinned 8 KB a BMC.
+ */
+export class PackedSelRecords {
+  private readonly bytes: Buffer
+
+  constructor (records: readonly Uint8Array[]) {
+    this.bytes = Buffer.allocUnsafeSlow(records.length * SEL_RECORD_LENGTH)
+    records.forEach((r, i) => {
+      if (r.length !== SEL_RECORD_LENGTH) throw new IpmiError('protocol', `SEL record of ${r.length} byte(s), 16 expected`)
+      this.bytes.set(r, i * SEL_RECORD_LENGTH)
+    })
+  }
+
+  get length (): number {
+    return this.bytes.length / SEL_RECORD_LENGTH
+  }
+
+  /** Record `i` (a view of the packed bytes: valid while this is kept). */
+  at (i: number): Buffer {
+    return this.bytes.subarray(i * SEL_RECORD_LENGTH, (i + 1) * SEL_RECORD_LENGTH)
+  }
+
+  /** Every record, oldest first (views, made now). */
+  toArray (): Buffer[] {
+    return Array.from({ length: this.length }, (_, i) => this.at(i))
+  }
+}
+
 // ---------------------------------------------------------------------------
 // §32 record decoding
 

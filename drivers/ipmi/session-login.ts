@@ -132,7 +132,9 @@ export abstract class SessionLogin {
     this.log = log.child({ bmc: this.label })
     // validated here so a bad entry fails loudly, but never echoed back
     this.kuid = passwordKey(target.password)
-    this.username = Buffer.from(target.username, 'latin1')
+    const username = Buffer.from(target.username, 'latin1')
+    // kept for the session's life: memory of its own, not a slice of Node's shared pool that keeps a whole 8 KB slab alive
+    this.username = Buffer.from(username.buffer.slice(username.byteOffset, username.byteOffset + username.length))
     if (this.username.length > 16) throw new IpmiError('auth', `BMC ${this.label}: user names are at most 16 bytes`)
     const named = [target.auth, target.integrity, target.confidentiality].filter((a) => a !== undefined).length
     if (named !== 0 && named !== 3) throw new IpmiError('session', `BMC ${this.label}: name all three algorithms or none`)

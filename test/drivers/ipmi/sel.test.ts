@@ -7,7 +7,7 @@
 import t from 'tap'
 import { BmcCommands } from '../../../drivers/ipmi/bmc.js'
 import { packGetSelEntryRequest, readSel, unpackGetSelInfoResponse, SEL_CMD } from '../../../drivers/ipmi/commands/index.js'
-import { decodeSelRecord, sensorTypeName } from '../../../drivers/ipmi/sel.js'
+import { decodeSelRecord, PackedSelRecords, sensorTypeName } from '../../../drivers/ipmi/sel.js'
 import { IpmiCompletionError, IpmiError, NETFN, type IpmiRequester } from '../../../drivers/ipmi/types.js'
 import { startSim } from './ipmi-test-kit.js'
 
@@ -164,6 +164,23 @@ t.test('BmcCommands.selRecords: an unchanged log (Get SEL Info) is not read agai
   t.same(req.log.slice(first), ['info'], 'one request for an unchanged log')
   records.push(r3)
   t.same((await cmds.selRecords()).map((r) => r.readUInt16LE(0)), [1, 2, 3], 'a new entry: read again')
+})
+
+t.test('BmcCommands.selRecords: the kept records are one packed copy of their own, not slices of the shared 8 KB pool', async (t) => {
+  const records = [r1, r2, r3]
+  const cmds = new BmcCommands(scripted(records))
+  const read = await cmds.selRecords()
+  t.same(read, records, 'the same bytes')
+  const again = await cmds.selRecords()
+  t.same(again, records, 'given back from the cache')
+  t.equal(again[0].buffer, again[2].buffer, 'one buffer for the log')
+  t.equal(again[0].buffer.byteLength, 3 * 16, '16 bytes a record, nothing else kept alive')
+  t.same(again.map((r) => r.byteOffset - again[0].byteOffset), [0, 16, 32], 'each record at its offset')
+})
+
+t.test('PackedSelRecords: records of another length are refused', async (t) => {
+  t.throws(() => new PackedSelRecords([Buffer.alloc(15)]), /15 byte/)
+  t.equal(new PackedSelRecords([]).length, 0)
 })
 
 t.test('live ipmi_sim bmc-a: the SEL read by `ipmitool raw` requests matches `ipmitool sel list`', async (t) => {
