@@ -303,7 +303,8 @@ export class RedfishClient {
       }
       const timer = setTimeout(() => settle(new OpenDcreError('timeout', `no answer from ${this.url} within ${timeoutMs} ms (${method} ${path})`)), timeoutMs)
       const request = (this.target.protocol === 'https:' ? httpsRequest : httpRequest)(options, (response) => {
-        const tooLarge = (): void => settle(new OpenDcreError('device-error', `${method} ${path}: the answer from ${this.url} is larger than 16 MiB`))
+        // tooLarge marks it for a reader with a smaller GET to fall back on (an expanded poll source)
+        const tooLarge = (): void => settle(Object.assign(new OpenDcreError('device-error', `${method} ${path}: the answer from ${this.url} is larger than 16 MiB`), { tooLarge: true }))
         // an answer that declares its size too large is refused before a byte of it is read
         if (Number(response.headers['content-length'] ?? 0) > MAX_ANSWER_BYTES) return tooLarge()
         const chunks: Buffer[] = []

@@ -1,7 +1,7 @@
 import { OpenDcreError } from '../errors.js'
 import { byUri, links, memberList, odataId, refused, type Json, type RedfishCommand, type RedfishLimits } from './redfish-limits.js'
 import { KIND_BLOCK, KIND_ORDER, KINDS, keptFields, sensorKind, type ListedBy, type SensorKind } from './redfish-sensors.js'
-import { excerptsOf, resourcesIn, subordinateLinks, type ExcerptAt } from './redfish-excerpts.js'
+import { excerptsOf, resourcesIn, subordinateLinks, type ExcerptAt, type FoundExcerpt } from './redfish-excerpts.js'
 
 /**
  * Discovery from the Redfish model (DSP0268): every ComputerSystem is a
@@ -12,7 +12,8 @@ import { excerptsOf, resourcesIn, subordinateLinks, type ExcerptAt } from './red
  * enclosure). Sensors come from each chassis' Sensors collection; the
  * legacy Thermal and Power resources add only what that lacks, and the
  * ThermalSubsystem and PowerSubsystem excerpts whose DataSourceUri is no
- * Sensor found (redfish-excerpts.ts). Each reading also names the GETs that
+ * Sensor found (redfish-excerpts.ts), then the EnvironmentMetrics excerpts
+ * that none of these holds. Each reading also names the GETs that
  * hold it for a poll cycle (`sources`, $expand where the service offers it).
  */
 
@@ -31,8 +32,10 @@ export interface RedfishSensor {
   sources: string[]
   /** Legacy style: where in `uri`'s body the reading is. */
   legacy?: { array: string, memberId: string, field: string }
-  /** A subsystem's sensor excerpt: where in `uri`'s body the reading is. */
+  /** A subsystem's or EnvironmentMetrics' sensor excerpt: where in `uri`'s body the reading is. */
   excerpt?: ExcerptAt
+  /** An excerpt of a chassis' EnvironmentMetrics: numbered after every other reading of its kind. */
+  environment?: true
   /** For ordering: the sensor's @odata.id. */
   key: string
   /** The Sensor's own fields as discovery read them (keptFields): units, ranges, Thresholds. */
@@ -102,6 +105,11 @@ const SUBSYSTEM_LEVELS = 3
 /** How many URI segments `uri` is below `base` (-1: not below it). */
 function depthBelow (uri: string, base: string): number {
   return uri.startsWith(base + '/') ? uri.slice(base.length + 1).split('#')[0].split('/').length : -1
+}
+
+/** A subsystem's or EnvironmentMetrics' excerpt as a reading; its DataSourceUri kept with its fields. */
+function excerptFound (e: FoundExcerpt): Found {
+  return { kind: e.kind, name: e.name, uri: e.uri, sources: [], excerpt: e.at, key: e.key, fields: e.source !== undefined ? { ...e.fields, DataSourceUri: e.source } : e.fields }
 }
 
 function hasLed (body: Json): boolean {
@@ -225,6 +233,7 @@ export class Discovery {
       for (const sub of [odataId(body.ThermalSubsystem), odataId(body.PowerSubsystem)]) if (sub !== undefined) excerpts.push(...await this.subsystem(sub, known))
       found.set(uri, [...sensors, ...legacy, ...excerpts])
     })
+    await this.environmentMetrics(followed, chassis, known, found)
     // one poll GET for every chassis' Sensors members and Thermal/Power: the Chassis collection, expanded as deep as they are
     const chassisCollection = odataId(root.Chassis)
     const deepest = Math.max(0, ...[...found.entries()].flatMap(([c, list]) => list.filter((s) => s.excerpt === undefined).map((s) => depthBelow(s.uri, c))))
@@ -233,7 +242,8 @@ export class Discovery {
     // a chassis with subsystem readings: one GET of it expanded to its deepest reading, unless that would sweep in its log entries
     const ownSource = new Map<string, string>()
     for (const [uri, list] of found) {
-      if (!list.some((s) => s.excerpt !== undefined)) continue
+      // (EnvironmentMetrics alone is no reason: the Chassis collection's GET holds it)
+      if (!list.some((s) => s.excerpt !== undefined && s.environment !== true)) continue
       const depth = Math.max(...list.map((s) => depthBelow(s.uri, uri)))
       const q = expandLevels(this.root, depth)
       if (q !== '' && (depth < LOG_ENTRY_LEVELS || odataId(chassis.get(uri)?.LogServices) === undefined)) ownSource.set(uri, uri + q)
@@ -243,7 +253,8 @@ export class Discovery {
       for (const uri of board.chassis) {
         const first = [ownSource.get(uri), chassisSource !== undefined && inCollection.has(uri) ? chassisSource : undefined]
         for (const s of found.get(uri) ?? []) {
-          const before = first.filter((x): x is string => x !== undefined && (s.excerpt === undefined || x !== chassisSource))
+          // the Chassis collection's GET holds what is at most `deepest` below a chassis: its Sensors members, Thermal/Power, EnvironmentMetrics
+          const before = first.filter((x): x is string => x !== undefined && (s.excerpt === undefined || s.environment === true || x !== chassisSource))
           list.push({ ...s, sources: [...before, ...s.sources] })
         }
       }
@@ -269,7 +280,9 @@ export class Discovery {
   private numbered (found: Found[]): RedfishSensor[] {
     const out: RedfishSensor[] = []
     // Sensors and Thermal/Power first, subsystem excerpts after them: their ids stay what they were before excerpts were read
-    const excerptsLast = (a: Found, b: Found): number => Number(a.excerpt !== undefined) - Number(b.excerpt !== undefined) || byUri(a.key, b.key)
+    // and EnvironmentMetrics excerpts after those: reading them moved no id
+    const rank = (s: Found): number => (s.environment === true ? 2 : s.excerpt !== undefined ? 1 : 0)
+    const excerptsLast = (a: Found, b: Found): number => rank(a) - rank(b) || byUri(a.key, b.key)
     for (const kind of KIND_ORDER) {
       const ofKind = found.filter((s) => s.kind === kind).sort(excerptsLast)
       if (ofKind.length > KIND_BLOCK) this.leftOut.push(`${kind}: numbered ${KIND_BLOCK} of ${ofKind.length} sensors`)
@@ -327,10 +340,49 @@ export class Discovery {
       pending = [...new Set(bodies.flatMap((b) => subordinateLinks(b, uri)))].filter((u) => !resources.has(u) && within(u))
     }
     const found: Found[] = []
-    for (const resource of resources.values()) found.push(...excerptsOf(resource, known).map((e) => ({ kind: e.kind, name: e.name, uri: e.uri, sources: [] as string[], excerpt: e.at, key: e.key, fields: e.fields })))
+    for (const resource of resources.values()) found.push(...excerptsOf(resource, known).map(excerptFound))
     const deepest = Math.max(0, ...found.map((f) => depthBelow(f.uri, uri)))
     const query = deepest > 0 ? expandLevels(this.root, deepest) : ''
     return query !== '' ? found.map((f) => ({ ...f, sources: [uri + query] })) : found
+  }
+
+  /**
+   * Each chassis' EnvironmentMetrics (one GET; DSP0268 EnvironmentMetrics:
+   * TemperatureCelsius, PowerWatts, EnergykWh, HumidityPercent,
+   * FanSpeedsPercent[], ...): its excerpts whose DataSourceUri no reading
+   * found so far holds (a Sensor of any chassis, a legacy member, a
+   * subsystem excerpt) are added to the chassis' readings, each
+   * DataSourceUri once, chassis in URI order. A link that fails (404, a
+   * hang past timeout_ms, an answer that is no object) leaves out only what
+   * it would have held.
+   */
+  private async environmentMetrics (followed: string[], chassis: Map<string, Json>, known: Set<string>, found: Map<string, Found[]>): Promise<void> {
+    const bodies = new Map<string, Json>()
+    await this.cmd.each(followed, async (uri) => {
+      const link = odataId(chassis.get(uri)?.EnvironmentMetrics)
+      if (link === undefined) return
+      try {
+        bodies.set(uri, await this.cmd.get(link))
+      } catch (err) {
+        if (!(err instanceof OpenDcreError)) throw err
+        this.leftOut.push(`${link}: ${err.message}`)
+      }
+    })
+    const covered = new Set(known)
+    for (const list of found.values()) for (const s of list) if (typeof s.fields.DataSourceUri === 'string') covered.add(s.fields.DataSourceUri.replace(/\/$/, ''))
+    for (const uri of [...bodies.keys()].sort(byUri)) {
+      const excerpts = excerptsOf(bodies.get(uri) as Json, covered, 6, this.limits.maxMembers)
+      // one device per DataSourceUri (its Reading and SpeedRPM): the first excerpt naming it
+      const taken = new Map<string, string>()
+      const fresh = excerpts.filter((e) => {
+        if (e.source === undefined) return true
+        const at = e.at.path.join('/')
+        if (!taken.has(e.source)) taken.set(e.source, at)
+        return taken.get(e.source) === at
+      })
+      for (const source of taken.keys()) covered.add(source)
+      found.get(uri)?.push(...fresh.map((e) => ({ ...excerptFound(e), environment: true as const })))
+    }
   }
 
   /**

@@ -30,10 +30,14 @@ export interface FoundExcerpt {
   key: string
   /** Units, where the property's name gives them in other units than the kind's (Wh, J, Pa). */
   fields: Json
+  /** The excerpt's DataSourceUri (trailing slash dropped), if it names one: the Sensor it summarises. */
+  source?: string
 }
 
 /** The kind of a reading by the name of the property that holds its excerpt (DSP0268's naming: the unit is the suffix). */
 export function excerptKind (property: string, context: string): { kind: SensorKind, units?: string } | undefined {
+  // a setting, not a reading (EnvironmentMetrics' PowerLimitWatts is a Control excerpt); g/m³, a unit no kind reads
+  if (NOT_READINGS.has(property)) return undefined
   if (/Celsius$/.test(property)) return { kind: 'temperature' }
   if (/Speeds?Percent$/.test(property)) return { kind: /fan/i.test(`${property} ${context}`) ? 'fan_percent' : 'percent' }
   if (/Humidity(Percent)?$/.test(property)) return { kind: 'humidity' }
@@ -51,6 +55,9 @@ export function excerptKind (property: string, context: string): { kind: SensorK
   return undefined
 }
 
+/** Properties whose excerpts are no reading OpenDCRE has a kind for. */
+const NOT_READINGS = new Set(['PowerLimitWatts', 'AbsoluteHumidity'])
+
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /** A resource (not an excerpt or a link): it has its own @odata.id and more. */
@@ -61,20 +68,21 @@ export const isResource = (v: unknown): v is Json => isObject(v) && typeof v['@o
  * expanded answer holds them, are walked by the caller), skipping those whose
  * DataSourceUri is in `known` (read from the Sensor itself).
  */
-export function excerptsOf (resource: Json, known: Set<string>, maxDepth = 6): FoundExcerpt[] {
+export function excerptsOf (resource: Json, known: Set<string>, maxDepth = 6, max = Infinity): FoundExcerpt[] {
   const uri = String(resource['@odata.id'])
   const label = String(resource.Name ?? resource.Id ?? uri)
   const context = `${String(resource['@odata.type'] ?? '')} ${label}`
   const out: FoundExcerpt[] = []
   const visit = (value: unknown, path: Array<string | number>, depth: number): void => {
-    if (depth > maxDepth) return
+    if (depth > maxDepth || out.length >= max) return
     if (Array.isArray(value)) {
-      value.forEach((v, i) => visit(v, [...path, i], depth + 1))
+      value.slice(0, Number.isFinite(max) ? max : undefined).forEach((v, i) => visit(v, [...path, i], depth + 1))
       return
     }
     if (!isObject(value) || (path.length > 0 && isResource(value))) return
     if (path.length > 0 && 'Reading' in value) {
-      if (typeof value.DataSourceUri === 'string' && known.has(value.DataSourceUri.replace(/\/$/, ''))) return
+      const source = typeof value.DataSourceUri === 'string' && value.DataSourceUri !== '' ? value.DataSourceUri.replace(/\/$/, '') : undefined
+      if (source !== undefined && known.has(source)) return
       // the nearest property that names a unit: TemperatureSummaryCelsius/Intake is a temperature
       let what: ReturnType<typeof excerptKind>
       for (const p of [...path].reverse()) if (typeof p === 'string' && (what = excerptKind(p, context)) !== undefined) break
@@ -82,7 +90,7 @@ export function excerptsOf (resource: Json, known: Set<string>, maxDepth = 6): F
       const place = path.map((p) => (typeof p === 'number' ? String(p + 1) : p)).join(' ')
       const name = typeof value.DeviceName === 'string' && value.DeviceName !== '' ? value.DeviceName : `${label} ${place}`
       const add = (kind: SensorKind, field: string, suffix: string, fields: Json): void => {
-        out.push({ kind, name: name + suffix, uri, at: { path, field }, key: `${uri}#/${path.join('/')}/${field}`, fields })
+        out.push({ kind, name: name + suffix, uri, at: { path, field }, key: `${uri}#/${path.join('/')}/${field}`, fields, ...(source !== undefined ? { source } : {}) })
       }
       add(what.kind, 'Reading', '', what.units !== undefined ? { ReadingUnits: what.units } : {})
       if ('SpeedRPM' in value) add('fan_speed', 'SpeedRPM', ' RPM', {})

@@ -158,7 +158,8 @@ export class RedfishService {
       try {
         ({ body, bytes } = await this.sizedSnapshot(source, what))
       } catch (err) {
-        if (!refused(err)) throw err
+        // refused, or too large to take (an expand that swept in a huge resource): the next source, or the resource itself
+        if (!refused(err) && (err as { tooLarge?: boolean }).tooLarge !== true) throw err
         this.markUnhelpful(source)
         continue
       }

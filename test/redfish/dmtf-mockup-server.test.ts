@@ -82,7 +82,13 @@ for (const mockup of MOCKUPS) {
       }
       return read.sort()
     }
-    t.same(await cycle(), expected.sensors.map((s) => `${s.name}=${String(s.value)}`).sort(), `all ${expected.sensors.length} sensors with the files' values`)
+    const first = await cycle()
+    t.same(first, expected.sensors.map((s) => `${s.name}=${String(s.value)}`).sort(), `all ${expected.sensors.length} sensors with the files' values`)
+    if (mockup === 'public-tower') {
+      // the EnvironmentMetrics fans whose Sensors (FanBay3, FanBay4) the service lacks, as the file has them
+      const fans = (files.resource('/redfish/v1/Chassis/Tower/EnvironmentMetrics')?.FanSpeedsPercent as Array<{ DeviceName: string, Reading: number, SpeedRPM: number }>).slice(2)
+      t.same(first.filter((r) => r.startsWith('Chassis Fan #3') || r.startsWith('Chassis Fan #4')), fans.flatMap((f) => [`${f.DeviceName} RPM=${f.SpeedRPM}`, `${f.DeviceName}=${f.Reading}`]).sort(), 'Chassis/Tower/EnvironmentMetrics\' two fans no Sensor holds, read from DMTF\'s server')
+    }
     // the steady state: after the first cycle (which may learn a GET answered too much) and an LED change (which forgets the readings kept)
     t.same((await get(app, '/led/70000001/0300/on')).json().led_state, 'on', 'LED on: PATCH IndicatorLED, read back from DMTF\'s server')
     // DMTF's server logs a request after answering it: wait for the lines to arrive

@@ -189,26 +189,34 @@ function filesUnder (name: string, uri: string): string[] {
  * mockup: named "<resource Name> <property path>" (array positions from 1)
  * or by DeviceName, a SpeedRPM beside as "<name> RPM", watt-hours as kWh.
  */
-function subsystemReadings (svc: Pick<MockupServer, 'resource'>, name: string, uri: string, sensorUris: Set<string>): Array<{ name: string, value: number | null }> {
-  const out: Array<{ name: string, value: number | null }> = []
-  for (const path of filesUnder(name, uri)) {
-    const resource = svc.resource(path) as Json
-    const walk = (v: unknown, at: Array<string | number>): void => {
-      if (Array.isArray(v)) return v.forEach((item, i) => walk(item, [...at, i]))
-      if (typeof v !== 'object' || v === null) return
-      const obj = v as Json
-      if (at.length > 0 && 'Reading' in obj) {
-        if (typeof obj.DataSourceUri === 'string' && sensorUris.has(obj.DataSourceUri)) return
-        const label = typeof obj.DeviceName === 'string' ? obj.DeviceName : `${String(resource.Name)} ${at.map((p) => (typeof p === 'number' ? p + 1 : p)).join(' ')}`
-        const wh = at.some((p) => typeof p === 'string' && p.endsWith('WattHours'))
-        out.push({ name: label, value: typeof obj.Reading === 'number' ? (wh ? obj.Reading / 1000 : obj.Reading) : null })
-        if ('SpeedRPM' in obj) out.push({ name: `${label} RPM`, value: obj.SpeedRPM })
-        return
-      }
-      for (const [k, item] of Object.entries(obj)) if (!['Links', 'Actions', 'Oem'].includes(k) && !k.includes('@')) walk(item, [...at, k])
+function subsystemReadings (svc: Pick<MockupServer, 'resource'>, name: string, uri: string, sensorUris: Set<string>): Reading[] {
+  const out: Reading[] = []
+  for (const path of filesUnder(name, uri)) out.push(...excerptReadings(svc.resource(path) as Json, sensorUris))
+  return out
+}
+
+interface Reading { name: string, value: number | null, source?: string }
+
+/** A resource's sensor excerpts (objects with a Reading, outside Links, Actions, Oem) whose DataSourceUri is not in `sensorUris`. */
+function excerptReadings (resource: Json, sensorUris: Set<string>): Reading[] {
+  const out: Reading[] = []
+  const walk = (v: unknown, at: Array<string | number>): void => {
+    if (Array.isArray(v)) return v.forEach((item, i) => walk(item, [...at, i]))
+    if (typeof v !== 'object' || v === null) return
+    const obj = v as Json
+    if (at.length > 0 && 'Reading' in obj) {
+      if (typeof obj.DataSourceUri === 'string' && sensorUris.has(obj.DataSourceUri)) return
+      const label = typeof obj.DeviceName === 'string' ? obj.DeviceName : `${String(resource.Name)} ${at.map((p) => (typeof p === 'number' ? p + 1 : p)).join(' ')}`
+      const wh = at.some((p) => typeof p === 'string' && p.endsWith('WattHours'))
+      const source = typeof obj.DataSourceUri === 'string' ? { source: obj.DataSourceUri } : {}
+      out.push({ name: label, value: typeof obj.Reading === 'number' ? (wh ? obj.Reading / 1000 : obj.Reading) : null, ...source })
+      if ('SpeedRPM' in obj) out.push({ name: `${label} RPM`, value: obj.SpeedRPM, ...source })
+      return
     }
-    walk(resource, [])
+    // PowerLimitWatts is a Control (a setting); AbsoluteHumidity (g/m³) has no device type
+    for (const [k, item] of Object.entries(obj)) if (!['Links', 'Actions', 'Oem', 'PowerLimitWatts', 'AbsoluteHumidity'].includes(k) && !k.includes('@')) walk(item, [...at, k])
   }
+  walk(resource, [])
   return out
 }
 
@@ -216,7 +224,7 @@ function subsystemReadings (svc: Pick<MockupServer, 'resource'>, name: string, u
 export function corpus (svc: Pick<MockupServer, 'resource'>, name?: string): { systems: string[], sensors: Array<{ chassis: string, name: string, value: number | null }> } {
   const root = svc.resource('/redfish/v1') as Json
   const systems = (svc.resource(link(root.Systems)) as Json).Members.map(link)
-  const sensors: Array<{ chassis: string, name: string, value: number | null }> = []
+  const sensors: Array<{ chassis: string, name: string, value: number | null, source?: string }> = []
   const chassisList: string[] = (svc.resource(link(root.Chassis)) as Json).Members.map(link)
   const sensorUris = new Set<string>()
   for (const chassisUri of chassisList) {
@@ -241,7 +249,7 @@ export function corpus (svc: Pick<MockupServer, 'resource'>, name?: string): { s
     for (const [resource, array, field, kind] of legacy) {
       if (resource === undefined || kinds.has(kind)) continue
       for (const m of (svc.resource(link(resource)) as Json)[array] ?? []) {
-        if (field in m) sensors.push({ chassis: chassisUri, name: m.Name, value: m[field] })
+        if (field in m) sensors.push({ chassis: chassisUri, name: m.Name, value: m[field], ...(typeof m.DataSourceUri === 'string' ? { source: m.DataSourceUri } : {}) })
       }
     }
     // ThermalSubsystem and PowerSubsystem readings that are no Sensor's (name: the mockup's folder, to list its files)
@@ -250,6 +258,16 @@ export function corpus (svc: Pick<MockupServer, 'resource'>, name?: string): { s
         if (sub !== undefined) for (const r of subsystemReadings(svc, name, link(sub), sensorUris)) sensors.push({ chassis: chassisUri, ...r })
       }
     }
+  }
+  // each chassis' EnvironmentMetrics (chassis in URI order): what no Sensor, legacy member or subsystem excerpt holds, each DataSourceUri once
+  const covered = new Set([...sensorUris, ...sensors.map((s) => s.source).filter((u): u is string => u !== undefined)])
+  for (const chassisUri of [...chassisList].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))) {
+    const env = (svc.resource(chassisUri) as Json).EnvironmentMetrics
+    const body = env !== undefined ? svc.resource(link(env)) : undefined
+    if (body === undefined) continue
+    const readings = excerptReadings(body, covered)
+    for (const r of readings) sensors.push({ chassis: chassisUri, ...r })
+    for (const r of readings) if (r.source !== undefined) covered.add(r.source)
   }
   return { systems, sensors }
 }
