@@ -31,6 +31,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CMD_GET_CHANNEL_AUTH_CAPABILITIES, NETFN_APP, decodeLanResponse, decodeV15Packet, encodeGetChannelAuthCapabilities, encodeLanRequest, encodeV15Packet } from '../../drivers/ipmi/rmcp/index.js'
+import { likeHardware } from '../like-hardware.js'
 
 interface Teardown { teardown: (fn: () => unknown) => void }
 
@@ -175,6 +176,7 @@ export async function startSim (t: Teardown, options: SimOptions = {}): Promise<
       stdio: ['ignore', 'ignore', 'pipe']
     })
     c.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+    likeHardware(c)
     child = c
     const exited = new Promise<boolean>((resolve) => {
       c.once('exit', () => resolve(false))

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import { packageRoot } from '../../config/paths.js'
 import type { ServerOptions } from '../../server.js'
 import { build } from '../helper.js'
+import { likeHardware } from '../like-hardware.js'
 
 /**
  * The serial path for real: socat makes a PTY pair, the standalone emulator
@@ -63,6 +64,7 @@ export class PtyRig {
   async startLink (): Promise<void> {
     const end = (path: string): string => `pty,raw,echo=0,link=${path}`
     this.socat = spawn('socat', [end(this.servicePath), end(this.devicePath)], { stdio: 'ignore' })
+    likeHardware(this.socat)
     await waitFor('the socat PTY pair', () => existsSync(this.servicePath) && existsSync(this.devicePath))
   }
 
@@ -79,6 +81,7 @@ export class PtyRig {
       env: { ...process.env, NODE_OPTIONS: '' }
     })
     this.emulator = child
+    likeHardware(child)
     await new Promise<void>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout! })
       lines.on('line', (line) => {
