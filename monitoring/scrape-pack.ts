@@ -20,6 +20,17 @@ export interface LineSink {
   line: (key: object, labels: string, value: number, extra?: string) => void
 }
 
+/**
+ * A key that keeps its own slot (the per-sensor label text): a field read
+ * instead of a WeakMap lookup for each of ~450,000 lines at 5,000 BMCs.
+ * Made with both fields (one shape); owner says which packer, and which of
+ * its fresh starts, handed the slot out.
+ */
+export interface SlotHolder {
+  scrapeSlot: number
+  scrapeSlotOwner: object | undefined
+}
+
 /** A family that can put its lines into a LineSink (the poller's per-sensor series). */
 export interface PackableFamily extends MetricFamily {
   pack: (sink: LineSink) => void
@@ -67,6 +78,8 @@ export function transferList (job: ScrapeJob): ArrayBuffer[] {
  */
 export class ScrapePacker implements LineSink {
   private slotOf = new WeakMap<object, number>()
+  /** Changes at each fresh start: slots kept on SlotHolders from before are stale. */
+  private owner: object = {}
   private nextSlot = 0
   private mustReset = true
   private lastUsed = new Uint32Array(1024)
@@ -91,6 +104,7 @@ export class ScrapePacker implements LineSink {
     const reset = this.mustReset || this.nextSlot > 2 * this.usedSlots + 4096
     if (reset) {
       this.slotOf = new WeakMap()
+      this.owner = {}
       this.nextSlot = 0
       this.mustReset = false
     }
@@ -152,10 +166,16 @@ export class ScrapePacker implements LineSink {
   }
 
   private slotFor (key: object, labels: () => string): number {
-    let slot = this.slotOf.get(key)
+    const holder = key as Partial<SlotHolder>
+    let slot = holder.scrapeSlotOwner === this.owner ? holder.scrapeSlot : this.slotOf.get(key)
     if (slot === undefined) {
       slot = this.nextSlot++
-      this.slotOf.set(key, slot)
+      if (Object.hasOwn(key, 'scrapeSlotOwner')) {
+        holder.scrapeSlot = slot
+        holder.scrapeSlotOwner = this.owner
+      } else {
+        this.slotOf.set(key, slot)
+      }
       this.newSlots.push(slot)
       this.newLabels.push(labels())
     }

@@ -142,7 +142,7 @@ function textOf (sensor: SensorState): SensorMetricText {
   const info = sensor.device_info ?? ''
   let kept = sensor.metricText
   if (kept === undefined || kept.type !== sensor.device_type || kept.info !== info) {
-    kept = { type: sensor.device_type, info, labels: labelText(sensorLabelPairs(sensor)) }
+    kept = { type: sensor.device_type, info, labels: labelText(sensorLabelPairs(sensor)), scrapeSlot: -1, scrapeSlotOwner: undefined }
     sensor.metricText = kept
   }
   return kept
