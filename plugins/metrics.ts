@@ -156,6 +156,9 @@ export class RequestTally {
  * - prom-client's default process and Node.js metrics, and the
  *   authentication counters, in a registry of this app's own (so several
  *   apps in one process never clash).
+ *
+ * The body is written and gzipped in a worker thread
+ * (monitoring/scrape-renderer.ts) unless `render: 'loop'`.
  */
 export default fp<MetricsOptions>(async (fastify, opts) => {
   const path = opts.path ?? '/metrics'
