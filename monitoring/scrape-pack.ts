@@ -242,9 +242,13 @@ export class LabelStore {
   }
 }
 
-/** A job's text in pieces of about PIECE bytes (monitoring/exposition.ts), as the families would write it. */
-export function * renderJob (job: ScrapeJob, store: LabelStore): Generator<Buffer> {
-  const out = new TextChunks()
+/**
+ * A job's text in pieces of about PIECE bytes (monitoring/exposition.ts), as
+ * the families would write it. reuse: each piece is written over two pieces
+ * later (for a reader done with each piece before it asks for the next).
+ */
+export function * renderJob (job: ScrapeJob, store: LabelStore, reuse = false): Generator<Buffer> {
+  const out = new TextChunks(reuse)
   const { slots, values, codes, extras } = job
   for (const part of job.parts) {
     if (typeof part === 'string') {

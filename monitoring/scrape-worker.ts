@@ -28,6 +28,7 @@ async function gzipped (pieces: Iterable<Buffer>): Promise<Uint8Array> {
   gzip.on('data', (piece: Buffer) => out.push(piece))
   const ended = once(gzip, 'end')
   for (const piece of pieces) {
+    // a piece (2 MB) is over the stream's high-water mark: this waits until zlib has taken all of it
     if (!gzip.write(piece)) await once(gzip, 'drain')
   }
   gzip.end()
@@ -42,7 +43,8 @@ parentPort?.on('message', (job: ScrapeJob) => {
   jobs = jobs.then(async () => {
     try {
       store.take(job)
-      const body = job.gzip ? await gzipped(renderJob(job, store)) : own([...renderJob(job, store)])
+      // gzip takes each piece before the next is asked for (it drains): the pieces take turns
+      const body = job.gzip ? await gzipped(renderJob(job, store, true)) : own([...renderJob(job, store)])
       parentPort?.postMessage({ id: job.id, body }, [body.buffer as ArrayBuffer])
     } catch (err) {
       parentPort?.postMessage({ id: job.id, error: (err as Error).message })
