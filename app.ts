@@ -55,7 +55,7 @@ export interface AppOptions extends ConfigOptions {
   /** The poller's clock and randomness (tests fix them). */
   poller?: PollerPluginOptions
   /** Diagnostics only (bench/breakdown.ts): pieces left out, to measure what each costs per request. */
-  leaveOut?: Array<'helmet' | 'sensible' | 'cors' | 'metrics' | 'access-log'>
+  leaveOut?: Array<'helmet' | 'sensible' | 'cors' | 'metrics' | 'access-log' | 'scrape-worker'>
   /** Drain on any close() of a listening server (fastify-cli's SIGTERM), not only on drainAndClose(). */
   drainOnClose?: boolean
 }
@@ -91,7 +91,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(browserBoundary, browserBoundaryOptions(config, leftOut.has('cors') ? '' : opts.corsOrigin))
   await fastify.register(busRegistry)
   // leaving out 'metrics' (a diagnostic) leaves out counting requests; the poller's and backends' series stay
-  await fastify.register(metrics, { countRequests: !leftOut.has('metrics') })
+  // leaving out 'scrape-worker' writes /metrics on the event loop (the benchmarks' baseline)
+  await fastify.register(metrics, { countRequests: !leftOut.has('metrics'), render: leftOut.has('scrape-worker') ? 'loop' : 'worker' })
 
   if (opts.rateLimit !== undefined) {
     // loaded only when asked for

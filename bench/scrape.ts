@@ -10,23 +10,42 @@
  *   collection, with --expose-gc), before the first scrape and after scrapes (the metrics
  *   writer's caches);
  * - the CPU time of one scrape (the per-sensor families rendered as text,
- *   then gzip level 1 as Prometheus asks), median of --rounds, per BMC.
+ *   then gzip level 1 as Prometheus asks), median of --rounds, per BMC;
+ * - GET /metrics through the metrics plugin (gzip, as Prometheus asks),
+ *   written on the event loop ('loop', the old way) and in the scrape
+ *   worker ('worker', as shipped), one after the other: the event loop's
+ *   busy time per scrape (performance.eventLoopUtilization) and the wall
+ *   time, on an idle loop and while a synthetic poller (bench/loop-load.ts:
+ *   --reads a second, --read-us of CPU each, 4,000 x 150 µs = 0.6 core,
+ *   as 5,000 BMCs every 15 s) keeps the loop busy; and how long its work
+ *   waited during the scrapes.
  *
  * CPU time (process.cpuUsage), not wall time: a shared machine's load
  * stretches wall time but not the CPU a scrape needs. bench:fleet measures
  * the same things end to end with real BMC sessions.
  */
-import { gzipSync, constants as zlibConstants } from 'node:zlib'
+import { gzipSync, gunzipSync, constants as zlibConstants } from 'node:zlib'
+import Fastify from 'fastify'
+import fp from 'fastify-plugin'
 import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import type { Bus, SensorThresholds } from '../drivers/bus.js'
 import { HistoryRing } from '../monitoring/history-ring.js'
+import { ScrapePacker } from '../monitoring/scrape-pack.js'
 import { sensorMetricFamilies } from '../monitoring/sensor-metrics.js'
 import type { BoardState, SensorState } from '../monitoring/sensor-state.js'
 import { assess } from '../monitoring/thresholds.js'
-import { renderFamilies } from '../plugins/metrics.js'
+import metricsPlugin, { renderFamilies } from '../plugins/metrics.js'
+import { loopLoad } from './loop-load.js'
 
-const { values } = parseArgs({ options: { bmcs: { type: 'string', default: '5000' }, rounds: { type: 'string', default: '7' } } })
+const { values } = parseArgs({
+  options: {
+    bmcs: { type: 'string', default: '5000' },
+    rounds: { type: 'string', default: '7' },
+    reads: { type: 'string', default: '4000' },
+    'read-us': { type: 'string', default: '150' }
+  }
+})
 const bmcs = Number(values.bmcs)
 const rounds = Number(values.rounds)
 const gc = (globalThis as { gc?: () => void }).gc
@@ -146,8 +165,76 @@ function scrapeOnce (fleetState: NonNullable<typeof state>): void {
   gzipBytes = body.length
 }
 for (let r = 0; r < rounds; r++) scrapeOnce(state)
+process.stderr.write(`render and gzipSync on the loop: ${JSON.stringify(renderMs.map(Math.round))} ms\n`)
+// what the event loop does per scrape when the worker writes: the families made and packed (the first sends every label)
+const packer = new ScrapePacker()
+const packMs: number[] = []
+for (let r = 0; r <= rounds; r++) {
+  const c0 = process.cpuUsage()
+  packer.pack(true, '', sensorMetricFamilies(state.sensors, state.boards, now + 5000), labelCache)
+  const c1 = process.cpuUsage()
+  packMs.push((c1.user + c1.system - c0.user - c0.system) / 1000)
+}
 
 const memScraped = await memory()
+
+/** The metrics plugin alone (its two dependencies stood in for), serving the fleet's per-sensor series. */
+async function metricsApp (render: 'loop' | 'worker', fleetState: NonNullable<typeof state>): Promise<ReturnType<typeof Fastify>> {
+  const app = Fastify()
+  await app.register(fp(async () => {}, { name: 'config' }))
+  await app.register(fp(async (f) => { f.decorate('buses', { statuses: () => [] } as never) }, { name: 'bus-registry' }))
+  await app.register(metricsPlugin, { render })
+  app.addMetricFamilies(() => sensorMetricFamilies(fleetState.sensors, fleetState.boards, Date.now()))
+  await app.ready()
+  return app
+}
+
+async function scrapeOverHttp (app: ReturnType<typeof Fastify>): Promise<{ wallMs: number, loopBusyMs: number, bytes: number }> {
+  const elu = performance.eventLoopUtilization()
+  const t0 = performance.now()
+  const res = await app.inject({ method: 'GET', url: '/metrics', headers: { 'accept-encoding': 'gzip' } })
+  const wallMs = performance.now() - t0
+  const busy = performance.eventLoopUtilization(elu)
+  if (res.statusCode !== 200) throw new Error(`scrape: ${res.statusCode} ${res.body}`)
+  return { wallMs, loopBusyMs: busy.active, bytes: res.rawPayload.length }
+}
+
+const reads = Number(values.reads)
+const readUs = Number(values['read-us'])
+const overHttp: Record<string, unknown> = {}
+let bodies: string[] = []
+for (const render of ['loop', 'worker'] as const) {
+  process.stderr.write(`GET /metrics, written by the ${render}\n`)
+  const app = await metricsApp(render, state)
+  // the first: the worker starts and is sent every label
+  const first = await scrapeOverHttp(app)
+  bodies.push(gunzipSync((await app.inject({ method: 'GET', url: '/metrics', headers: { 'accept-encoding': 'gzip' } })).rawPayload).toString().replace(/^(?:#|process_|nodejs_)[^\n]*\n/gm, ''))
+  const idle = []
+  for (let r = 0; r < rounds; r++) idle.push(await scrapeOverHttp(app))
+  const load = loopLoad(reads, readUs)
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  const loaded = []
+  for (let r = 0; r < rounds; r++) {
+    loaded.push(await scrapeOverHttp(app))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  const poller = load.stop()
+  process.stderr.write(`  done: ${JSON.stringify(loaded.map((x) => Math.round(x.wallMs)))} ms under load\n`)
+  await app.close()
+  const ms = (xs: number[]): number => Math.round(median(xs))
+  overHttp[render] = {
+    first_scrape_wall_ms: Math.round(first.wallMs),
+    idle: { wall_ms: ms(idle.map((x) => x.wallMs)), loop_busy_ms: ms(idle.map((x) => x.loopBusyMs)) },
+    loaded: { wall_ms: ms(loaded.map((x) => x.wallMs)), wall_max_ms: Math.round(Math.max(...loaded.map((x) => x.wallMs))) },
+    synthetic_poller: poller,
+    gzip_mb: Math.round(first.bytes / 1048576 * 10) / 10
+  }
+}
+// the same series both ways (the timestamps in the age differ: the text is compared without values)
+const shape = (text: string): string => text.replace(/ [^ \n]+\n/g, '\n')
+if (shape(bodies[0]) !== shape(bodies[1])) throw new Error('the worker wrote other series than the event loop')
+bodies = []
+
 const result = {
   bmcs,
   sensors: state.sensors.length,
@@ -159,9 +246,11 @@ const result = {
     added_by_scrapes_array_buffers: perBmc(memScraped.buffers - memState.buffers)
   },
   scrape_cpu_ms: { render: Math.round(median(renderMs)), gzip: Math.round(median(gzipMs)), first_render: Math.round(renderMs[0]) },
+  pack_cpu_ms: { first: Math.round(packMs[0]), then: Math.round(median(packMs.slice(1))) },
   scrape_cpu_us_per_bmc: { render: Math.round(median(renderMs) * 1000 / bmcs), gzip: Math.round(median(gzipMs) * 1000 / bmcs) },
   text_mb: Math.round(textBytes / 1048576 * 10) / 10,
   gzip_mb: Math.round(gzipBytes / 1048576 * 10) / 10,
+  get_metrics_gzip: overHttp,
   machine: { cores: cpus().length, load_average_1m: Math.round(loadavg()[0] * 10) / 10 }
 }
 state = undefined

@@ -1,4 +1,6 @@
-import type { MetricFamily } from '../drivers/bus.js'
+import { THRESHOLD_KEYS, type MetricFamily } from '../drivers/bus.js'
+import { escapeLabel, formatValue } from './exposition.js'
+import type { LineSink, PackableFamily } from './scrape-pack.js'
 import type { BoardState, SensorMetricText, SensorState } from './sensor-state.js'
 import { CONDITION_RANK } from './thresholds.js'
 
@@ -119,11 +121,6 @@ const RULES: SeriesRule[] = [
   }
 ]
 
-/** Prometheus label value escaping (text format 0.0.4). */
-function escapeLabel (text: string): string {
-  return /[\\"\n]/.test(text) ? text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : text
-}
-
 /**
  * `{board_id="...",...}` as one flat string: joined, not built with `+=`,
  * which leaves a tree of ~20 string pieces (measured 760 bytes a sensor,
@@ -145,7 +142,7 @@ function textOf (sensor: SensorState): SensorMetricText {
   const info = sensor.device_info ?? ''
   let kept = sensor.metricText
   if (kept === undefined || kept.type !== sensor.device_type || kept.info !== info) {
-    kept = { type: sensor.device_type, info, labels: labelText(sensorLabelPairs(sensor)) }
+    kept = { type: sensor.device_type, info, labels: labelText(sensorLabelPairs(sensor)), scrapeSlot: -1, scrapeSlotOwner: undefined }
     sensor.metricText = kept
   }
   return kept
@@ -172,11 +169,24 @@ function thresholdLines (sensor: SensorState, text: SensorMetricText): string {
 
 const THRESHOLD_FAMILY = 'opendcre_sensor_threshold'
 
-function formatValue (value: number): string {
-  if (Number.isNaN(value)) return 'NaN'
-  if (value === Infinity) return '+Inf'
-  if (value === -Infinity) return '-Inf'
-  return String(value)
+/** The threshold label that closes a threshold line's labels, made once per IPMI threshold name. */
+const THRESHOLD_EXTRA: ReadonlyMap<string, string> = new Map(THRESHOLD_KEYS.map((name) => [name, `,threshold="${name}"}`]))
+
+function thresholdExtra (name: string): string {
+  return THRESHOLD_EXTRA.get(name) ?? `,threshold="${escapeLabel(name)}"}`
+}
+
+/** The same lines as thresholdLines, into the scrape worker's sink. */
+function packThresholds (sensor: SensorState, sink: LineSink): void {
+  const thresholds = sensor.thresholds
+  if (thresholds === undefined) return
+  let text: SensorMetricText | undefined
+  for (const name of Object.keys(thresholds)) {
+    const value = (thresholds as Record<string, unknown>)[name]
+    if (typeof value !== 'number') continue
+    text ??= textOf(sensor)
+    sink.line(text, text.labels, value, thresholdExtra(name))
+  }
 }
 
 function boardLabels (board: BoardState): string {
@@ -192,14 +202,15 @@ function boardLabels (board: BoardState): string {
  * writer can hand out its text in pieces.
  */
 function sensorFamily (name: string, help: string, labelNames: readonly string[], lines: () => Iterable<string>,
-  samples: () => MetricFamily['samples']): MetricFamily {
+  samples: () => MetricFamily['samples'], pack: (sink: LineSink) => void): PackableFamily {
   return {
     name,
     help,
     type: 'gauge',
     labelNames,
     get samples () { return samples() },
-    lines
+    lines,
+    pack
   }
 }
 
@@ -208,7 +219,7 @@ function labelsObject (pairs: Array<[string, string]>): Record<string, string> {
 }
 
 /** A gauge with one sample per sensor that has a value for it. */
-function perSensor (name: string, help: string, sensors: SensorState[], value: (sensor: SensorState) => number | undefined): MetricFamily {
+function perSensor (name: string, help: string, sensors: SensorState[], value: (sensor: SensorState) => number | undefined): PackableFamily {
   return sensorFamily(name, help, SENSOR_LABELS, function * () {
     for (const sensor of sensors) {
       const v = value(sensor)
@@ -221,10 +232,17 @@ function perSensor (name: string, help: string, sensors: SensorState[], value: (
       if (v !== undefined) samples.push({ labels: labelsObject(sensorLabelPairs(sensor)), value: v })
     }
     return samples
+  }, (sink) => {
+    for (const sensor of sensors) {
+      const v = value(sensor)
+      if (v === undefined) continue
+      const text = textOf(sensor)
+      sink.line(text, text.labels, v)
+    }
   })
 }
 
-export function sensorMetricFamilies (all: Iterable<SensorState>, boards: Iterable<BoardState>, now: number): MetricFamily[] {
+export function sensorMetricFamilies (all: Iterable<SensorState>, boards: Iterable<BoardState>, now: number): PackableFamily[] {
   const sensors: SensorState[] = []
   for (const sensor of all) {
     if (sensor.readAt !== undefined && sensor.reading !== null && typeof sensor.reading === 'object') sensors.push(sensor)
@@ -235,7 +253,8 @@ export function sensorMetricFamilies (all: Iterable<SensorState>, boards: Iterab
   const upBoards = [...boards].filter((board) => board.up !== undefined)
   const up = sensorFamily('opendcre_board_up', '1 when the board (a BMC, a device-bus board) answered its latest poll, 0 when it did not.', BOARD_LABELS, function * () {
     for (const board of upBoards) yield `opendcre_board_up${boardLabels(board)} ${board.up === true ? 1 : 0}\n`
-  }, () => upBoards.map((board) => ({ labels: { board_id: board.board_id, backend: board.backend }, value: board.up === true ? 1 : 0 })))
+  }, () => upBoards.map((board) => ({ labels: { board_id: board.board_id, backend: board.backend }, value: board.up === true ? 1 : 0 })),
+  (sink) => { for (const board of upBoards) sink.line(board, boardLabels(board), board.up === true ? 1 : 0) })
   const judged = sensors.filter((s) => s.condition !== undefined)
   // opendcre_sensor_state: 0 ok, 1 warning, 2 critical; absent while unknown
   const state = perSensor('opendcre_sensor_state', 'A sensor\'s state against its thresholds: 0 ok, 1 warning, 2 critical (absent while unknown).', judged, (s) => {
@@ -258,6 +277,6 @@ export function sensorMetricFamilies (all: Iterable<SensorState>, boards: Iterab
         }
       }
       return samples
-    })
+    }, (sink) => { for (const sensor of judged) packThresholds(sensor, sink) })
   return [...families, age, up, state, threshold]
 }

@@ -45,6 +45,9 @@ export interface SensorMetricText {
   info: string
   /** `{board_id="...",device_id="...",device_type="...",device_info="...",backend="..."}` */
   labels: string
+  /** Its label slot in the scrape worker, and which packer gave it (monitoring/scrape-pack.ts SlotHolder). */
+  scrapeSlot: number
+  scrapeSlotOwner: object | undefined
 }
 
 export interface BoardState {

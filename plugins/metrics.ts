@@ -1,16 +1,28 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
-import { createGzip, constants as zlibConstants, type Gzip, type ZlibOptions } from 'node:zlib'
+import { createGzip, type Gzip, type ZlibOptions } from 'node:zlib'
 import fp from 'fastify-plugin'
 import { Type } from '@sinclair/typebox'
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import type { MetricFamily } from '../drivers/bus.js'
+import { PIECE, renderChunks, SCRAPE_GZIP } from '../monitoring/exposition.js'
+import { ScrapeRenderer } from '../monitoring/scrape-renderer.js'
 import { declarationOf, readOnly } from './route-config.js'
+
+export { renderChunks, renderFamilies } from '../monitoring/exposition.js'
 
 interface MetricsOptions {
   /** Where Prometheus scrapes (default /metrics, outside the API prefix). */
   path?: string
   /** false: requests are not counted (a diagnostic, bench/breakdown.ts); default true. */
   countRequests?: boolean
+  /**
+   * Where the body is written: 'worker' (default), a worker thread
+   * (monitoring/scrape-renderer.ts); 'loop', on the event loop in 50 ms
+   * slices (a diagnostic and the benchmarks' baseline).
+   */
+  render?: 'worker' | 'loop'
+  /** How long a render in the worker may take before the scrape answers 500 (ms; default 30,000). */
+  renderTimeoutMs?: number
 }
 
 declare module 'fastify' {
@@ -39,16 +51,6 @@ export function acceptsGzip (header: string | undefined): boolean {
   }
   return false
 }
-
-/**
- * The scrape's gzip level: 1. The text repeats its metric and label names
- * line after line, so the fastest level already shrinks it about tenfold;
- * level 6 (zlib's default) took ~4 times the CPU for a few percent less.
- */
-const SCRAPE_GZIP = { level: 1, memLevel: 9, strategy: zlibConstants.Z_DEFAULT_STRATEGY }
-
-/** The scrape's text goes to gzip in pieces of this size (~8 ms of writing each). */
-const PIECE = 2 * 1024 * 1024
 
 /** How long a scrape writes before the event loop turns (the poller's answers wait at most this long). */
 const SLICE_MS = 50
@@ -154,6 +156,9 @@ export class RequestTally {
  * - prom-client's default process and Node.js metrics, and the
  *   authentication counters, in a registry of this app's own (so several
  *   apps in one process never clash).
+ *
+ * The body is written and gzipped in a worker thread
+ * (monitoring/scrape-renderer.ts) unless `render: 'loop'`.
  */
 export default fp<MetricsOptions>(async (fastify, opts) => {
   const path = opts.path ?? '/metrics'
@@ -174,6 +179,8 @@ export default fp<MetricsOptions>(async (fastify, opts) => {
   const sources: Array<() => MetricFamily[]> = []
   const labelCache = new WeakMap<object, string>()
   fastify.decorate('addMetricFamilies', (source: () => MetricFamily[]) => { sources.push(source) })
+  const renderer = opts.render === 'loop' ? undefined : new ScrapeRenderer({ timeoutMs: opts.renderTimeoutMs ?? 30_000 })
+  if (renderer !== undefined) fastify.addHook('onClose', async () => { await renderer.close() })
 
   fastify.get(path, {
     config: readOnly(METRICS_COMMAND),
@@ -182,11 +189,16 @@ export default fp<MetricsOptions>(async (fastify, opts) => {
       response: { 200: Type.String({ description: 'Prometheus text format 0.0.4' }) }
     }
   }, async (request, reply) => {
-    const families = [...tally.families(), ...fastify.buses.statuses().flatMap((status) => status.metrics), ...sources.flatMap((source) => source())]
-    const chunks = renderChunks(families, labelCache, await registry.metrics())
+    const families = (): MetricFamily[] => [...tally.families(), ...fastify.buses.statuses().flatMap((status) => status.metrics), ...sources.flatMap((source) => source())]
+    const gzip = acceptsGzip(request.headers['accept-encoding'])
+    // a render that fails throws before these headers are set: the error answers as JSON
+    const body = renderer !== undefined
+      ? await renderer.render(gzip, async () => ({ head: await registry.metrics(), families: families() }))
+      : renderChunks(families(), labelCache, await registry.metrics())
     reply.type(registry.contentType).header('vary', 'accept-encoding')
-    if (!acceptsGzip(request.headers['accept-encoding'])) return reply.send(Buffer.concat([...chunks]))
-    return reply.header('content-encoding', 'gzip').send(gzipInTurns(chunks, request.log))
+    if (gzip) reply.header('content-encoding', 'gzip')
+    if (Buffer.isBuffer(body)) return reply.send(body)
+    return reply.send(gzip ? gzipInTurns(body, request.log) : Buffer.concat([...body]))
   })
 }, { name: 'metrics', fastify: '5.x', dependencies: ['config', 'bus-registry'] })
 
@@ -204,7 +216,7 @@ function gzipInTurns (chunks: Iterable<Buffer>, log: { warn: (o: object, msg: st
   // up to two pieces wait for zlib (Node passes stream options through; the types omit them); each piece is
   // one thread-pool job and one event-loop turn for its answer (a piece's output fits in chunkSize): with
   // 256 KB pieces and 16 KB outputs a 10,000-BMC scrape took ~500 turns, a minute on a starved machine
-  const gzip = createGzip({ ...SCRAPE_GZIP, chunkSize: 256 * 1024, writableHighWaterMark: 2 * PIECE } as ZlibOptions)
+  const gzip = createGzip({ ...SCRAPE_GZIP, writableHighWaterMark: 2 * PIECE } as ZlibOptions)
   const feed = async (): Promise<void> => {
     let turn = performance.now()
     for (const chunk of chunks) {
@@ -234,132 +246,4 @@ async function drained (stream: Gzip): Promise<void> {
     stream.on('drain', done)
     stream.on('close', done)
   })
-}
-
-/**
- * Scrape-time metric families (the backends' Bus.status().metrics and the
- * poller's per-sensor series) in the Prometheus text format 0.0.4, after
- * `head` (prom-client's own text), written directly: at 1,000 BMCs that is
- * ~35,000 samples a scrape, which prom-client takes 0.2-0.7 s to reset, set
- * and render, and this a few tens of ms. Families of one name from several
- * backends are merged under one HELP/TYPE.
- *
- * The text goes line by line into Buffers, not into one string: a 4 MB
- * string built with += is a tree of ~35,000 pieces that a young-generation
- * collection in the middle of a scrape moves to the old generation, where
- * it stayed until the next full collection (a few MB of RSS per scrape).
- */
-export function renderFamilies (families: MetricFamily[], labelCache: WeakMap<object, string> = new WeakMap(), head = ''): Buffer {
-  return Buffer.concat([...renderChunks(families, labelCache, head)])
-}
-
-/** The same text in pieces of about PIECE bytes, written as they are asked for. */
-export function * renderChunks (families: MetricFamily[], labelCache: WeakMap<object, string> = new WeakMap(), head = ''): Generator<Buffer> {
-  const byName = new Map<string, MetricFamily[]>()
-  for (const family of families) {
-    const list = byName.get(family.name)
-    if (list === undefined) byName.set(family.name, [family])
-    else list.push(family)
-  }
-  const out = new TextChunks()
-  out.write(head)
-  for (const [name, list] of byName) {
-    out.write(`# HELP ${name} ${escapeHelp(list[0].help)}\n# TYPE ${name} ${list[0].type}\n`)
-    for (const family of list) {
-      if (family.lines !== undefined) {
-        for (const text of family.lines()) {
-          out.write(text)
-          if (out.full !== undefined) yield out.take()
-        }
-        continue
-      }
-      for (const sample of family.samples) {
-        // a labels object a source keeps from scrape to scrape is written once
-        let labels = labelCache.get(sample.labels)
-        if (labels === undefined) {
-          labels = renderLabels(family.labelNames, sample.labels)
-          labelCache.set(sample.labels, labels)
-        }
-        out.write(`${name}${sample.suffix ?? ''}${labels} ${formatValue(sample.value)}\n`)
-        if (out.full !== undefined) yield out.take()
-      }
-    }
-  }
-  const last = out.end()
-  if (last.length > 0) yield last
-}
-
-/**
- * UTF-8 text appended to PIECE-byte Buffers (outside the JavaScript heap),
- * lines gathered into a string of up to 16 K characters first (one
- * Buffer.write per line was a third of a scrape's time). A filled Buffer
- * waits in `full` until taken.
- */
-class TextChunks {
-  full: Buffer | undefined
-  private chunk = Buffer.allocUnsafe(0)
-  private used = 0
-  private pending = ''
-
-  write (text: string): void {
-    this.pending += text
-    if (this.pending.length >= 16384) this.flush()
-  }
-
-  take (): Buffer {
-    const full = this.full as Buffer
-    this.full = undefined
-    return full
-  }
-
-  private flush (): void {
-    const text = this.pending
-    this.pending = ''
-    // a UTF-8 byte count is at most 3 per UTF-16 unit
-    if (this.chunk.length - this.used < text.length * 3) {
-      // the writer takes each full Buffer before the next one fills; a piece left untaken is kept whole
-      if (this.used > 0) this.full = this.full === undefined ? this.chunk.subarray(0, this.used) : Buffer.concat([this.full, this.chunk.subarray(0, this.used)])
-      this.chunk = Buffer.allocUnsafe(Math.max(PIECE, text.length * 3))
-      this.used = 0
-    }
-    this.used += this.chunk.write(text, this.used)
-  }
-
-  /** What is left, after the last write. */
-  end (): Buffer {
-    this.flush()
-    const rest = this.chunk.subarray(0, this.used)
-    this.used = 0
-    const full = this.full
-    this.full = undefined
-    return full === undefined ? rest : Buffer.concat([full, rest])
-  }
-}
-
-/** `{a="x",b="y"}` as one flat string (joined: a string built with += keeps its pieces, ~700 bytes a label set). */
-function renderLabels (names: readonly string[], values: Record<string, string>): string {
-  const parts: string[] = []
-  for (const label of names) {
-    const value = values[label]
-    if (value === undefined) continue
-    parts.push(parts.length === 0 ? '{' : ',', label, '="', escapeLabel(value), '"')
-  }
-  if (parts.length === 0) return ''
-  parts.push('}')
-  return parts.join('')
-}
-
-function escapeHelp (text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')
-}
-
-function escapeLabel (text: string): string {
-  return /[\\"\n]/.test(text) ? text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : text
-}
-
-function formatValue (value: number): string {
-  if (Number.isNaN(value)) return 'NaN'
-  if (value === Infinity) return '+Inf'
-  if (value === -Infinity) return '-Inf'
-  return String(value)
 }
