@@ -154,6 +154,8 @@ export class IpmiBus implements Bus {
   private readonly bmcs: BridgeBmc[]
   private readonly scanBudgetMs: number
   private readonly scanLimit: LimitFunction
+  /** Each SEL entry as the API lists it, made once per entry the connection decoded (the event watch asks every few seconds). */
+  private readonly boardEvents = new WeakMap<BridgeEvent, BoardEvent>()
   /** Each board's last complete scan record, by BMC index. */
   private readonly lastRecords = new Map<number, ScannedBoard>()
   /** Each BMC's metric labels, made once. */
@@ -398,7 +400,11 @@ export class IpmiBus implements Bus {
     const events = bmc.ops.events
     if (events === undefined) throw new OpenDcreError('unsupported', 'Error reading the event log via IPMI: unsupported for this BMC.')
     const entries = await this.call(async () => await events(), (reason) => `Error reading the event log via IPMI (${reason}).`)
-    return entries.map(toBoardEvent)
+    return entries.map((e) => {
+      let out = this.boardEvents.get(e)
+      if (out === undefined) this.boardEvents.set(e, out = toBoardEvent(e))
+      return out
+    })
   }
 
   async close (): Promise<void> {
