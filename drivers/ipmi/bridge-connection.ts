@@ -49,7 +49,7 @@ const DEFAULT_BMC_QUEUE: QueueLimits = { depth: 32, waitMs: 3000 }
 function queuedOperations (ops: BmcOperations, queue: FairQueue): BmcOperations {
   const queued = {} as Record<string, unknown>
   for (const [name, op] of Object.entries(ops) as Array<[string, (...args: unknown[]) => Promise<unknown>]>) {
-    queued[name] = async (...args: unknown[]) => await queue.run(async () => await op(...args))
+    queued[name] = (...args: unknown[]) => queue.run(() => op(...args))
   }
   return queued as unknown as BmcOperations
 }

@@ -322,13 +322,21 @@ export class IpmiBus implements Bus {
   }
 
   private async sensorValue (bmc: BridgeBmc, deviceId: number, type: SensorKind): Promise<number> {
+    // every poll of every sensor comes here: no closures, one try (call()'s, inline)
     const ops = onBehalfOfCaller(bmc.ops)
-    return await this.call(async () => {
-      const sensors = await ops.sensors()
-      const sensor = sensors.find((s) => s.number === deviceId && s.kind === type)
+    try {
+      let sensor: BridgeSensor | undefined
+      for (const s of await ops.sensors()) {
+        if (s.number === deviceId && s.kind === type) {
+          sensor = s
+          break
+        }
+      }
       if (sensor === undefined) throw new OpenDcreError('not-found', `no ${type} sensor ${deviceIdHex(deviceId)} on this BMC`)
       return await ops.readSensor(sensor.number)
-    }, (reason) => `Error reading IPMI sensor: ${reason}.`)
+    } catch (err) {
+      throw reworded(err, readWording)
+    }
   }
 
   async power (boardId: number, _deviceId: number, action: PowerAction): Promise<PowerStatus> {
@@ -420,12 +428,17 @@ export class IpmiBus implements Bus {
     try {
       return await op()
     } catch (err) {
-      // a refusal for load keeps its own words and its Retry-After
-      if (err instanceof OverloadedError) throw err
-      if (!(err instanceof OpenDcreError)) throw err
-      throw new OpenDcreError(err.code, wording(err.message), { cause: err })
+      throw reworded(err, wording)
     }
   }
+}
+
+const readWording: V12Wording = (reason) => `Error reading IPMI sensor: ${reason}.`
+
+/** A failure in v1.2's words for the command, keeping its own code and itself as the cause; a refusal for load keeps its own words and its Retry-After. */
+function reworded (err: unknown, wording: V12Wording): unknown {
+  if (err instanceof OverloadedError || !(err instanceof OpenDcreError)) return err
+  return new OpenDcreError(err.code, wording(err.message), { cause: err })
 }
 
 function toBoardEvent (e: BridgeEvent): BoardEvent {
