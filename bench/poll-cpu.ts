@@ -141,6 +141,7 @@ async function main (): Promise<void> {
   const emulators = await Promise.all(cases.map(async (_c, i) => await startEmulator(basePort + i * bmcs)))
   const runs = new Map<string, Run[]>(cases.map((c) => [c.label, []]))
   const ratios: number[] = []
+  const coreRatios: number[] = []
   const loads: number[] = []
   for (let round = 0; round < rounds; round++) {
     // the cases side by side, each on its own emulator (swapped every round), measured over the same window: the same machine load
@@ -155,7 +156,10 @@ async function main (): Promise<void> {
         process.stderr.write(`round ${round + 1} ${c.label}: ${run.cpuUs.toFixed(1)} µs CPU per request (${(100 * run.systemShare).toFixed(0)} % in the kernel), ${run.requests.toFixed(0)} requests/s, ${run.cores.toFixed(3)} core, RSS ${run.rssMb.toFixed(0)} MB, load ${loadavg()[0].toFixed(1)}\n`)
       }
       loads.push(loadavg()[0])
-      if (measured.length === 2) ratios.push(measured[0].cpuUs / measured[1].cpuUs)
+      if (measured.length === 2) {
+        ratios.push(measured[0].cpuUs / measured[1].cpuUs)
+        coreRatios.push(measured[0].cores / measured[1].cores)
+      }
     } finally {
       await Promise.all(services.map(async (s) => await s.stop()))
     }
@@ -171,6 +175,8 @@ async function main (): Promise<void> {
       kernel_share: Math.round(median(rs.map((r) => r.systemShare)) * 100) / 100,
       requests_per_s: Math.round(median(rs.map((r) => r.requests))),
       cores: Math.round(median(rs.map((r) => r.cores)) * 1000) / 1000,
+      // the issue's unit: ms of CPU a second per polled BMC
+      cpu_ms_per_s_per_bmc: Math.round(median(rs.map((r) => r.cores)) / bmcs * 1e6) / 1000,
       rss_mb: Math.round(median(rs.map((r) => r.rssMb)))
     }]
   }))
@@ -180,7 +186,7 @@ async function main (): Promise<void> {
     events_s: values['events-s'] ?? 'default',
     window_s: windowS,
     ...summary,
-    ...(ratios.length > 0 ? { baseline_over_this: ratios.map((r) => Math.round(r * 100) / 100), baseline_over_this_median: Math.round(median(ratios) * 100) / 100 } : {}),
+    ...(ratios.length > 0 ? { baseline_over_this: ratios.map((r) => Math.round(r * 100) / 100), baseline_over_this_median: Math.round(median(ratios) * 100) / 100, cores_baseline_over_this: coreRatios.map((r) => Math.round(r * 100) / 100) } : {}),
     load_average_1m: loads.map((l) => Math.round(l * 10) / 10)
   }, null, 2) + '\n')
 }
