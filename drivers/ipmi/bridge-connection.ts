@@ -128,7 +128,7 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
     events: async () => {
       const records = await commands.selRecords()
       const sensors = records.length === 0 ? [] : await commands.sensors()
-      if (eventList?.records !== records || eventList.sdr !== sensors) {
+      if (eventList === undefined || eventList.sdr !== sensors || !sameRecords(eventList.records, records)) {
         eventList = { records, sdr: sensors, events: records.map((r) => withSensor(decodeSelRecord(r), sensors)) }
       }
       return eventList.events.slice()
@@ -171,6 +171,14 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
       }
     }
   }
+}
+
+/** The same SEL records, byte for byte (the SEL cache may hand out new Buffers for unchanged records). */
+function sameRecords (a: Buffer[], b: Buffer[]): boolean {
+  if (a === b) return true
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (!a[i].equals(b[i])) return false
+  return true
 }
 
 /** Names the SEL entry's sensor and converts a threshold event's reading and threshold with its SDR. */

@@ -104,7 +104,8 @@ const IV_POOL = 32
  * of the service's CPU per request). Each IV is handed out once.
  */
 export class IvPool {
-  private readonly pool = Buffer.allocUnsafe(BLOCK * IV_POOL)
+  // kept for the session's life: memory of its own, not a slice of Node's shared pool that would keep a whole 8 KB slab alive
+  private readonly pool = Buffer.allocUnsafeSlow(BLOCK * IV_POOL)
   private nextIndex = IV_POOL
 
   /** A fresh IV (a view of the pool: encode it before asking for the next one IV_POOL times). */
