@@ -20,6 +20,7 @@
  *   npm run bench:fleet -- --bmcs 5000 --interval 60 --window 120
  *   npm run bench:fleet -- --redfish 200                # 200 Redfish servers every 15 s
  *   npm run bench:fleet -- --bmcs 5000 --heap-snapshot /tmp/snap   # and a heap snapshot at the end
+ *   npm run bench:fleet -- --bmcs 1000 --window 30 --cpu-prof /tmp/prof   # and the service's CPU profile when it stops
  *
  * With --redfish N the fleet is N emulated Redfish servers instead
  * (`opendcre redfish-emulator --count N`, one process, SessionService,
@@ -52,6 +53,8 @@ const { values } = parseArgs({
     redfish: { type: 'string' },
     // write a heap snapshot of the service at the end of the window (into DIR): where the memory goes
     'heap-snapshot': { type: 'string' },
+    // write a CPU profile of the service (node --cpu-prof) into DIR when it stops: where its CPU goes
+    'cpu-prof': { type: 'string' },
     // after the first interval, wait (at most this long) until every BMC is up and every sensor has a value
     'max-warmup': { type: 'string', default: '300' },
     // how often each BMC's event log is looked at (poll.events_s; the service's default when not given): its share of the CPU
@@ -174,6 +177,7 @@ async function main (): Promise<void> {
   const servicePort = Number(values['service-port']) === 0 ? basePort - 1 : Number(values['service-port'])
   const snapshotDir = values['heap-snapshot']
   const snapshotFlags = snapshotDir !== undefined ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] : []
+  if (values['cpu-prof'] !== undefined) snapshotFlags.push('--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`)
   const service = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...snapshotFlags, CLI, 'serve', '--host', '127.0.0.1', '--port', String(servicePort),
     '--config', config, ...backendArgs, '--log-dir', join(dir, 'logs'), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] })
   children.push(service)

@@ -121,6 +121,11 @@ interface SdrCache {
   checkedAt: number
 }
 
+function findSensor (records: SensorRecord[], sensorNumber: number): SensorRecord | undefined {
+  for (const r of records) if (r.sensorNumber === sensorNumber) return r
+  return undefined
+}
+
 function cacheKey (info: SdrRepositoryInfo): string {
   return `${info.recordCount}/${info.addTimestamp}/${info.eraseTimestamp}`
 }
@@ -272,8 +277,8 @@ export class BmcCommands {
    * or erase timestamp changed. Concurrent callers share one read.
    */
   async sensors (): Promise<SensorRecord[]> {
-    const cached = this.sdrCache
-    if (cached !== undefined && this.sdrRecheckMs > 0 && this.now() - cached.checkedAt < this.sdrRecheckMs) return cached.records
+    const cached = this.cachedSensors()
+    if (cached !== undefined) return cached
     const info = await this.sdrRepositoryInfo()
     const key = cacheKey(info)
     if (this.sdrCache?.key === key) {
@@ -287,6 +292,16 @@ export class BmcCommands {
     } finally {
       this.sdrLoading = undefined
     }
+  }
+
+  /**
+   * The cached sensor records while sdrRecheckMs says they need no Get SDR
+   * Repository Info, else undefined: what sensors() answers without a
+   * request, for callers that can skip a queue and an await (every poll).
+   */
+  cachedSensors (): SensorRecord[] | undefined {
+    const cached = this.sdrCache
+    return cached !== undefined && this.sdrRecheckMs > 0 && this.now() - cached.checkedAt < this.sdrRecheckMs ? cached.records : undefined
   }
 
   private async loadSensors (key: string): Promise<SensorRecord[]> {
@@ -324,16 +339,17 @@ export class BmcCommands {
   }
 
   async sensor (sensorNumber: number): Promise<SensorRecord | undefined> {
-    return (await this.sensors()).find(s => s.sensorNumber === sensorNumber)
+    return findSensor(await this.sensors(), sensorNumber)
   }
 
   /** Get Sensor Reading (§35.14) converted with the sensor's SDR (§36.3). */
   async readSensor (sensorNumber: number): Promise<SensorReading> {
-    const record = await this.sensor(sensorNumber)
-    const label = `sensor 0x${sensorNumber.toString(16).padStart(2, '0')}`
-    if (record === undefined) throw new IpmiError('protocol', `no SDR for ${label}`)
+    const cached = this.cachedSensors()
+    const record = cached !== undefined ? findSensor(cached, sensorNumber) : await this.sensor(sensorNumber)
+    const label = (): string => `sensor 0x${sensorNumber.toString(16).padStart(2, '0')}`
+    if (record === undefined) throw new IpmiError('protocol', `no SDR for ${label()}`)
     if (record.ownerId !== this.bmcAddress || record.ownerLun !== 0) {
-      throw new IpmiError('protocol', `${label} belongs to controller 0x${record.ownerId.toString(16)} LUN ${record.ownerLun}: bridged requests are not supported`)
+      throw new IpmiError('protocol', `${label()} belongs to controller 0x${record.ownerId.toString(16)} LUN ${record.ownerLun}: bridged requests are not supported`)
     }
     const res = unpackGetSensorReadingResponse(await this.requester.request(NETFN.sensorEvent, CMD.getSensorReading, packGetSensorReadingRequest(sensorNumber)))
     const available = res.scanningEnabled && !res.readingUnavailable

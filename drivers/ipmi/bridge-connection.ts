@@ -49,7 +49,7 @@ const DEFAULT_BMC_QUEUE: QueueLimits = { depth: 32, waitMs: 3000 }
 function queuedOperations (ops: BmcOperations, queue: FairQueue): BmcOperations {
   const queued = {} as Record<string, unknown>
   for (const [name, op] of Object.entries(ops) as Array<[string, (...args: unknown[]) => Promise<unknown>]>) {
-    queued[name] = async (...args: unknown[]) => await queue.run(async () => await op(...args))
+    queued[name] = (...args: unknown[]) => queue.run(() => op(...args))
   }
   return queued as unknown as BmcOperations
 }
@@ -89,17 +89,24 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
   }
   const commands = new BmcCommands(requester, { bootValidBit: entry.bootValidBit, sdrRecheckMs: SDR_RECHECK_MS })
   // the bridge's view of the SDR, made again only when the cached records change (every read asks for it)
-  let sensorList: { records: SensorRecord[], sensors: BridgeSensor[] } | undefined
+  let sensorList: { records: SensorRecord[], sensors: BridgeSensor[], byNumber: Map<number, SensorRecord> } | undefined
+  const listOf = (records: SensorRecord[]): BridgeSensor[] => {
+    if (sensorList?.records !== records) {
+      sensorList = {
+        records,
+        sensors: records.map((s) => ({ number: s.sensorNumber, name: s.name, kind: sensorKind(s) })),
+        // the first record of a number, as a find over the list would give
+        byNumber: new Map(records.toReversed().map((s) => [s.sensorNumber, s]))
+      }
+    }
+    return sensorList.sensors
+  }
+  // the last SEL answer as events, made again only when the SEL or the SDR changed (the event watch asks every few seconds)
+  let eventList: { records: Buffer[], sdr: SensorRecord[], events: BridgeEvent[] } | undefined
   // each sensor's last threshold comparison status (Get Sensor Reading byte 3), for sensorHealth
   const lastStatus = new Map<number, number>()
   const ops: BmcOperations = queuedOperations({
-    sensors: async () => {
-      const records = await commands.sensors()
-      if (sensorList?.records !== records) {
-        sensorList = { records, sensors: records.map((s) => ({ number: s.sensorNumber, name: s.name, kind: sensorKind(s) })) }
-      }
-      return sensorList.sensors
-    },
+    sensors: async () => listOf(await commands.sensors()),
     readSensor: async (n) => {
       const reading = await commands.readSensor(n)
       lastStatus.set(n, reading.state)
@@ -121,12 +128,21 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
     events: async () => {
       const records = await commands.selRecords()
       const sensors = records.length === 0 ? [] : await commands.sensors()
-      return records.map((r) => withSensor(decodeSelRecord(r), sensors))
+      if (eventList === undefined || eventList.sdr !== sensors || !sameRecords(eventList.records, records)) {
+        eventList = { records, sdr: sensors, events: records.map((r) => withSensor(decodeSelRecord(r), sensors)) }
+      }
+      return eventList.events.slice()
     }
   }, queue)
+  // cached sensor records need no request: answered at once, without a turn in the queue (every poll asks)
+  const queuedSensors = ops.sensors
+  ops.sensors = async () => {
+    const cached = commands.cachedSensors()
+    return cached !== undefined ? listOf(cached) : await queuedSensors()
+  }
   // from what the last reads kept: no request, so not queued
   ops.sensorHealth = async (n) => {
-    const record = sensorList?.records.find((s) => s.sensorNumber === n)
+    const record = sensorList?.byNumber.get(n)
     if (record === undefined || record.eventReadingType !== 0x01) return undefined
     const status = lastStatus.get(n)
     return { thresholds: record.thresholds ?? {}, ...(status !== undefined && record.thresholds !== undefined ? { condition: thresholdCondition(status) } : {}) }
@@ -155,6 +171,14 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
       }
     }
   }
+}
+
+/** The same SEL records, byte for byte (the SEL cache may hand out new Buffers for unchanged records). */
+function sameRecords (a: Buffer[], b: Buffer[]): boolean {
+  if (a === b) return true
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (!a[i].equals(b[i])) return false
+  return true
 }
 
 /** Names the SEL entry's sensor and converts a threshold event's reading and threshold with its SDR. */

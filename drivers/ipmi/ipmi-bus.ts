@@ -154,6 +154,8 @@ export class IpmiBus implements Bus {
   private readonly bmcs: BridgeBmc[]
   private readonly scanBudgetMs: number
   private readonly scanLimit: LimitFunction
+  /** Each SEL entry as the API lists it, made once per entry the connection decoded (the event watch asks every few seconds). */
+  private readonly boardEvents = new WeakMap<BridgeEvent, BoardEvent>()
   /** Each board's last complete scan record, by BMC index. */
   private readonly lastRecords = new Map<number, ScannedBoard>()
   /** Each BMC's metric labels, made once. */
@@ -320,13 +322,21 @@ export class IpmiBus implements Bus {
   }
 
   private async sensorValue (bmc: BridgeBmc, deviceId: number, type: SensorKind): Promise<number> {
+    // every poll of every sensor comes here: no closures, one try (call()'s, inline)
     const ops = onBehalfOfCaller(bmc.ops)
-    return await this.call(async () => {
-      const sensors = await ops.sensors()
-      const sensor = sensors.find((s) => s.number === deviceId && s.kind === type)
+    try {
+      let sensor: BridgeSensor | undefined
+      for (const s of await ops.sensors()) {
+        if (s.number === deviceId && s.kind === type) {
+          sensor = s
+          break
+        }
+      }
       if (sensor === undefined) throw new OpenDcreError('not-found', `no ${type} sensor ${deviceIdHex(deviceId)} on this BMC`)
       return await ops.readSensor(sensor.number)
-    }, (reason) => `Error reading IPMI sensor: ${reason}.`)
+    } catch (err) {
+      throw reworded(err, readWording)
+    }
   }
 
   async power (boardId: number, _deviceId: number, action: PowerAction): Promise<PowerStatus> {
@@ -400,7 +410,11 @@ export class IpmiBus implements Bus {
     const events = bmc.ops.events
     if (events === undefined) throw new OpenDcreError('unsupported', 'Error reading the event log via IPMI: unsupported for this BMC.')
     const entries = await this.call(async () => await events(), (reason) => `Error reading the event log via IPMI (${reason}).`)
-    return entries.map(toBoardEvent)
+    return entries.map((e) => {
+      let out = this.boardEvents.get(e)
+      if (out === undefined) this.boardEvents.set(e, out = toBoardEvent(e))
+      return out
+    })
   }
 
   async close (): Promise<void> {
@@ -416,12 +430,17 @@ export class IpmiBus implements Bus {
     try {
       return await op()
     } catch (err) {
-      // a refusal for load keeps its own words and its Retry-After
-      if (err instanceof OverloadedError) throw err
-      if (!(err instanceof OpenDcreError)) throw err
-      throw new OpenDcreError(err.code, wording(err.message), { cause: err })
+      throw reworded(err, wording)
     }
   }
+}
+
+const readWording: V12Wording = (reason) => `Error reading IPMI sensor: ${reason}.`
+
+/** A failure in v1.2's words for the command, keeping its own code and itself as the cause; a refusal for load keeps its own words and its Retry-After. */
+function reworded (err: unknown, wording: V12Wording): unknown {
+  if (err instanceof OverloadedError || !(err instanceof OpenDcreError)) return err
+  return new OpenDcreError(err.code, wording(err.message), { cause: err })
 }
 
 function toBoardEvent (e: BridgeEvent): BoardEvent {

@@ -14,7 +14,7 @@
  * computed with crypto.hash's one-shot digest. The contexts are kept beside
  * the key Buffer the session holds (a WeakMap: they go when the key goes).
  */
-import { createCipheriv, createDecipheriv, hash, type Cipher, type Decipher } from 'node:crypto'
+import { createCipheriv, createDecipheriv, hash, randomFillSync, type Cipher, type Decipher } from 'node:crypto'
 
 const BLOCK = 16
 /** SHA-1 and SHA-256 both hash 64-byte blocks (RFC 2104's B). */
@@ -94,4 +94,29 @@ export function hmac (algorithm: 'sha1' | 'sha256', key: Buffer, data: Uint8Arra
   second.set(pads.outer, 0)
   second.set(innerDigest, HASH_BLOCK)
   return hash(algorithm, second, 'buffer')
+}
+
+/** IVs drawn from the CSPRNG at once: 512 bytes a session. */
+const IV_POOL = 32
+
+/**
+ * AES-CBC-128 IVs (§13.29: 16 random bytes per packet), taken in turn from
+ * a pool of IV_POOL of them filled from the CSPRNG at once: one
+ * randomFillSync per IV_POOL packets, not one per packet (measured at ~3 %
+ * of the service's CPU per request). Each IV is handed out once.
+ */
+export class IvPool {
+  // kept for the session's life: memory of its own, not a slice of Node's shared pool that would keep a whole 8 KB slab alive
+  private readonly pool = Buffer.allocUnsafeSlow(BLOCK * IV_POOL)
+  private nextIndex = IV_POOL
+
+  /** A fresh IV (a view of the pool: encode it before asking for the next one IV_POOL times). */
+  next (): Buffer {
+    if (this.nextIndex === IV_POOL) {
+      randomFillSync(this.pool)
+      this.nextIndex = 0
+    }
+    const at = BLOCK * this.nextIndex++
+    return this.pool.subarray(at, at + BLOCK)
+  }
 }

@@ -370,3 +370,25 @@ export abstract class SessionLogin {
 function hex (n: number): string {
   return n.toString(16).padStart(2, '0')
 }
+
+/**
+ * §6.12.13: inbound session sequence numbers are checked against a sliding
+ * window, so an authentic datagram replayed later is not taken for a new
+ * answer. Accepts a number above the highest seen, or one of the 32 below it
+ * not seen yet.
+ */
+export function acceptSequence (s: ActiveSession, seq: number): boolean {
+  if (seq === 0) return false
+  if (seq > s.inboundHigh) {
+    const shift = seq - s.inboundHigh
+    s.inboundSeen = shift >= 32 ? 1 : ((s.inboundSeen << shift) | 1) >>> 0
+    s.inboundHigh = seq
+    return true
+  }
+  const back = s.inboundHigh - seq
+  if (back >= 32) return false
+  const bit = (1 << back) >>> 0
+  if ((s.inboundSeen & bit) !== 0) return false
+  s.inboundSeen = (s.inboundSeen | bit) >>> 0
+  return true
+}

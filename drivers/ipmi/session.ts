@@ -16,8 +16,9 @@
  * power on/off, identify, boot flags) a repeat is harmless. A power cycle or
  * reset that is re-sent could act twice, which is the accepted simplification.
  */
-import { randomBytes, randomFillSync } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { logs, silentLogger, type DriverLogger } from '../logger.js'
+import { IvPool } from './packet-crypto.js'
 import {
   AUTHTYPE_RMCP_PLUS,
   CMD_CLOSE_SESSION,
@@ -31,7 +32,7 @@ import {
   encodeRmcpPlusPacket,
   type LanResponse
 } from './rmcp/index.js'
-import { AttemptsExhausted, DeadlinePassed, SessionLogin, systemClock, type ActiveSession, type Clock, type Inbound } from './session-login.js'
+import { acceptSequence, AttemptsExhausted, DeadlinePassed, SessionLogin, systemClock, type ActiveSession, type Clock, type Inbound } from './session-login.js'
 import { IpmiCompletionError, IpmiError, type BmcTarget, type IpmiPolicy, type IpmiRequester } from './types.js'
 import { udpTransportFactory, type DatagramTransport, type DatagramTransportFactory } from './udp-transport.js'
 
@@ -126,7 +127,8 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
 
   private readonly policy: IpmiPolicy
   private readonly transportFactory: DatagramTransportFactory
-  private readonly iv = Buffer.alloc(16)
+  /** AES-CBC-128 IVs, each used once (packet-crypto.ts). */
+  private readonly ivs = new IvPool()
 
   private transport: DatagramTransport | undefined
   private session: ActiveSession | undefined
@@ -232,7 +234,8 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
         await this.login(job.deadline)
       }
       try {
-        const lan = await this.sendInSession(job.netFn, job.cmd, job.data, job.deadline)
+        // every poll comes here: the answer straight from the exchange, no promise between
+        const lan = (await this.exchangeInSession(job.netFn, job.cmd, job.data, job.deadline) as { lan: LanResponse }).lan
         if (lan.completionCode !== 0) {
           throw new IpmiCompletionError(job.netFn, job.cmd, lan.completionCode,
             `BMC ${this.label} answered netFn 0x${hex(job.netFn)} cmd 0x${hex(job.cmd)} with completion code 0x${hex(lan.completionCode)}`)
@@ -292,6 +295,11 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
   // in-session messages
 
   protected sendInSession (netFn: number, cmd: number, data: Uint8Array, deadline: number): Promise<LanResponse> {
+    return this.exchangeInSession(netFn, cmd, data, deadline).then((m) => (m as { lan: LanResponse }).lan)
+  }
+
+  /** One request in the session; resolves with its answer (kind 'lan'). */
+  private exchangeInSession (netFn: number, cmd: number, data: Uint8Array, deadline: number): Promise<Inbound> {
     const s = this.session
     if (s === undefined) return Promise.reject(new IpmiError('session', `no IPMI session to BMC ${this.label}`))
     const rqSeq = this.nextRqSeq()
@@ -299,14 +307,12 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
     const datagram = this.wrap(s, payload)
     const answerNetFn = netFn | 1
     return this.exchange(datagram, (m) => m.kind === 'lan' && m.lan.rqSeq === rqSeq && m.lan.cmd === cmd && m.lan.netFn === answerNetFn, deadline)
-      .then((m) => (m as { lan: LanResponse }).lan)
   }
 
   private wrap (s: ActiveSession, payload: Buffer): Buffer {
     const sequence = s.sequence
     s.sequence = (s.sequence + 1) >>> 0 || 1
-    if (s.encrypted) randomFillSync(this.iv)
-    return encodeRmcpPlusPacket({ payloadType: PAYLOAD_TYPE.ipmi, sessionId: s.bmcSessionId, sequence, payload, keys: s.keys, iv: this.iv })
+    return encodeRmcpPlusPacket({ payloadType: PAYLOAD_TYPE.ipmi, sessionId: s.bmcSessionId, sequence, payload, keys: s.keys, iv: s.encrypted ? this.ivs.next() : undefined })
   }
 
   private async closeSessionOnBmc (deadline: number): Promise<void> {
@@ -460,28 +466,6 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
     this.rqSeq = (this.rqSeq + 1) & 0x3f
     return this.rqSeq
   }
-}
-
-/**
- * §6.12.13: inbound session sequence numbers are checked against a sliding
- * window, so an authentic datagram replayed later is not taken for a new
- * answer. Accepts a number above the highest seen, or one of the 32 below it
- * not seen yet.
- */
-function acceptSequence (s: ActiveSession, seq: number): boolean {
-  if (seq === 0) return false
-  if (seq > s.inboundHigh) {
-    const shift = seq - s.inboundHigh
-    s.inboundSeen = shift >= 32 ? 1 : ((s.inboundSeen << shift) | 1) >>> 0
-    s.inboundHigh = seq
-    return true
-  }
-  const back = s.inboundHigh - seq
-  if (back >= 32) return false
-  const bit = (1 << back) >>> 0
-  if ((s.inboundSeen & bit) !== 0) return false
-  s.inboundSeen = (s.inboundSeen | bit) >>> 0
-  return true
 }
 
 function hex (n: number): string {

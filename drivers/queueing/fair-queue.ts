@@ -47,6 +47,18 @@ export class FairQueue {
   /** Run `fn` when it is this request's turn. */
   run<T> (fn: () => Promise<T>): Promise<T> {
     if (this.closedReason !== undefined) return Promise.reject(this.closedReason())
+    if (!this.running && this.waiting === 0) {
+      // a free resource: the job runs now, in its caller's context (the poller's usual case: no
+      // binding, no promise of our own; the next job is started before this one's caller resumes)
+      this.running = true
+      let done: Promise<T>
+      try {
+        done = fn()
+      } catch (err) {
+        done = Promise.reject(err)
+      }
+      return done.then((value) => { this.finish(); return value }, (err: unknown) => { this.finish(); throw err })
+    }
     const client = this.clientOf()
     return new Promise<T>((resolve, reject) => {
       const start = (): void => {
@@ -58,12 +70,6 @@ export class FairQueue {
         }
         // the next job is started before this one's caller resumes
         done.then((value) => { this.finish(); resolve(value) }, (err: unknown) => { this.finish(); reject(err) })
-      }
-      if (!this.running && this.waiting === 0) {
-        // a free resource: the job runs now, in its caller's context (the poller's usual case: no binding to allocate)
-        this.running = true
-        start()
-        return
       }
       // a job that waits runs later on behalf of its own client, not of the job before it
       const job: Job = {

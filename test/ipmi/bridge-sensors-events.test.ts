@@ -109,6 +109,18 @@ t.test('events: the SEL as ipmitool sel elist shows it', async (t) => {
     'deasserted is ok; a sensor without an SDR keeps its type and number, and no device id')
 })
 
+t.test('events asked again: the same list while the SEL is unchanged, the new one once it changed', async (t) => {
+  const { sim, app } = await rig(t)
+  const first = (await get(app, `/events/${BOARD}`)).json() as { events: unknown[] }
+  t.ok(first.events.length > 0, `${first.events.length} entries`)
+  const again = (await get(app, `/events/${BOARD}`)).json() as { events: unknown[] }
+  t.same(again, first, 'unchanged SEL: the same answer (decoded once, kept)')
+  await ipmitool(sim, ['sel', 'clear'])
+  const rows = (await ipmitool(sim, ['sel', 'elist'])).trim().split('\n').filter((l) => l.includes('|'))
+  const after = (await get(app, `/events/${BOARD}`)).json() as { events: unknown[] }
+  t.equal(after.events.length, rows.length, `after sel clear: ${rows.length} entries, as ipmitool lists them, not the ${first.events.length} kept`)
+})
+
 t.test('events on a board whose backend keeps no log, or no such board: 500 with the reason', async (t) => {
   const { app } = await rig(t)
   const bus = await get(app, '/events/00000001')

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto'
-import { aesCbcDecrypt, aesCbcEncrypt, hmac } from '../../../drivers/ipmi/packet-crypto.js'
+import { aesCbcDecrypt, aesCbcEncrypt, hmac, IvPool } from '../../../drivers/ipmi/packet-crypto.js'
 
 // The per-key contexts must give node:crypto's own HMAC and AES-CBC, packet
 // after packet with the same key (the contexts are reused) and across keys.
@@ -34,4 +34,17 @@ t.test('AES-CBC-128 equals createCipheriv/createDecipheriv, packet after packet 
     const decipher = createDecipheriv('aes-128-cbc', key.subarray(0, 16), iv).setAutoPadding(false)
     t.same(aesCbcDecrypt(key, iv, expected), Buffer.concat([decipher.update(expected), decipher.final()]), `packet ${packet} decrypted`)
   }
+})
+
+t.test('IVs from the pool: 16 bytes each, never the same twice, across refills', async (t) => {
+  const ivs = new IvPool()
+  const seen = new Set<string>()
+  for (let i = 0; i < 200; i++) {
+    const iv = ivs.next()
+    t.equal(iv.length, 16)
+    seen.add(iv.toString('hex'))
+  }
+  t.equal(seen.size, 200, '200 IVs (six refills of the pool of 32), all different')
+  const zero = '00'.repeat(16)
+  t.notOk(seen.has(zero), 'no IV of zeros (an unfilled pool)')
 })
