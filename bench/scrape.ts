@@ -20,18 +20,29 @@
  *   as 5,000 BMCs every 15 s) keeps the loop busy; and how long its work
  *   waited during the scrapes.
  *
+ * - the scrape worker's CPU per gzip scrape (its writer run on this
+ *   thread, on the jobs the event loop packs, every reading moved and 15 s
+ *   later at each round, so that the values and ages change and thresholds,
+ *   states and board_up do not), beside the worker as it was before (every
+ *   line written, the text gzipped as a stream), on the same jobs; and the
+ *   bytes the writer keeps between scrapes. --http false leaves out the
+ *   GET /metrics part.
+ *
  * CPU time (process.cpuUsage), not wall time: a shared machine's load
  * stretches wall time but not the CPU a scrape needs. bench:fleet measures
  * the same things end to end with real BMC sessions.
  */
-import { gzipSync, gunzipSync, constants as zlibConstants } from 'node:zlib'
+import { once } from 'node:events'
+import { createGzip, gzipSync, gunzipSync, constants as zlibConstants } from 'node:zlib'
 import Fastify from 'fastify'
 import fp from 'fastify-plugin'
 import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import type { Bus, SensorThresholds } from '../drivers/bus.js'
 import { HistoryRing } from '../monitoring/history-ring.js'
-import { ScrapePacker } from '../monitoring/scrape-pack.js'
+import { SCRAPE_GZIP } from '../monitoring/exposition.js'
+import { ScrapeWriter } from '../monitoring/scrape-gzip.js'
+import { LabelStore, renderJob, ScrapePacker, type ScrapeJob } from '../monitoring/scrape-pack.js'
 import { sensorMetricFamilies } from '../monitoring/sensor-metrics.js'
 import type { BoardState, SensorState } from '../monitoring/sensor-state.js'
 import { assess } from '../monitoring/thresholds.js'
@@ -43,7 +54,8 @@ const { values } = parseArgs({
     bmcs: { type: 'string', default: '5000' },
     rounds: { type: 'string', default: '7' },
     reads: { type: 'string', default: '4000' },
-    'read-us': { type: 'string', default: '150' }
+    'read-us': { type: 'string', default: '150' },
+    http: { type: 'string', default: 'true' }
   }
 })
 const bmcs = Number(values.bmcs)
@@ -178,6 +190,53 @@ for (let r = 0; r <= rounds; r++) {
 
 const memScraped = await memory()
 
+/** The worker before: every line written, then gzipped as a stream, piece by piece. */
+async function gzipBefore (job: ScrapeJob, store: LabelStore): Promise<number> {
+  const gzip = createGzip(SCRAPE_GZIP)
+  let bytes = 0
+  gzip.on('data', (piece: Buffer) => { bytes += piece.length })
+  const ended = once(gzip, 'end')
+  for (const piece of renderJob(job, store, true)) {
+    if (!gzip.write(piece)) await once(gzip, 'drain')
+  }
+  gzip.end()
+  await ended
+  return bytes
+}
+
+/** Every reading moved (by +1 or -1): the values change at each scrape, as a poll's do. */
+function moveReadings (sensors: SensorState[], round: number): void {
+  for (const sensor of sensors) {
+    if (sensor.operation !== 'read') continue
+    const [key, value] = Object.entries(sensor.reading as Record<string, number>)[0]
+    sensor.reading = { [key]: value + (round % 2 === 0 ? 1 : -1) }
+  }
+}
+
+const writerPacker = new ScrapePacker()
+const beforeStore = new LabelStore()
+const writer = new ScrapeWriter()
+const beforeMs: number[] = []
+const writerMs: number[] = []
+let beforeGzipBytes = 0
+let writerGzipBytes = 0
+for (let r = 0; r <= rounds; r++) {
+  moveReadings(state.sensors, r)
+  const job = writerPacker.pack(true, '', sensorMetricFamilies(state.sensors, state.boards, now + 5000 + r * INTERVAL_MS), labelCache)
+  beforeStore.take(job)
+  const c0 = process.cpuUsage()
+  beforeGzipBytes = await gzipBefore(job, beforeStore)
+  const c1 = process.cpuUsage()
+  const body = writer.write(job)
+  const c2 = process.cpuUsage()
+  beforeMs.push((c1.user + c1.system - c0.user - c0.system) / 1000)
+  writerMs.push((c2.user + c2.system - c1.user - c1.system) / 1000)
+  writerGzipBytes = body.length
+  if (r === rounds && !gunzipSync(body).equals(Buffer.concat([...renderJob(job, beforeStore)]))) throw new Error('the writer wrote other text than before')
+}
+process.stderr.write(`worker CPU per gzip scrape, before: ${JSON.stringify(beforeMs.map(Math.round))} ms; now: ${JSON.stringify(writerMs.map(Math.round))} ms\n`)
+const writerKept = writer.kept()
+
 /** The metrics plugin alone (its two dependencies stood in for), serving the fleet's per-sensor series. */
 async function metricsApp (render: 'loop' | 'worker', fleetState: NonNullable<typeof state>): Promise<ReturnType<typeof Fastify>> {
   const app = Fastify()
@@ -203,7 +262,7 @@ const reads = Number(values.reads)
 const readUs = Number(values['read-us'])
 const overHttp: Record<string, unknown> = {}
 let bodies: string[] = []
-for (const render of ['loop', 'worker'] as const) {
+for (const render of values.http === 'false' ? [] : ['loop', 'worker'] as const) {
   process.stderr.write(`GET /metrics, written by the ${render}\n`)
   const app = await metricsApp(render, state)
   // the first: the worker starts and is sent every label
@@ -232,7 +291,7 @@ for (const render of ['loop', 'worker'] as const) {
 }
 // the same series both ways (the timestamps in the age differ: the text is compared without values)
 const shape = (text: string): string => text.replace(/ [^ \n]+\n/g, '\n')
-if (shape(bodies[0]) !== shape(bodies[1])) throw new Error('the worker wrote other series than the event loop')
+if (bodies.length === 2 && shape(bodies[0]) !== shape(bodies[1])) throw new Error('the worker wrote other series than the event loop')
 bodies = []
 
 const result = {
@@ -247,6 +306,15 @@ const result = {
   },
   scrape_cpu_ms: { render: Math.round(median(renderMs)), gzip: Math.round(median(gzipMs)), first_render: Math.round(renderMs[0]) },
   pack_cpu_ms: { first: Math.round(packMs[0]), then: Math.round(median(packMs.slice(1))) },
+  // the worker's CPU per gzip scrape (readings and ages changed each round): every line written and gzipped, and now
+  worker_cpu_ms: {
+    before: { first: Math.round(beforeMs[0]), then: Math.round(median(beforeMs.slice(1))) },
+    now: { first: Math.round(writerMs[0]), then: Math.round(median(writerMs.slice(1))) },
+    ratio: Math.round(median(beforeMs.slice(1)) / median(writerMs.slice(1)) * 100) / 100,
+    gzip_mb: { before: Math.round(beforeGzipBytes / 1048576 * 100) / 100, now: Math.round(writerGzipBytes / 1048576 * 100) / 100 },
+    // between scrapes: the compressed unchanged segments, the last job's lines (to compare with)
+    kept_mb: { segments: Math.round(writerKept.segments / 1048576 * 10) / 10, lines: Math.round(writerKept.lines / 1048576 * 10) / 10 }
+  },
   scrape_cpu_us_per_bmc: { render: Math.round(median(renderMs) * 1000 / bmcs), gzip: Math.round(median(gzipMs) * 1000 / bmcs) },
   text_mb: Math.round(textBytes / 1048576 * 10) / 10,
   gzip_mb: Math.round(gzipBytes / 1048576 * 10) / 10,

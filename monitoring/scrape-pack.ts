@@ -249,16 +249,12 @@ export class LabelStore {
  */
 export function * renderJob (job: ScrapeJob, store: LabelStore, reuse = false): Generator<Buffer> {
   const out = new TextChunks(reuse)
-  const { slots, values, codes, extras } = job
   for (const part of job.parts) {
     if (typeof part === 'string') {
       out.write(part)
     } else {
-      const name = part.name
       for (let i = part.start; i < part.end; i++) {
-        const labels = store.get(slots[i])
-        const code = codes[i]
-        out.write(`${name}${code < 0 ? labels : labels.slice(0, -1) + extras[code]} ${formatValue(values[i])}\n`)
+        writeLines(out, part.name, job, store, i, i + 1)
         if (out.full !== undefined) yield out.take()
       }
     }
@@ -266,4 +262,14 @@ export function * renderJob (job: ScrapeJob, store: LabelStore, reuse = false): 
   }
   const last = out.end()
   if (last.length > 0) yield last
+}
+
+/** Lines start to end of a job (all of one name) into out, as the families write them. */
+export function writeLines (out: TextChunks, name: string, job: ScrapeJob, store: LabelStore, start: number, end: number): void {
+  const { slots, values, codes, extras } = job
+  for (let i = start; i < end; i++) {
+    const labels = store.get(slots[i])
+    const code = codes[i]
+    out.write(`${name}${code < 0 ? labels : labels.slice(0, -1) + extras[code]} ${formatValue(values[i])}\n`)
+  }
 }

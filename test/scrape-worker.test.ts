@@ -1,10 +1,11 @@
 import t from 'tap'
-import { gunzipSync } from 'node:zlib'
+import { crc32, gunzipSync } from 'node:zlib'
 import Fastify from 'fastify'
 import fp from 'fastify-plugin'
 import type { Bus, MetricFamily } from '../drivers/bus.js'
 import { HistoryRing } from '../monitoring/history-ring.js'
 import { renderFamilies } from '../monitoring/exposition.js'
+import { crc32Combine, ScrapeWriter, SEGMENT_SLOTS } from '../monitoring/scrape-gzip.js'
 import { ScrapePacker, type PackableFamily } from '../monitoring/scrape-pack.js'
 import { ScrapeRenderer } from '../monitoring/scrape-renderer.js'
 import { sensorMetricFamilies } from '../monitoring/sensor-metrics.js'
@@ -118,6 +119,55 @@ t.test('the worker writes what the families write, scrape after scrape, gzipped 
   sensors.push(...changed)
   await check(20_000, 'after changes')
   await check(30_000, 'unchanged labels, later')
+  await check(30_000, 'nothing changed: the kept segments')
+  // inside segments kept for two scrapes: a threshold, a state, a board's up
+  const mid = boards[150]
+  ;(mid.sensors[0].thresholds as Record<string, number>).upper_critical = 96.25
+  mid.sensors[1].condition = 'ok'
+  mid.up = mid.up !== true
+  await check(30_000, 'one threshold, one state and one board changed in kept segments')
+  await check(40_000, 'and kept again')
+})
+
+t.test('the gzip writer keeps unchanged segments and writes changed ones', async (t) => {
+  const { boards, sensors } = fleet(600)
+  t.ok(sensors.length > 3 * SEGMENT_SLOTS, 'several segments a family')
+  const packer = new ScrapePacker()
+  const writer = new ScrapeWriter()
+  const labelCache = new WeakMap<object, string>()
+  const scrape = (now: number, what: string): void => {
+    const families = [...others(50), ...sensorMetricFamilies(sensors, boards, now)]
+    const body = writer.write(packer.pack(true, HEAD, families, labelCache))
+    t.equal(gunzipSync(body).toString(), renderFamilies(families, new WeakMap(), HEAD).toString(), what)
+  }
+  scrape(10_000, 'first')
+  t.equal(writer.kept().segments, 0, 'no segment kept after one scrape')
+  t.ok(writer.kept().lines > 0, 'the lines, to compare the next scrape\'s with')
+  scrape(20_000, 'second: thresholds, states and board_up unchanged, ages moved')
+  const kept = writer.kept().segments
+  t.ok(kept > 0, 'unchanged segments kept')
+  scrape(30_000, 'third: from kept segments')
+  t.equal(writer.kept().segments, kept, 'the same segments kept')
+  for (const s of sensors) if (s.thresholds !== undefined && s.device_type === 'fan_speed') s.thresholds = { ...s.thresholds, lower_critical: 450 }
+  scrape(40_000, 'every fan threshold changed')
+  const reduced = writer.kept().segments
+  t.ok(reduced < kept, 'the fans\' threshold segments are no longer kept')
+  scrape(50_000, 'then kept again')
+  t.ok(writer.kept().segments > reduced, 'unchanged at two scrapes running: kept again')
+  boards.splice(0, 100)
+  sensors.splice(0, 700)
+  scrape(60_000, 'a hundred boards gone: other lines in each segment')
+  scrape(70_000, 'and again')
+})
+
+t.test('crc32Combine gives the CRC-32 of the two parts together', async (t) => {
+  const data = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7919 + (i >> 5)) & 0xff))
+  for (const cut of [0, 1, 2, 3, 8, 255, 4096, 65_537, 69_999, 70_000]) {
+    const a = data.subarray(0, cut)
+    const b = data.subarray(cut)
+    t.equal(crc32Combine(crc32(a), crc32(b), b.length), crc32(data), `cut at ${cut}`)
+  }
+  t.equal(crc32Combine(0, crc32('123456789'), 9), 0xcbf43926, 'the check value, after nothing')
 })
 
 t.test('slots of labels that went away are given back: the next job starts afresh', async (t) => {
