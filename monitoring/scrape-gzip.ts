@@ -9,8 +9,8 @@ import { LabelStore, renderJob, type ScrapeJob, writeLines } from './scrape-pack
  * either: writing their text and compressing it again each scrape was most
  * of the worker's CPU.
  *
- * The lines of a run (one metric name) are cut into segments by label
- * slot (SEGMENT_SLOTS slots a segment, ~40 BMCs' sensors). A segment whose
+ * The lines of a run (one metric name) are cut into segments of about
+ * SEGMENT_SLOTS series each (~20 BMCs' sensors). A segment whose
  * lines (slot, value, extra code) are the same as at the last gzip scrape
  * is compressed on its own (raw deflate ended by a sync flush, so that it
  * refers to nothing before it and can be put anywhere in a stream) and its
@@ -24,9 +24,22 @@ import { LabelStore, renderJob, type ScrapeJob, writeLines } from './scrape-pack
  * gzip job's typed arrays (14 bytes a line), to compare lines with.
  */
 
-/** Label slots a segment covers (a power of two). */
-export const SEGMENT_SLOTS = 512
-const SEGMENT_SHIFT = Math.log2(SEGMENT_SLOTS)
+/**
+ * Segments are cut by content, not position: a segment ends before a line
+ * whose slot differs from the line before's and is an anchor (one slot in
+ * SEGMENT_SLOTS, by a hash of the slot), so a series that comes or goes
+ * changes only its own segment. The families do not give their lines in
+ * slot order (a board's threshold lines take the slots of the families that
+ * first named each sensor), hence a hash and not slot ranges.
+ */
+export const SEGMENT_SLOTS = 256
+const ANCHOR_SHIFT = 32 - Math.log2(SEGMENT_SLOTS)
+/** A bound on a segment's lines (for a long run without an anchor). */
+const MAX_SEGMENT_LINES = 16384
+
+function anchor (slot: number): boolean {
+  return Math.imul(slot, 0x9e3779b1) >>> ANCHOR_SHIFT === 0
+}
 
 /** Each unit a deflate stream of its own, ended by a sync flush: byte-aligned, not final, so units concatenate. */
 const UNIT = { ...SCRAPE_GZIP, chunkSize: 64 * 1024, finishFlush: zlibConstants.Z_SYNC_FLUSH }
@@ -144,10 +157,9 @@ export class GzipSegments {
           continue
         }
         for (let i = part.start; i < part.end;) {
-          const block = slots[i] >> SEGMENT_SHIFT
           let j = i + 1
-          while (j < part.end && slots[j] >> SEGMENT_SHIFT === block) j++
-          const key = `${part.name} ${block}`
+          while (j < part.end && j - i < MAX_SEGMENT_LINES && (slots[j] === slots[j - 1] || !anchor(slots[j]))) j++
+          const key = `${part.name} ${slots[i]}`
           const before = this.segments.get(key)
           // a key seen twice in one job (slots out of order) is written, not kept
           const same = before !== undefined && last !== undefined && !segments.has(key) && this.sameLines(last, before, job, i, j)
