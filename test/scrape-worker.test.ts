@@ -2,13 +2,13 @@ import t from 'tap'
 import { crc32, gunzipSync, gzipSync } from 'node:zlib'
 import Fastify from 'fastify'
 import fp from 'fastify-plugin'
-import type { Bus, MetricFamily } from '../drivers/bus.js'
-import { HistoryRing } from '../monitoring/history-ring.js'
+import type { MetricFamily } from '../drivers/bus.js'
 import { renderFamilies } from '../monitoring/exposition.js'
 import { crc32Combine, ScrapeWriter, SEGMENT_SLOTS } from '../monitoring/scrape-gzip.js'
 import { ScrapePacker, type PackableFamily } from '../monitoring/scrape-pack.js'
 import { ScrapeRenderer } from '../monitoring/scrape-renderer.js'
 import { sensorMetricFamilies } from '../monitoring/sensor-metrics.js'
+import { fakeBoard, fakeSensor } from './poller/sensor-fixtures.js'
 import type { BoardState, SensorState } from '../monitoring/sensor-state.js'
 import errors from '../plugins/errors.js'
 import metrics from '../plugins/metrics.js'
@@ -21,32 +21,12 @@ import metrics from '../plugins/metrics.js'
  * worker fails the scrape and the next one starts afresh).
  */
 
-const bus = {} as unknown as Bus
-
 function board (id: number, up: boolean | undefined): BoardState {
-  return { board_id: id.toString(16).padStart(8, '0'), boardId: id, backend: 'ipmi', bus, sensors: [], up, lastContact: undefined, inventoryDue: Infinity, phase: 0, busy: false, timer: undefined }
+  return fakeBoard(id.toString(16).padStart(8, '0'), 'ipmi', up)
 }
 
 function sensor (b: BoardState, deviceId: number, type: string, info: string | undefined, reading: unknown, readAt: number | undefined): SensorState {
-  const s: SensorState = {
-    board: b,
-    boardId: b.boardId,
-    deviceId,
-    board_id: b.board_id,
-    device_id: deviceId.toString(16).padStart(4, '0'),
-    device_type: type,
-    device_info: info,
-    operation: 'read',
-    intervalMs: 15_000,
-    reading,
-    readAt,
-    error: undefined,
-    errorAt: undefined,
-    nextDue: Infinity,
-    history: new HistoryRing(2)
-  }
-  b.sensors.push(s)
-  return s
+  return fakeSensor(b, deviceId.toString(16).padStart(4, '0'), type, info, reading, readAt, 2)
 }
 
 /** n boards of sensors, thresholds and states, with the awkward cases (escapes, NaN, never read, unknown). */

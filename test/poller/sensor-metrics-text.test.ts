@@ -1,9 +1,9 @@
 import t from 'tap'
-import type { Bus, MetricFamily } from '../../drivers/bus.js'
-import { HistoryRing } from '../../monitoring/history-ring.js'
+import type { MetricFamily } from '../../drivers/bus.js'
 import { sensorMetricFamilies } from '../../monitoring/sensor-metrics.js'
 import type { BoardState, SensorState } from '../../monitoring/sensor-state.js'
 import { renderFamilies } from '../../plugins/metrics.js'
+import { fakeBoard, fakeSensor } from './sensor-fixtures.js'
 
 /**
  * The per-sensor series are written at a scrape from each sensor's kept
@@ -13,33 +13,8 @@ import { renderFamilies } from '../../plugins/metrics.js'
  * labels or thresholds change.
  */
 
-const bus = {} as unknown as Bus
-
-function board (id: string, backend: string, up: boolean | undefined): BoardState {
-  return { board_id: id, boardId: Number.parseInt(id, 16), backend, bus, sensors: [], up, lastContact: undefined, inventoryDue: Infinity, phase: 0, busy: false, timer: undefined }
-}
-
-function sensor (b: BoardState, deviceId: string, type: string, info: string | undefined, reading: unknown, readAt: number | undefined): SensorState {
-  const s: SensorState = {
-    board: b,
-    boardId: b.boardId,
-    deviceId: Number.parseInt(deviceId, 16),
-    board_id: b.board_id,
-    device_id: deviceId,
-    device_type: type,
-    device_info: info,
-    operation: 'read',
-    intervalMs: 15_000,
-    reading,
-    readAt,
-    error: undefined,
-    errorAt: undefined,
-    nextDue: Infinity,
-    history: new HistoryRing(4)
-  }
-  b.sensors.push(s)
-  return s
-}
+const board = fakeBoard
+const sensor = fakeSensor
 
 /** The text the generic writer makes from the families' samples (their lines taken away). */
 function fromSamples (families: MetricFamily[]): string {
