@@ -34,6 +34,12 @@ export class ConcurrencyLimit {
     return this.waiting.length - this.head
   }
 
+  /** Drops every waiting job (as p-limit's clearQueue: their promises never settle); those running go on. */
+  clearQueue (): void {
+    this.waiting = []
+    this.head = 0
+  }
+
   /** Runs `fn(arg)` when a place is free; settles as its promise does. */
   run<T, A> (fn: (arg: A) => Promise<T>, arg: A): Promise<T> {
     if (this.active < this.limit) {
