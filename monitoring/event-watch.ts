@@ -1,7 +1,7 @@
-import pLimit, { type LimitFunction } from 'p-limit'
 import type { PushedEvents } from '../drivers/bus.js'
 import type { BoardEvent } from '../drivers/events.js'
 import type { DriverLogger } from '../drivers/logger.js'
+import { ConcurrencyLimit } from '../drivers/queueing/concurrency-limit.js'
 import { silentLogger } from '../drivers/logger.js'
 import type { LogAlert } from './alerts.js'
 import type { BoardState } from './sensor-state.js'
@@ -57,14 +57,18 @@ export class EventWatch {
   private readonly pushed = new Map<string, Pushed>()
   private readonly baselined = new Set<string>()
   private readonly busy = new Set<string>()
-  private readonly limit: LimitFunction
+  /** Each board's entries as its last look read them, while nothing was reported since (an unchanged log is then not sorted again). */
+  private readonly lastEntries = new Map<string, BoardEvent[]>()
+  private readonly lookAt = (board: BoardState): Promise<BoardEvent[]> => this.look(board)
+  /** Looks at once (p-limit's contract without its promises per look: 500 looks a second at 5,000 BMCs). */
+  private readonly limit: ConcurrencyLimit
   private timer: ReturnType<typeof setTimeout> | undefined
   private running = false
   private readonly now: () => number
   private readonly log: DriverLogger
 
   constructor (private readonly options: EventWatchOptions) {
-    this.limit = pLimit(options.concurrency)
+    this.limit = new ConcurrencyLimit(options.concurrency)
     this.now = options.now ?? Date.now
     this.log = options.log ?? silentLogger
   }
@@ -125,6 +129,8 @@ export class EventWatch {
       known.set(e.record_id, ++this.seq)
       fresh.push(e)
     }
+    if (fresh.length === 0) return fresh
+    this.lastEntries.delete(board.board_id)
     while (known.size > MAX_SEEN) known.delete(known.keys().next().value as string)
     const timestamp = new Date(this.now()).toISOString()
     for (const entry of fresh) this.options.onAlert({ kind: 'log', board_id: board.board_id, backend: board.backend, entry, timestamp })
@@ -143,7 +149,7 @@ export class EventWatch {
         pushed.caughtUp = streaming
       }
       this.busy.add(board.board_id)
-      this.limit(async () => await this.look(board)).catch(() => {}).finally(() => this.busy.delete(board.board_id))
+      this.limit.run(this.lookAt, board).then(() => this.busy.delete(board.board_id), () => this.busy.delete(board.board_id))
     }
   }
 
@@ -157,6 +163,10 @@ export class EventWatch {
       this.log.debug({ board: board.board_id, err: (err as Error).message }, 'event watch: log read failed')
       return []
     }
+    // the same entries (the IPMI bridge hands out the same objects while its SEL is unchanged) as the
+    // last look, nothing reported since: what is seen stays as it is (most looks at 5,000 BMCs)
+    const last = this.lastEntries.get(board.board_id)
+    if (last !== undefined && sameEntries(last, entries)) return []
     const known = this.seen.get(board.board_id) ?? new Map<string, number>()
     // the first look only notes what is there
     const first = !this.baselined.has(board.board_id)
@@ -170,6 +180,16 @@ export class EventWatch {
     }
     for (const [id, at] of known) if (at > began) next.set(id, at)
     this.seen.set(board.board_id, next)
-    return this.report(board, fresh)
+    const reported = this.report(board, fresh)
+    // kept only when nothing was noted during this look either (then `seen` is exactly these entries)
+    if (reported.length === 0 && this.seq === began) this.lastEntries.set(board.board_id, entries)
+    else this.lastEntries.delete(board.board_id)
+    return reported
   }
+}
+
+function sameEntries (a: readonly BoardEvent[], b: readonly BoardEvent[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }

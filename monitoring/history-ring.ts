@@ -69,10 +69,9 @@ export class HistoryRing {
     this.storeTime(index, timestamp)
     if (this.count === this.capacity) this.start = (this.start + 1) % this.capacity
     else this.count++
-    const number = this.objects === undefined && this.objectTable === undefined ? singleNumber(reading, this.field) : undefined
+    const number = this.objects === undefined && this.objectTable === undefined ? this.numberOf(reading) : undefined
     if (number !== undefined) {
-      this.field = number.field
-      this.storeNumber(index, number.value)
+      this.storeNumber(index, number)
       return
     }
     if (this.count === 1 && this.objects === undefined) {
@@ -124,10 +123,24 @@ export class HistoryRing {
     return this.bytes[2 * this.slots + slot]
   }
 
+  /** The reading as one number (see singleNumber), its key then the ring's. */
+  private numberOf (reading: unknown): number | undefined {
+    const value = singleNumber(reading, this.field)
+    if (value !== undefined && this.field === undefined) this.field = onlyKey(reading as object)
+    return value
+  }
+
   private storeNumber (index: number, value: number): void {
     if (this.numbers === undefined) {
       const table = this.table ?? []
-      let code = table.findIndex((v) => Object.is(v, value))
+      let code = -1
+      // a loop, not findIndex: no closure per reading (every poll comes here)
+      for (let i = 0; i < table.length; i++) {
+        if (Object.is(table[i], value)) {
+          code = i
+          break
+        }
+      }
       if (code < 0 && table.length < 256) {
         // a new array of exactly the length needed (push leaves room for 16 more: ~100 bytes a ring)
         this.table = table.concat(value)
@@ -273,12 +286,27 @@ function shallowEqual (a: unknown, b: unknown): boolean {
   return true
 }
 
-function singleNumber (reading: unknown, field: string | undefined): { field: string, value: number } | undefined {
+/**
+ * The one own key of a reading, if it has exactly one (a for-in over its
+ * keys: Object.keys would make an array per reading).
+ */
+function onlyKey (reading: object): string | undefined {
+  let key: string | undefined
+  for (const k in reading) {
+    if (!Object.hasOwn(reading, k)) continue
+    if (key !== undefined) return undefined
+    key = k
+  }
+  return key
+}
+
+/** A reading that is one number under one key (the ring's key, once it has one), as that number. */
+function singleNumber (reading: unknown, field: string | undefined): number | undefined {
   if (reading === null || typeof reading !== 'object') return undefined
-  const keys = Object.keys(reading)
-  if (keys.length !== 1 || (field !== undefined && keys[0] !== field)) return undefined
-  const value = (reading as Record<string, unknown>)[keys[0]]
-  if (typeof value === 'number') return { field: keys[0], value }
-  if (typeof value === 'bigint' && value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= -BigInt(Number.MAX_SAFE_INTEGER)) return { field: keys[0], value: Number(value) }
+  const key = onlyKey(reading)
+  if (key === undefined || (field !== undefined && key !== field)) return undefined
+  const value = (reading as Record<string, unknown>)[key]
+  if (typeof value === 'number') return value
+  if (typeof value === 'bigint' && value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= -BigInt(Number.MAX_SAFE_INTEGER)) return Number(value)
   return undefined
 }

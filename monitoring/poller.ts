@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
-import pLimit, { type LimitFunction } from 'p-limit'
-import { boardIdHex, deviceIdHex, type Bus, type MetricFamily, type ScannedBoard } from '../drivers/bus.js'
+import { boardIdHex, deviceIdHex, type Bus, type MetricFamily, type ScannedBoard, type SensorHealth } from '../drivers/bus.js'
 import { OpenDcreError } from '../drivers/errors.js'
+import { ConcurrencyLimit } from '../drivers/queueing/concurrency-limit.js'
 import { silentLogger, type DriverLogger } from '../drivers/logger.js'
 import { wallClock, type PollerClock } from './clock.js'
 import { HistoryRing } from './history-ring.js'
@@ -10,11 +10,7 @@ import type { BoardState, Sample, SensorState } from './sensor-state.js'
 import { historySize, pollInterval, pollOperation, type PollConfig, type PollOperation } from './poll-config.js'
 import { assess, configuredThresholds, healthOf, readingValue } from './thresholds.js'
 import { thresholdAlert, type Alert, type LogAlert } from './alerts.js'
-
-/** A sensor name as compared with a log entry's: case, spaces and punctuation aside ("CPU1 Temp" = "CPU1Temp"). */
-function nameKey (name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9]/g, '')
-}
+import { fetchKey, ignore, sensorNamedBy } from './poll-entries.js'
 
 /** The backends, as the registry lists them (plugins/bus-registry.ts satisfies this). */
 interface BusSource {
@@ -59,7 +55,8 @@ export class Poller extends EventEmitter {
   private readonly clock: PollerClock
   private readonly log: DriverLogger
   private readonly random: () => number
-  private readonly limit: LimitFunction
+  /** Requests in flight over all boards (p-limit's contract, without its promises per read). */
+  private readonly limit: ConcurrencyLimit
   private readonly boards = new Map<string, BoardState>()
   private readonly sensors = new Map<string, SensorState>()
   private readonly inflight = new Map<string, Promise<Sample>>()
@@ -68,6 +65,13 @@ export class Poller extends EventEmitter {
   /** Sensors with an out-of-turn read in flight ("board/device"), and each board's re-read budget window. */
   private readonly rereading = new Set<string>()
   private readonly rereadBudget = new Map<string, { from: number, used: number }>()
+  /** Entries replaced by one of another type (sensorFor): a result for them goes by the key again. */
+  private readonly retired = new WeakSet<SensorState>()
+  /** Each polled entry's in-flight key, made once per operation (every poll looks it up). */
+  private readonly fetchKeys = new WeakMap<SensorState, { operation: PollOperation, key: string }>()
+  /** runBoard's poll, made once: the limit passes the sensor along (no closure per poll). */
+  private readonly pollSensor = (sensor: SensorState): Promise<void> => this.poll(sensor)
+  private readonly inventoryOf = (board: BoardState): Promise<void> => this.inventory(board)
   private rescanTimer: unknown
   private discovering: Promise<void> | undefined
 
@@ -80,7 +84,7 @@ export class Poller extends EventEmitter {
     this.clock = options.clock ?? wallClock
     this.log = options.log ?? silentLogger
     this.random = options.random ?? Math.random
-    this.limit = pLimit(options.config.concurrency)
+    this.limit = new ConcurrencyLimit(options.config.concurrency)
   }
 
   get started (): boolean {
@@ -203,8 +207,10 @@ export class Poller extends EventEmitter {
       condition: undefined,
       thresholds: undefined
     }
-    if (existing !== undefined) board.sensors.splice(board.sensors.indexOf(existing), 1, sensor)
-    else board.sensors.push(sensor)
+    if (existing !== undefined) {
+      this.retired.add(existing)
+      board.sensors.splice(board.sensors.indexOf(existing), 1, sensor)
+    } else board.sensors.push(sensor)
     this.sensors.set(key, sensor)
     return sensor
   }
@@ -225,14 +231,14 @@ export class Poller extends EventEmitter {
   private async runBoard (board: BoardState): Promise<void> {
     board.busy = true
     try {
-      if (board.inventoryDue <= this.clock.now() && this.running) await this.limit(async () => await this.inventory(board))
+      if (board.inventoryDue <= this.clock.now() && this.running) await this.limit.run(this.inventoryOf, board)
       let unreachable = false
       for (const sensor of board.sensors) {
         if (!this.running) break
         const due = sensor.nextDue
         if (due > this.clock.now()) continue
         if (!unreachable) {
-          await this.limit(async () => await this.poll(sensor))
+          await this.limit.run(this.pollSensor, sensor)
           unreachable = board.up === false
         }
         sensor.nextDue = this.nextDue(sensor, due)
@@ -273,37 +279,55 @@ export class Poller extends EventEmitter {
     return Math.max(previous + wait, now)
   }
 
-  private async poll (sensor: SensorState): Promise<void> {
-    try {
-      await this.fetch(sensor.board.bus, sensor.boardId, sensor.deviceId, sensor.operation, sensor.device_type)
-    } catch {
-      // recorded on the sensor and the board by fetch
+  /** A poll of the entry; its failure is recorded on the sensor and the board by fetch. */
+  private poll (sensor: SensorState): Promise<void> {
+    return this.fetch(sensor.board.bus, sensor.boardId, sensor.deviceId, sensor.operation, sensor.device_type, sensor).then(ignore, ignore)
+  }
+
+  /** The in-flight key of a poll of the entry, made once per operation. */
+  private fetchKeyOf (sensor: SensorState): string {
+    let cached = this.fetchKeys.get(sensor)
+    if (cached === undefined || cached.operation !== sensor.operation) {
+      cached = { operation: sensor.operation, key: fetchKey(sensor.operation, sensor.boardId, sensor.deviceId, sensor.device_type) }
+      this.fetchKeys.set(sensor, cached)
     }
+    return cached.key
   }
 
   /**
    * One device transaction, shared by every identical request while it is
-   * in flight (the poller's and the API's), its result kept.
+   * in flight (the poller's and the API's), its result kept. `sensor`: the
+   * entry a poll is for (its key and entry then need no lookup by text).
    */
-  private fetch (bus: Bus, boardId: number, deviceId: number, operation: PollOperation, deviceType: string): Promise<Sample> {
-    const key = `${operation}:${boardId}:${deviceId}:${deviceType}`
+  private fetch (bus: Bus, boardId: number, deviceId: number, operation: PollOperation, deviceType: string, sensor?: SensorState): Promise<Sample> {
+    const key = sensor !== undefined ? this.fetchKeyOf(sensor) : fetchKey(operation, boardId, deviceId, deviceType)
     const pending = this.inflight.get(key)
     if (pending !== undefined) return pending
-    const call = async (): Promise<unknown> => {
-      switch (operation) {
-        case 'power': return await bus.power(boardId, deviceId, 'status')
-        case 'led': return await bus.led(boardId, deviceId)
-        default: return await bus.read(boardId, deviceId, deviceType)
-      }
+    let call: Promise<unknown>
+    try {
+      call = operation === 'power'
+        ? bus.power(boardId, deviceId, 'status')
+        : operation === 'led' ? bus.led(boardId, deviceId) : bus.read(boardId, deviceId, deviceType)
+    } catch (err) {
+      call = Promise.reject(err)
     }
-    const promise = call().then((reading) => {
-      const timestamp = this.clock.now()
-      this.recordSuccess(bus, boardId, deviceId, operation, deviceType, reading, timestamp)
-      return { reading, timestamp }
+    // one promise for the whole transaction: its handlers record the result and end the sharing
+    const promise = call.then((reading) => {
+      try {
+        const timestamp = this.clock.now()
+        this.recordSuccess(bus, boardId, deviceId, operation, deviceType, reading, timestamp, sensor)
+        return { reading, timestamp }
+      } finally {
+        this.inflight.delete(key)
+      }
     }, (err: unknown) => {
-      this.recordFailure(bus, boardId, deviceId, operation, deviceType, err)
+      try {
+        this.recordFailure(bus, boardId, deviceId, operation, deviceType, err, sensor)
+      } finally {
+        this.inflight.delete(key)
+      }
       throw err
-    }).finally(() => this.inflight.delete(key))
+    })
     this.inflight.set(key, promise)
     return promise
   }
@@ -335,8 +359,13 @@ export class Poller extends EventEmitter {
     this.recordSuccess(sensor.board.bus, boardId, deviceId, operation, sensor.device_type, reading, this.clock.now())
   }
 
-  /** The kept entry for a result, if it is the one this device is polled with (reads make one on first success). */
-  private entryFor (bus: Bus, boardId: number, deviceId: number, operation: PollOperation, deviceType: string, create: boolean): SensorState | undefined {
+  /**
+   * The kept entry for a result, if it is the one this device is polled with
+   * (reads make one on first success). `known`: the entry a poll was made
+   * for, taken as is while it is still the device's and still polled so.
+   */
+  private entryFor (bus: Bus, boardId: number, deviceId: number, operation: PollOperation, deviceType: string, create: boolean, known?: SensorState): SensorState | undefined {
+    if (known !== undefined && !this.retired.has(known) && known.operation === operation && (operation !== 'read' || known.device_type === deviceType)) return known
     const sensor = this.sensors.get(`${boardIdHex(boardId)}/${deviceIdHex(deviceId)}`)
     if (sensor !== undefined) {
       if (sensor.operation !== operation) return undefined
@@ -348,8 +377,8 @@ export class Poller extends EventEmitter {
     return this.sensorFor(this.boardFor(bus, boardId), deviceId, deviceType)
   }
 
-  private recordSuccess (bus: Bus, boardId: number, deviceId: number, operation: PollOperation, deviceType: string, reading: unknown, timestamp: number): void {
-    const sensor = this.entryFor(bus, boardId, deviceId, operation, deviceType, true)
+  private recordSuccess (bus: Bus, boardId: number, deviceId: number, operation: PollOperation, deviceType: string, reading: unknown, timestamp: number, known?: SensorState): void {
+    const sensor = this.entryFor(bus, boardId, deviceId, operation, deviceType, true, known)
     const board = sensor?.board ?? this.boards.get(boardIdHex(boardId))
     if (board !== undefined) {
       board.lastContact = timestamp
@@ -362,12 +391,13 @@ export class Poller extends EventEmitter {
     sensor.errorAt = undefined
     sensor.history.push(timestamp, reading)
     this.emit('reading', sensor)
-    if (operation === 'read') this.judge(sensor, reading).catch(() => {})
+    if (operation === 'read') {
+      healthOf(sensor.board.bus, sensor.boardId, sensor.deviceId).then((health) => { this.judge(sensor, reading, health) }).catch(ignore)
+    }
   }
 
   /** The sensor's state after a new reading (thresholds from the backend or the config); a change is an alert. */
-  private async judge (sensor: SensorState, reading: unknown): Promise<void> {
-    const health = await healthOf(sensor.board.bus, sensor.boardId, sensor.deviceId)
+  private judge (sensor: SensorState, reading: unknown, health: SensorHealth | undefined): void {
     // a newer reading has been judged meanwhile
     if (sensor.reading !== reading) return
     const value = readingValue(reading)
@@ -388,14 +418,7 @@ export class Poller extends EventEmitter {
   /** The board's polled sensor a log entry names: by device id (IPMI SEL), else by its name (Redfish); undefined when none or several. */
   sensorOf (alert: LogAlert): SensorState | undefined {
     const board = this.boards.get(alert.board_id)
-    if (board === undefined) return undefined
-    const { device_id: deviceId, sensor: name } = alert.entry
-    const reads = board.sensors.filter((s) => s.operation === 'read')
-    if (deviceId !== undefined) return reads.find((s) => s.device_id === deviceId.toLowerCase())
-    if (name === undefined || name === '') return undefined
-    const key = nameKey(name)
-    const named = reads.filter((s) => s.device_info !== undefined && nameKey(s.device_info) === key)
-    return named.length === 1 ? named[0] : undefined
+    return board === undefined ? undefined : sensorNamedBy(board, alert.entry)
   }
 
   /**
@@ -421,12 +444,12 @@ export class Poller extends EventEmitter {
     }
     budget.used++
     this.rereading.add(key)
-    this.limit(async () => await this.poll(sensor)).catch(() => {}).finally(() => this.rereading.delete(key))
+    this.limit.run(this.pollSensor, sensor).catch(ignore).finally(() => this.rereading.delete(key))
     return true
   }
 
-  private recordFailure (bus: Bus, boardId: number, deviceId: number, operation: PollOperation, deviceType: string, err: unknown): void {
-    const sensor = this.entryFor(bus, boardId, deviceId, operation, deviceType, false)
+  private recordFailure (bus: Bus, boardId: number, deviceId: number, operation: PollOperation, deviceType: string, err: unknown, known?: SensorState): void {
+    const sensor = this.entryFor(bus, boardId, deviceId, operation, deviceType, false, known)
     const board = sensor?.board ?? this.boards.get(boardIdHex(boardId))
     const now = this.clock.now()
     if (sensor !== undefined) {

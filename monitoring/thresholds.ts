@@ -43,7 +43,10 @@ export function conditionOf (value: number, t: SensorThresholds): SensorConditio
 /** The number a reading is judged by: its first numeric field (temperature_c, speed_rpm, voltage_v, ...). */
 export function readingValue (reading: unknown): number | undefined {
   if (reading === null || typeof reading !== 'object') return undefined
-  for (const value of Object.values(reading as Record<string, unknown>)) {
+  // for-in, not Object.values: no array per reading (every poll is judged)
+  for (const key in reading) {
+    if (!Object.hasOwn(reading, key)) continue
+    const value = (reading as Record<string, unknown>)[key]
     if (typeof value === 'number' && Number.isFinite(value)) return value
     if (typeof value === 'bigint') return Number(value)
   }

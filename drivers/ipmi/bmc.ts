@@ -401,12 +401,17 @@ export class BmcCommands {
    * timestamps change, so asking an unchanged log costs one request.
    */
   async selRecords (): Promise<Buffer[]> {
+    return (await this.packedSelRecords()).toArray()
+  }
+
+  /** The SEL's records packed; the same object while the SEL is unchanged (Get SEL Info alone then). */
+  async packedSelRecords (): Promise<PackedSelRecords> {
     const info = await getSelInfo(this.requester)
     const version = selVersion(info)
-    if (this.selCache?.version === version) return this.selCache.records.toArray()
+    if (this.selCache?.version === version) return this.selCache.records
     const records = new PackedSelRecords(await readSel(this.requester, undefined, info))
     this.selCache = { version, records }
-    return records.toArray()
+    return records
   }
 
   /**

@@ -4,7 +4,7 @@ import type { BmcConfigEntry } from './bmc-config.js'
 import { BmcCommands } from './bmc.js'
 import type { BmcOperations, BridgeBmc, BridgeEvent, BridgeSensor, BridgeSessionStatus } from './ipmi-bus.js'
 import { convertReading, thresholdCondition, type SensorRecord } from './sdr.js'
-import { decodeSelRecord } from './sel.js'
+import { decodeSelRecord, type PackedSelRecords } from './sel.js'
 
 export type { BridgeSessionStatus } from './ipmi-bus.js'
 import { DEFAULT_IPMI_POLICY, IpmiSession, type IpmiSessionOptions } from './session.js'
@@ -41,6 +41,9 @@ interface BridgeConnectionOptions extends Omit<IpmiSessionOptions, 'log'> {
 
 const DEFAULT_BMC_QUEUE: QueueLimits = { depth: 32, waitMs: 3000 }
 
+/** An empty SEL's sensor list: the same one every time, so its event list is kept too. */
+const NO_SENSORS: readonly SensorRecord[] = Object.freeze([])
+
 /**
  * Every operation on one BMC through one bounded, fair queue: one operation
  * at a time (the session runs one request at a time anyway), clients taking
@@ -48,8 +51,9 @@ const DEFAULT_BMC_QUEUE: QueueLimits = { depth: 32, waitMs: 3000 }
  */
 function queuedOperations (ops: BmcOperations, queue: FairQueue): BmcOperations {
   const queued = {} as Record<string, unknown>
-  for (const [name, op] of Object.entries(ops) as Array<[string, (...args: unknown[]) => Promise<unknown>]>) {
-    queued[name] = (...args: unknown[]) => queue.run(() => op(...args))
+  // every operation takes one argument at most: passed along, no closure or argument list per call
+  for (const [name, op] of Object.entries(ops) as Array<[string, (arg: unknown) => Promise<unknown>]>) {
+    queued[name] = (arg?: unknown) => queue.run(op, arg)
   }
   return queued as unknown as BmcOperations
 }
@@ -72,20 +76,20 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
   let lastSuccessAt: number | null = null
   let lastError: string | undefined
   // every request goes through here: the time of the last answer and the last failure
+  // (handlers made once: every request passes here)
+  const answered = (answer: Buffer): Buffer => {
+    lastSuccessAt = Date.now()
+    lastError = undefined
+    return answer
+  }
+  const failed = (err: unknown): never => {
+    // a completion code is an answer: the session works
+    if (err instanceof IpmiCompletionError) lastSuccessAt = Date.now()
+    else lastError = err instanceof Error ? err.message : String(err)
+    throw err
+  }
   const requester: IpmiRequester = {
-    request: async (netFn, cmd, data) => {
-      try {
-        const answer = await session.request(netFn, cmd, data)
-        lastSuccessAt = Date.now()
-        lastError = undefined
-        return answer
-      } catch (err) {
-        // a completion code is an answer: the session works
-        if (err instanceof IpmiCompletionError) lastSuccessAt = Date.now()
-        else lastError = err instanceof Error ? err.message : String(err)
-        throw err
-      }
-    }
+    request: (netFn, cmd, data) => session.request(netFn, cmd, data).then(answered, failed)
   }
   const commands = new BmcCommands(requester, { bootValidBit: entry.bootValidBit, sdrRecheckMs: SDR_RECHECK_MS })
   // the bridge's view of the SDR, made again only when the cached records change (every read asks for it)
@@ -102,7 +106,7 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
     return sensorList.sensors
   }
   // the last SEL answer as events, made again only when the SEL or the SDR changed (the event watch asks every few seconds)
-  let eventList: { records: Buffer[], sdr: SensorRecord[], events: BridgeEvent[] } | undefined
+  let eventList: { packed: PackedSelRecords, records: Buffer[], sdr: readonly SensorRecord[], events: BridgeEvent[] } | undefined
   // each sensor's last threshold comparison status (Get Sensor Reading byte 3), for sensorHealth
   const lastStatus = new Map<number, number>()
   const ops: BmcOperations = queuedOperations({
@@ -126,10 +130,14 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
     fru: async () => await commands.fru(),
     powerReading: async () => (await commands.powerReading())?.currentWatts,
     events: async () => {
-      const records = await commands.selRecords()
-      const sensors = records.length === 0 ? [] : await commands.sensors()
-      if (eventList === undefined || eventList.sdr !== sensors || !sameRecords(eventList.records, records)) {
-        eventList = { records, sdr: sensors, events: records.map((r) => withSensor(decodeSelRecord(r), sensors)) }
+      const packed = await commands.packedSelRecords()
+      const sensors = packed.length === 0 ? NO_SENSORS : await commands.sensors()
+      // an unchanged SEL is the same packed object: no record views made, no bytes compared
+      if (eventList === undefined || eventList.sdr !== sensors || eventList.packed !== packed) {
+        const records = packed.toArray()
+        if (eventList === undefined || eventList.sdr !== sensors || !sameRecords(eventList.records, records)) {
+          eventList = { packed, records, sdr: sensors, events: records.map((r) => withSensor(decodeSelRecord(r), sensors)) }
+        } else eventList.packed = packed
       }
       return eventList.events.slice()
     }
@@ -182,7 +190,7 @@ function sameRecords (a: Buffer[], b: Buffer[]): boolean {
 }
 
 /** Names the SEL entry's sensor and converts a threshold event's reading and threshold with its SDR. */
-function withSensor (e: BridgeEvent, sensors: SensorRecord[]): BridgeEvent {
+function withSensor (e: BridgeEvent, sensors: readonly SensorRecord[]): BridgeEvent {
   if (e.sensorNumber === undefined || e.generatorId === undefined) return e
   // generator id byte 1: the IPMB slave address (bit 0 clear) of the controller that owns the sensor
   const owner = e.generatorId & 0xff

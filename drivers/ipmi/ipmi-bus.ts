@@ -401,8 +401,13 @@ export class IpmiBus implements Bus {
   }
 
   /** The BMC's System Event Log as the API lists it, oldest first. */
-  async sensorHealth (boardId: number, deviceId: number): Promise<SensorHealth | undefined> {
-    return await this.bmc(boardId).ops.sensorHealth?.(deviceId)
+  sensorHealth (boardId: number, deviceId: number): Promise<SensorHealth | undefined> {
+    // not async: every poll's judgement asks, and the bridge's answer is a promise already
+    try {
+      return this.bmc(boardId).ops.sensorHealth?.(deviceId) ?? Promise.resolve(undefined)
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
   async events (boardId: number): Promise<BoardEvent[]> {

@@ -17,7 +17,7 @@
  * reset that is re-sent could act twice, which is the accepted simplification.
  */
 import { randomBytes } from 'node:crypto'
-import { logs, silentLogger, type DriverLogger } from '../logger.js'
+import { logs, silentLogger } from '../logger.js'
 import { IvPool } from './packet-crypto.js'
 import {
   AUTHTYPE_RMCP_PLUS,
@@ -32,79 +32,13 @@ import {
   encodeRmcpPlusPacket,
   type LanResponse
 } from './rmcp/index.js'
-import { acceptSequence, AttemptsExhausted, DeadlinePassed, SessionLogin, systemClock, type ActiveSession, type Clock, type Inbound } from './session-login.js'
+import { acceptSequence, AttemptsExhausted, DeadlinePassed, SessionLogin, systemClock, type ActiveSession, type Inbound } from './session-login.js'
+import { DEFAULT_IPMI_POLICY, type IpmiSessionCounters, type IpmiSessionOptions, type IpmiSessionState, type Job, type Pending } from './session-types.js'
 import { IpmiCompletionError, IpmiError, type BmcTarget, type IpmiPolicy, type IpmiRequester } from './types.js'
 import { udpTransportFactory, type DatagramTransport, type DatagramTransportFactory } from './udp-transport.js'
 
 export type { Clock } from './session-login.js'
-
-export const DEFAULT_IPMI_POLICY: Readonly<IpmiPolicy> = Object.freeze({
-  retransmitMs: 700,
-  retries: 2,
-  requestTimeoutMs: 3000,
-  // ipmi_sim expires an idle session after about 30 s (the spec suggests 60 s)
-  keepAliveMs: 20000
-})
-
-export interface IpmiSessionOptions {
-  /** Creates the datagram link to the BMC; default node:dgram. */
-  transport?: DatagramTransportFactory
-  policy?: Partial<IpmiPolicy>
-  clock?: Clock
-  log?: DriverLogger
-  /** Random bytes (session ids, Rm, IVs); tests may fix them. */
-  random?: (size: number) => Buffer
-}
-
-/** idle: no session yet (or closed cleanly); up: session active; down: the last log-in or request failed. */
-type IpmiSessionState = 'idle' | 'up' | 'down'
-
-interface IpmiSessionCounters {
-  /** Requests accepted by request(), keep-alives excluded. */
-  requests: number
-  /** Sessions activated (RAKP 4 verified and privilege set). */
-  sessionsEstablished: number
-  /** Sessions dropped and logged in again to retry a request. */
-  relogins: number
-  /** Datagrams sent again after retransmitMs without an answer. */
-  retransmits: number
-  /** Requests that failed with IpmiError 'timeout'. */
-  timeouts: number
-  /** Log-ins refused: wrong password, unknown user, bad RAKP check values. */
-  authFailures: number
-  /** Requests that failed otherwise (auth, session, protocol, closed; completion codes excluded). */
-  errors: number
-  /** Requests answered with a non-zero completion code. */
-  completionErrors: number
-  /** Datagrams that could not be ours: runts, wrong session id, bad integrity, undecryptable, bad checksum. */
-  garbage: number
-  /** Valid datagrams nobody waited for (late answers to retransmissions). */
-  stale: number
-  /** Authentic in-session datagrams whose session sequence number was already seen or too old (§6.12.13 window). */
-  replays: number
-  /** Keep-alive requests sent on an idle session. */
-  keepAlives: number
-}
-
-interface Job {
-  netFn: number
-  cmd: number
-  data: Uint8Array
-  deadline: number
-  keepAlive: boolean
-  resolve: (data: Buffer) => void
-  reject: (err: unknown) => void
-}
-
-interface Pending {
-  datagram: Buffer
-  match: (m: Inbound) => boolean
-  retriesLeft: number
-  deadline: number
-  timer: unknown
-  resolve: (m: Inbound) => void
-  reject: (err: unknown) => void
-}
+export { DEFAULT_IPMI_POLICY, type IpmiSessionOptions } from './session-types.js'
 
 const EMPTY = new Uint8Array(0)
 const SETUP_PAYLOADS = new Set<number>([PAYLOAD_TYPE.openSessionResponse, PAYLOAD_TYPE.rakp2, PAYLOAD_TYPE.rakp4])
@@ -134,6 +68,8 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
   private session: ActiveSession | undefined
   private pending: Pending | undefined
   private readonly queue: Job[] = []
+  /** The job in flight (one at a time). */
+  private current: Job | undefined
   private busy = false
   private closed = false
   private closing: Promise<void> | undefined
@@ -141,6 +77,18 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
   private rqSeq = 0
   private lastActivity = 0
   private keepAliveTimer: unknown
+  /**
+   * The one retransmit timer, and when it fires: armed by an exchange that
+   * finds none armed, left armed when the answer comes (the next exchange,
+   * usually a few ms later, reuses it), re-armed when it fires early for the
+   * exchange in flight, and not re-armed when none is. A board's 12 polls
+   * cost one timer, not 12 set and cleared.
+   */
+  private retransmitTimer: unknown
+  private retransmitAt = 0
+  private readonly onRetransmitTimer = (): void => { this.retransmitFired() }
+  /** Whether the trace level was on when the last datagram went out (its answer is traced alike). */
+  private tracing = false
   private _state: IpmiSessionState = 'idle'
 
   /** The BMC as host:port (the target itself, with its password, stays private). */
@@ -163,7 +111,7 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
     this.counters.requests++
     return new Promise((resolve, reject) => {
       this.queue.push({ netFn, cmd, data, deadline: this.clock.now() + this.policy.requestTimeoutMs, keepAlive: false, resolve, reject })
-      if (!this.busy) void this.pump()
+      if (!this.busy) this.pump()
     })
   }
 
@@ -190,6 +138,7 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
     }
     this.session = undefined
     this._state = 'idle'
+    this.stopRetransmit()
     const transport = this.transport
     this.transport = undefined
     await transport?.close()
@@ -198,24 +147,54 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
   // -------------------------------------------------------------------------
   // the queue: one request in flight per BMC
 
-  private async pump (): Promise<void> {
-    this.busy = true
-    try {
-      for (let job = this.queue.shift(); job !== undefined; job = this.queue.shift()) {
-        try {
-          job.resolve(await this.run(job))
-        } catch (err) {
-          this.count(err, job)
-          job.reject(err)
-        }
-        this.lastActivity = this.clock.now()
-      }
-    } finally {
+  /**
+   * Starts the next job (the one in flight is `current`), or ends the run of
+   * jobs. Every request comes here, so no async frame: a job in an
+   * established session is one exchange and two handlers made once
+   * (`attempt`); anything else (log-in, re-login, time-outs) goes through
+   * `run`.
+   */
+  private pump (): void {
+    const job = this.queue.shift()
+    if (job === undefined) {
+      this.current = undefined
       this.busy = false
       const drained = this.drained
       this.drained = undefined
       drained?.()
+      return
     }
+    this.busy = true
+    this.current = job
+    let done: Promise<Buffer>
+    try {
+      done = this.attempt(job)
+    } catch (err) {
+      done = Promise.reject(err)
+    }
+    done.then(this.jobDone, this.jobFailed)
+  }
+
+  private attempt (job: Job): Promise<Buffer> {
+    if (this.session === undefined || this.clock.now() >= job.deadline) return this.run(job)
+    return this.exchangeInSession(job.netFn, job.cmd, job.data, job.deadline).then(this.currentAnswered, this.currentUnanswered)
+  }
+
+  private readonly currentAnswered = (m: Inbound): Buffer => this.dataOf(this.current as Job, m)
+  private readonly currentUnanswered = (err: unknown): Promise<Buffer> => this.run(this.current as Job, err)
+
+  private readonly jobDone = (data: Buffer): void => {
+    (this.current as Job).resolve(data)
+    this.lastActivity = this.clock.now()
+    this.pump()
+  }
+
+  private readonly jobFailed = (err: unknown): void => {
+    const job = this.current as Job
+    this.count(err, job)
+    job.reject(err)
+    this.lastActivity = this.clock.now()
+    this.pump()
   }
 
   private count (err: unknown, job: Job): void {
@@ -225,35 +204,47 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
     else this.counters.errors++
   }
 
-  private async run (job: Job): Promise<Buffer> {
+  /** The data of an in-session answer, after its completion code (a non-zero one is an IpmiCompletionError). */
+  private dataOf (job: Job, m: Inbound): Buffer {
+    const lan = (m as { lan: LanResponse }).lan
+    if (lan.completionCode !== 0) {
+      throw new IpmiCompletionError(job.netFn, job.cmd, lan.completionCode,
+        `BMC ${this.label} answered netFn 0x${hex(job.netFn)} cmd 0x${hex(job.cmd)} with completion code 0x${hex(lan.completionCode)}`)
+    }
+    return lan.data
+  }
+
+  /** A job the slow way: logging in first, logging in again once after no answer. `failed`: how its first exchange (attempt's) failed. */
+  private async run (job: Job, failed?: unknown): Promise<Buffer> {
     let relogged = false
+    let failure = failed
     for (;;) {
-      if (this.clock.now() >= job.deadline) throw this.timeoutError(job, 'waiting in the queue')
-      if (this.session === undefined) {
-        if (job.keepAlive) throw new IpmiError('session', 'no session to keep alive')
-        await this.login(job.deadline)
-      }
-      try {
-        // every poll comes here: the answer straight from the exchange, no promise between
-        const lan = (await this.exchangeInSession(job.netFn, job.cmd, job.data, job.deadline) as { lan: LanResponse }).lan
-        if (lan.completionCode !== 0) {
-          throw new IpmiCompletionError(job.netFn, job.cmd, lan.completionCode,
-            `BMC ${this.label} answered netFn 0x${hex(job.netFn)} cmd 0x${hex(job.cmd)} with completion code 0x${hex(lan.completionCode)}`)
+      if (failure === undefined) {
+        if (this.clock.now() >= job.deadline) throw this.timeoutError(job, 'waiting in the queue')
+        if (this.session === undefined) {
+          if (job.keepAlive) throw new IpmiError('session', 'no session to keep alive')
+          await this.login(job.deadline)
         }
-        return lan.data
-      } catch (err) {
-        if (!(err instanceof AttemptsExhausted || err instanceof DeadlinePassed)) throw err
-        // no answer inside an established session: the BMC restarted, expired
-        // the session, or is gone. Drop it; log in again once if time is left.
-        this.dropSession('no answer in session')
-        if (err instanceof AttemptsExhausted && !relogged && !job.keepAlive && this.clock.now() < job.deadline) {
-          relogged = true
-          this.counters.relogins++
-          this.log.info({ event: 'ipmi-relogin' }, 'no answer in the IPMI session, logging in again')
-          continue
+        try {
+          return this.dataOf(job, await this.exchangeInSession(job.netFn, job.cmd, job.data, job.deadline))
+        } catch (err) {
+          failure = err
         }
-        throw this.timeoutError(job, 'in session')
       }
+      const err = failure
+      failure = undefined
+      // a completion code, a protocol error: the answer as it is
+      if (!(err instanceof AttemptsExhausted || err instanceof DeadlinePassed)) throw err
+      // no answer inside an established session: the BMC restarted, expired
+      // the session, or is gone. Drop it; log in again once if time is left.
+      this.dropSession('no answer in session')
+      if (err instanceof AttemptsExhausted && !relogged && !job.keepAlive && this.clock.now() < job.deadline) {
+        relogged = true
+        this.counters.relogins++
+        this.log.info({ event: 'ipmi-relogin' }, 'no answer in the IPMI session, logging in again')
+        continue
+      }
+      throw this.timeoutError(job, 'in session')
     }
   }
 
@@ -357,7 +348,7 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
           resolve: () => {},
           reject: () => {}
         })
-        void this.pump()
+        this.pump()
       }
       this.keepAliveTimer = this.clock.setTimeout(tick, quarter, true)
     }
@@ -379,16 +370,39 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
         reject(new DeadlinePassed())
         return
       }
-      const p: Pending = { datagram, match, retriesLeft: this.policy.retries, deadline, timer: undefined, resolve, reject }
+      const p: Pending = { datagram, match, retriesLeft: this.policy.retries, deadline, due: now + Math.min(this.policy.retransmitMs, deadline - now), resolve, reject }
       this.pending = p
-      p.timer = this.clock.setTimeout(() => this.onTimer(p), Math.min(this.policy.retransmitMs, deadline - now))
+      this.armRetransmit(p.due)
       this.send(datagram)
     })
   }
 
-  private onTimer (p: Pending): void {
-    if (this.pending !== p) return
+  /** The timer fires at `due` or before it (then it is armed again for what is in flight). */
+  private armRetransmit (due: number): void {
+    if (this.retransmitTimer !== undefined) {
+      if (this.retransmitAt <= due) return
+      this.clock.clearTimeout(this.retransmitTimer)
+    }
+    this.retransmitAt = due
+    // ref'd as the socket is (a process waiting for an answer stays up); close() clears it
+    this.retransmitTimer = this.clock.setTimeout(this.onRetransmitTimer, Math.max(0, due - this.clock.now()))
+  }
+
+  private stopRetransmit (): void {
+    if (this.retransmitTimer !== undefined) this.clock.clearTimeout(this.retransmitTimer)
+    this.retransmitTimer = undefined
+  }
+
+  private retransmitFired (): void {
+    this.retransmitTimer = undefined
+    const p = this.pending
+    if (p === undefined) return
     const now = this.clock.now()
+    if (now < p.due) {
+      // armed for an earlier exchange, answered since
+      this.armRetransmit(p.due)
+      return
+    }
     if (now >= p.deadline) {
       this.pending = undefined
       p.reject(new DeadlinePassed())
@@ -401,12 +415,15 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
     }
     p.retriesLeft--
     this.counters.retransmits++
-    p.timer = this.clock.setTimeout(() => this.onTimer(p), Math.min(this.policy.retransmitMs, p.deadline - now))
+    p.due = now + Math.min(this.policy.retransmitMs, p.deadline - now)
+    this.armRetransmit(p.due)
     this.send(p.datagram)
   }
 
   protected send (datagram: Buffer): void {
-    if (logs(this.log, 'trace')) this.log.trace({ tx: datagram.toString('hex') }, 'ipmi tx')
+    // asked once per datagram sent; the answers to it are traced (or not) alike
+    this.tracing = logs(this.log, 'trace')
+    if (this.tracing) this.log.trace({ tx: datagram.toString('hex') }, 'ipmi tx')
     this.transport?.send(datagram)
   }
 
@@ -418,7 +435,7 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
   }
 
   private onDatagram (datagram: Buffer): void {
-    if (logs(this.log, 'trace')) this.log.trace({ rx: datagram.toString('hex') }, 'ipmi rx')
+    if (this.tracing) this.log.trace({ rx: datagram.toString('hex') }, 'ipmi rx')
     let m: Inbound
     try {
       m = this.decode(datagram)
@@ -435,8 +452,8 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
       this.counters.stale++
       return
     }
+    // the retransmit timer stays armed for the next exchange (retransmitFired)
     this.pending = undefined
-    this.clock.clearTimeout(p.timer)
     p.resolve(m)
   }
 

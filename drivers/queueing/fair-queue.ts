@@ -44,8 +44,8 @@ export class FairQueue {
     return this.waiting
   }
 
-  /** Run `fn` when it is this request's turn. */
-  run<T> (fn: () => Promise<T>): Promise<T> {
+  /** Run `fn(arg)` when it is this request's turn (the argument saves a closure per call on a hot path). */
+  run<T, A = undefined> (fn: (arg: A) => Promise<T>, arg?: A): Promise<T> {
     if (this.closedReason !== undefined) return Promise.reject(this.closedReason())
     if (!this.running && this.waiting === 0) {
       // a free resource: the job runs now, in its caller's context (the poller's usual case: no
@@ -53,18 +53,18 @@ export class FairQueue {
       this.running = true
       let done: Promise<T>
       try {
-        done = fn()
+        done = fn(arg as A)
       } catch (err) {
         done = Promise.reject(err)
       }
-      return done.then((value) => { this.finish(); return value }, (err: unknown) => { this.finish(); throw err })
+      return done.then(this.finished as (value: T) => T, this.failed)
     }
     const client = this.clientOf()
     return new Promise<T>((resolve, reject) => {
       const start = (): void => {
         let done: Promise<T>
         try {
-          done = fn()
+          done = fn(arg as A)
         } catch (err) {
           done = Promise.reject(err)
         }
@@ -136,6 +136,10 @@ export class FairQueue {
     this.waiting--
     if (line.length === 0) this.lines.delete(job.client)
   }
+
+  /** The free path's handlers, made once. */
+  private readonly finished = (value: unknown): unknown => { this.finish(); return value }
+  private readonly failed = (err: unknown): never => { this.finish(); throw err }
 
   private finish (): void {
     this.running = false

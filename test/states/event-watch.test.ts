@@ -100,3 +100,23 @@ t.test('an event pushed while a look is under way is not reported again by that 
   t.same(f.alerts, ['3'], 'and not on the next look')
   f.watch.stop()
 })
+
+t.test('a log without a stream: unchanged looks report nothing, an added entry once, a cleared log forgets what it had', async (t) => {
+  // the same entry objects at every read, as the IPMI bridge hands them out while its SEL is unchanged
+  const log: BoardEvent[] = [entry(1), entry(2)]
+  const bus = { events: async () => [...log] } as unknown as Bus
+  const board = { board_id: '40000001', boardId: 0x40000001, backend: 'ipmi', bus, sensors: [], up: true } as unknown as BoardState
+  const alerts: string[] = []
+  const watch = new EventWatch({ boards: () => [board], onAlert: (a: LogAlert) => alerts.push(a.entry.record_id), intervalMs: 1000, concurrency: 1 })
+  t.same(await watch.look(board), [], 'the first look notes what is there')
+  for (let i = 0; i < 3; i++) t.same(await watch.look(board), [], `unchanged look ${i + 1}: nothing new`)
+  log.push(entry(3))
+  t.same((await watch.look(board)).map((e) => e.record_id), ['3'], 'an added entry is reported')
+  t.same(await watch.look(board), [], 'and only once')
+  log.splice(0)
+  t.same(await watch.look(board), [], 'a cleared log')
+  log.push(entry(1))
+  t.same((await watch.look(board)).map((e) => e.record_id), ['1'], 'an entry after the clear is news, whatever its id was before')
+  t.same(await watch.look(board), [])
+  t.same(alerts, ['3', '1'])
+})

@@ -284,6 +284,45 @@ t.test('retransmission and the overall bound, on a manual clock', async (t) => {
   await s.close()
 })
 
+t.test('each request is retransmitted retransmitMs after it went out, whatever came before it (one timer a session, re-armed)', async (t) => {
+  const clock = new ManualClock()
+  // Get Self Test Results (app 0x04) goes unanswered; everything else is answered
+  const fake = new FakeBmc({ drop: (netFn, cmd) => netFn === 0x06 && cmd === 0x04 })
+  const s = new IpmiSession(CS3, { transport: fake.factory, clock, policy: { retransmitMs: 500, retries: 3, requestTimeoutMs: 5000, keepAliveMs: 1e9 } })
+  t.teardown(() => s.close())
+  const settle = async (): Promise<void> => { for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve)) }
+  const login = s.request(6, 1)
+  await clock.advance(0)
+  for (let i = 0; i < 20 && s.state !== 'up'; i++) await new Promise((resolve) => setImmediate(resolve))
+  await login
+  await clock.advance(300)
+  t.ok((await s.request(6, 1)).length > 0, 'answered at 300 ms')
+  await clock.advance(100)
+  const selfTests = (): number => fake.seen.filter((r) => r.netFn === 0x06 && r.cmd === 0x04).length
+  let outcome: unknown
+  void s.request(6, 4).then(() => { outcome = 'answered' }, (e: unknown) => { outcome = e })
+  await settle()
+  t.equal(selfTests(), 1, 'sent at 400 ms')
+  await clock.advance(499)
+  await settle()
+  t.equal(selfTests(), 1, 'not again at 899 ms (the timer armed by the log-in fired at 500 ms and waited on)')
+  await clock.advance(1)
+  await settle()
+  t.equal(selfTests(), 2, 'again at 900 ms: 500 ms after it went out')
+  await clock.advance(500)
+  await settle()
+  t.equal(selfTests(), 3, 'and at 1400 ms')
+  t.equal(outcome, undefined, 'still waiting')
+  t.equal(s.counters.retransmits, 2)
+  t.equal(new Set(fake.seen.filter((r) => r.cmd === 0x04).map((r) => r.rqSeq)).size, 1, 'the identical request each time')
+  for (let i = 0; i < 40 && outcome === undefined; i++) {
+    await clock.advance(250)
+    await settle()
+  }
+  t.ok(outcome instanceof IpmiError && outcome.kind === 'timeout', 'a timeout within the request bound in the end')
+  t.ok(clock.now() <= 400 + 5000 + 250, 'no later than the bound')
+})
+
 t.test('keep-alive timing on a manual clock: an idle session is never idle longer than keepAliveMs', async (t) => {
   const clock = new ManualClock()
   const fake = new FakeBmc()
