@@ -299,8 +299,9 @@ t.test('each request is retransmitted retransmitMs after it went out, whatever c
   t.ok((await s.request(6, 1)).length > 0, 'answered at 300 ms')
   await clock.advance(100)
   const selfTests = (): number => fake.seen.filter((r) => r.netFn === 0x06 && r.cmd === 0x04).length
-  let outcome: unknown
-  void s.request(6, 4).then(() => { outcome = 'answered' }, (e: unknown) => { outcome = e })
+  // set by the request's settling (a field: the loop below waits on it)
+  const settled: { outcome?: unknown } = {}
+  void s.request(6, 4).then(() => { settled.outcome = 'answered' }, (e: unknown) => { settled.outcome = e })
   await settle()
   t.equal(selfTests(), 1, 'sent at 400 ms')
   await clock.advance(499)
@@ -312,14 +313,14 @@ t.test('each request is retransmitted retransmitMs after it went out, whatever c
   await clock.advance(500)
   await settle()
   t.equal(selfTests(), 3, 'and at 1400 ms')
-  t.equal(outcome, undefined, 'still waiting')
+  t.equal(settled.outcome, undefined, 'still waiting')
   t.equal(s.counters.retransmits, 2)
   t.equal(new Set(fake.seen.filter((r) => r.cmd === 0x04).map((r) => r.rqSeq)).size, 1, 'the identical request each time')
-  for (let i = 0; i < 40 && outcome === undefined; i++) {
+  for (let i = 0; i < 40 && settled.outcome === undefined; i++) {
     await clock.advance(250)
     await settle()
   }
-  t.ok(outcome instanceof IpmiError && outcome.kind === 'timeout', 'a timeout within the request bound in the end')
+  t.ok(settled.outcome instanceof IpmiError && settled.outcome.kind === 'timeout', 'a timeout within the request bound in the end')
   t.ok(clock.now() <= 400 + 5000 + 250, 'no later than the bound')
 })
 
