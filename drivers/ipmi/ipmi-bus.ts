@@ -9,7 +9,7 @@ import { UNKNOWN_PHYSICAL_LOCATION } from '../device-bus/location.js'
 import { OpenDcreError, OverloadedError } from '../errors.js'
 import { metricFamilies } from '../metric-family.js'
 import { scanWithinBudget } from '../scan-budget.js'
-import pLimit, { type LimitFunction } from 'p-limit'
+import { ConcurrencyLimit } from '../queueing/concurrency-limit.js'
 import type { BmcTarget } from './types.js'
 import type { SelEvent } from './sel.js'
 import { callerScope, onBehalfOfCaller } from '../queueing/request-context.js'
@@ -153,7 +153,7 @@ export class IpmiBus implements Bus {
   readonly name = 'ipmi'
   private readonly bmcs: BridgeBmc[]
   private readonly scanBudgetMs: number
-  private readonly scanLimit: LimitFunction
+  private readonly scanLimit: ConcurrencyLimit
   /** Each SEL entry as the API lists it, made once per entry the connection decoded (the event watch asks every few seconds). */
   private readonly boardEvents = new WeakMap<BridgeEvent, BoardEvent>()
   /** Each board's last complete scan record, by BMC index. */
@@ -173,7 +173,7 @@ export class IpmiBus implements Bus {
     if (this.slots.length !== bmcs.length) throw new Error('IpmiBus: one slot per BMC')
     this.indexBySlot = new Map(this.slots.map((slot, i) => [slot, i]))
     this.scanBudgetMs = options.scanBudgetMs ?? 1000
-    this.scanLimit = pLimit(options.scanConcurrency ?? 32)
+    this.scanLimit = new ConcurrencyLimit(options.scanConcurrency ?? 32)
     this.file = options.file ?? ''
     this.unavailable = options.unavailable
     this.powerOnWatts = options.powerOnWatts ?? []
@@ -287,7 +287,7 @@ export class IpmiBus implements Bus {
     order.sort((a, b) => Number(this.lastRecords.has(a)) - Number(this.lastRecords.has(b)))
     // each BMC's scan queues on behalf of the caller, however late it starts
     const resume = callerScope()
-    return await scanWithinBudget(this.bmcs.length, this.scanBudgetMs, async (i) => await this.scanLimit(async () => await resume(async () => await this.record(i))),
+    return await scanWithinBudget(this.bmcs.length, this.scanBudgetMs, async (i) => await this.scanLimit.run(async (n) => await resume(async () => await this.record(n)), i),
       (i) => this.lastRecords.get(i) ?? this.fixedRecord(i), order)
   }
 

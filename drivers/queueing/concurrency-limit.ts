@@ -7,8 +7,9 @@ interface Waiting {
 
 /**
  * At most `limit` jobs running at once, the others waiting in the order
- * they came: p-limit's contract for the poller, which runs one job per
- * device read (~4,000 a second at 5,000 BMCs). p-limit makes about seven
+ * they came (p-limit's contract), for the poller, which runs one job per
+ * device read (~4,000 a second at 5,000 BMCs), the event watch, the IPMI
+ * bus's scan and each Redfish service's requests. p-limit makes about seven
  * promises and as many closures per job; here a job that finds a free
  * place starts at once (synchronously) and costs one promise, and the
  * argument is passed along rather than closed over. A job that throws

@@ -1,4 +1,4 @@
-import pLimit, { type LimitFunction } from 'p-limit'
+import { ConcurrencyLimit } from '../queueing/concurrency-limit.js'
 import { OpenDcreError } from '../errors.js'
 import type { CallOptions, RedfishClient, RedfishResponse } from './redfish-client.js'
 import type { RedfishLimits } from './redfish-config.js'
@@ -17,9 +17,9 @@ export function refused (err: unknown): boolean {
   return typeof status === 'number' && ((status >= 400 && status < 500 && status !== 401 && status !== 429) || status === 501)
 }
 
-/** The per-service request bound: one p-limit shared by every command to that service. */
-export function serviceLimit (limits: RedfishLimits): LimitFunction {
-  return pLimit(limits.concurrency)
+/** The per-service request bound: one limit shared by every command to that service. */
+export function serviceLimit (limits: RedfishLimits): ConcurrencyLimit {
+  return new ConcurrencyLimit(limits.concurrency)
 }
 
 /**
@@ -31,12 +31,12 @@ export function serviceLimit (limits: RedfishLimits): LimitFunction {
 export class RedfishCommand {
   readonly deadline: number
   private readonly client: RedfishClient
-  private readonly limit: LimitFunction
+  private readonly limit: ConcurrencyLimit
   private readonly now: () => number
   private readonly what: string
   private readonly timeoutMs: number
 
-  constructor (client: RedfishClient, limit: LimitFunction, limits: RedfishLimits, what: string, now: () => number = Date.now) {
+  constructor (client: RedfishClient, limit: ConcurrencyLimit, limits: RedfishLimits, what: string, now: () => number = Date.now) {
     this.client = client
     this.limit = limit
     this.now = now
@@ -61,7 +61,7 @@ export class RedfishCommand {
 
   async response (path: string, options: CallOptions = {}): Promise<RedfishResponse> {
     try {
-      return await this.limit(async () => await this.client.get(path, { ...options, timeoutMs: this.left() }))
+      return await this.limit.run(async () => await this.client.get(path, { ...options, timeoutMs: this.left() }), undefined)
     } catch (err) {
       // a call cut short by the command's deadline (not by its own timeout_ms) says so
       if (err instanceof OpenDcreError && err.code === 'timeout' && this.now() >= this.deadline) throw this.overdue()
@@ -76,12 +76,12 @@ export class RedfishCommand {
 
   async post (path: string, body: unknown): Promise<RedfishResponse> {
     this.left()
-    return await this.limit(async () => await this.client.post(path, body))
+    return await this.limit.run(async () => await this.client.post(path, body), undefined)
   }
 
   async patch (path: string, body: unknown, etag?: string): Promise<RedfishResponse> {
     this.left()
-    return await this.limit(async () => await this.client.patch(path, body, etag))
+    return await this.limit.run(async () => await this.client.patch(path, body, etag), undefined)
   }
 
   /** `fn` over `items`; the requests inside are bounded by the service's limit, the whole by the deadline. */

@@ -1,7 +1,7 @@
 import type { AssetInfo, BootTarget, LedState, LedStatus, PowerAction } from '../bus.js'
 import type { BoardEvent, EventSeverity } from '../events.js'
 import type { PhysicalLocation } from '../bus.js'
-import type { LimitFunction } from 'p-limit'
+import type { ConcurrencyLimit } from '../queueing/concurrency-limit.js'
 import { OpenDcreError } from '../errors.js'
 import type { RedfishClient, RedfishResponse } from './redfish-client.js'
 import { Discovery, type Inventory, type RedfishBoard, type RedfishSensor } from './redfish-discovery.js'
@@ -60,7 +60,7 @@ export class RedfishService {
   private discovery?: Promise<Inventory>
   private readonly maxAgeMs: number
   private readonly now: () => number
-  private readonly limit: LimitFunction
+  private readonly limit: ConcurrencyLimit
   private readonly log?: RedfishServiceOptions['log']
   private readonly snapshots = new Map<string, { at: number, answer: Promise<{ body: Json, bytes: number }> }>()
   /** The resources each kept answer holds (an expanded collection holds many), indexed once per answer. */
