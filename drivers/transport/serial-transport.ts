@@ -1,4 +1,8 @@
+import { read } from 'node:fs'
 import type { Duplex } from 'node:stream'
+import { promisify } from 'node:util'
+import type { AutoDetectTypes, LinuxBindingInterface } from '@serialport/bindings-cpp'
+import type { unixRead as UnixRead } from '@serialport/bindings-cpp/dist/unix-read.js'
 import { OpenDcreError } from '../errors.js'
 import { silentLogger, type DriverLogger } from '../logger.js'
 import type { BusTransport } from './bus-transport.js'
@@ -20,13 +24,56 @@ interface SerialTransportOptions {
   operationTimeoutMs?: number
 }
 
-/** serialport's SerialPort, loaded on first use (its native binding costs memory). */
+/**
+ * A serial port opened through serialport's own stream and binding, loaded on
+ * first use (the native binding costs memory). On Linux the binding's reads
+ * are made to notice a hang-up (see hangUpAwareLinuxBinding).
+ */
 export const openSerialPort: PortOpener = async (path, baudRate) => {
-  const { SerialPort } = await import('serialport')
-  const port = new SerialPort({ path, baudRate, autoOpen: false })
+  const [{ SerialPortStream }, binding] = await Promise.all([import('@serialport/stream'), serialBinding()])
+  const port = new SerialPortStream({ binding, path, baudRate, autoOpen: false })
   await new Promise<void>((resolve, reject) => port.open((err) => (err == null ? resolve() : reject(err))))
   return port
 }
+
+async function serialBinding (): Promise<AutoDetectTypes> {
+  const bindings = await import('@serialport/bindings-cpp')
+  if (process.platform !== 'linux') return bindings.autoDetect()
+  const { unixRead } = await import('@serialport/bindings-cpp/dist/unix-read.js')
+  return hangUpAwareLinuxBinding(bindings.LinuxBinding, unixRead)
+}
+
+/**
+ * serialport's Linux binding, but a read that returns no bytes is the end of
+ * the line, not "try again". On Linux, once the other end of a tty goes (a PTY
+ * whose master closed, a USB adapter pulled), the port is hung up: read()
+ * returns 0 from then on. serialport's read loop retries a 0 at once, for
+ * ever, so a hang-up that lands while a read is in flight (not while it waits
+ * in poll(), which reports the hang-up) is never seen: the port stays "open",
+ * one libuv thread spins, and closing it waits. A raw, non-blocking tty with
+ * nothing to read answers EAGAIN, never 0, so here 0 is reported as the
+ * disconnect it is, and the stream closes.
+ */
+function hangUpAwareLinuxBinding (linux: LinuxBindingInterface, unixRead: typeof UnixRead): LinuxBindingInterface {
+  return {
+    list: async () => await linux.list(),
+    async open (options) {
+      const port = await linux.open(options)
+      port.read = async (buffer, offset, length) => await unixRead({ binding: port, buffer, offset, length, fsReadAsync: readOrHangUp })
+      return port
+    }
+  }
+}
+
+const fsReadAsync = promisify(read)
+
+const readOrHangUp = (async (fd: number, buffer: Buffer, offset: number, length: number, position: number | null) => {
+  const result = await fsReadAsync(fd, buffer, offset, length, position)
+  if (result.bytesRead === 0) {
+    throw Object.assign(new Error('the line hung up (read returned end of file)'), { code: 'ENXIO' })
+  }
+  return result
+}) as typeof fsReadAsync
 
 /**
  * One persistent serial port for a bus. When the device errors or
@@ -118,8 +165,13 @@ export class SerialTransport implements BusTransport {
     const port = this.port
     this.port = undefined
     if (port !== undefined && !port.destroyed) {
+      // a port whose device is wedged may never report closed: wait a bounded time
       await new Promise<void>((resolve) => {
-        port.once('close', () => resolve())
+        const timer = setTimeout(resolve, this.operationTimeoutMs * 4)
+        port.once('close', () => {
+          clearTimeout(timer)
+          resolve()
+        })
         port.destroy()
       })
     }

@@ -87,3 +87,16 @@ t.test('the bus client never waits on a transport that never calls back', async 
   const next = await client.transact({ deviceType: 0x9c, boardId: 1, deviceId: 1, data: Buffer.from('R') }).catch((e: unknown) => e)
   t.equal((next as OpenDcreError).code, 'unavailable', 'the queue moves on')
 })
+
+t.test('closing a port that never reports closed ends in bounded time', async (t) => {
+  class NeverClosing extends FakePort {
+    override _destroy (): void {} // the callback never comes, so 'close' is never emitted
+  }
+  const transport = new SerialTransport('/dev/ttyX', 115200, async () => new NeverClosing(), { operationTimeoutMs: 50 })
+  await transport.start()
+  const started = Date.now()
+  await transport.close()
+  const took = Date.now() - started
+  t.ok(took >= 150 && took < 3000, `close gave up after about 4 operation timeouts (${took} ms)`)
+  t.notOk(transport.isOpen)
+})
