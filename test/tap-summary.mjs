@@ -34,6 +34,12 @@ function runTap (tapArgs) {
       if (open && open.lines.length === 1 && line !== `${open.indent}  ---`) open = null
       if (open) {
         open.lines.push(line)
+        // tap's own "timeout!" names the file it stopped: the failure is that file's
+        const expired = /^\s*expired: (.+\.test\.[cm]?[jt]s)$/.exec(line)
+        if (expired && open.failure.file !== expired[1]) {
+          open.failure.file = expired[1]
+          failedFiles.add(expired[1])
+        }
         // a failure's YAML block ends with "..." at the failure's own indentation
         if (line === `${open.indent}  ...`) open = null
         if (open && open.lines.length > 80) {
@@ -45,10 +51,12 @@ function runTap (tapArgs) {
       const failed = /^(\s*)not ok \d+ - (.*?)(?: # time=.*)?$/.exec(line)
       if (!failed) return
       // a file's own failure line is enough: its block is the command that ran it
-      if (failed[1] === '' && /\.test\.[cm]?[jt]s$/.test(failed[2])) failedFiles.add(failed[2])
+      const fileLine = failed[1] === '' && /\.test\.[cm]?[jt]s$/.test(failed[2])
+      if (fileLine) failedFiles.add(failed[2])
       if (failures.length < 50) {
-        open = failed[1] === '' ? null : { indent: failed[1], lines: [line] }
-        failures.push({ file, lines: open ? open.lines : [line] })
+        const failure = { file: fileLine ? failed[2] : file, lines: [line] }
+        open = fileLine ? null : { indent: failed[1], lines: failure.lines, failure }
+        failures.push(failure)
       }
     }
 

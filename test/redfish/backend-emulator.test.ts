@@ -174,7 +174,8 @@ t.test('wrong credentials: 500 with the reason, never the password, and health s
 
 t.test('faults: 5xx, dropped connections, latency past timeout_ms, a server that goes away and returns', async (t) => {
   const [emu, slow] = await emulators(t, 2)
-  const app = await build(t, { redfishConfig: redfishConfig([withCredentials(emu), withCredentials(slow, { timeout_ms: 300 })]) })
+  // no poller: each injected fault is met by the request that follows it, not by a poll cycle
+  const app = await build(t, { redfishConfig: redfishConfig([withCredentials(emu), withCredentials(slow, { timeout_ms: 300 })]), poll: false })
   t.equal((await get(app, '/version/70000001')).statusCode, 200)
 
   emu.faults.failCount = 1
