@@ -2,7 +2,7 @@ import { FairQueue, type QueueLimits } from '../queueing/fair-queue.js'
 import type { DriverLogger } from '../logger.js'
 import type { BmcConfigEntry } from './bmc-config.js'
 import { BmcCommands } from './bmc.js'
-import type { BmcOperations, BridgeBmc, BridgeEvent, BridgeSensor, BridgeSessionStatus } from './ipmi-bus.js'
+import type { BmcOperations, BridgeBmc, BridgeChassisStatus, BridgeEvent, BridgeSensor, BridgeSessionStatus } from './ipmi-bus.js'
 import { convertReading, thresholdCondition, type SensorRecord } from './sdr.js'
 import { decodeSelRecord, type PackedSelRecords } from './sel.js'
 
@@ -32,6 +32,17 @@ export function sensorKind (r: SensorRecord): BridgeSensor['kind'] {
 
 /** How long the bridge trusts its SDR cache before asking whether the repository changed. */
 const SDR_RECHECK_MS = 10_000
+
+/**
+ * How long one Get Chassis Status answer also serves a read of the identify
+ * LED. The poller reads a board's power and then its LED, one round trip
+ * apart, and both are that one command: the LED's read takes the power
+ * read's answer instead of asking again (one request of a board's ~13 per
+ * cycle). A power read always asks. Our own commands (Chassis Control,
+ * Chassis Identify) forget the answer; a change made by another tool shows
+ * in an LED read at most this much later.
+ */
+export const CHASSIS_STATUS_SHARE_MS = 250
 
 interface BridgeConnectionOptions extends Omit<IpmiSessionOptions, 'log'> {
   log?: DriverLogger
@@ -109,6 +120,13 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
   let eventList: { packed: PackedSelRecords, records: Buffer[], sdr: readonly SensorRecord[], events: BridgeEvent[] } | undefined
   // each sensor's last threshold comparison status (Get Sensor Reading byte 3), for sensorHealth
   const lastStatus = new Map<number, number>()
+  // the last Get Chassis Status answer (CHASSIS_STATUS_SHARE_MS), forgotten by each control of ours
+  let chassis: { at: number, status: BridgeChassisStatus } | undefined
+  let chassisGeneration = 0
+  const forgetChassis = (): void => {
+    chassis = undefined
+    chassisGeneration++
+  }
   const ops: BmcOperations = queuedOperations({
     sensors: async () => listOf(await commands.sensors()),
     readSensor: async (n) => {
@@ -119,12 +137,31 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
       }
       return reading.value
     },
-    chassisStatus: async () => {
-      const status = await commands.chassisStatus()
-      return { power: status.power, powerFault: !status.powerOk, identify: status.identify }
+    chassisStatus: async (shared) => {
+      if (shared === true && chassis !== undefined && performance.now() - chassis.at < CHASSIS_STATUS_SHARE_MS) return chassis.status
+      const generation = chassisGeneration
+      const answer = await commands.chassisStatus()
+      const status = { power: answer.power, powerFault: !answer.powerOk, identify: answer.identify }
+      // an answer that crossed a control of ours is not kept
+      if (generation === chassisGeneration) chassis = { at: performance.now(), status }
+      return status
     },
-    chassisControl: async (action) => await commands.chassisControl(action),
-    identify: async (state) => await commands.identify(state),
+    chassisControl: async (action) => {
+      forgetChassis()
+      try {
+        await commands.chassisControl(action)
+      } finally {
+        forgetChassis()
+      }
+    },
+    identify: async (state) => {
+      forgetChassis()
+      try {
+        await commands.identify(state)
+      } finally {
+        forgetChassis()
+      }
+    },
     bootTarget: async () => await commands.bootTarget(),
     setBootTarget: async (target) => await commands.setBootTarget(target),
     fru: async () => await commands.fru(),
@@ -147,6 +184,12 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
   ops.sensors = async () => {
     const cached = commands.cachedSensors()
     return cached !== undefined ? listOf(cached) : await queuedSensors()
+  }
+  // a shared chassis status needs no request either
+  const queuedChassisStatus = ops.chassisStatus
+  ops.chassisStatus = async (shared) => {
+    if (shared === true && chassis !== undefined && performance.now() - chassis.at < CHASSIS_STATUS_SHARE_MS) return chassis.status
+    return await queuedChassisStatus(shared)
   }
   // from what the last reads kept: no request, so not queued
   ops.sensorHealth = async (n) => {

@@ -50,7 +50,8 @@ export interface BmcOperations {
   sensors: () => Promise<BridgeSensor[]>
   /** A reading converted with the sensor's SDR (degrees C, RPM). */
   readSensor: (sensorNumber: number) => Promise<number>
-  chassisStatus: () => Promise<BridgeChassisStatus>
+  /** `shared`: an answer given within the last moments will do (the bridge's CHASSIS_STATUS_SHARE_MS). */
+  chassisStatus: (shared?: boolean) => Promise<BridgeChassisStatus>
   chassisControl: (action: 'on' | 'off' | 'cycle') => Promise<void>
   identify: (state: LedState) => Promise<void>
   bootTarget: () => Promise<BootTarget>
@@ -386,7 +387,8 @@ export class IpmiBus implements Bus {
     const ops = onBehalfOfCaller(this.bmc(boardId).ops)
     return await this.call(async () => {
       if (state !== undefined) await ops.identify(state)
-      const status = await ops.chassisStatus()
+      // a read may take the power read's answer of a moment ago (the same command)
+      const status = await ops.chassisStatus(state === undefined)
       // Get Chassis Status says on/off for a BMC that reports its identify
       // state; one that does not leaves what was just set as the best answer
       const ledState = status.identify !== 'unknown' ? status.identify : (state ?? 'unknown')

@@ -125,3 +125,37 @@ t.test('a sensor crossing its upper critical threshold on a suite-17 BMC shows i
   t.equal(sel.length, events.length, 'ipmitool -C 17 sees as many entries')
   t.equal(sel[sel.length - 1][4], 'Upper Critical going high')
 })
+
+t.test('a board\'s power then LED read, as the poller makes them, cost one Get Chassis Status; an LED read still sees its own change and, a moment later, another tool\'s', async (t) => {
+  const bmc = await startBmc(t, steadyConfig((c) => { c.cipher_suites = [17] }))
+  const dir = mkdtempSync(join(tmpdir(), 'opendcre-bridge-emu-'))
+  const file = join(dir, 'bmc_config.json')
+  writeFileSync(file, JSON.stringify({ bmcs: [{ bmc_ip: '127.0.0.1', bmc_port: bmc.port, username: 'ADMIN', password: 'ADMIN' }] }))
+  // no poller: every datagram counted here is one of this test's requests
+  const app = await build(t, { bmcConfig: file, poll: false })
+  t.equal((await get(app, '/led/40000001/0300')).statusCode, 200, 'logged in, DCMI asked')
+  await get(app, '/power/40000001/0100/status')
+
+  const datagrams = (): number => bmc.counters.datagrams
+  let before = datagrams()
+  const power = (await get(app, '/power/40000001/0100/status')).json()
+  t.equal(datagrams() - before, 2, 'power: Get Chassis Status and the DCMI power reading')
+  before = datagrams()
+  t.same((await get(app, '/led/40000001/0300')).json(), { led_color: 'unknown', led_state: 'off' })
+  t.equal(datagrams() - before, 0, 'the LED read right after takes the power read\'s answer')
+  t.equal(power.power_status, 'on')
+
+  before = datagrams()
+  t.same((await get(app, '/led/40000001/0300/on')).json(), { led_color: 'unknown', led_state: 'on' }, 'its own change, read back from the BMC')
+  t.equal(datagrams() - before, 2, 'Chassis Identify, then a Get Chassis Status of its own')
+
+  const tool = await ipmitool(bmc.port, 17, ['chassis', 'identify', '0'])
+  t.equal(tool.code, 0, tool.stderr)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  before = datagrams()
+  t.same((await get(app, '/led/40000001/0300')).json(), { led_color: 'unknown', led_state: 'off' }, 'ipmitool\'s change, 300 ms on')
+  t.equal(datagrams() - before, 1, 'an answer older than the moment is not taken')
+
+  t.equal((await ipmitool(bmc.port, 17, ['chassis', 'power', 'off'])).code, 0)
+  t.equal((await get(app, '/power/40000001/0100/status')).json().power_status, 'off', 'a power read always asks: another tool\'s change shows at once')
+})
