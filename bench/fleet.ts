@@ -21,6 +21,7 @@
  *   npm run bench:fleet -- --redfish 200                # 200 Redfish servers every 15 s
  *   npm run bench:fleet -- --bmcs 5000 --heap-snapshot /tmp/snap   # and a heap snapshot at the end
  *   npm run bench:fleet -- --bmcs 1000 --window 30 --cpu-prof /tmp/prof   # and the service's CPU profile when it stops
+ *   npm run bench:fleet -- --bmcs 5000 --node-flags '--max-semi-space-size=16'   # the service under other node flags
  *
  * With --redfish N the fleet is N emulated Redfish servers instead
  * (`opendcre redfish-emulator --count N`, one process, SessionService,
@@ -58,9 +59,12 @@ const { values } = parseArgs({
     // after the first interval, wait (at most this long) until every BMC is up and every sensor has a value
     'max-warmup': { type: 'string', default: '300' },
     // how often each BMC's event log is looked at (poll.events_s; the service's default when not given): its share of the CPU
-    'events-s': { type: 'string' }
+    'events-s': { type: 'string' },
+    // node's flags for the service instead of the shipped ones (space-separated), to weigh a GC setting
+    'node-flags': { type: 'string' }
   }
 })
+const serviceNodeFlags = values['node-flags'] !== undefined ? values['node-flags'].split(/\s+/).filter((f) => f !== '') : SERVICE_NODE_FLAGS
 const redfish = values.redfish !== undefined
 const backend = redfish ? 'redfish' : 'ipmi'
 const bmcs = Number(redfish ? values.redfish : values.bmcs)
@@ -178,7 +182,7 @@ async function main (): Promise<void> {
   const snapshotDir = values['heap-snapshot']
   const snapshotFlags = snapshotDir !== undefined ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] : []
   if (values['cpu-prof'] !== undefined) snapshotFlags.push('--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`)
-  const service = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...snapshotFlags, CLI, 'serve', '--host', '127.0.0.1', '--port', String(servicePort),
+  const service = spawn(process.execPath, [...serviceNodeFlags, ...snapshotFlags, CLI, 'serve', '--host', '127.0.0.1', '--port', String(servicePort),
     '--config', config, ...backendArgs, '--log-dir', join(dir, 'logs'), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] })
   children.push(service)
   const url = `http://127.0.0.1:${servicePort}`
@@ -258,6 +262,7 @@ async function main (): Promise<void> {
     interval_s: interval,
     events_s: values['events-s'] === undefined ? 'default' : Number(values['events-s']),
     window_s: windowS,
+    service_node_flags: serviceNodeFlags.join(' '),
     sensors_with_values: sensors,
     boards_up: boardsUp,
     reading_age_s: { p50: percentile(ages, 0.5), p99: percentile(ages, 0.99), max: ages[ages.length - 1] },
