@@ -46,5 +46,5 @@ RUN mkdir -p /logs && chown node:node /logs
 VOLUME ["/logs"]
 USER node
 EXPOSE 5000
-ENTRYPOINT ["node", "--max-semi-space-size=8", "--heap-growing-percent=50", "dist/cli/opendcre.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=16", "--heap-growing-percent=50", "dist/cli/opendcre.js"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "5000", "--log-dir", "/logs"]

@@ -21,7 +21,7 @@
  *   npm run bench:fleet -- --redfish 200                # 200 Redfish servers every 15 s
  *   npm run bench:fleet -- --bmcs 5000 --heap-snapshot /tmp/snap   # and a heap snapshot at the end
  *   npm run bench:fleet -- --bmcs 1000 --window 30 --cpu-prof /tmp/prof   # and the service's CPU profile when it stops
- *   npm run bench:fleet -- --bmcs 5000 --node-flags '--max-semi-space-size=16'   # the service under other node flags
+ *   npm run bench:fleet -- --bmcs 5000 --node-flags=--max-semi-space-size=16,--heap-growing-percent=50   # other node flags
  *
  * With --redfish N the fleet is N emulated Redfish servers instead
  * (`opendcre redfish-emulator --count N`, one process, SessionService,
@@ -60,11 +60,11 @@ const { values } = parseArgs({
     'max-warmup': { type: 'string', default: '300' },
     // how often each BMC's event log is looked at (poll.events_s; the service's default when not given): its share of the CPU
     'events-s': { type: 'string' },
-    // node's flags for the service instead of the shipped ones (space-separated), to weigh a GC setting
+    // node's flags for the service instead of the shipped ones (comma- or space-separated; give it as --node-flags=...), to weigh a GC setting
     'node-flags': { type: 'string' }
   }
 })
-const serviceNodeFlags = values['node-flags'] !== undefined ? values['node-flags'].split(/\s+/).filter((f) => f !== '') : SERVICE_NODE_FLAGS
+const serviceNodeFlags = values['node-flags'] !== undefined ? values['node-flags'].split(/[\s,]+/).filter((f) => f !== '') : SERVICE_NODE_FLAGS
 const redfish = values.redfish !== undefined
 const backend = redfish ? 'redfish' : 'ipmi'
 const bmcs = Number(redfish ? values.redfish : values.bmcs)

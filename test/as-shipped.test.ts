@@ -7,7 +7,7 @@ import { build, get } from './helper.js'
 
 t.test('the bench runs the service with the command npm start, the CLI and the Docker image use', async (t) => {
   t.same(shippedCommand(), ['node', ...SERVICE_NODE_FLAGS, 'dist/cli/opendcre.js', 'serve'], "npm start's command line")
-  t.same(SERVICE_NODE_FLAGS, ['--max-semi-space-size=8', '--heap-growing-percent=50'], 'the young and old generation settings measured in docs/monitoring.md')
+  t.same(SERVICE_NODE_FLAGS, ['--max-semi-space-size=16', '--heap-growing-percent=50'], 'the young and old generation settings measured in docs/monitoring.md')
   const shebang = readFileSync(join(packageRoot, 'cli', 'opendcre.ts'), 'utf8').split('\n')[0]
   t.equal(shebang, `#!/usr/bin/env -S node ${SERVICE_NODE_FLAGS.join(' ')}`, "the CLI's shebang")
   const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(packageRoot, 'Dockerfile'), 'utf8'))

@@ -57,7 +57,7 @@ t.test('the stages build what the runtime stage copies and runs', async (t) => {
   const entrypoint = jsonArgs('ENTRYPOINT')
   t.same(entrypoint.slice(0, 1), ['node'])
   const startFlags = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(' ').filter((a) => a.startsWith('--'))
-  t.same(startFlags, ['--max-semi-space-size=8', '--heap-growing-percent=50'], 'npm start sets the service\'s memory flags')
+  t.same(startFlags, ['--max-semi-space-size=16', '--heap-growing-percent=50'], 'npm start sets the service\'s memory flags')
   t.same(entrypoint.filter((a) => a.startsWith('--')), startFlags, 'the image runs Node with the service\'s memory setting, as npm start does')
   t.ok(existsSync(join(packageRoot, script(entrypoint))), `${script(entrypoint)} exists in the build output`)
   t.ok(existsSync(join(packageRoot, 'emulator-configs', 'simple.json')))
