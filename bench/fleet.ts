@@ -60,6 +60,8 @@ const { values } = parseArgs({
     'max-warmup': { type: 'string', default: '300' },
     // how often each BMC's event log is looked at (poll.events_s; the service's default when not given): its share of the CPU
     'events-s': { type: 'string' },
+    // poll.concurrency (requests in flight over all boards; the service's default when not given)
+    concurrency: { type: 'string' },
     // node's flags for the service instead of the shipped ones (comma- or space-separated; give it as --node-flags=...), to weigh a GC setting
     'node-flags': { type: 'string' }
   }
@@ -175,7 +177,8 @@ async function main (): Promise<void> {
   }
   const config = join(dir, 'opendcre_config.json')
   const eventsS = values['events-s'] === undefined ? {} : { events_s: Number(values['events-s']) }
-  writeFileSync(config, JSON.stringify({ poll: { enabled: !values.baseline, intervals: { [backend]: { default: interval } }, ...eventsS } }))
+  const concurrency = values.concurrency === undefined ? {} : { concurrency: Number(values.concurrency) }
+  writeFileSync(config, JSON.stringify({ poll: { enabled: !values.baseline, intervals: { [backend]: { default: interval } }, ...eventsS, ...concurrency } }))
 
   // the service as it ships
   const servicePort = Number(values['service-port']) === 0 ? basePort - 1 : Number(values['service-port'])
@@ -261,6 +264,7 @@ async function main (): Promise<void> {
     bmcs,
     interval_s: interval,
     events_s: values['events-s'] === undefined ? 'default' : Number(values['events-s']),
+    concurrency: values.concurrency === undefined ? 'default' : Number(values.concurrency),
     window_s: windowS,
     service_node_flags: serviceNodeFlags.join(' '),
     sensors_with_values: sensors,
