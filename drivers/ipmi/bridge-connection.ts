@@ -127,6 +127,15 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
     chassis = undefined
     chassisGeneration++
   }
+  /** A command that changes what Get Chassis Status says: the kept answer is forgotten before and after it. */
+  const forgettingChassis = <A>(command: (arg: A) => Promise<void>) => async (arg: A): Promise<void> => {
+    forgetChassis()
+    try {
+      await command(arg)
+    } finally {
+      forgetChassis()
+    }
+  }
   const ops: BmcOperations = queuedOperations({
     sensors: async () => listOf(await commands.sensors()),
     readSensor: async (n) => {
@@ -146,22 +155,8 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
       if (generation === chassisGeneration) chassis = { at: performance.now(), status }
       return status
     },
-    chassisControl: async (action) => {
-      forgetChassis()
-      try {
-        await commands.chassisControl(action)
-      } finally {
-        forgetChassis()
-      }
-    },
-    identify: async (state) => {
-      forgetChassis()
-      try {
-        await commands.identify(state)
-      } finally {
-        forgetChassis()
-      }
-    },
+    chassisControl: forgettingChassis(async (action: 'on' | 'off' | 'cycle') => await commands.chassisControl(action)),
+    identify: forgettingChassis(async (state: 'on' | 'off') => await commands.identify(state)),
     bootTarget: async () => await commands.bootTarget(),
     setBootTarget: async (target) => await commands.setBootTarget(target),
     fru: async () => await commands.fru(),
