@@ -17,7 +17,7 @@ export interface ModemSerial {
   flush?: () => Promise<void>
 }
 
-/** What StreamModemSerial needs of an open port; serialport's SerialPort is one. */
+/** What StreamModemSerial needs of an open port; serialport's SerialPortStream (openSerialPort) is one. */
 type ModemPort = Duplex & {
   /** Discard the OS's input buffer. */
   flush?: (callback?: (err: Error | null) => void) => void

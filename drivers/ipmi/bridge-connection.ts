@@ -123,6 +123,9 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
   // the last Get Chassis Status answer (CHASSIS_STATUS_SHARE_MS), forgotten by each control of ours
   let chassis: { at: number, status: BridgeChassisStatus } | undefined
   let chassisGeneration = 0
+  /** The kept answer when a shared one will do and it is young enough. */
+  const keptChassis = (shared: boolean | undefined): BridgeChassisStatus | undefined =>
+    shared === true && chassis !== undefined && performance.now() - chassis.at < CHASSIS_STATUS_SHARE_MS ? chassis.status : undefined
   const forgetChassis = (): void => {
     chassis = undefined
     chassisGeneration++
@@ -147,7 +150,9 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
       return reading.value
     },
     chassisStatus: async (shared) => {
-      if (shared === true && chassis !== undefined && performance.now() - chassis.at < CHASSIS_STATUS_SHARE_MS) return chassis.status
+      // kept since this call took its place in the queue
+      const kept = keptChassis(shared)
+      if (kept !== undefined) return kept
       const generation = chassisGeneration
       const answer = await commands.chassisStatus()
       const status = { power: answer.power, powerFault: !answer.powerOk, identify: answer.identify }
@@ -182,10 +187,7 @@ export function connectBmc (entry: BmcConfigEntry, options: BridgeConnectionOpti
   }
   // a shared chassis status needs no request either
   const queuedChassisStatus = ops.chassisStatus
-  ops.chassisStatus = async (shared) => {
-    if (shared === true && chassis !== undefined && performance.now() - chassis.at < CHASSIS_STATUS_SHARE_MS) return chassis.status
-    return await queuedChassisStatus(shared)
-  }
+  ops.chassisStatus = async (shared) => keptChassis(shared) ?? await queuedChassisStatus(shared)
   // from what the last reads kept: no request, so not queued
   ops.sensorHealth = async (n) => {
     const record = sensorList?.byNumber.get(n)

@@ -7,7 +7,7 @@ import { OpenDcreError } from '../errors.js'
 import { silentLogger, type DriverLogger } from '../logger.js'
 import type { BusTransport } from './bus-transport.js'
 
-/** What the transport needs of an open serial port (serialport's SerialPort is one). */
+/** What the transport needs of an open serial port (serialport's SerialPortStream, as openSerialPort makes it, is one). */
 export type SerialPortLike = Duplex & {
   flush: (callback?: (err: Error | null) => void) => void
 }
