@@ -37,6 +37,16 @@ export const REREADS_PER_INTERVAL = 10
 const UNREACHABLE = new Set(['timeout', 'unavailable', 'bus-busy'])
 
 /**
+ * Board timers fire on a 100 ms grid, at the grid point at or before the
+ * first poll due, and a board's round takes every device due before the
+ * next grid point: polls due within the same 100 ms go out together, early
+ * rather than late. The service and its BMCs then wake once for a burst of
+ * datagrams, not once for each: at 1,000 BMCs every 5 s, 1.1-1.2x less CPU
+ * per polled request, measured side by side (docs/benchmarks.md).
+ */
+const POLL_GRID_MS = 100
+
+/**
  * The one poller: keeps the latest value of every sensor, power state and
  * LED of every board of every backend, refreshed on a schedule, through the
  * Bus interface only. Each board is polled by its own loop, one request at a
@@ -224,19 +234,19 @@ export class Poller extends EventEmitter {
     board.timer = this.clock.setTimeout(() => {
       board.timer = undefined
       this.runBoard(board).catch(() => {})
-    }, Math.max(0, due - this.clock.now()))
+    }, Math.max(0, Math.floor(due / POLL_GRID_MS) * POLL_GRID_MS - this.clock.now()))
   }
 
   /** Polls the board's due devices one at a time; a board that does not answer is asked once a round. */
   private async runBoard (board: BoardState): Promise<void> {
     board.busy = true
     try {
-      if (board.inventoryDue <= this.clock.now() && this.running) await this.limit.run(this.inventoryOf, board)
+      if (board.inventoryDue < this.clock.now() + POLL_GRID_MS && this.running) await this.limit.run(this.inventoryOf, board)
       let unreachable = false
       for (const sensor of board.sensors) {
         if (!this.running) break
         const due = sensor.nextDue
-        if (due > this.clock.now()) continue
+        if (due >= this.clock.now() + POLL_GRID_MS) continue
         if (!unreachable) {
           await this.limit.run(this.pollSensor, sensor)
           unreachable = board.up === false

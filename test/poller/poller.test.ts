@@ -155,6 +155,29 @@ t.test('every device of every board (from its own scan) is polled on its interva
   t.equal(poller.sensor(0x40000001, 0x200)?.operation, 'led')
 })
 
+t.test('polls due within the same 100 ms go out together, early rather than late', async (t) => {
+  const ipmi = new FakeBus('ipmi', bmcBoards(30))
+  const clock = new FakeClock()
+  const source = { all: () => [ipmi], forBoard: () => ipmi }
+  // board i's first polls are due at 5,000 + 3i ms (phases 0.5 + 0.0003i of 10 s): 5,000 to 5,087 ms
+  let i = 0
+  const poller = new Poller({ buses: source, config: resolvePollConfig({ jitter: 0, intervals: { ipmi: { default: 10 } } }), clock, random: () => 0.5 + 0.0003 * i++ })
+  const start = clock.now()
+  await poller.start()
+  t.teardown(() => poller.stop())
+  await clock.advance(4_999)
+  t.equal(ipmi.calls.filter((c) => c.op !== 'scan').length, 0, 'nothing polled before the first of them is due')
+  await clock.advance(1)
+  const firstRound = ipmi.calls.filter((c) => c.op === 'read' && c.device === 0x21)
+  t.equal(firstRound.length, 30, 'every board\'s temperature polled at 5,000 ms, in one go')
+  const readAt = new Set(Array.from({ length: 30 }, (_, b) => (poller.sensor(0x40000001 + b, 0x21)?.readAt ?? 0) - start))
+  t.same([...readAt], [5000], 'all read at the same moment, none after it was due')
+  await clock.advance(9_999)
+  t.equal(ipmi.calls.filter((c) => c.op === 'read' && c.device === 0x21).length, 30, 'the next round is not early by more than the 100 ms')
+  await clock.advance(1)
+  t.equal(ipmi.calls.filter((c) => c.op === 'read' && c.device === 0x21).length, 60, 'and goes out together again 10 s later')
+})
+
 t.test('one request in flight per board; the global bound caps all boards together', async (t) => {
   const ipmi = new FakeBus('ipmi', bmcBoards(10))
   ipmi.hold = true
