@@ -238,6 +238,9 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
       // no answer inside an established session: the BMC restarted, expired
       // the session, or is gone. Drop it; log in again once if time is left.
       this.dropSession('no answer in session')
+      // and a socket of its own for the next log-in: the transport connects to the BMC's address once,
+      // so a BMC whose name now resolves elsewhere (DHCP, a replaced board) is found again
+      this.renewTransport()
       if (err instanceof AttemptsExhausted && !relogged && !job.keepAlive && this.clock.now() < job.deadline) {
         relogged = true
         this.counters.relogins++
@@ -425,6 +428,13 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
     this.tracing = logs(this.log, 'trace')
     if (this.tracing) this.log.trace({ tx: datagram.toString('hex') }, 'ipmi tx')
     this.transport?.send(datagram)
+  }
+
+  /** Closes the socket (without waiting); the next log-in makes another. */
+  private renewTransport (): void {
+    const transport = this.transport
+    this.transport = undefined
+    transport?.close().catch(() => {})
   }
 
   private ensureTransport (): void {

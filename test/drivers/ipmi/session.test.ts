@@ -253,10 +253,35 @@ t.test('ipmi_sim killed and restarted mid-session: the next request logs in agai
   t.equal(s.state, 'up')
 })
 
-t.test('garbage datagrams on the client socket are ignored and counted', async (t) => {
+/**
+ * A UDP relay in front of a BMC: the session talks to the relay's port, which
+ * forwards both ways, so the test can send datagrams that come from the
+ * address the session's socket is connected to (`fromBmc`).
+ */
+async function relayTo (t: { teardown: (fn: () => unknown) => void }, bmc: { host: string, port: number }): Promise<{ host: string, port: number, fromBmc: (d: Buffer) => void }> {
+  const front: Socket = createSocket('udp4')
+  const back: Socket = createSocket('udp4')
+  let client: { port: number, address: string } | undefined
+  front.on('message', (d, from) => {
+    client = { port: from.port, address: from.address }
+    back.send(d, bmc.port, bmc.host)
+  })
+  back.on('message', (d) => { if (client !== undefined) front.send(d, client.port, client.address) })
+  await new Promise<void>((resolve) => front.bind(0, '127.0.0.1', () => resolve()))
+  await new Promise<void>((resolve) => back.bind(0, '127.0.0.1', () => resolve()))
+  t.teardown(() => Promise.all([front, back].map((s) => new Promise<void>((resolve) => s.close(() => resolve())))))
+  return {
+    host: '127.0.0.1',
+    port: front.address().port,
+    fromBmc: (d) => { if (client !== undefined) front.send(d, client.port, client.address) }
+  }
+}
+
+t.test('garbage datagrams from the BMC\'s address are ignored and counted; from anywhere else they never arrive', async (t) => {
   const sim = await startSim(t, { name: 'garbage' })
+  const relay = await relayTo(t, sim)
   const { factory, transports } = tapped()
-  const s = session(t, target(sim), { transport: factory })
+  const s = session(t, target({ ...sim, host: relay.host, port: relay.port }), { transport: factory })
   const expected = await s.request(...GET_DEVICE_ID)
   const tr = transports[0]
   const port = await tr.udp.localPort()
@@ -276,20 +301,43 @@ t.test('garbage datagrams on the client socket are ignored and counted', async (
     otherSession, // someone else's session id
     lastAnswer.subarray(0, lastAnswer.length - 5) // truncated
   ]
+  // from another address: the socket is connected to the BMC's, so the kernel drops them
   const stray = createSocket('udp4')
   t.teardown(() => stray.close())
-  // while a request is in flight and while idle
+  const receivedBefore = tr.received.length
+  for (const j of [...junk, lastAnswer]) stray.send(j, port, '127.0.0.1')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal(tr.received.length, receivedBefore, 'nothing from another address reaches the session')
+  t.same(s.counters, { ...s.counters, garbage: 0, stale: 0, replays: 0 }, 'and nothing is counted')
+
+  // from the BMC's address, while a request is in flight and while idle
   const inFlight = s.request(...GET_DEVICE_ID)
-  for (const j of junk) stray.send(j, port, '127.0.0.1')
+  for (const j of junk) relay.fromBmc(j)
   t.same(await inFlight, expected)
   await new Promise((resolve) => setTimeout(resolve, 50))
-  stray.send(lastAnswer, port, '127.0.0.1') // an authentic answer, replayed
+  relay.fromBmc(lastAnswer) // an authentic answer, replayed
   await new Promise((resolve) => setTimeout(resolve, 50))
   t.equal(s.counters.garbage, junk.length - 1, 'every undecodable datagram counted as garbage (the RAKP2 stub counts as stale)')
   t.equal(s.counters.stale, 1, 'the stray RAKP2 is stale')
   t.equal(s.counters.replays, 1, 'the replayed answer is refused by the sequence window')
   for (let i = 0; i < 5; i++) t.same(await s.request(...GET_DEVICE_ID), expected)
   t.equal(s.counters.sessionsEstablished, 1, 'the session survived')
+})
+
+t.test('after no answer in its session, the next log-in goes out on a new socket (the BMC\'s address looked up again)', async (t) => {
+  const sim = await startSim(t, { name: 'renew' })
+  const { factory, transports } = tapped()
+  const s = session(t, target(sim), { transport: factory, policy: { retransmitMs: 200, retries: 1, requestTimeoutMs: 3000 } })
+  const before = await s.request(...GET_DEVICE_ID)
+  const firstPort = await transports[0].udp.localPort()
+  await sim.restart()
+  t.same(await s.request(...GET_DEVICE_ID), before, 'answered by the restarted BMC after one re-login')
+  t.equal(s.counters.relogins, 1)
+  t.equal(transports.length, 2, 'a second transport for the re-login')
+  t.not(await transports[1].udp.localPort(), firstPort, 'on another local port')
+  const sentOnFirst = transports[0].sent.length
+  t.same(await s.request(...GET_DEVICE_ID), before)
+  t.equal(transports[0].sent.length, sentOnFirst, 'the first socket is not used again')
 })
 
 t.test('many sequential requests reuse one session; keep-alive on idle', async (t) => {
