@@ -77,6 +77,17 @@ const DEFAULT_OPERATIONS: Record<string, Record<string, PollOperation>> = {
   redfish: { system: 'led', power: 'read', 'power/0100': 'power' }
 }
 
+/**
+ * Board timers fire on a 100 ms grid, at the grid point at or before the
+ * first poll due, and a board's round takes every device due before the
+ * next grid point: polls due within the same 100 ms go out together, early
+ * rather than late. The service and its BMCs then wake once for a burst of
+ * datagrams, not once for each: at 1,000 BMCs every 5 s, 1.1-1.2x less CPU
+ * per polled request, measured side by side (docs/benchmarks.md); 250 ms
+ * measured no better.
+ */
+export const POLL_GRID_MS = 100
+
 const DEFAULT_POLL: PollConfig = {
   enabled: false,
   intervalS: 5,

@@ -236,10 +236,8 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
       // a completion code, a protocol error: the answer as it is
       if (!(err instanceof AttemptsExhausted || err instanceof DeadlinePassed)) throw err
       // no answer inside an established session: the BMC restarted, expired
-      // the session, or is gone. Drop it; log in again once if time is left.
+      // the session, or is gone. Drop it and its socket; log in again once if time is left.
       this.dropSession('no answer in session')
-      // and a socket of its own for the next log-in: the transport connects to the BMC's address once,
-      // so a BMC whose name now resolves elsewhere (DHCP, a replaced board) is found again
       this.renewTransport()
       if (err instanceof AttemptsExhausted && !relogged && !job.keepAlive && this.clock.now() < job.deadline) {
         relogged = true
@@ -430,7 +428,7 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
     this.transport?.send(datagram)
   }
 
-  /** Closes the socket (without waiting); the next log-in makes another. */
+  /** Closes the socket (without waiting); the next log-in makes another, connected to wherever the BMC's name resolves then. */
   private renewTransport (): void {
     const transport = this.transport
     this.transport = undefined
