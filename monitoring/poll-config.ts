@@ -86,7 +86,17 @@ const DEFAULT_OPERATIONS: Record<string, Record<string, PollOperation>> = {
  * per polled request, measured side by side (docs/benchmarks.md); 250 ms
  * measured no better.
  */
-export const POLL_GRID_MS = 100
+const POLL_GRID_MS = 100
+
+/** When a board's timer fires for a poll due at `due` (ms): the grid point at or before it. */
+export function gridPoint (due: number): number {
+  return Math.floor(due / POLL_GRID_MS) * POLL_GRID_MS
+}
+
+/** Whether a round at `now` takes a poll due at `due`: it is due before the next grid point. */
+export function dueInRound (due: number, now: number): boolean {
+  return due < now + POLL_GRID_MS
+}
 
 const DEFAULT_POLL: PollConfig = {
   enabled: false,

@@ -7,7 +7,7 @@ import { wallClock, type PollerClock } from './clock.js'
 import { HistoryRing } from './history-ring.js'
 import { sensorMetricFamilies } from './sensor-metrics.js'
 import type { BoardState, Sample, SensorState } from './sensor-state.js'
-import { historySize, POLL_GRID_MS, pollInterval, pollOperation, type PollConfig, type PollOperation } from './poll-config.js'
+import { dueInRound, gridPoint, historySize, pollInterval, pollOperation, type PollConfig, type PollOperation } from './poll-config.js'
 import { assess, configuredThresholds, healthOf, readingValue } from './thresholds.js'
 import { thresholdAlert, type Alert, type LogAlert } from './alerts.js'
 import { fetchKey, ignore, sensorNamedBy } from './poll-entries.js'
@@ -224,19 +224,19 @@ export class Poller extends EventEmitter {
     board.timer = this.clock.setTimeout(() => {
       board.timer = undefined
       this.runBoard(board).catch(() => {})
-    }, Math.max(0, Math.floor(due / POLL_GRID_MS) * POLL_GRID_MS - this.clock.now()))
+    }, Math.max(0, gridPoint(due) - this.clock.now()))
   }
 
   /** Polls the board's due devices one at a time; a board that does not answer is asked once a round. */
   private async runBoard (board: BoardState): Promise<void> {
     board.busy = true
     try {
-      if (board.inventoryDue < this.clock.now() + POLL_GRID_MS && this.running) await this.limit.run(this.inventoryOf, board)
+      if (dueInRound(board.inventoryDue, this.clock.now()) && this.running) await this.limit.run(this.inventoryOf, board)
       let unreachable = false
       for (const sensor of board.sensors) {
         if (!this.running) break
         const due = sensor.nextDue
-        if (due >= this.clock.now() + POLL_GRID_MS) continue
+        if (!dueInRound(due, this.clock.now())) continue
         if (!unreachable) {
           await this.limit.run(this.pollSensor, sensor)
           unreachable = board.up === false

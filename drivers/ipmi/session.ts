@@ -277,6 +277,7 @@ export class IpmiSession extends SessionLogin implements IpmiRequester {
       if (this.negotiates) this.algorithms = undefined
       if (err instanceof IpmiError && err.kind === 'auth') this.counters.authFailures++
       if (err instanceof AttemptsExhausted || err instanceof DeadlinePassed) {
+        this.renewTransport()
         throw new IpmiError('timeout', `no answer from BMC ${this.label} while logging in within ${this.policy.requestTimeoutMs} ms`)
       }
       throw err

@@ -15,23 +15,23 @@ export interface DatagramTransport {
   close: () => Promise<void>
 }
 
-/** Creates the transport to one BMC; called once per session object, lazily. */
+/** Creates the transport to one BMC: lazily, at a session's first log-in and again after a BMC gave no answer. */
 export type DatagramTransportFactory = (host: string, port: number) => DatagramTransport
+
+/** Datagrams kept while the socket connects (a session sends one at a time; retransmits add a few). */
+const MAX_WAITING = 16
 
 /**
  * A node:dgram socket bound to an ephemeral port and connected to host:port
  * (the name resolved once, when the socket is made). A connected socket
  * sends without an address: no name lookup, no callback and no route lookup
- * per datagram (at 5,000 BMCs, about 1.15x less CPU per polled request,
- * measured side by side), and the kernel drops datagrams from any other
+ * per datagram (at 1,000 BMCs every 5 s, a median 1.16x less CPU per polled
+ * request, measured side by side), and the kernel drops datagrams from any other
  * address before they reach the session. Datagrams sent before the connect
  * completes wait for it (at most MAX_WAITING); if the connect fails (a name
  * that does not resolve) each datagram is sent with the address, as an
  * unconnected socket would, and fails or not on its own.
  */
-/** Datagrams kept while the socket connects (a session sends one at a time; retransmits add a few). */
-const MAX_WAITING = 16
-
 export class UdpTransport implements DatagramTransport {
   private readonly socket: Socket
   private listener: (datagram: Buffer) => void = () => {}

@@ -340,6 +340,19 @@ t.test('after no answer in its session, the next log-in goes out on a new socket
   t.equal(transports[0].sent.length, sentOnFirst, 'the first socket is not used again')
 })
 
+t.test('after a log-in that got no answer, the next one goes out on a new socket', async (t) => {
+  const dead = await silentBmc(t)
+  const { factory, transports } = tapped()
+  const s = session(t, target({ ...dead, user: 'ADMIN', password: 'ADMIN' }), { transport: factory, policy: { retransmitMs: 100, retries: 1, requestTimeoutMs: 300 } })
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const err = await s.request(...GET_DEVICE_ID).catch((e: unknown) => e)
+    t.ok(err instanceof IpmiError && err.kind === 'timeout', `log-in ${attempt} times out`)
+    t.equal(transports.length, attempt, `log-in ${attempt} on socket ${attempt}: one socket per log-in that got no answer`)
+    t.ok(transports[transports.length - 1].sent.length > 0, `log-in ${attempt} went out`)
+  }
+  t.ok(dead.received() >= transports[0].sent.length + transports[1].sent.length, 'both sockets reached the BMC')
+})
+
 t.test('many sequential requests reuse one session; keep-alive on idle', async (t) => {
   const sim = await startSim(t, { name: 'reuse' })
   const s = session(t, target(sim), { policy: { keepAliveMs: 300 } })
