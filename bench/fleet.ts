@@ -12,7 +12,9 @@
  * - the /metrics scrape time as Prometheus asks (Accept-Encoding: gzip), and
  *   its bytes on the wire (target p99 < 500 ms; 1 s past 5,000 BMCs);
  * - the service's CPU and RSS (targets: 0.5 core and 300 MB at 1,000 BMCs,
- *   0.6 core and 600 MB at 5,000, 1 core and 1.2 GB at 10,000);
+ *   0.6 core and 600 MB at 5,000, 1 core and 1.2 GB at 10,000), the CPU
+ *   also by thread (the event loop is "main"; Node names V8's GC helpers,
+ *   libuv's pool and the scrape worker alike) and the share in the kernel;
  * - sessions held by the emulator vs BMCs, log-ins and re-logins counted by
  *   the service (target: sessions = BMCs, no re-login in steady state).
  *
@@ -22,6 +24,7 @@
  *   npm run bench:fleet -- --bmcs 5000 --heap-snapshot /tmp/snap   # and a heap snapshot at the end
  *   npm run bench:fleet -- --bmcs 1000 --window 30 --cpu-prof /tmp/prof   # and the service's CPU profile when it stops
  *   npm run bench:fleet -- --bmcs 5000 --node-flags=--max-semi-space-size=16,--heap-growing-percent=50   # other node flags
+ *   npm run bench:fleet -- --bmcs 5000 --scrape-pause 15   # scraped at Prometheus's cadence (deploy/), not every 5 s
  *
  * With --redfish N the fleet is N emulated Redfish servers instead
  * (`opendcre redfish-emulator --count N`, one process, SessionService,
@@ -30,7 +33,7 @@
  * service's opendcre_redfish_session_logins_total.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, openSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -38,7 +41,7 @@ import { parseArgs } from 'node:util'
 import { request } from 'node:http'
 import { gunzipSync } from 'node:zlib'
 import { packageRoot } from '../config/paths.js'
-import { cpuSeconds, rssMb, runThenCleanUp, SERVICE_NODE_FLAGS } from './harness.js'
+import { cpuSeconds, rssMb, threadCpuSeconds, userSystemSeconds, runThenCleanUp, SERVICE_NODE_FLAGS } from './harness.js'
 
 const { values } = parseArgs({
   options: {
@@ -63,7 +66,11 @@ const { values } = parseArgs({
     // poll.concurrency (requests in flight over all boards; the service's default when not given)
     concurrency: { type: 'string' },
     // node's flags for the service instead of the shipped ones (comma- or space-separated; give it as --node-flags=...), to weigh a GC setting
-    'node-flags': { type: 'string' }
+    'node-flags': { type: 'string' },
+    // seconds between the window's scrapes (each parsed here): 5 gives a p99 from ~10 scrapes a minute; 15 is Prometheus's cadence in deploy/
+    'scrape-pause': { type: 'string', default: '5' },
+    // the service's stdout into FILE (with --node-flags=...,--trace-gc: its collections)
+    'service-stdout': { type: 'string' }
   }
 })
 const serviceNodeFlags = values['node-flags'] !== undefined ? values['node-flags'].split(/[\s,]+/).filter((f) => f !== '') : SERVICE_NODE_FLAGS
@@ -186,7 +193,7 @@ async function main (): Promise<void> {
   const snapshotFlags = snapshotDir !== undefined ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] : []
   if (values['cpu-prof'] !== undefined) snapshotFlags.push('--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`)
   const service = spawn(process.execPath, [...serviceNodeFlags, ...snapshotFlags, CLI, 'serve', '--host', '127.0.0.1', '--port', String(servicePort),
-    '--config', config, ...backendArgs, '--log-dir', join(dir, 'logs'), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] })
+    '--config', config, ...backendArgs, '--log-dir', join(dir, 'logs'), '--log-level', 'warn'], { stdio: ['ignore', values['service-stdout'] !== undefined ? openSync(values['service-stdout'], 'w') : 'ignore', 'inherit'] })
   children.push(service)
   const url = `http://127.0.0.1:${servicePort}`
   for (let i = 0; ; i++) {
@@ -216,6 +223,8 @@ async function main (): Promise<void> {
 
   const startMetrics = (await scrape(url)).text
   const cpu0 = cpuSeconds(pid)
+  const threads0 = threadCpuSeconds(pid)
+  const kernel0 = userSystemSeconds(pid).system
   const t0 = performance.now()
   const ages: number[] = []
   const scrapes: number[] = []
@@ -243,9 +252,16 @@ async function main (): Promise<void> {
     const rss = rssMb(pid)
     rssMax = Math.max(rssMax, rss)
     rssFirst ??= rss
-    await new Promise((resolve) => setTimeout(resolve, 5000))
+    await new Promise((resolve) => setTimeout(resolve, Number(values['scrape-pause']) * 1000))
   }
-  const cpu = (cpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000)
+  const elapsedS = (performance.now() - t0) / 1000
+  const cpu = (cpuSeconds(pid) - cpu0) / elapsedS
+  // where the cores went, by thread: the event loop, V8's GC helpers, libuv's pool, the scrape worker
+  const threads1 = threadCpuSeconds(pid)
+  const kernelCpu = (userSystemSeconds(pid).system - kernel0) / elapsedS
+  const cpuByThread = Object.fromEntries(Object.entries(threads1)
+    .map(([name, s]) => [name, Math.round((s - (threads0[name] ?? 0)) / elapsedS * 1000) / 1000])
+    .filter(([, c]) => (c as number) > 0).sort((a, b) => (b[1] as number) - (a[1] as number)))
   const target = targetsFor(bmcs)
   const endMetrics = (await scrape(url)).text
   ages.sort((a, b) => a - b)
@@ -266,6 +282,7 @@ async function main (): Promise<void> {
     events_s: values['events-s'] === undefined ? 'default' : Number(values['events-s']),
     concurrency: values.concurrency === undefined ? 'default' : Number(values.concurrency),
     window_s: windowS,
+    scrape_pause_s: Number(values['scrape-pause']),
     service_node_flags: serviceNodeFlags.join(' '),
     sensors_with_values: sensors,
     boards_up: boardsUp,
@@ -274,6 +291,8 @@ async function main (): Promise<void> {
     scrape_bytes_on_wire: Math.round(percentile(wire.sort((a, b) => a - b), 0.5)),
     scrape_gzip: gzipped,
     service_cpu_cores: Math.round(cpu * 1000) / 1000,
+    service_cpu_cores_by_thread: cpuByThread,
+    service_cpu_cores_in_kernel: Math.round(kernelCpu * 1000) / 1000,
     service_rss_mb_max: Math.round(rssMax),
     service_rss_mb_first_and_last: [Math.round(rssFirst ?? 0), Math.round(rssMb(pid))],
     service_heap_mb: {

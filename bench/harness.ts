@@ -8,7 +8,7 @@
  * the baseline over rounds; medians.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync, rmSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -92,12 +92,36 @@ export async function stop ({ child }: Started): Promise<void> {
  */
 export const RECONNECT_EVERY = DEFAULT_HTTP_LIMITS.maxRequestsPerSocket
 
-export interface Sample { rps: number, p50: number, p99: number, errors: number, non2xx: number, cpuUs: number }
+/** total: requests answered in the run (rps is autocannon's average of its per-second counts). */
+export interface Sample { rps: number, total: number, p50: number, p99: number, errors: number, non2xx: number, cpuUs: number }
 
 /** CPU seconds (user + system) a process has used, from /proc. */
 export function cpuSeconds (pid: number): number {
+  const { user, system } = userSystemSeconds(pid)
+  return user + system
+}
+
+/** A process's CPU seconds so far, in user space and in the kernel (system calls: for a UDP poller, mostly the loopback's delivery inside sendto). */
+export function userSystemSeconds (pid: number): { user: number, system: number } {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 }
+}
+
+/**
+ * CPU seconds of each of a process's threads, summed by thread name (the
+ * main thread is named after the program, V8's helpers "V8 DefaultWorke",
+ * libuv's pool "libuv-worker", a worker thread after its script or "node").
+ */
+export function threadCpuSeconds (pid: number): Record<string, number> {
+  const byName: Record<string, number> = {}
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string
+    try { stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8') } catch { continue } // the thread ended
+    const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+    const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
+    byName[name] = (byName[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100
+  }
+  return byName
 }
 
 export function rssMb (pid: number): number {
@@ -130,6 +154,7 @@ export async function load (url: string, options: LoadOptions): Promise<Sample> 
   return {
     cpuUs,
     rps: result.requests.average,
+    total: result.requests.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts,
