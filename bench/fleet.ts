@@ -41,7 +41,7 @@ import { parseArgs } from 'node:util'
 import { request } from 'node:http'
 import { gunzipSync } from 'node:zlib'
 import { packageRoot } from '../config/paths.js'
-import { cpuSeconds, rssMb, threadCpuSeconds, userSystemSeconds, runThenCleanUp, SERVICE_NODE_FLAGS } from './harness.js'
+import { rssMb, runThenCleanUp, SERVICE_NODE_FLAGS, sumMetric, threadCpuSeconds, userSystemSeconds } from './harness.js'
 
 const { values } = parseArgs({
   options: {
@@ -140,12 +140,6 @@ function countLines (text: string, prefix: string, test: (line: string) => boole
   return n
 }
 
-function sumMetric (text: string, name: string): number {
-  let sum = 0
-  for (const line of text.split('\n')) if (line.startsWith(name)) sum += Number(line.slice(line.lastIndexOf(' ') + 1))
-  return sum
-}
-
 /** N emulated Redfish servers in one process, on consecutive ports; returns the path of a redfish_config.json listing them. */
 async function redfishFleet (): Promise<{ config: string, urls: string[] }> {
   const emulator = spawn(process.execPath, [CLI, 'redfish-emulator', '--host', '127.0.0.1', '--port', String(basePort), '--count', String(bmcs),
@@ -222,9 +216,8 @@ async function main (): Promise<void> {
   process.stderr.write(`${steady ? 'steady' : 'NOT steady'} after ${warmupS} s\n`)
 
   const startMetrics = (await scrape(url)).text
-  const cpu0 = cpuSeconds(pid)
+  const cpu0 = userSystemSeconds(pid)
   const threads0 = threadCpuSeconds(pid)
-  const kernel0 = userSystemSeconds(pid).system
   const t0 = performance.now()
   const ages: number[] = []
   const scrapes: number[] = []
@@ -255,10 +248,11 @@ async function main (): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, Number(values['scrape-pause']) * 1000))
   }
   const elapsedS = (performance.now() - t0) / 1000
-  const cpu = (cpuSeconds(pid) - cpu0) / elapsedS
-  // where the cores went, by thread: the event loop, V8's GC helpers, libuv's pool, the scrape worker
+  const cpu1 = userSystemSeconds(pid)
+  const cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / elapsedS
+  const kernelCpu = (cpu1.system - cpu0.system) / elapsedS
+  // where the cores went, by thread: the event loop against the rest (V8's GC helpers, libuv's pool, the scrape worker)
   const threads1 = threadCpuSeconds(pid)
-  const kernelCpu = (userSystemSeconds(pid).system - kernel0) / elapsedS
   const cpuByThread = Object.fromEntries(Object.entries(threads1)
     .map(([name, s]) => [name, Math.round((s - (threads0[name] ?? 0)) / elapsedS * 1000) / 1000])
     .filter(([, c]) => (c as number) > 0).sort((a, b) => (b[1] as number) - (a[1] as number)))

@@ -103,14 +103,14 @@ export function cpuSeconds (pid: number): number {
 
 /** A process's CPU seconds so far, in user space and in the kernel (system calls: for a UDP poller, mostly the loopback's delivery inside sendto). */
 export function userSystemSeconds (pid: number): { user: number, system: number } {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 }
+  return statCpu(readFileSync(`/proc/${pid}/stat`, 'utf8'))
 }
 
 /**
- * CPU seconds of each of a process's threads, summed by thread name (the
- * main thread is named after the program, V8's helpers "V8 DefaultWorke",
- * libuv's pool "libuv-worker", a worker thread after its script or "node").
+ * CPU seconds (user + system) of each of a process's threads, summed by
+ * thread name; the main thread is "main". (On Node 20 on Linux the others,
+ * V8's helpers, libuv's pool and worker threads, all carry the process's
+ * own name, "node".)
  */
 export function threadCpuSeconds (pid: number): Record<string, number> {
   const byName: Record<string, number> = {}
@@ -118,10 +118,23 @@ export function threadCpuSeconds (pid: number): Record<string, number> {
     let stat: string
     try { stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8') } catch { continue } // the thread ended
     const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-    const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
-    byName[name] = (byName[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100
+    const { user, system } = statCpu(stat)
+    byName[name] = (byName[name] ?? 0) + user + system
   }
   return byName
+}
+
+/** utime and stime of a /proc stat line, in seconds (fields 14 and 15, counted after the name, which may hold spaces and parentheses). */
+function statCpu (stat: string): { user: number, system: number } {
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 }
+}
+
+/** The sum of every series of a metric in Prometheus text (each line's value is after its last space). */
+export function sumMetric (text: string, name: string): number {
+  let sum = 0
+  for (const line of text.split('\n')) if (line.startsWith(name)) sum += Number(line.slice(line.lastIndexOf(' ') + 1))
+  return sum
 }
 
 export function rssMb (pid: number): number {

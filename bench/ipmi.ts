@@ -29,7 +29,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { packageRoot } from '../config/paths.js'
 import { freeUdpPort, startSim, waitForBmc, type Sim } from '../test/ipmi/sim.js'
-import { load, median, start, startShipped, stop, type Sample } from './harness.js'
+import { load, median, start, startShipped, stop, sumMetric, type Sample } from './harness.js'
 
 const { values } = parseArgs({
   options: {
@@ -96,8 +96,7 @@ try {
   const perRead1: number[] = []
   const perRead10: number[] = []
   const bmcRequests = async (): Promise<number> => {
-    const text = await (await fetch(`http://127.0.0.1:${one.port}/metrics`)).text()
-    return text.split('\n').filter((l) => l.startsWith('opendcre_ipmi_requests_total')).reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0)
+    return sumMetric(await (await fetch(`http://127.0.0.1:${one.port}/metrics`)).text(), 'opendcre_ipmi_requests_total')
   }
   const counted = async (connections: number, perRead: number[]): Promise<Sample> => {
     const before = await bmcRequests()
